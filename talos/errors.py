@@ -1,0 +1,103 @@
+"""The exception tree of talos-tasks.
+
+Every error the package raises on purpose derives from :class:`TalosError`; its message is
+one line a person can act on (what failed, where, what to do). The task layer turns a
+``TalosError`` into ``invoke.Exit`` (message, no traceback, exit code ``exit_code``); any
+other exception is a bug and keeps its traceback.
+
+    TalosError
+    ├── ClusterFileError      the cluster file is unreadable or invalid
+    ├── SelectionError        --node / --role name no node of the cluster
+    ├── PatchError            a machine-config patch cannot be loaded or applied
+    ├── SchematicError        a schematic (extension) file is invalid
+    ├── FactoryError          the Image Factory refused or could not be reached
+    ├── SecretsError          sops could not decrypt / encrypt the secrets bundle
+    ├── OutputError           generated files could not be written
+    ├── ConfirmationError     a destructive task was not confirmed
+    └── CommandError          an external program failed (command, exit code, stderr tail)
+        └── ToolMissingError  the program is not installed / not on PATH
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class TalosError(Exception):
+    """Base of every error talos-tasks raises on purpose."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ClusterFileError(TalosError):
+    """The cluster file (or a file it names) is missing, malformed or inconsistent."""
+
+    def __init__(self, path: str, message: str, *, line: int | None = None, key: str | None = None):
+        where = path if line is None else f"{path}:{line}"
+        if key:
+            where = f"{where}: {key}"
+        super().__init__(f"{where}: {message}")
+        self.path = path
+        self.line = line
+        self.key = key
+
+
+class SelectionError(TalosError):
+    """A node selection names no node, or a node cannot be located."""
+
+
+class PatchError(TalosError):
+    """A patch cannot be loaded or applied. The message names patch, document and path."""
+
+
+class SchematicError(TalosError):
+    """A schematic file is invalid (unknown key, wrong type, malformed YAML)."""
+
+
+class FactoryError(TalosError):
+    """The Image Factory answered with an error, an unexpected answer, or not at all."""
+
+
+class SecretsError(TalosError):
+    """sops could not decrypt or encrypt the secrets, or they are not encrypted."""
+
+
+class OutputError(TalosError):
+    """Generated files could not be written (read-only directory, disk full, ...)."""
+
+
+class ConfirmationError(TalosError):
+    """A destructive task was not confirmed by the user."""
+
+
+class CommandError(TalosError):
+    """An external program failed. Keeps the command, its exit code and its stderr tail."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        command: Sequence[str] = (),
+        exit_code: int | None = None,
+        stderr: str = "",
+        hint: str = "",
+    ) -> None:
+        full = message
+        if hint:
+            full = f"{full} ({hint})"
+        super().__init__(full)
+        self.command = tuple(command)
+        self.returncode = exit_code
+        self.stderr = stderr
+        self.hint = hint
+
+
+class ToolMissingError(CommandError):
+    """The external program is not installed or not on PATH."""

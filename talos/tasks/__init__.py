@@ -1,0 +1,17 @@
+"""Invoke collections, one module per area; ``build_namespace`` assembles them."""
+
+from __future__ import annotations
+
+from invoke.collection import Collection
+
+from talos.tasks import cluster, genconfig, nodes, operations, patch, schematics, upgrade
+
+AREAS = (cluster, schematics, patch, genconfig, nodes, upgrade, operations)
+
+
+def build_namespace() -> Collection:
+    """The root namespace of ``inv``: every area registers its tasks into it."""
+    ns = Collection()
+    for area in AREAS:
+        area.register(ns)
+    return ns

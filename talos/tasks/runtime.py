@@ -1,0 +1,65 @@
+"""What every task shares: the task decorator and access to the cluster file.
+
+Kept small and cheap to import: ``inv --list`` imports every task module, so heavy
+imports (httpx, sh, the merger) belong inside task bodies or the modules they call.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task as invoke_task
+
+from talos.errors import TalosError
+
+if TYPE_CHECKING:
+    from talos.cluster import Cluster
+
+
+def task(*args: Any, **kwargs: Any) -> Any:
+    """``invoke.task`` whose body may raise :class:`TalosError`.
+
+    Such an error becomes ``Exit``: its one-line message on stderr, no traceback, and
+    the error's exit code. Anything else is a bug and keeps its traceback.
+    """
+
+    def decorate(body: Callable[..., Any]) -> Any:
+        @functools.wraps(body)
+        def run(*call_args: Any, **call_kwargs: Any) -> Any:
+            try:
+                return body(*call_args, **call_kwargs)
+            except TalosError as exc:
+                raise Exit(f"error: {exc}", code=exc.exit_code) from exc
+
+        return invoke_task(run, **kwargs)
+
+    if len(args) == 1 and callable(args[0]) and not kwargs:
+        return decorate(args[0])
+    return decorate
+
+
+def load_cluster(c: Context) -> Cluster:
+    """The cluster described by the cluster file this invocation uses.
+
+    The file is ``$TALOS_CLUSTER_FILE`` (from the environment or ``.env``), else
+    ``cluster.yaml`` in the current directory. Loaded once per invocation.
+    """
+    from talos.cluster import load_cluster_file
+    from talos.env import cluster_file_path, load_env
+
+    cached = getattr(c, "_talos_cluster", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    load_env()
+    cluster = load_cluster_file(cluster_file_path())
+    c._talos_cluster = cluster
+    return cluster
+
+
+def not_built(name: str) -> None:
+    """Say, truthfully, that a task exists in the namespace but does nothing yet."""
+    raise Exit(f"inv {name} is not built yet", code=1)
