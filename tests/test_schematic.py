@@ -1,0 +1,367 @@
+"""Schematics: strict parsing, the factory's canonical form and ID, installer images."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from talos.cluster import Cluster, Installer, Node, SchematicRef
+from talos.errors import SchematicError
+from talos.goyaml import GoMap, GoTime
+from talos.schematic import (
+    VANILLA_ID,
+    InstallerImage,
+    MetaValue,
+    Schematic,
+    canonical_yaml,
+    installer_image,
+    load_schematic,
+    node_installer_image,
+    parse_installer_image,
+    parse_schematic,
+    schematic_id,
+)
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+CONFORMANCE = SHARED / "conformance" / "schematics.yaml"
+PITOWER = SHARED / "reference" / "pitower"
+
+
+def conformance_vectors() -> list[dict[str, str]]:
+    if not CONFORMANCE.is_file():
+        return []
+    return list(yaml.safe_load(CONFORMANCE.read_text()))
+
+
+@pytest.mark.skipif(not CONFORMANCE.is_file(), reason="conformance vectors not available")
+@pytest.mark.parametrize("vector", conformance_vectors(), ids=lambda v: v["name"])
+def test_every_conformance_vector_gets_the_factory_id(vector: dict[str, str]) -> None:
+    schematic = parse_schematic(vector["input"], vector["name"])
+    assert schematic_id(schematic) == vector["id"]
+
+
+@pytest.mark.skipif(not PITOWER.is_dir(), reason="reference cluster files not available")
+def test_the_raspberry_pi_schematic_hashes_to_the_id_the_factory_gave_it() -> None:
+    # The overlay's multi-line option makes this a real test of the literal block form.
+    schematic = load_schematic(PITOWER / "extensions" / "rpi-poe.yaml")
+    assert schematic_id(schematic) == (
+        "de94b242ed9adec9def2581ffbf1e2d1873e42b17032771770d241dee54d7c00"
+    )
+
+
+def test_the_id_is_the_sha256_of_the_canonical_form() -> None:
+    schematic = parse_schematic("customization: {extraKernelArgs: [quiet]}")
+    text = canonical_yaml(schematic)
+    assert text == "customization:\n    extraKernelArgs:\n        - quiet\n"
+    assert schematic_id(schematic) == hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_comments_key_order_indentation_and_quoting_of_the_input_do_not_matter() -> None:
+    a = parse_schematic(
+        "# a comment\n"
+        "customization:\n"
+        "  systemExtensions:\n"
+        "    officialExtensions: ['siderolabs/iscsi-tools', \"siderolabs/amd-ucode\"]\n"
+        "  extraKernelArgs: [net.ifnames=0]\n"
+        "overlay: {name: rpi_generic, image: siderolabs/sbc-raspberrypi}\n"
+    )
+    b = parse_schematic(
+        "overlay:\n"
+        "      image: siderolabs/sbc-raspberrypi\n"
+        "      name: rpi_generic\n"
+        "customization:\n"
+        "      extraKernelArgs:\n"
+        "      - net.ifnames=0\n"
+        "      systemExtensions:\n"
+        "        officialExtensions:\n"
+        "        - siderolabs/iscsi-tools\n"
+        "        - siderolabs/amd-ucode\n"
+    )
+    assert a == b
+    assert canonical_yaml(a) == (
+        "overlay:\n"
+        "    image: siderolabs/sbc-raspberrypi\n"
+        "    name: rpi_generic\n"
+        "customization:\n"
+        "    extraKernelArgs:\n"
+        "        - net.ifnames=0\n"
+        "    systemExtensions:\n"
+        "        officialExtensions:\n"
+        "            - siderolabs/iscsi-tools\n"
+        "            - siderolabs/amd-ucode\n"
+    )
+
+
+def test_extension_order_is_kept_and_changes_the_id() -> None:
+    one = parse_schematic("customization: {systemExtensions: {officialExtensions: [a/x, a/y]}}")
+    two = parse_schematic("customization: {systemExtensions: {officialExtensions: [a/y, a/x]}}")
+    assert one.official_extensions == ("a/x", "a/y")
+    assert schematic_id(one) != schematic_id(two)
+
+
+def test_every_field_is_written_in_the_factory_order() -> None:
+    schematic = parse_schematic(
+        "customization:\n"
+        "  diskImage: {sectorSize: 4096}\n"
+        "  secureboot: {includeWellKnownCertificates: yes, enrollKeys: force}\n"
+        "  bootloader: SD-Boot\n"
+        "  systemExtensions: {officialExtensions: [siderolabs/gvisor]}\n"
+        "  meta: [{key: 0xa, value: '{}'}, {key: 12}]\n"
+        "  extraKernelArgs: [vga=791]\n"
+        "  embeddedMachineConfiguration: |\n"
+        "    machine:\n"
+        "      type: worker\n"
+        "overlay:\n"
+        "  options: {b: 1}\n"
+    )
+    assert canonical_yaml(schematic) == (
+        "overlay:\n"
+        '    image: ""\n'
+        '    name: ""\n'
+        "    options:\n"
+        "        b: 1\n"
+        "customization:\n"
+        "    embeddedMachineConfiguration: |\n"
+        "        machine:\n"
+        "          type: worker\n"
+        "    extraKernelArgs:\n"
+        "        - vga=791\n"
+        "    meta:\n"
+        "        - key: 10\n"
+        "          value: '{}'\n"
+        "        - key: 12\n"
+        '          value: ""\n'
+        "    systemExtensions:\n"
+        "        officialExtensions:\n"
+        "            - siderolabs/gvisor\n"
+        "    bootloader: sd-boot\n"
+        "    secureboot:\n"
+        "        enrollKeys: force\n"
+        "        includeWellKnownCertificates: true\n"
+        "    diskImage:\n"
+        "        sectorSize: 4096\n"
+    )
+
+
+def test_empty_and_null_fields_are_omitted() -> None:
+    schematic = parse_schematic(
+        "overlay: {options: {}}\n"
+        "customization:\n"
+        "  bootloader: none\n"
+        "  extraKernelArgs: [~]\n"
+        "  meta: ~\n"
+        "  secureboot: {includeWellKnownCertificates: false}\n"
+        "  diskImage: {sectorSize: 0}\n"
+        "  systemExtensions:\n"
+    )
+    assert canonical_yaml(schematic) == "customization: {}\n"
+    assert schematic_id(schematic) == VANILLA_ID
+    assert parse_schematic("~") == Schematic()
+
+
+@pytest.mark.parametrize(
+    ("argument", "written"),
+    [
+        ("quiet", "quiet"),
+        ("'1'", '"1"'),
+        ("1", '"1"'),
+        ("true", '"true"'),
+        ("on", '"on"'),
+        ("0x10", '"0x10"'),
+        ("1.0", '"1.0"'),
+        ("~", "null"),  # a null item is dropped ...
+        ("''", '""'),
+        ("':'", "':'"),
+        ("':x'", ":x"),
+        ("'- x'", "'- x'"),
+        ("'#x'", "'#x'"),
+        ("2024-01-01", '"2024-01-01"'),
+        ("'a\tb'", "'a\tb'"),  # (single quotes in the input keep the tab literally)
+        ("console=ttyS0,115200n8", "console=ttyS0,115200n8"),
+    ],
+)
+def test_kernel_arguments_are_quoted_as_go_quotes_them(argument: str, written: str) -> None:
+    schematic = parse_schematic(f"customization:\n  extraKernelArgs:\n    - {argument}\n")
+    text = canonical_yaml(schematic)
+    if written == "null":
+        assert text == "customization: {}\n"  # ... so nothing is left
+    elif written == "'a\tb'":
+        assert text.endswith('        - "a\\tb"\n')
+    else:
+        assert text.endswith(f"        - {written}\n")
+
+
+def test_overlay_options_keep_go_types_and_sort_their_keys() -> None:
+    schematic = parse_schematic(
+        "overlay:\n"
+        "  image: siderolabs/sbc-rockchip\n"
+        "  name: turingrk1\n"
+        "  options:\n"
+        "    zeta: 2024-05-01\n"
+        "    a10: 1.50\n"
+        "    a2: [on, 'on', 0o17, ~]\n"
+        "    1: one\n"
+        "    nested: {2: two, b: x, a: 0x10}\n"
+        "    text: |\n"
+        "      line one\n"
+        "      line two\n"
+    )
+    options = dict(schematic.overlay_options)
+    assert options["zeta"] == GoTime("2024-05-01T00:00:00Z")
+    assert options["a2"] == ("on", "on", 15, None)
+    assert options["1"] == "one"  # options is a map[string]any: keys stay text
+    assert options["nested"] == GoMap(((2, "two"), ("b", "x"), ("a", 16)))
+    assert canonical_yaml(schematic) == (
+        "overlay:\n"
+        "    image: siderolabs/sbc-rockchip\n"
+        "    name: turingrk1\n"
+        "    options:\n"
+        '        "1": one\n'
+        "        a2:\n"
+        '            - "on"\n'
+        '            - "on"\n'
+        "            - 15\n"
+        "            - null\n"
+        "        a10: 1.5\n"
+        "        nested:\n"
+        "            2: two\n"
+        "            a: 16\n"
+        "            b: x\n"
+        "        text: |\n"
+        "            line one\n"
+        "            line two\n"
+        "        zeta: 2024-05-01T00:00:00Z\n"
+        "customization: {}\n"
+    )
+
+
+def test_meta_keys_are_bytes() -> None:
+    assert parse_schematic("customization: {meta: [{key: 255, value: x}]}").meta == (
+        MetaValue(255, "x"),
+    )
+    for bad in ("256", "-1", "'10'", "true"):
+        with pytest.raises(SchematicError, match=r"customization\.meta\[0\]\.key"):
+            parse_schematic(f"customization: {{meta: [{{key: {bad}, value: x}}]}}", "m.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("customization:\n  systemExtension: {}\n",
+         "x.yaml:2: customization.systemExtension: unknown key 'systemExtension'; "
+         "did you mean 'systemExtensions'?"),
+        ("customizations: {}\n", "x.yaml:1: customizations: unknown key 'customizations'"),
+        ("owner: me\n", "x.yaml:1: owner: owner is set by the enterprise Image Factory only"),
+        ("customization:\n  extraKernelArgs: quiet\n",
+         "x.yaml:2: customization.extraKernelArgs: must be a list of strings, not `quiet`"),
+        ("customization:\n  extraKernelArgs: [[a]]\n",
+         "x.yaml:2: customization.extraKernelArgs[0]: expected a string, found a list"),
+        ("customization: [a]\n", "x.yaml:1: customization: customization must be a mapping"),
+        ("- a\n", "x.yaml:1: the schematic must be a mapping, not a list"),
+        ("customization:\n  secureboot: {includeWellKnownCertificates: maybe}\n",
+         "customization.secureboot.includeWellKnownCertificates: expected true or false"),
+        ("customization: {diskImage: {sectorSize: -512}}\n",
+         "customization.diskImage.sectorSize: expected a whole number"),
+        ("customization: {bootloader: lilo}\n",
+         "customization.bootloader: 'lilo' is not one of none, dual-boot, sd-boot, grub"),
+        ("customization: {}\ncustomization: {}\n",
+         "x.yaml:2: customization: given twice; keep one"),
+        ("overlay: {options: {a: 1, a: 2}}\n", "overlay.options: mapping key 'a' already"),
+        ("customization: {extraKernelArgs: [!!int x]}\n", "cannot decode !!str `x` as a !!int"),
+        ("customization:\n  <<: {extraKernelArgs: [a]}\n", "merge keys (<<) are not supported"),
+        ("customization: {\n", "x.yaml:2: malformed YAML"),
+        ("# nothing\n", "x.yaml: holds no YAML document"),
+    ],
+)
+def test_a_bad_schematic_is_one_line_naming_file_line_and_key(text: str, expected: str) -> None:
+    with pytest.raises(SchematicError) as caught:
+        parse_schematic(text, "x.yaml")
+    message = str(caught.value)
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_load_schematic_rereads_a_file_that_changed(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("customization: {}\n")
+    assert schematic_id(load_schematic(path)) == VANILLA_ID
+    path.write_text("customization: {extraKernelArgs: [quiet]}\n")
+    os.utime(path, ns=(1, 2))  # a different mtime, even on a coarse clock
+    assert load_schematic(path).extra_kernel_args == ("quiet",)
+    with pytest.raises(SchematicError, match="no such schematic file"):
+        load_schematic(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize(
+    ("form", "expected"),
+    [
+        ("installer", "factory.talos.dev/installer/abc:v1.12.4"),
+        ("metal-installer", "factory.talos.dev/metal-installer/abc:v1.12.4"),
+        ("metal-installer-secureboot", "factory.talos.dev/metal-installer-secureboot/abc:v1.12.4"),
+    ],
+)
+def test_installer_image_forms(form: str, expected: str) -> None:
+    assert installer_image("factory.talos.dev", "abc", "v1.12.4", form) == expected
+
+
+def test_an_unknown_installer_form_is_refused() -> None:
+    with pytest.raises(SchematicError, match="installer form 'iso'"):
+        installer_image("factory.talos.dev", "abc", "v1.12.4", "iso")
+
+
+def test_installer_references_are_taken_apart() -> None:
+    sid = "a" * 64
+    for form in ("installer", "metal-installer", "metal-installer-secureboot"):
+        reference = f"registry.lan:5000/factory/{form}/{sid}:v1.12.4"
+        image = parse_installer_image(reference)
+        assert image == InstallerImage("registry.lan:5000/factory", form, sid, "v1.12.4")
+        assert str(image) == reference
+    pinned = parse_installer_image(f"factory.talos.dev/installer/{sid}:v1.12.4@sha256:{'b' * 64}")
+    assert pinned is not None and pinned.schematic_id == sid
+    stock = parse_installer_image("ghcr.io/siderolabs/installer:v1.11.0")
+    assert stock is not None and stock.schematic_id == VANILLA_ID
+    assert str(stock) == "ghcr.io/siderolabs/installer:v1.11.0"
+    assert parse_installer_image("docker.io/library/busybox:latest") is None
+    assert parse_installer_image(f"factory.talos.dev/installer/{sid[:-1]}:v1.12.4") is None
+
+
+def make_cluster(root: Path, files: dict[str, str], nodes: list[Node]) -> Cluster:
+    refs = {}
+    for name, text in files.items():
+        path = root / "extensions" / f"{name}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        refs[name] = SchematicRef(name=name, file=path)
+    return Cluster(
+        path=root / "cluster.yaml", name="lab", endpoint="https://10.0.0.1:6443",
+        talos_version="v1.12.4", kubernetes_version="v1.35.0",
+        secrets_file=root / "secrets.sops.yaml", schematics=refs, nodes=tuple(nodes),
+        installer=Installer(registry="factory.example", form="metal-installer"),
+    )
+
+
+def test_a_node_runs_its_schematic_at_its_own_or_the_cluster_talos_version(
+    tmp_path: Path,
+) -> None:
+    cluster = make_cluster(
+        tmp_path, {"plain": "customization: {}\n"},
+        [Node("cp-1", "controlplane", "10.0.0.2", "plain"),
+         Node("w-1", "worker", None, "plain", talos_version="v1.13.0")],
+    )
+    assert node_installer_image(cluster, cluster.nodes[0]) == (
+        f"factory.example/metal-installer/{VANILLA_ID}:v1.12.4"
+    )
+    assert node_installer_image(cluster, cluster.nodes[1]).endswith(f"{VANILLA_ID}:v1.13.0")
+
+
+def test_a_broken_schematic_file_is_named_relative_to_the_cluster(tmp_path: Path) -> None:
+    cluster = make_cluster(
+        tmp_path, {"bad": "customization: {extensions: []}\n"},
+        [Node("cp-1", "controlplane", "10.0.0.2", "bad")],
+    )
+    with pytest.raises(SchematicError, match=r"^extensions/bad\.yaml:1: customization\.extensions"):
+        node_installer_image(cluster, cluster.nodes[0])
