@@ -12,6 +12,7 @@ known offline and instantly; the factory is only needed to make it build images.
     load_schematic(path)            -> Schematic      cached per path and mtime
     installer_image(registry, id, version, form)      factory.talos.dev/installer/<id>:v1.12.4
     node_installer_image(cluster, node)               the image a node should run
+    schematic_usage(cluster)        -> [SchematicUse] each schematic: ID, image, nodes
     parse_installer_image(reference) -> InstallerImage | None
 
 Errors are :class:`talos.errors.SchematicError`: one line naming the file, the line,
@@ -411,11 +412,7 @@ def parse_installer_image(reference: str) -> InstallerImage | None:
 def node_schematic(cluster: Cluster, node: ClusterNode) -> Schematic:
     """The schematic a node's image is built from, read from its file."""
     ref = cluster.schematics[node.schematic]
-    try:
-        shown = str(ref.file.relative_to(cluster.root))
-    except ValueError:
-        shown = str(ref.file)
-    return load_schematic(ref.file, shown)
+    return load_schematic(ref.file, shown_path(ref.file, cluster.root))
 
 
 def node_installer_image(cluster: Cluster, node: ClusterNode) -> str:
@@ -426,3 +423,44 @@ def node_installer_image(cluster: Cluster, node: ClusterNode) -> str:
         cluster.talos_version_of(node),
         cluster.installer.form,
     )
+
+
+@dataclass(frozen=True)
+class SchematicUse:
+    """One schematic of a cluster at one Talos version: its ID, image and nodes."""
+
+    name: str
+    file: Path
+    shown: str  # the file as a person finds it: relative to the cluster file's folder
+    id: str
+    talos_version: str
+    image: str
+    nodes: tuple[str, ...]
+
+
+def shown_path(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` when it lies inside it, else as given."""
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def schematic_usage(cluster: Cluster) -> list[SchematicUse]:
+    """Every schematic of the cluster, once per Talos version its nodes run (or the
+    cluster's version when no node uses it), in the order the cluster file declares them."""
+    uses = []
+    for name, ref in cluster.schematics.items():
+        shown = shown_path(ref.file, cluster.root)
+        sid = schematic_id(load_schematic(ref.file, shown))
+        users = [node for node in cluster.nodes if node.schematic == name]
+        versions = dict.fromkeys(cluster.talos_version_of(node) for node in users)
+        for version in versions or [cluster.talos_version]:
+            uses.append(SchematicUse(
+                name=name, file=ref.file, shown=shown, id=sid, talos_version=version,
+                image=installer_image(
+                    cluster.installer.registry, sid, version, cluster.installer.form
+                ),
+                nodes=tuple(n.name for n in users if cluster.talos_version_of(n) == version),
+            ))
+    return uses

@@ -1,16 +1,212 @@
-"""Tasks of this area are not built yet; each entry says so when run."""
+"""Schematics: IDs computed offline, installer images, drift of pinned images, the factory."""
 
 from __future__ import annotations
 
+import os
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from invoke.collection import Collection
+from invoke.context import Context
+from invoke.exceptions import Exit
 
-from talos.tasks.runtime import not_built, task
+from talos.tasks.runtime import load_cluster, task
+
+if TYPE_CHECKING:
+    from talos.cluster import Cluster
+    from talos.drift import Drift
+    from talos.factory import FactoryClient
+    from talos.schematic import Schematic, SchematicUse
+
+FACTORY_URL_VARIABLE = "TALOS_FACTORY_URL"
+SHORT_ID = 12
 
 
-@task
-def schematics(c):  # type: ignore[no-untyped-def]
-    """Not built yet."""
-    not_built("schematics")
+@task(  # type: ignore[untyped-decorator]  # runtime.task returns Any when given options
+    iterable=["file"],
+    help={
+        "check": "exit 1 if a patch pins an installer image its schematic does not give (CI)",
+        "submit": "register the schematics with the Image Factory (checks extension names)",
+        "file": "print '<id>  <path>' for this schematic file instead (repeatable; any path)",
+    },
+)
+def schematics(
+    c: Context, check: bool = False, submit: bool = False, file: list[str] | None = None
+) -> None:
+    """Show each schematic's ID, installer image and nodes, and drift in pinned images."""
+    if file:
+        loaded = file_ids(file)
+        if submit:
+            submit_schematics(c, [(path, schematic) for path, _, schematic in loaded])
+        return
+    from talos.drift import find_drift
+    from talos.schematic import load_schematic, schematic_usage
+
+    cluster = load_cluster(c)
+    uses = schematic_usage(cluster)
+    drifts = find_drift(cluster)
+    print(usage_report(cluster, uses))
+    print()
+    print(drift_report(cluster, drifts))
+    if submit:
+        print()
+        named = {use.name: load_schematic(use.file, use.shown) for use in uses}
+        submit_schematics(c, list(named.items()), cluster=cluster)
+    if check and drifts:
+        raise Exit(f"drift: {count(len(drifts), 'node')} pin an installer image "
+                   "their schematic does not give", code=1)
+
+
+def file_ids(paths: Iterable[str]) -> list[tuple[str, str, Schematic]]:
+    """Print ``<id>  <path>`` for each schematic file, as ``sha256sum`` prints sums."""
+    from talos.schematic import load_schematic, schematic_id
+
+    loaded = []
+    for path in paths:
+        schematic = load_schematic(Path(path), path)
+        sid = schematic_id(schematic)
+        print(f"{sid}  {path}")
+        loaded.append((path, sid, schematic))
+    return loaded
+
+
+# -- reports -----------------------------------------------------------------------------
+
+
+def short(schematic_id: str | None) -> str:
+    if not schematic_id:
+        return "-"
+    return schematic_id[:SHORT_ID] + "…"
+
+
+def count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def compact_names(names: Sequence[str]) -> str:
+    """``worker-01, worker-02, worker-03`` as ``worker-01..03``; other names listed."""
+    parts: list[str] = []
+    run: list[tuple[str, str]] = []
+
+    def flush() -> None:
+        if len(run) >= 3:
+            parts.append(f"{run[0][0]}{run[0][1]}..{run[-1][1]}")
+        else:
+            parts.extend(prefix + number for prefix, number in run)
+        run.clear()
+
+    for name in names:
+        match = re.fullmatch(r"(.*?)(\d+)", name)
+        if match is None:
+            flush()
+            parts.append(name)
+            continue
+        prefix, number = match.groups()
+        if run and not (
+            run[-1][0] == prefix
+            and len(run[-1][1]) == len(number)
+            and int(run[-1][1]) + 1 == int(number)
+        ):
+            flush()
+        run.append((prefix, number))
+    flush()
+    return ", ".join(parts) or "-"
+
+
+def usage_report(cluster: Cluster, uses: Sequence[SchematicUse]) -> str:
+    from talos.table import render_table
+
+    registry = cluster.installer.registry
+    rows = []
+    for use in uses:
+        image = use.image.removeprefix(f"{registry}/").replace(use.id, short(use.id))
+        rows.append([use.name, use.shown, short(use.id), image, compact_names(use.nodes)])
+    title = (f"{cluster.name}: {count(len(cluster.schematics), 'schematic')}; installer "
+             f"images from {registry}")
+    table = render_table(["NAME", "FILE", "ID", "INSTALLER IMAGE", "NODES"], rows)
+    return f"{title}\n{table}"
+
+
+def drift_report(cluster: Cluster, drifts: Sequence[Drift]) -> str:
+    from talos.schematic import shown_path
+    from talos.table import colour, render_table
+
+    if not drifts:
+        return colour("No drift: no patch pins an installer image other than the derived one.",
+                      "green", sys.stdout)
+    rows = [
+        [d.node, shown_path(d.patch, cluster.root), short(d.pinned_id), short(d.expected_id),
+         shown_path(d.schematic_file, cluster.root)]
+        for d in drifts
+    ]
+    lines = [
+        colour(f"Drift: {count(len(drifts), 'node')} pin an installer image "
+               "their schematic does not give", "red", sys.stdout),
+        render_table(["NODE", "PINNED IN", "PINNED ID", "SCHEMATIC ID", "SCHEMATIC FILE"], rows),
+    ]
+    for d in drifts:
+        if d.differences != ("schematic",):
+            lines.append(f"{d.node}: {', '.join(d.differences)} differ: pinned {d.pinned}")
+    lines.append(
+        "A pin overrides the derived image: remove machine.install.image from those patches,\n"
+        "or change the extension file if the pinned image is what the node should run."
+    )
+    return "\n".join(lines)
+
+
+# -- the factory -------------------------------------------------------------------------
+
+
+def factory_client(cluster: Cluster | None) -> FactoryClient:
+    from talos.env import load_env
+    from talos.factory import DEFAULT_URL, FactoryClient
+
+    load_env()
+    url = os.environ.get(FACTORY_URL_VARIABLE) or (
+        cluster.installer.factory_url if cluster else DEFAULT_URL
+    )
+    return FactoryClient(url)
+
+
+def submit_schematics(
+    c: Context, named: Sequence[tuple[str, Schematic]], cluster: Cluster | None = None
+) -> None:
+    """Check extension names, then register each schematic and confirm the factory's ID."""
+    from talos.errors import ClusterFileError
+    from talos.schematic import schematic_id
+
+    if cluster is None:
+        try:
+            cluster = load_cluster(c)
+        except ClusterFileError:
+            cluster = None  # a file given by path: no cluster needed, no version to check
+    with factory_client(cluster) as factory:
+        versions = versions_of(cluster, [name for name, _ in named])
+        print(f"Registering {count(len(named), 'schematic')} with {factory.base_url}")
+        if cluster is None:
+            print("  (no cluster file, so no Talos version: extension names are not checked)")
+        for name, schematic in named:
+            for version in versions.get(name, ()):
+                factory.check_extensions(schematic, version)
+        for name, schematic in named:
+            sid = factory.register(schematic)
+            assert sid == schematic_id(schematic)
+            print(f"  {name}: {sid} registered (the factory computes the same ID)")
+
+
+def versions_of(cluster: Cluster | None, names: Sequence[str]) -> dict[str, list[str]]:
+    """The Talos versions to check each schematic's extensions against."""
+    if cluster is None:
+        return {}
+    result: dict[str, list[str]] = {}
+    for name in names:
+        users = [n for n in cluster.nodes if n.schematic == name]
+        found = dict.fromkeys(cluster.talos_version_of(n) for n in users)
+        result[name] = list(found) or [cluster.talos_version]
+    return result
 
 
 def register(ns: Collection) -> None:

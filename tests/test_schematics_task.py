@@ -1,0 +1,215 @@
+"""`inv schematics` as a user meets it: the table, the drift report, --check, --file, --submit."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from invoke.context import Context
+from invoke.exceptions import Exit
+
+from talos.schematic import VANILLA_ID
+from talos.tasks.schematics import compact_names, schematics
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+PITOWER = SHARED / "reference" / "pitower"
+INV = [sys.executable, "-c", "from invoke.main import program; program.run()"]
+
+NODES = [
+    ("worker-01", "controlplane", "amd"), ("worker-02", "controlplane", "amd"),
+    ("worker-03", "controlplane", "amd"), ("worker-04", "worker", "intel"),
+    ("worker-05", "worker", "intel"), ("worker-06", "worker", "intel"),
+    ("worker-pi-01", "worker", "rpi-poe"), ("worker-pi-02", "worker", "rpi-poe"),
+    ("worker-pi-03", "worker", "rpi-poe"),
+]
+
+
+def inv(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*INV, "--search-root", str(REPO), *args], cwd=REPO, capture_output=True, text=True,
+        timeout=60, env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.fixture
+def pitower_file(tmp_path: Path) -> Path:
+    """A cluster file for the reference cluster, naming its files where they are."""
+    if not PITOWER.is_dir():
+        pytest.skip("reference cluster files not available")
+    lines = [
+        "name: pitower", "endpoint: https://192.168.0.200:6443", "talosVersion: v1.12.4",
+        "kubernetesVersion: v1.35.0", "secrets: secrets.sops.yaml", "schematics:",
+        *(f"  {n}: {PITOWER}/extensions/{n}.yaml" for n in ("amd", "intel", "rpi-poe")),
+        "patches:", f"  all: [{PITOWER}/patches/general.patch]",
+        f"  controlplane: [{PITOWER}/patches/controlplane.patch]", "nodes:",
+        *(f"  - {{name: {name}, role: {role}, schematic: {klass}, "
+          f"patches: [{PITOWER}/patches/nodes/{name}.patch]}}" for name, role, klass in NODES),
+    ]
+    path = tmp_path / "cluster.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run(monkeypatch: pytest.MonkeyPatch, cluster_file: Path, **options: object) -> None:
+    monkeypatch.setenv("TALOS_CLUSTER_FILE", str(cluster_file))
+    schematics(Context(), **options)
+
+
+def test_the_repository_cluster_shows_three_schematics_and_no_drift() -> None:
+    started = time.monotonic()
+    result = inv("schematics", "--check", env={"TALOS_CLUSTER_FILE": str(REPO / "cluster.yaml")})
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "pitower: 3 schematics; installer images from factory.talos.dev"
+    assert lines[1].split() == ["NAME", "FILE", "ID", "INSTALLER", "IMAGE", "NODES"]
+    rows = {line.split()[0]: line.split() for line in lines[2:5]}
+    assert rows["amd"][1] == "extensions/amd.yaml"
+    assert rows["amd"][4] == "worker-01..03"
+    assert rows["rpi-poe"][2] == "de94b242ed9a…"
+    assert rows["rpi-poe"][3] == "installer/de94b242ed9a…:v1.12.4"
+    assert rows["intel"][4] == "worker-04..06"
+    assert "No drift" in result.stdout
+    assert all(len(line) <= 100 for line in lines)
+    assert elapsed < 10  # a whole interpreter start; in-process it takes milliseconds
+
+
+def test_the_reference_cluster_drift_is_reported_and_fails_the_check(
+    monkeypatch: pytest.MonkeyPatch, pitower_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(Exit) as caught:
+        run(monkeypatch, pitower_file, check=True)
+    assert caught.value.code == 1
+    assert "drift: 6 nodes pin an installer image" in str(caught.value.message)
+    out = capsys.readouterr().out
+    assert "Drift: 6 nodes pin an installer image their schematic does not give" in out
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if "patch " in line}
+    assert sorted(rows) == [f"worker-0{i}" for i in range(1, 7)]
+    assert rows["worker-01"][2:4] == ["f19ad7b4a5d2…", "fb80f6e04560…"]
+    assert rows["worker-04"][2:4] == ["97bf8e92fc6b…", "17520144ed95…"]
+    assert rows["worker-04"][4].endswith("extensions/intel.yaml")
+
+
+def test_without_check_drift_is_reported_but_does_not_fail(
+    monkeypatch: pytest.MonkeyPatch, pitower_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(monkeypatch, pitower_file)
+    assert "Drift: 6 nodes" in capsys.readouterr().out
+
+
+def test_file_prints_the_id_of_any_schematic_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("customization: {}\n")
+    args = tmp_path / "args.yaml"
+    args.write_text("customization:\n  extraKernelArgs: [noapic, nolapic]\n")
+    schematics(Context(), file=[str(plain), str(args)])
+    assert capsys.readouterr().out.splitlines() == [
+        f"{VANILLA_ID}  {plain}",
+        f"9cba8e32753f91a16c1837ab8abf356af021706ef284aef07380780177d9a06c  {args}",
+    ]
+
+
+def test_a_bad_file_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("customization:\n  systemExtension: {}\n")
+    result = inv("schematics", "--file", str(bad))
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"error: {bad}:2: customization.systemExtension: unknown key 'systemExtension'; "
+        "did you mean 'systemExtensions'?"
+    )
+
+
+@pytest.mark.parametrize(
+    ("names", "shown"),
+    [
+        (["worker-01", "worker-02", "worker-03"], "worker-01..03"),
+        (["worker-01", "worker-02"], "worker-01, worker-02"),
+        (["worker-01", "worker-03", "worker-04", "worker-05", "cp"],
+         "worker-01, worker-03..05, cp"),
+        (["n9", "n10", "n11"], "n9, n10, n11"),
+        ([], "-"),
+    ],
+)
+def test_node_lists_are_shortened_to_ranges(names: list[str], shown: str) -> None:
+    assert compact_names(names) == shown
+
+
+# -- --submit against a local factory ----------------------------------------------------
+
+
+@pytest.fixture
+def local_factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """A factory on 127.0.0.1 that knows two extensions and registers any schematic."""
+    from talos.schematic import parse_schematic, schematic_id
+
+    posted: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def answer(self, status: int, body: object) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            names = ["siderolabs/util-linux-tools", "siderolabs/amd-ucode",
+                     "siderolabs/amdgpu-firmware"]
+            self.answer(200, [{"name": name} for name in names])
+
+        def do_POST(self) -> None:
+            text = self.rfile.read(int(self.headers["Content-Length"])).decode()
+            posted.append(text)
+            self.answer(201, {"id": schematic_id(parse_schematic(text))})
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
+    monkeypatch.setenv("TALOS_FACTORY_URL", f"http://127.0.0.1:{server.server_address[1]}")
+    try:
+        yield posted
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_submit_registers_each_file_and_confirms_the_id(
+    local_factory: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("TALOS_CLUSTER_FILE", str(REPO / "cluster.yaml"))
+    amd = REPO / "extensions" / "amd.yaml"
+    schematics(Context(), file=[str(amd)], submit=True)
+    out = capsys.readouterr().out
+    assert len(local_factory) == 1
+    assert "registered (the factory computes the same ID)" in out
+
+
+def test_submit_refuses_an_unknown_extension_before_registering(
+    local_factory: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TALOS_CLUSTER_FILE", str(REPO / "cluster.yaml"))
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(
+        "customization:\n  systemExtensions: {officialExtensions: [siderolabs/amd-ucod]}\n"
+    )
+    with pytest.raises(Exit) as caught:
+        schematics(Context(), file=[str(typo)], submit=True)
+    assert "siderolabs/amd-ucod (did you mean siderolabs/amd-ucode?)" in str(caught.value.message)
+    assert "for Talos v1.12.4" in str(caught.value.message)
+    assert local_factory == []
