@@ -55,6 +55,7 @@ class FactoryClient:
         self.retries = retries
         self.backoff = backoff
         self.sleep = sleep
+        self._extensions: dict[str, set[str]] = {}
         self._client = httpx.Client(
             base_url=self.base_url, transport=transport, timeout=httpx.Timeout(timeout),
             headers={"User-Agent": "talos-tasks"}, follow_redirects=True,
@@ -95,6 +96,8 @@ class FactoryClient:
 
     def official_extensions(self, talos_version: str) -> set[str]:
         """Names of the official system extensions the factory offers for a Talos version."""
+        if talos_version in self._extensions:
+            return self._extensions[talos_version]
         what = f"listing extensions for Talos {talos_version}"
         response = self._request("GET", f"/version/{talos_version}/extensions/official", what=what)
         answer = self._json(response, what)
@@ -102,7 +105,9 @@ class FactoryClient:
             isinstance(item, dict) and isinstance(item.get("name"), str) for item in answer
         ):
             raise FactoryError(f"{self.base_url}: unexpected answer {what}: not a list of names")
-        return {item["name"] for item in answer}
+        names = {item["name"] for item in answer}
+        self._extensions[talos_version] = names
+        return names
 
     def check_extensions(self, schematic: Schematic, talos_version: str) -> None:
         """Refuse extension names the factory does not offer for that Talos version."""

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -149,12 +150,20 @@ def test_node_lists_are_shortened_to_ranges(names: list[str], shown: str) -> Non
 # -- --submit against a local factory ----------------------------------------------------
 
 
+@dataclass
+class Seen:
+    """What the local factory was asked: schematics posted, extension lists fetched."""
+
+    posted: list[str] = field(default_factory=list)
+    fetched: list[str] = field(default_factory=list)
+
+
 @pytest.fixture
-def local_factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+def local_factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[Seen]:
     """A factory on 127.0.0.1 that knows two extensions and registers any schematic."""
     from talos.schematic import parse_schematic, schematic_id
 
-    posted: list[str] = []
+    seen = Seen()
 
     class Handler(BaseHTTPRequestHandler):
         def answer(self, status: int, body: object) -> None:
@@ -167,12 +176,14 @@ def local_factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
         def do_GET(self) -> None:
             names = ["siderolabs/util-linux-tools", "siderolabs/amd-ucode",
-                     "siderolabs/amdgpu-firmware"]
+                     "siderolabs/amdgpu-firmware", "siderolabs/i915-ucode",
+                     "siderolabs/intel-ucode"]
+            seen.fetched.append(self.path)
             self.answer(200, [{"name": name} for name in names])
 
         def do_POST(self) -> None:
             text = self.rfile.read(int(self.headers["Content-Length"])).decode()
-            posted.append(text)
+            seen.posted.append(text)
             self.answer(201, {"id": schematic_id(parse_schematic(text))})
 
         def log_message(self, *args: object) -> None:
@@ -182,26 +193,26 @@ def local_factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
     monkeypatch.setenv("TALOS_FACTORY_URL", f"http://127.0.0.1:{server.server_address[1]}")
     try:
-        yield posted
+        yield seen
     finally:
         server.shutdown()
         server.server_close()
 
 
 def test_submit_registers_each_file_and_confirms_the_id(
-    local_factory: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    local_factory: Seen, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("TALOS_CLUSTER_FILE", str(REPO / "cluster.yaml"))
     amd = REPO / "extensions" / "amd.yaml"
     schematics(Context(), file=[str(amd)], submit=True)
     out = capsys.readouterr().out
-    assert len(local_factory) == 1
+    assert len(local_factory.posted) == 1
     assert "registered (the factory computes the same ID)" in out
 
 
 def test_submit_refuses_an_unknown_extension_before_registering(
-    local_factory: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    local_factory: Seen, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TALOS_CLUSTER_FILE", str(REPO / "cluster.yaml"))
     typo = tmp_path / "typo.yaml"
@@ -212,4 +223,52 @@ def test_submit_refuses_an_unknown_extension_before_registering(
         schematics(Context(), file=[str(typo)], submit=True)
     assert "siderolabs/amd-ucod (did you mean siderolabs/amd-ucode?)" in str(caught.value.message)
     assert "for Talos v1.12.4" in str(caught.value.message)
-    assert local_factory == []
+    assert local_factory.posted == []
+
+
+def test_submit_registers_every_schematic_of_the_cluster(
+    local_factory: Seen, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    run(monkeypatch, REPO / "cluster.yaml", submit=True)
+    out = capsys.readouterr().out
+    assert len(local_factory.posted) == 3
+    assert local_factory.fetched == ["/version/v1.12.4/extensions/official"]  # fetched once
+    assert "Registering 3 schematics with http://127.0.0.1:" in out
+    assert out.count("registered (the factory computes the same ID)") == 3
+
+
+def test_pins_that_differ_in_more_than_the_schematic_are_spelled_out(tmp_path: Path) -> None:
+    from talos.cluster import Cluster
+    from talos.drift import Drift
+    from talos.tasks.schematics import drift_report
+
+    cluster = Cluster(
+        path=tmp_path / "cluster.yaml", name="lab", endpoint="https://10.0.0.1:6443",
+        talos_version="v1.12.4", kubernetes_version="v1.35.0",
+        secrets_file=tmp_path / "s.sops.yaml", schematics={}, nodes=(),
+    )
+    sid = "a" * 64
+
+    def drift(node: str, pinned: str, pinned_id: str | None, *differences: str) -> Drift:
+        return Drift(
+            node=node, patch=tmp_path / "patches" / f"{node}.patch", pinned=pinned,
+            expected=f"factory.talos.dev/installer/{sid}:v1.12.4", pinned_id=pinned_id,
+            expected_id=sid, schematic="plain", schematic_file=tmp_path / "plain.yaml",
+            differences=differences,
+        )
+
+    report = drift_report(cluster, [
+        drift("n1", f"factory.talos.dev/installer/{'b' * 64}:v1.12.4", "b" * 64, "schematic"),
+        drift("n2", f"factory.talos.dev/installer/{sid}:v1.11.0", sid, "version"),
+        drift("n3", "example.com/busybox:latest", None, "image"),
+    ])
+    lines = report.splitlines()
+    assert lines[0] == "Drift: 3 nodes pin an installer image their schematic does not give"
+    assert lines[2].split() == ["n1", "patches/n1.patch", "bbbbbbbbbbbb…", "aaaaaaaaaaaa…",
+                                "plain.yaml"]
+    assert lines[4].split()[2] == "-"
+    assert "n2: the pin differs in version: factory.talos.dev/installer/aaaaaaaaaaaa…:v1.11.0" in (
+        lines
+    )
+    assert "n3: the pin is not a Talos installer image: example.com/busybox:latest" in lines

@@ -148,8 +148,13 @@ def drift_report(cluster: Cluster, drifts: Sequence[Drift]) -> str:
         render_table(["NODE", "PINNED IN", "PINNED ID", "SCHEMATIC ID", "SCHEMATIC FILE"], rows),
     ]
     for d in drifts:
-        if d.differences != ("schematic",):
-            lines.append(f"{d.node}: {', '.join(d.differences)} differ: pinned {d.pinned}")
+        other = [part for part in d.differences if part != "schematic"]
+        if other == ["image"]:
+            lines.append(f"{d.node}: the pin is not a Talos installer image: {d.pinned}")
+        elif other:
+            also = " also" if "schematic" in d.differences else ""
+            pinned = d.pinned.replace(d.pinned_id or "-", short(d.pinned_id))
+            lines.append(f"{d.node}: the pin{also} differs in {' and '.join(other)}: {pinned}")
     lines.append(
         "A pin overrides the derived image: remove machine.install.image from those patches,\n"
         "or change the extension file if the pinned image is what the node should run."
