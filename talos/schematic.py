@@ -333,7 +333,7 @@ def schematic_id(schematic: Schematic) -> str:
     return hashlib.sha256(canonical_yaml(schematic).encode("utf-8")).hexdigest()
 
 
-_CACHE: dict[Path, tuple[tuple[int, int], Schematic]] = {}
+_CACHE: dict[tuple[Path, str], tuple[tuple[int, int], Schematic]] = {}
 
 
 def load_schematic(path: Path, shown: str | None = None) -> Schematic:
@@ -342,7 +342,7 @@ def load_schematic(path: Path, shown: str | None = None) -> Schematic:
     try:
         stat = path.stat()
         stamp = (stat.st_mtime_ns, stat.st_size)
-        cached = _CACHE.get(path)
+        cached = _CACHE.get((path, name))
         if cached is not None and cached[0] == stamp:
             return cached[1]
         text = path.read_text(encoding="utf-8")
@@ -351,7 +351,7 @@ def load_schematic(path: Path, shown: str | None = None) -> Schematic:
     except (OSError, UnicodeDecodeError) as exc:
         raise SchematicError(f"{name}: cannot read: {exc}") from exc
     schematic = parse_schematic(text, name)
-    _CACHE[path] = (stamp, schematic)
+    _CACHE[(path, name)] = (stamp, schematic)
     return schematic
 
 
