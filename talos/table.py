@@ -21,12 +21,13 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> st
     return "\n".join(lines)
 
 
-def use_colour(stream: TextIO = sys.stdout) -> bool:
-    """Colour only on a terminal, and never when NO_COLOR is set."""
-    return stream.isatty() and "NO_COLOR" not in os.environ
+def use_colour(stream: TextIO | None = None) -> bool:
+    """Colour only on a terminal (``stream``, default the current stdout), never with NO_COLOR."""
+    out = sys.stdout if stream is None else stream
+    return out.isatty() and "NO_COLOR" not in os.environ
 
 
-def colour(text: str, name: str, stream: TextIO = sys.stdout) -> str:
+def colour(text: str, name: str, stream: TextIO | None = None) -> str:
     """``text`` in colour ``name`` when ``stream`` is a terminal, else unchanged."""
     if not use_colour(stream):
         return text
