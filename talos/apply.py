@@ -1,0 +1,304 @@
+"""Applying machine configs to nodes: the plan (pure), then the run, node by node.
+
+- :func:`plan_apply` turns resolved targets into :class:`ApplyStep` s: control planes
+  first, in the cluster file's order, each with its generated config file and the
+  apply mode. It checks the options and touches nothing.
+- :func:`run_in_turn` runs one action per item, one item at a time, and stops at the
+  first failure; the :class:`Rollout` it returns says what was done, what failed and
+  what was not attempted. Apply and reboot both go through it, so a broken control
+  plane never takes the next one down with it.
+- :func:`run_apply` and :func:`run_diff` drive ``talosctl apply-config`` (for real, or
+  ``--dry-run`` for a diff) through any object with an ``apply_config`` method.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Generic, Protocol, TypeVar
+
+from talos.cluster import Node
+from talos.errors import TalosError
+
+MODES = ("auto", "no-reboot", "reboot", "staged", "try")
+# A node in maintenance mode has no running config to keep or to stage against.
+MAINTENANCE_REFUSED = ("no-reboot", "staged")
+
+T = TypeVar("T")
+
+
+class TargetLike(Protocol):
+    """A node and the address talosctl reaches it at (``talos.targets.Target``)."""
+
+    @property
+    def node(self) -> Node: ...
+
+    @property
+    def address(self) -> str: ...
+
+
+class ApplyResultLike(Protocol):
+    """What ``apply-config`` reported for one node (``talos.talosctl.ApplyResult``)."""
+
+    @property
+    def changed(self) -> bool: ...
+
+    @property
+    def reboot(self) -> bool: ...
+
+    @property
+    def diff(self) -> str: ...
+
+    @property
+    def message(self) -> str: ...
+
+
+class ConfigApplier(Protocol):
+    """The part of the talosctl adapter that applies configs."""
+
+    def apply_config(
+        self, node: str, config: Path, *, mode: str = ..., insecure: bool = ...,
+        dry_run: bool = ...,
+    ) -> ApplyResultLike: ...
+
+
+def shown(target: TargetLike) -> str:
+    """``worker-03 (192.168.0.203)``: how a node is named in every message."""
+    return f"{target.node.name} ({target.address})"
+
+
+def rollout_order(targets: Sequence[TargetLike]) -> list[TargetLike]:
+    """Control planes first, then workers; otherwise the order given."""
+    return sorted(targets, key=lambda t: 0 if t.node.is_controlplane else 1)
+
+
+# -- the plan ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApplyStep:
+    """Apply ``config`` to one node with ``mode``."""
+
+    target: TargetLike
+    config: Path
+    mode: str = "auto"
+    insecure: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.target.node.name
+
+    def describe(self, root: Path | None = None) -> str:
+        config = self.config
+        if root is not None and config.is_relative_to(root):
+            config = config.relative_to(root)
+        how = f"mode {self.mode}" + (", maintenance mode (--insecure)" if self.insecure else "")
+        return f"{shown(self.target)}: {config}, {how}"
+
+
+def check_mode(mode: str, *, insecure: bool = False) -> None:
+    if mode not in MODES:
+        raise TalosError(f"--mode {mode!r} is not one of {', '.join(MODES)}")
+    if insecure and mode in MAINTENANCE_REFUSED:
+        raise TalosError(
+            f"--mode {mode} is refused for nodes in maintenance mode (--insecure): "
+            "they have no running config; use auto, reboot or try"
+        )
+
+
+def plan_apply(
+    targets: Sequence[TargetLike],
+    *,
+    config_for: Callable[[Node], Path],
+    mode: str = "auto",
+    insecure: bool = False,
+) -> list[ApplyStep]:
+    """One step per target, control planes first; ``config_for`` names each node's file."""
+    check_mode(mode, insecure=insecure)
+    return [
+        ApplyStep(target=t, config=config_for(t.node), mode=mode, insecure=insecure)
+        for t in rollout_order(targets)
+    ]
+
+
+# -- running, one at a time --------------------------------------------------------------
+
+
+@dataclass
+class Rollout(Generic[T]):
+    """What happened to each item of a one-at-a-time run."""
+
+    done: list[tuple[T, str]] = field(default_factory=list)
+    failed: tuple[T, TalosError] | None = None
+    not_attempted: list[T] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed is None
+
+
+def run_in_turn(
+    items: Sequence[T],
+    action: Callable[[T], str],
+    *,
+    name: Callable[[T], str],
+    progress: Callable[[str], None] = lambda line: None,
+) -> Rollout[T]:
+    """Run ``action`` on each item in order; stop at the first :class:`TalosError`.
+
+    ``action`` returns a short account of what it did, reported through ``progress``
+    as ``<name>: <account>``. Any other exception is a bug and propagates.
+    """
+    rollout: Rollout[T] = Rollout()
+    for index, item in enumerate(items):
+        progress(f"{name(item)}: ...")
+        try:
+            account = action(item)
+        except TalosError as exc:
+            progress(f"{name(item)}: FAILED: {exc}")
+            rollout.failed = (item, exc)
+            rollout.not_attempted = list(items[index + 1:])
+            return rollout
+        progress(f"{name(item)}: {account}")
+        rollout.done.append((item, account))
+    return rollout
+
+
+def rollout_rows(
+    rollout: Rollout[T], *, name: Callable[[T], str], done_as: str
+) -> list[list[str]]:
+    """Rows ``[node, outcome]``: ``done_as`` / failed / not attempted."""
+    rows = [[name(item), done_as] for item, _ in rollout.done]
+    if rollout.failed is not None:
+        rows.append([name(rollout.failed[0]), "FAILED"])
+    rows.extend([name(item), "not attempted"] for item in rollout.not_attempted)
+    return rows
+
+
+def rollout_error(rollout: Rollout[T], *, name: Callable[[T], str], verb: str) -> TalosError:
+    """One line for a stopped rollout: where it stopped, why, what was and was not done."""
+    assert rollout.failed is not None
+    item, exc = rollout.failed
+    done = ", ".join(name(i) for i, _ in rollout.done) or "none"
+    left = ", ".join(name(i) for i in rollout.not_attempted) or "none"
+    return TalosError(
+        f"{verb} stopped at {name(item)}: {exc}; {verb} done: {done}; not attempted: {left}; "
+        f"fix {name(item)} and run again"
+    )
+
+
+def step_name(step: ApplyStep) -> str:
+    return step.name
+
+
+def run_apply(
+    steps: Sequence[ApplyStep],
+    talosctl: ConfigApplier,
+    *,
+    progress: Callable[[str], None] = lambda line: None,
+) -> Rollout[ApplyStep]:
+    """Apply each step's config in turn; stop at the first node that fails."""
+
+    def apply(step: ApplyStep) -> str:
+        result = talosctl.apply_config(
+            step.target.address, step.config, mode=step.mode, insecure=step.insecure
+        )
+        return _first_line(result.message) or "applied"
+
+    return run_in_turn(steps, apply, name=step_name, progress=progress)
+
+
+# -- diff --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NodeDiff:
+    """What applying would change on one node (``diff`` already redacted)."""
+
+    target: TargetLike
+    changed: bool = False
+    reboot: bool = False
+    diff: str = ""
+    message: str = ""
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class DiffReport:
+    diffs: tuple[NodeDiff, ...]
+
+    @property
+    def errors(self) -> list[NodeDiff]:
+        return [d for d in self.diffs if d.error is not None]
+
+    @property
+    def changed(self) -> list[NodeDiff]:
+        return [d for d in self.diffs if d.error is None and d.changed]
+
+    @property
+    def exit_code(self) -> int:
+        """1 when a node could not be compared, 2 when anything would change, else 0."""
+        if self.errors:
+            return 1
+        return 2 if self.changed else 0
+
+    def rows(self) -> list[list[str]]:
+        rows = []
+        for d in self.diffs:
+            if d.error is not None:
+                rows.append([d.target.node.name, d.target.address, "ERROR", "-"])
+            else:
+                rows.append([
+                    d.target.node.name, d.target.address,
+                    "changes" if d.changed else "no changes",
+                    ("yes" if d.reboot else "no") if d.changed else "-",
+                ])
+        return rows
+
+    def summary(self) -> str:
+        if self.errors:
+            failed = ", ".join(f"{d.target.node.name}: {d.error}" for d in self.errors)
+            return f"diff failed on {len(self.errors)} of {len(self.diffs)} node(s): {failed}"
+        if self.changed:
+            names = ", ".join(d.target.node.name for d in self.changed)
+            return f"{len(self.changed)} of {len(self.diffs)} node(s) would change: {names}"
+        return f"no changes on {len(self.diffs)} node(s)"
+
+
+DIFF_HEADERS = ["NODE", "ADDRESS", "CONFIG", "REBOOT"]
+
+
+def run_diff(
+    steps: Sequence[ApplyStep],
+    talosctl: ConfigApplier,
+    *,
+    redact: Callable[[str], str],
+) -> DiffReport:
+    """``apply-config --dry-run`` on every node; a node that fails does not stop the rest.
+
+    Everything that came from a node (diff, message, error) goes through ``redact``
+    before it is kept: talosctl prints the diff with every key and token in clear.
+    """
+    diffs = []
+    for step in steps:
+        try:
+            result = talosctl.apply_config(
+                step.target.address, step.config, mode=step.mode, insecure=step.insecure,
+                dry_run=True,
+            )
+        except TalosError as exc:
+            diffs.append(NodeDiff(step.target, error=redact(str(exc))))
+            continue
+        diffs.append(NodeDiff(
+            step.target, changed=result.changed, reboot=result.reboot,
+            diff=redact(result.diff), message=redact(result.message),
+        ))
+    return DiffReport(tuple(diffs))
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return ""

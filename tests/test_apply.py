@@ -1,0 +1,206 @@
+"""Apply and diff: the plan from targets (pure), and the one-at-a-time run against a fake."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from talos.apply import (
+    ApplyStep,
+    plan_apply,
+    rollout_error,
+    rollout_rows,
+    run_apply,
+    run_diff,
+    run_in_turn,
+    step_name,
+)
+from talos.cluster import Cluster, Node, load_cluster_file
+from talos.errors import CommandError, TalosError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Cluster:
+    return load_cluster_file(REPO / "cluster.yaml")
+
+
+@dataclass(frozen=True)
+class Target:
+    node: Node
+    address: str
+
+
+@dataclass(frozen=True)
+class Result:
+    node: str
+    changed: bool = True
+    reboot: bool = False
+    diff: str = ""
+    message: str = "Applied configuration without a reboot"
+
+
+@dataclass
+class FakeTalosctl:
+    """Records apply-config calls; ``fail`` nodes raise as talosctl's exit 1 would."""
+
+    fail: dict[str, str] = field(default_factory=dict)
+    results: dict[str, Result] = field(default_factory=dict)
+    calls: list[tuple[str, Path, str, bool, bool]] = field(default_factory=list)
+
+    def apply_config(
+        self, node: str, config: Path, *, mode: str = "auto", insecure: bool = False,
+        dry_run: bool = False,
+    ) -> Result:
+        self.calls.append((node, config, mode, insecure, dry_run))
+        if node in self.fail:
+            raise CommandError(f"talosctl apply-config failed on {node}: {self.fail[node]}",
+                               command=["talosctl", "apply-config"], exit_code=1)
+        return self.results.get(node, Result(node))
+
+
+def targets_of(cluster: Cluster, *names: str) -> list[Target]:
+    found = {"worker-05": "192.168.0.205", "worker-06": "192.168.0.206"}
+    return [Target(n, n.ip or found[n.name]) for n in cluster.select(names)]
+
+
+def config_for(node: Node) -> Path:
+    return Path("/project/clusterconfig") / f"{node.name}.yaml"
+
+
+def test_the_plan_puts_control_planes_first_then_workers_in_file_order(
+    cluster: Cluster,
+) -> None:
+    targets = targets_of(cluster, "worker-pi-01", "worker-03", "worker-05", "worker-01")
+    steps = plan_apply(targets, config_for=config_for)
+    assert [s.name for s in steps] == ["worker-03", "worker-01", "worker-pi-01", "worker-05"]
+    assert steps[0].config == Path("/project/clusterconfig/worker-03.yaml")
+    assert {(s.mode, s.insecure) for s in steps} == {("auto", False)}
+
+
+def test_a_step_describes_node_address_file_and_mode(cluster: Cluster) -> None:
+    (step,) = plan_apply(targets_of(cluster, "worker-05"), config_for=config_for,
+                         mode="reboot", insecure=True)
+    assert step.describe(Path("/project")) == (
+        "worker-05 (192.168.0.205): clusterconfig/worker-05.yaml, mode reboot, "
+        "maintenance mode (--insecure)"
+    )
+
+
+def test_an_unknown_mode_is_refused_before_anything_runs(cluster: Cluster) -> None:
+    with pytest.raises(TalosError, match="--mode 'interactive' is not one of auto, no-reboot"):
+        plan_apply(targets_of(cluster, "worker-03"), config_for=config_for, mode="interactive")
+
+
+@pytest.mark.parametrize("mode", ["staged", "no-reboot"])
+def test_modes_a_maintenance_mode_node_refuses_are_refused_with_insecure(
+    cluster: Cluster, mode: str
+) -> None:
+    with pytest.raises(TalosError, match="maintenance mode"):
+        plan_apply(targets_of(cluster, "worker-03"), config_for=config_for, mode=mode,
+                   insecure=True)
+
+
+def test_apply_runs_every_step_in_order_with_its_file_and_mode(cluster: Cluster) -> None:
+    fake = FakeTalosctl()
+    steps = plan_apply(targets_of(cluster, "worker-01", "worker-04"), config_for=config_for,
+                       mode="staged")
+    lines: list[str] = []
+    rollout = run_apply(steps, fake, progress=lines.append)
+    assert rollout.ok
+    assert fake.calls == [
+        ("192.168.0.201", config_for(cluster.node("worker-01")), "staged", False, False),
+        ("192.168.0.204", config_for(cluster.node("worker-04")), "staged", False, False),
+    ]
+    assert "worker-04: Applied configuration without a reboot" in lines
+
+
+def test_a_failure_on_the_second_control_plane_stops_before_the_third(
+    cluster: Cluster,
+) -> None:
+    fake = FakeTalosctl(fail={"192.168.0.202": "connection refused"})
+    steps = plan_apply(targets_of(cluster), config_for=config_for)
+    rollout = run_apply(steps, fake)
+    assert [call[0] for call in fake.calls] == ["192.168.0.201", "192.168.0.202"]
+    assert [s.name for s, _ in rollout.done] == ["worker-01"]
+    assert rollout.failed is not None and rollout.failed[0].name == "worker-02"
+    assert [s.name for s in rollout.not_attempted][:2] == ["worker-03", "worker-04"]
+    assert len(rollout.not_attempted) == 7
+    rows = rollout_rows(rollout, name=step_name, done_as="applied")
+    assert rows[:3] == [["worker-01", "applied"], ["worker-02", "FAILED"],
+                        ["worker-03", "not attempted"]]
+    message = str(rollout_error(rollout, name=step_name, verb="apply"))
+    assert message.startswith("apply stopped at worker-02: talosctl apply-config failed")
+    assert "apply done: worker-01; not attempted: worker-03, worker-04," in message
+    assert "\n" not in message
+
+
+def test_run_in_turn_lets_a_bug_propagate() -> None:
+    def broken(item: str) -> str:
+        raise KeyError(item)
+
+    with pytest.raises(KeyError):
+        run_in_turn(["a"], broken, name=str)
+
+
+def test_diff_compares_every_node_even_after_one_fails(cluster: Cluster) -> None:
+    fake = FakeTalosctl(
+        fail={"192.168.0.201": "unreachable"},
+        results={"192.168.0.202": Result("192.168.0.202", changed=False, diff="No changes.")},
+    )
+    steps = plan_apply(targets_of(cluster, "worker-01", "worker-02", "worker-03"),
+                       config_for=config_for)
+    report = run_diff(steps, fake, redact=lambda text: text)
+    assert [call[4] for call in fake.calls] == [True, True, True]
+    assert report.exit_code == 1
+    assert report.rows() == [
+        ["worker-01", "192.168.0.201", "ERROR", "-"],
+        ["worker-02", "192.168.0.202", "no changes", "-"],
+        ["worker-03", "192.168.0.203", "changes", "no"],
+    ]
+    assert report.summary().startswith("diff failed on 1 of 3 node(s): worker-01: ")
+
+
+@pytest.mark.parametrize(
+    ("changed", "expected"), [((), 0), (("192.168.0.203",), 2)]
+)
+def test_diff_exit_code_says_whether_anything_would_change(
+    cluster: Cluster, changed: tuple[str, ...], expected: int
+) -> None:
+    addresses = ["192.168.0.201", "192.168.0.202", "192.168.0.203"]
+    fake = FakeTalosctl(results={
+        a: Result(a, changed=a in changed, reboot=a in changed) for a in addresses
+    })
+    steps = plan_apply(targets_of(cluster, "worker-01", "worker-02", "worker-03"),
+                       config_for=config_for)
+    report = run_diff(steps, fake, redact=lambda text: text)
+    assert report.exit_code == expected
+    if expected == 2:
+        assert report.summary() == "1 of 3 node(s) would change: worker-03"
+        assert report.rows()[2][2:] == ["changes", "yes"]
+    else:
+        assert report.summary() == "no changes on 3 node(s)"
+
+
+def test_diff_redacts_the_diff_the_message_and_errors(cluster: Cluster) -> None:
+    secret = "pofHbABZq7VXuObsdLdy"
+    fake = FakeTalosctl(
+        fail={"192.168.0.201": f"bad value {secret}"},
+        results={"192.168.0.202": Result("192.168.0.202", diff=f"+    secret: {secret}",
+                                         message=f"note {secret}")},
+    )
+    steps = plan_apply(targets_of(cluster, "worker-01", "worker-02"), config_for=config_for)
+    report = run_diff(steps, fake, redact=lambda text: text.replace(secret, "[redacted]"))
+    kept = " ".join(f"{d.diff} {d.message} {d.error}" for d in report.diffs)
+    assert secret not in kept
+    assert "+    secret: [redacted]" in kept
+
+
+def test_a_step_is_a_value() -> None:
+    node = Node(name="n1", role="worker", ip="10.0.0.1", schematic="s")
+    step = ApplyStep(Target(node, "10.0.0.1"), Path("n1.yaml"))
+    assert step == ApplyStep(Target(node, "10.0.0.1"), Path("n1.yaml"))
+    assert step.describe() == "n1 (10.0.0.1): n1.yaml, mode auto"
