@@ -1,0 +1,495 @@
+"""Rolling Talos upgrades: plan from wanted vs observed state, then roll out safely.
+
+    wanted_state(cluster, nodes, addresses) -> [Wanted]          image, version, schematic per node
+    observe(client, wanted)                 -> {name: Observed}  asks every node, in parallel
+    plan_upgrade(wanted, observed)          -> Plan              upgrade / current / unreachable
+    rollout(plan, client, ...)              -> Report            upgraded / failed / not touched
+
+Planning is pure. Observing and rolling out run nothing themselves: they call an injected
+client with the methods of :class:`talos.talosctl.Talosctl` they need (:class:`Client`),
+so tests drive them with fakes.
+
+Safety of the rollout:
+
+- control planes strictly one at a time; after each, wait until the node is back
+  (machine status ``running`` and ready) and etcd is healthy (``talosctl health`` on the
+  control planes) before the next;
+- then workers, at most ``parallel`` at once: a new one starts as soon as a slot frees;
+- the first failure stops the rollout: no new node starts, running ones finish.
+
+Nodes already at their wanted version and schematic plan as current, so running the
+rollout again after a failure resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from talos.errors import CommandError, TalosError, ToolMissingError
+from talos.schematic import VANILLA_ID
+
+if TYPE_CHECKING:
+    from talos.cluster import Cluster, Node
+
+UPGRADE = "upgrade"
+CURRENT = "current"
+UNREACHABLE = "unreachable"
+
+DEFAULT_TIMEOUT = "30m"  # talosctl upgrade's own default
+HEALTH_TIMEOUT = "5m"
+POLL_INTERVAL = 2.0
+OBSERVE_THREADS = 16
+
+# Phases reported to the progress callback, in the order a node goes through them.
+STARTING = "upgrading"
+WAITING = "waiting until running and ready"
+CHECKING_ETCD = "checking etcd health"
+DONE = "upgraded"
+FAILED = "failed"
+
+
+# ---------------------------------------------------------------------------------------
+# The client: the part of the talosctl adapter the rollout uses
+
+
+class MachineStatusLike(Protocol):
+    @property
+    def stage(self) -> str: ...
+
+    @property
+    def ready(self) -> bool: ...
+
+
+class Client(Protocol):
+    """What observing and rolling out need from :class:`talos.talosctl.Talosctl`."""
+
+    def server_version(self, node: str) -> str: ...
+
+    def installed_schematic(self, node: str) -> str | None: ...
+
+    def upgrade(
+        self, node: str, image: str, *, stage: bool = False, force: bool = False,
+        preserve: bool = False, wait: bool = True, timeout: str | None = None,
+    ) -> None: ...
+
+    def machine_status(self, node: str) -> MachineStatusLike: ...
+
+    def health(
+        self, node: str, *, control_planes: Sequence[str], workers: Sequence[str],
+        timeout: str = HEALTH_TIMEOUT,
+    ) -> str: ...
+
+
+# ---------------------------------------------------------------------------------------
+# Planning (pure)
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What a node should run, from the cluster file."""
+
+    node: Node
+    address: str | None  # None: not found among the cluster's members
+    image: str
+    talos_version: str
+    schematic_id: str
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What a node runs, as it answered; ``reachable`` False with the reason otherwise."""
+
+    talos_version: str | None = None
+    schematic_id: str | None = None
+    reachable: bool = True
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One node's entry in the plan: what to do and why."""
+
+    wanted: Wanted
+    observed: Observed
+    action: str  # UPGRADE, CURRENT or UNREACHABLE
+    reason: str
+
+    @property
+    def name(self) -> str:
+        return self.wanted.node.name
+
+    @property
+    def is_controlplane(self) -> bool:
+        return self.wanted.node.is_controlplane
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every selected node, control planes first, each with its action."""
+
+    steps: tuple[Step, ...]
+
+    def with_action(self, action: str) -> tuple[Step, ...]:
+        return tuple(s for s in self.steps if s.action == action)
+
+    @property
+    def upgrades(self) -> tuple[Step, ...]:
+        return self.with_action(UPGRADE)
+
+    @property
+    def controlplane_upgrades(self) -> tuple[Step, ...]:
+        return tuple(s for s in self.upgrades if s.is_controlplane)
+
+    @property
+    def worker_upgrades(self) -> tuple[Step, ...]:
+        return tuple(s for s in self.upgrades if not s.is_controlplane)
+
+    @property
+    def current(self) -> tuple[Step, ...]:
+        return self.with_action(CURRENT)
+
+    @property
+    def unreachable(self) -> tuple[Step, ...]:
+        return self.with_action(UNREACHABLE)
+
+
+def wanted_state(
+    cluster: Cluster, nodes: Sequence[Node], addresses: Mapping[str, str]
+) -> list[Wanted]:
+    """Each node's installer image, Talos version and schematic ID, from the cluster file.
+
+    ``addresses`` maps node names to the address to reach them at; a node missing from
+    it could not be located and will plan as unreachable.
+    """
+    from talos.schematic import node_installer_image, node_schematic, schematic_id
+
+    return [
+        Wanted(
+            node=node,
+            address=addresses.get(node.name),
+            image=node_installer_image(cluster, node),
+            talos_version=cluster.talos_version_of(node),
+            schematic_id=schematic_id(node_schematic(cluster, node)),
+        )
+        for node in nodes
+    ]
+
+
+def plan_upgrade(wanted: Sequence[Wanted], observed: Mapping[str, Observed]) -> Plan:
+    """Compare what each node runs with what it should: upgrade, current or unreachable.
+
+    Control planes come first (in the order given), then workers.
+    """
+    steps = [_step(w, observed.get(w.name)) for w in wanted]
+    ordered = [s for s in steps if s.is_controlplane] + [s for s in steps if not s.is_controlplane]
+    return Plan(tuple(ordered))
+
+
+def _step(wanted: Wanted, seen: Observed | None) -> Step:
+    if seen is None:
+        reason = "not found among the cluster's members" if wanted.address is None else (
+            "not asked")
+        return Step(wanted, Observed(reachable=False, error=reason), UNREACHABLE, reason)
+    if not seen.reachable:
+        return Step(wanted, seen, UNREACHABLE, seen.error or "did not answer")
+    # A stock installer image carries no schematic entry: it is the vanilla schematic.
+    running_schematic = seen.schematic_id or VANILLA_ID
+    differences = []
+    if seen.talos_version != wanted.talos_version:
+        differences.append(f"Talos {seen.talos_version or '?'} -> {wanted.talos_version}")
+    if running_schematic != wanted.schematic_id:
+        differences.append(
+            f"schematic {short_id(running_schematic)} -> {short_id(wanted.schematic_id)}"
+        )
+    if not differences:
+        return Step(wanted, seen, CURRENT, f"runs {wanted.talos_version} with its schematic")
+    return Step(wanted, seen, UPGRADE, "; ".join(differences))
+
+
+def short_id(schematic_id: str | None, length: int = 12) -> str:
+    if not schematic_id:
+        return "-"
+    return schematic_id[:length] + ("…" if len(schematic_id) > length else "")
+
+
+# ---------------------------------------------------------------------------------------
+# Observing
+
+
+def observe(
+    client: Client, wanted: Sequence[Wanted], *, threads: int = OBSERVE_THREADS
+) -> dict[str, Observed]:
+    """Ask every located node what it runs, in parallel. A node that fails to answer is
+    unreachable with talosctl's message; a missing talosctl is raised."""
+
+    def ask(item: Wanted) -> Observed:
+        assert item.address is not None
+        try:
+            version = client.server_version(item.address)
+            schematic = client.installed_schematic(item.address)
+        except ToolMissingError:
+            raise
+        except CommandError as exc:
+            return Observed(reachable=False, error=failure_message(exc))
+        return Observed(talos_version=version, schematic_id=schematic)
+
+    located = [w for w in wanted if w.address is not None]
+    if not located:
+        return {}
+    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(located)))) as pool:
+        answers = list(pool.map(ask, located))
+    return {w.name: answer for w, answer in zip(located, answers, strict=True)}
+
+
+# ---------------------------------------------------------------------------------------
+# Rolling out
+
+
+@dataclass(frozen=True)
+class Event:
+    """Progress: ``node`` entered ``phase``, ``elapsed`` seconds after the rollout began."""
+
+    node: str
+    phase: str
+    elapsed: float
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class RolloutOptions:
+    """How to upgrade: passed to talosctl (stage, force, preserve, timeout) and to the
+    rollout (parallel workers, polling)."""
+
+    parallel: int = 1
+    stage: bool = False
+    force: bool = False
+    preserve: bool = False
+    timeout: str | None = None  # a Go duration (``30m``); bounds each wait too
+    poll_interval: float = POLL_INTERVAL
+
+    def __post_init__(self) -> None:
+        if self.parallel < 1:
+            raise TalosError(f"--parallel must be 1 or more, not {self.parallel}")
+        if self.timeout is not None:
+            parse_duration(self.timeout)
+
+
+@dataclass
+class Report:
+    """What the rollout did, in plan order."""
+
+    upgraded: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # node -> talosctl's message
+    not_touched: list[str] = field(default_factory=list)
+    current: list[str] = field(default_factory=list)
+    unreachable: dict[str, str] = field(default_factory=dict)
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.unreachable
+
+
+Progress = Callable[[Event], None]
+
+
+def rollout(
+    plan: Plan,
+    client: Client,
+    *,
+    control_planes: Sequence[str],
+    options: RolloutOptions | None = None,
+    progress: Progress | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Report:
+    """Upgrade the plan's nodes: control planes one by one, then workers ``parallel`` at
+    once; stop at the first failure. ``control_planes`` are the addresses of all the
+    cluster's control planes, whose etcd must be healthy after each control plane."""
+    return _Rollout(plan, client, control_planes, options or RolloutOptions(), progress,
+                    clock, sleep).run()
+
+
+class _Rollout:
+    def __init__(
+        self, plan: Plan, client: Client, control_planes: Sequence[str],
+        options: RolloutOptions, progress: Progress | None,
+        clock: Callable[[], float], sleep: Callable[[float], None],
+    ) -> None:
+        self.plan = plan
+        self.client = client
+        self.control_planes = tuple(control_planes)
+        self.options = options
+        self.progress = progress
+        self.clock = clock
+        self.sleep = sleep
+        self.wait_seconds = parse_duration(options.timeout or DEFAULT_TIMEOUT)
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.started: set[str] = set()
+        self.upgraded: set[str] = set()
+        self.failed: dict[str, str] = {}
+        self.bug: BaseException | None = None
+        self.began = 0.0
+
+    def run(self) -> Report:
+        self.began = self.clock()
+        for step in self.plan.controlplane_upgrades:
+            if self.stop.is_set():
+                break
+            self.upgrade_node(step)
+        workers = self.plan.worker_upgrades
+        if workers and not self.stop.is_set():
+            self.run_pool(workers, self.options.parallel)
+        if self.bug is not None:
+            raise self.bug
+        return self.report()
+
+    def run_pool(self, steps: Sequence[Step], slots: int) -> None:
+        """At most ``slots`` nodes at once; each slot takes the next node when it frees."""
+        queue = iter(steps)
+
+        def slot() -> None:
+            while True:
+                with self.lock:
+                    if self.stop.is_set():
+                        return
+                    step = next(queue, None)
+                if step is None:
+                    return
+                self.upgrade_node(step)
+
+        count = min(slots, len(steps))
+        threads = [threading.Thread(target=slot, daemon=True) for _ in range(count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def upgrade_node(self, step: Step) -> None:
+        address = step.wanted.address
+        assert address is not None
+        with self.lock:
+            self.started.add(step.name)
+        timeout = self.options.timeout
+        try:
+            self.emit(step.name, STARTING, step.wanted.image)
+            self.client.upgrade(
+                address, step.wanted.image, stage=self.options.stage, force=self.options.force,
+                preserve=self.options.preserve, wait=True, timeout=timeout,
+            )
+            self.emit(step.name, WAITING)
+            self.wait_until_ready(address)
+            if step.is_controlplane:
+                self.emit(step.name, CHECKING_ETCD)
+                self.client.health(
+                    address, control_planes=self.control_planes, workers=(),
+                    timeout=timeout or HEALTH_TIMEOUT,
+                )
+        except TalosError as exc:
+            message = failure_message(exc)
+            with self.lock:
+                self.failed[step.name] = message
+                self.stop.set()
+            self.emit(step.name, FAILED, message)
+            return
+        except BaseException as exc:  # a bug: stop the rollout, re-raise once it has ended
+            with self.lock:
+                self.failed[step.name] = f"unexpected error: {exc!r}"
+                self.bug = self.bug or exc
+                self.stop.set()
+            return
+        with self.lock:
+            self.upgraded.add(step.name)
+        self.emit(step.name, DONE)
+
+    def wait_until_ready(self, address: str) -> None:
+        """Poll the machine status until it is ``running`` and ready (it may not answer
+        while it reboots)."""
+        deadline = self.clock() + self.wait_seconds
+        last = "no answer yet"
+        while True:
+            try:
+                status = self.client.machine_status(address)
+            except ToolMissingError:
+                raise
+            except CommandError as exc:
+                last = f"no answer: {failure_message(exc)}"
+            else:
+                if status.stage.lower() == "running" and status.ready:
+                    return
+                last = f"stage {status.stage}, ready {str(status.ready).lower()}"
+            if self.clock() >= deadline:
+                raise TalosError(
+                    f"{address} is not running and ready after {format_seconds(self.wait_seconds)}"
+                    f" ({last}); check it with talosctl dmesg, then run the upgrade again"
+                )
+            self.sleep(self.options.poll_interval)
+
+    def emit(self, node: str, phase: str, detail: str = "") -> None:
+        if self.progress is not None:
+            self.progress(Event(node, phase, self.clock() - self.began, detail))
+
+    def report(self) -> Report:
+        report = Report(elapsed=self.clock() - self.began)
+        for step in self.plan.steps:
+            if step.action == CURRENT:
+                report.current.append(step.name)
+            elif step.action == UNREACHABLE:
+                report.unreachable[step.name] = step.reason
+            elif step.name in self.failed:
+                report.failed[step.name] = self.failed[step.name]
+            elif step.name in self.upgraded:
+                report.upgraded.append(step.name)
+            else:
+                report.not_touched.append(step.name)
+        return report
+
+
+# ---------------------------------------------------------------------------------------
+# Small pure helpers
+
+
+def failure_message(exc: TalosError) -> str:
+    """One line: the error's message, with talosctl's last stderr line when it adds one."""
+    message = str(exc)
+    stderr = getattr(exc, "stderr", "") or ""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    if lines and lines[-1] not in message:
+        message = f"{message}: {lines[-1]}"
+    return " ".join(message.split())
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
+_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a Go duration such as ``30m``, ``1h30m`` or ``90s``."""
+    stripped = text.strip()
+    parts = _DURATION_PART.findall(stripped)
+    if not stripped or "".join(n + u for n, u in parts) != stripped:
+        raise TalosError(f"{text!r} is not a duration like 30m, 1h30m or 90s")
+    return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
+
+
+def format_seconds(seconds: float) -> str:
+    """``42s``, ``3m05s``, ``1h02m``: elapsed time for a person."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{seconds:.1f}s" if seconds < 10 else f"{whole}s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
