@@ -1,0 +1,276 @@
+"""Adapter for sops: decrypt and encrypt the secrets bundle, keep plaintext private.
+
+The plaintext of the secrets bundle lives in memory, or, where a program needs a file,
+in a private temporary directory (mode 0700, files 0600) that is removed however the
+block ends: normally, on an error, on Ctrl-C and on SIGTERM.
+
+    is_encrypted(path)               -> bool     a sops file (has sops metadata and a MAC)
+    require_encrypted(path, shown)               SecretsError when it holds plaintext
+    decrypt_file(path)               -> bytes    the plaintext, from the real ``sops``
+    decrypt_text(path)               -> str
+    encrypt(plaintext_file, target, recipients=(), root=...) -> bytes   sops's output
+    private_tempdir()                            context manager: a 0700 directory
+    write_private(path, data)                    a new 0600 file
+    write_atomic(path, data)                     temp file in the same folder + os.replace
+
+Errors: :class:`~talos.errors.ToolMissingError` when ``sops`` is not on PATH,
+:class:`~talos.errors.SecretsError` with sops's reason, shortened, when it fails.
+The key sops decrypts with comes from its own environment variables
+(``SOPS_AGE_KEY_FILE``, ``SOPS_AGE_KEY``; ``.env`` is read by the task layer).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from types import FrameType
+
+import yaml
+
+from talos.errors import SecretsError, ToolMissingError
+
+SOPS = "sops"
+CONFIG_FILE = ".sops.yaml"
+TIMEOUT = 60.0
+_MAX_REASON = 200
+KEY_HINT = "set SOPS_AGE_KEY_FILE to the age key the file is encrypted for (see .env.example)"
+
+
+# -- files -------------------------------------------------------------------------------
+
+
+def is_encrypted(path: Path) -> bool:
+    """True when ``path`` is a sops-encrypted YAML/JSON file (sops metadata with a MAC)."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    if not isinstance(data, dict):
+        return False
+    meta = data.get("sops")
+    return isinstance(meta, dict) and isinstance(meta.get("mac"), str) and bool(meta["mac"])
+
+
+def require_encrypted(path: Path, shown: str | None = None) -> None:
+    """Refuse a secrets file that is missing or not encrypted by sops."""
+    shown = shown or str(path)
+    if not path.is_file():
+        raise SecretsError(
+            f"no secrets file {shown}; create one with `inv secrets.init` "
+            "(or restore it from git)"
+        )
+    if not is_encrypted(path):
+        raise SecretsError(
+            f"{shown} is not encrypted by sops: refusing to use plaintext secrets that could "
+            f"end up in git; encrypt it (`sops --encrypt --in-place {shown}`) and check that "
+            "the plaintext was never committed"
+        )
+
+
+def write_private(path: Path, data: bytes) -> Path:
+    """Create ``path`` with mode 0600 and write ``data``; refuses an existing file."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    return path
+
+
+def write_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
+    """Replace ``path`` with ``data`` atomically (temp file in the same folder, os.replace).
+
+    Readers see the old file or the new one, never a part; the mode is set before the
+    content is written, so the data is never readable by others.
+    """
+    temp = stage_file(path, data, mode=mode)
+    try:
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def stage_file(path: Path, data: bytes, *, mode: int = 0o600) -> Path:
+    """Write ``data`` to a new temp file next to ``path``; the caller renames or removes it."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    temp = Path(name)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return temp
+
+
+class _Terminated(SystemExit):
+    """SIGTERM, turned into an exception so that cleanup code runs."""
+
+
+def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise _Terminated(128 + signum)
+
+
+@contextlib.contextmanager
+def private_tempdir(prefix: str = "talos-tasks-") -> Iterator[Path]:
+    """A directory only this user can enter, removed on exit, error, Ctrl-C or SIGTERM.
+
+    Ctrl-C arrives as ``KeyboardInterrupt``; SIGTERM is turned into ``SystemExit(143)``
+    for the duration of the block (main thread only), so the directory is removed in
+    every case but SIGKILL.
+    """
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    os.chmod(path, 0o700)
+    previous = None
+    in_main = threading.current_thread() is threading.main_thread()
+    if in_main:
+        previous = signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+
+
+# -- running sops ------------------------------------------------------------------------
+
+
+def _run(
+    argv: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    binary = shutil.which(argv[0], path=(env or os.environ).get("PATH"))
+    if binary is None:
+        raise ToolMissingError(
+            "sops is not installed or not on PATH",
+            command=argv,
+            hint="install sops (https://github.com/getsops/sops), or use ./run, whose "
+            "virtualenv has one",
+        )
+    try:
+        return subprocess.run(
+            [binary, *argv[1:]], cwd=cwd, env=dict(env) if env is not None else None,
+            capture_output=True, timeout=TIMEOUT, check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise SecretsError(f"sops did not finish within {TIMEOUT:.0f}s: {' '.join(argv)}") from exc
+
+
+def shorten_reason(stderr: str) -> str:
+    """sops's explanation in one line: the reason of the failing key group, not the lecture.
+
+    sops explains a failed decryption in a dozen lines (groups, keys, a list of places
+    it looked); the line that matters is the first sentence of the key's error.
+    """
+    block: list[str] = []
+    for line in stderr.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("- |"):
+            block.append(stripped[3:].strip())
+        elif stripped.startswith("|") and block:
+            block.append(stripped[1:].strip())
+    if block:
+        text = " ".join(block)
+        if "identity did not match any of the recipients" in text:
+            return "the age key given is not one the file is encrypted for"
+        loading = re.search(r"Errors while loading age identities: (.*?)\. Did not find", text)
+        if loading:
+            return _cap(loading.group(1))
+        if text.startswith("failed to load age identities") and "Did not find keys" in text:
+            return "no age key found (SOPS_AGE_KEY_FILE and SOPS_AGE_KEY are unset or empty)"
+        return _cap(text.split(". Did not find keys", 1)[0])
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    if not lines:
+        return "no reason given"
+    first = lines[0]
+    if "message authentication failed" in stderr:
+        return "the file was modified after encryption (MAC check failed)"
+    return _cap(first)
+
+
+def _cap(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"
+
+
+def decrypt_file(
+    path: Path, *, shown: str | None = None, env: Mapping[str, str] | None = None
+) -> bytes:
+    """The plaintext of a sops-encrypted YAML file; refuses a file that is not encrypted."""
+    shown = shown or str(path)
+    require_encrypted(path, shown)
+    argv = [SOPS, "--decrypt", "--input-type", "yaml", "--output-type", "yaml", str(path)]
+    result = _run(argv, env=env)
+    if result.returncode != 0:
+        reason = shorten_reason(result.stderr.decode("utf-8", "replace"))
+        raise SecretsError(f"sops cannot decrypt {shown}: {reason}; {KEY_HINT}")
+    return result.stdout
+
+
+def decrypt_text(
+    path: Path, *, shown: str | None = None, env: Mapping[str, str] | None = None
+) -> str:
+    """:func:`decrypt_file` as text."""
+    return decrypt_file(path, shown=shown, env=env).decode("utf-8")
+
+
+def find_config(start: Path) -> Path | None:
+    """The ``.sops.yaml`` sops would use for a file in ``start``: the nearest one upwards."""
+    for folder in (start, *start.parents):
+        candidate = folder / CONFIG_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def encrypt(
+    plaintext_file: Path,
+    target: Path,
+    *,
+    recipients: Sequence[str] = (),
+    root: Path,
+    env: Mapping[str, str] | None = None,
+) -> bytes:
+    """Encrypt ``plaintext_file`` as sops would encrypt ``target``; returns the encrypted text.
+
+    Without ``recipients`` the creation rules of ``.sops.yaml`` (nearest to ``root``)
+    choose the keys, matched against ``target``'s path relative to ``root``; with them,
+    the file is encrypted for exactly those age recipients.
+    """
+    try:
+        relative = str(target.resolve().relative_to(root.resolve()))
+    except ValueError:
+        relative = str(target)
+    argv = [SOPS, "--encrypt", "--input-type", "yaml", "--output-type", "yaml",
+            "--filename-override", relative]
+    if recipients:
+        argv += ["--age", ",".join(recipients)]
+    else:
+        config = find_config(root)
+        if config is None:
+            raise SecretsError(
+                f"no age recipients for {relative}: pass --recipient AGE_PUBLIC_KEY or add a "
+                f"creation rule to {CONFIG_FILE} (see .sops.yaml.example)"
+            )
+        argv += ["--config", str(config)]
+    argv.append(str(plaintext_file))
+    result = _run(argv, cwd=root, env=env)
+    if result.returncode != 0:
+        stderr = result.stderr.decode("utf-8", "replace")
+        if "no matching creation rules" in stderr:
+            raise SecretsError(
+                f"no creation rule in {CONFIG_FILE} matches {relative}: add one (see "
+                ".sops.yaml.example) or pass --recipient AGE_PUBLIC_KEY"
+            )
+        raise SecretsError(f"sops cannot encrypt {relative}: {shorten_reason(stderr)}")
+    return result.stdout

