@@ -1,0 +1,717 @@
+"""Adapter: every talosctl call of talos-tasks, built from data, run, parsed, explained.
+
+Command lines (facts: ``talosctl-cli.md``; traps: ``PITFALLS.md``):
+
+- Offline commands (``gen config``, ``gen secrets``, ``validate``, ``version --client``)
+  get no connection flag: talosctl rejects them there (PITFALLS 6).
+- Every command that talks to a node gets ``--talosconfig`` (explicit, never the user's
+  default: PITFALLS 5), ``--nodes NODE`` and ``--endpoints NODE`` (the node itself, since
+  a generated talosconfig has ``endpoints: []``). Maintenance-mode calls (``insecure``)
+  get ``--nodes NODE --insecure`` only: talosctl reads no talosconfig then.
+- ``gen config`` always pins ``--talos-version``, ``--kubernetes-version`` and
+  ``--install-image``; ``upgrade`` always passes ``--image`` (PITFALLS 4).
+- Layout: ``talosctl <subcommand...> <connection flags> <flags> <arguments>``.
+
+Outputs: ``get -o json`` is a stream of JSON objects (PITFALLS 8); apply results and
+dry-run diffs, progress and warnings are on stderr (PITFALLS 9); a second ``bootstrap``
+fails with ``AlreadyExists`` (PITFALLS 7), which :meth:`Talosctl.bootstrap` reports as
+``False``.
+
+Failures become one-line :class:`CommandError` messages naming the node, what failed
+and what to do (``talosctl upgrade on 192.168.0.204 failed: node is unreachable: ...``);
+the command line, exit code and the tail of stderr stay on the exception.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from talos.command import Result, Runner, failure
+from talos.errors import CommandError, ToolMissingError
+
+BINARY_VARIABLE = "TALOSCTL"
+DEFAULT_BINARY = "talosctl"
+#: Wipe only what holds the node's state, not its user volumes (``reset``).
+DEFAULT_WIPE = ("EPHEMERAL", "META")
+#: A read (version, get, list, usage) that takes longer than this is stuck.
+READ_TIMEOUT = 120.0
+
+
+# ---------------------------------------------------------------------------------------
+# What the adapter returns
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """What ``apply-config`` did (or, with ``dry_run``, would do) on one node.
+
+    ``changed``: with ``dry_run``, the node's config differs from the file; otherwise
+    the config was applied (talosctl cannot tell an identical apply apart).
+    ``reboot``: the change takes a reboot (``auto`` mode decided so, or maintenance mode).
+    ``diff``: the dry-run unified diff ("" when nothing differs or not a dry run).
+    ``message``: talosctl's sentence, e.g. "Applied configuration without a reboot".
+    """
+
+    node: str
+    changed: bool
+    reboot: bool
+    diff: str
+    message: str
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MachineStatus:
+    """``get machinestatus``: the boot stage (``running``, ``booting``, ...) and readiness."""
+
+    stage: str
+    ready: bool
+    unmet: tuple[str, ...] = ()  # "name: reason" of each unmet condition
+
+
+@dataclass(frozen=True)
+class Member:
+    """One cluster member as discovery reports it (``get members``)."""
+
+    hostname: str
+    addresses: tuple[str, ...]
+    machine_type: str
+    os_version: str  # "v1.12.4" (from "Talos (v1.12.4)"), or the raw text if unusual
+
+    @property
+    def address(self) -> str | None:
+        """The address to reach the member at: its first IPv4 address, else its first."""
+        for candidate in self.addresses:
+            try:
+                if ipaddress.ip_address(candidate).version == 4:
+                    return candidate
+            except ValueError:
+                continue
+        return self.addresses[0] if self.addresses else None
+
+
+@dataclass(frozen=True)
+class ContainerImage:
+    """One row of ``image list``."""
+
+    name: str
+    digest: str
+    size_bytes: int
+    created: str
+
+
+# ---------------------------------------------------------------------------------------
+# The adapter
+
+
+class Talosctl:
+    """talosctl, driven for one cluster (one talosconfig).
+
+    ``binary``: the program to run (default ``$TALOSCTL``, else ``talosctl`` on PATH).
+    ``progress``: receives each output line of long commands (upgrade, reboot, reset,
+    health, upgrade-k8s) as it comes.
+    """
+
+    def __init__(
+        self,
+        talosconfig: Path | None,
+        *,
+        runner: Runner | None = None,
+        binary: str | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        self.talosconfig = talosconfig
+        self.runner = runner or Runner()
+        self.binary = binary or os.environ.get(BINARY_VARIABLE) or DEFAULT_BINARY
+        self.progress = progress
+        self.read_timeout = READ_TIMEOUT
+
+    # -- offline ---------------------------------------------------------------------------
+
+    def gen_config(
+        self,
+        cluster_name: str,
+        endpoint: str,
+        *,
+        secrets: Path,
+        output_dir: Path,
+        talos_version: str,
+        kubernetes_version: str,
+        install_image: str,
+        install_disk: str | None = None,
+        force: bool = False,
+        with_docs: bool = True,
+        with_examples: bool = True,
+    ) -> None:
+        """Write ``controlplane.yaml``, ``worker.yaml`` and ``talosconfig`` in ``output_dir``.
+
+        ``secrets`` is a decrypted ``gen secrets`` bundle. Existing files are an error
+        unless ``force``. Versions and the installer image are always pinned.
+        """
+        argv = [
+            self.binary, "gen", "config",
+            "--with-secrets", str(secrets),
+            "--output", str(output_dir),
+            "--talos-version", talos_version,
+            "--kubernetes-version", kubernetes_version,
+            "--install-image", install_image,
+        ]
+        if install_disk:
+            argv += ["--install-disk", install_disk]
+        if not with_docs:
+            argv.append("--with-docs=false")
+        if not with_examples:
+            argv.append("--with-examples=false")
+        if force:
+            argv.append("--force")
+        argv += [cluster_name, endpoint]
+        self._run(argv, what="gen config", mutates=True)
+
+    def gen_secrets(self, output: Path, *, talos_version: str | None = None) -> None:
+        """Write a new secrets bundle to ``output`` (mode 0600; refuses to overwrite)."""
+        argv = [self.binary, "gen", "secrets", "--output-file", str(output)]
+        if talos_version:
+            argv += ["--talos-version", talos_version]
+        self._run(argv, what="gen secrets", mutates=True)
+
+    def validate(self, config: Path, *, mode: str = "metal", strict: bool = False) -> None:
+        """Check a machine config; a :class:`CommandError` carries talosctl's problems."""
+        argv = [self.binary, "validate", "--config", str(config), "--mode", mode]
+        if strict:
+            argv.append("--strict")
+        result = self._run(argv, what="validate", mutates=False, check=False)
+        if result.exit_code != 0:
+            problems = validation_problems(result.stderr) or [explain(result.stderr)]
+            raise failure(
+                result,
+                f"{config.name} is not valid for {mode} mode: {'; '.join(problems)}",
+                hint="fix the patches it is made from",
+            )
+
+    def client_version(self) -> str:
+        """The talosctl client's version, e.g. ``v1.12.4``."""
+        result = self._run([self.binary, "version", "--client"], what="version", mutates=False)
+        tag = parse_version_tag(result.stdout, "Client")
+        if tag is None:
+            raise failure(result, f"cannot read the version of {self.binary}: no Tag in its output")
+        return tag
+
+    def client_version_warning(self, cluster_version: str) -> str | None:
+        """A warning when the client's minor version differs from the cluster's, else None.
+
+        Generated configs follow the client's version contract, so a v1.11 talosctl
+        generating for a v1.12 cluster writes configs of the wrong shape.
+        """
+        client = self.client_version()
+        if _minor(client) == _minor(cluster_version):
+            return None
+        return (
+            f"talosctl is {client} but the cluster runs {cluster_version}; install talosctl "
+            f"{_minor(cluster_version) or cluster_version} (or point TALOSCTL at it)"
+        )
+
+    # -- talking to nodes ------------------------------------------------------------------
+
+    def apply_config(
+        self,
+        node: str,
+        config: Path,
+        *,
+        mode: str = "auto",
+        insecure: bool = False,
+        dry_run: bool = False,
+    ) -> ApplyResult:
+        """Send ``config`` to ``node``; ``insecure`` for a node in maintenance mode."""
+        if insecure:
+            argv = [self.binary, "apply-config", "--nodes", node, "--insecure"]
+        else:
+            argv = self._online("apply-config", node=node)
+        argv += ["--file", str(config), "--mode", mode]
+        if dry_run:
+            argv.append("--dry-run")
+        result = self._run(
+            argv, node=node, what="apply-config", mutates=not dry_run, needs_config=not insecure
+        )
+        if self.runner.dry and not dry_run:
+            return ApplyResult(node, True, False, "", "dry run: not applied")
+        return parse_apply(node, result.stderr, dry_run=dry_run, insecure=insecure)
+
+    def upgrade(
+        self,
+        node: str,
+        image: str,
+        *,
+        stage: bool = False,
+        force: bool = False,
+        preserve: bool = False,
+        wait: bool = True,
+        timeout: str | None = None,
+    ) -> None:
+        """Upgrade ``node`` to the installer ``image``; with ``wait``, until it is back."""
+        argv = [*self._online("upgrade", node=node), "--image", image]
+        if stage:
+            argv.append("--stage")
+        if force:
+            argv.append("--force")
+        if preserve:
+            argv.append("--preserve")
+        if not wait:
+            argv.append("--wait=false")
+        if timeout:
+            argv += ["--timeout", timeout]
+        self._run(argv, node=node, what="upgrade", mutates=True, stream=True)
+
+    def upgrade_k8s(self, node: str, to: str, *, dry_run: bool = False) -> None:
+        """Upgrade Kubernetes to ``to`` (``v1.35.0``) through control plane ``node``."""
+        argv = [*self._online("upgrade-k8s", node=node), "--to", to.removeprefix("v")]
+        if dry_run:
+            argv.append("--dry-run")
+        self._run(argv, node=node, what="upgrade-k8s", mutates=not dry_run, stream=True)
+
+    def bootstrap(self, node: str) -> bool:
+        """Bootstrap etcd on control plane ``node``; False when it already was."""
+        argv = self._online("bootstrap", node=node)
+        result = self._run(argv, node=node, what="bootstrap", mutates=True, check=False)
+        if result.exit_code == 0:
+            return True
+        if is_already_bootstrapped(result.stderr):
+            return False
+        raise self._error(result, node, "bootstrap")
+
+    def kubeconfig(self, node: str, path: Path) -> None:
+        """Write the cluster's admin kubeconfig to ``path`` (replaced, not merged)."""
+        argv = [*self._online("kubeconfig", node=node), "--force", "--merge=false", str(path)]
+        self._run(argv, node=node, what="kubeconfig", mutates=True)
+
+    def reboot(self, node: str, *, wait: bool = True, timeout: str | None = None) -> None:
+        """Reboot ``node``; with ``wait``, until it is back and ready."""
+        argv = self._online("reboot", node=node)
+        if not wait:
+            argv.append("--wait=false")
+        if timeout:
+            argv += ["--timeout", timeout]
+        self._run(argv, node=node, what="reboot", mutates=True, stream=True)
+
+    def reset(
+        self,
+        node: str,
+        *,
+        wipe: Sequence[str] = DEFAULT_WIPE,
+        graceful: bool = False,
+        reboot: bool = True,
+        wait: bool = True,
+        timeout: str | None = None,
+    ) -> None:
+        """Wipe ``node``: the system volumes labelled ``wipe`` (empty: the whole system disk).
+
+        Not graceful by default (no drain, no etcd leave): the callers of a reset have
+        already decided the node goes; a graceful reset hangs on a broken node.
+        """
+        argv = [
+            *self._online("reset", node=node),
+            f"--graceful={_flag(graceful)}",
+            f"--reboot={_flag(reboot)}",
+        ]
+        for label in wipe:
+            argv += ["--system-labels-to-wipe", label]
+        if not wait:
+            argv.append("--wait=false")
+        if timeout:
+            argv += ["--timeout", timeout]
+        self._run(argv, node=node, what="reset", mutates=True, stream=True)
+
+    def health(
+        self,
+        node: str,
+        *,
+        control_planes: Sequence[str],
+        workers: Sequence[str],
+        timeout: str = "5m",
+    ) -> str:
+        """Run the cluster health checks from ``node``; their report, or CommandError."""
+        argv = self._online("health", node=node)
+        if control_planes:
+            argv += ["--control-plane-nodes", ",".join(control_planes)]
+        if workers:
+            argv += ["--worker-nodes", ",".join(workers)]
+        argv += ["--wait-timeout", timeout]
+        result = self._run(argv, node=node, what="health", mutates=False, stream=True)
+        return (result.stderr + result.stdout).strip()
+
+    def server_version(self, node: str) -> str:
+        """The Talos version ``node`` runs, e.g. ``v1.12.4``."""
+        result = self._run(self._online("version", node=node), node=node, what="version",
+                           mutates=False)
+        tag = parse_version_tag(result.stdout, "Server")
+        if tag is None:
+            raise failure(result, f"talosctl version on {node} printed no server Tag")
+        return tag
+
+    def installed_schematic(self, node: str) -> str | None:
+        """The Image Factory schematic ID ``node`` booted from; None if not a factory image."""
+        return schematic_of(self._get(node, "extensions"))
+
+    def machine_status(self, node: str) -> MachineStatus:
+        """``node``'s boot stage and readiness."""
+        resources = self._get(node, "machinestatus")
+        if not resources:
+            raise CommandError(f"talosctl get machinestatus on {node} returned nothing")
+        return machine_status_of(resources[0])
+
+    def members(self, node: str) -> list[Member]:
+        """The cluster members ``node`` knows of (through cluster discovery)."""
+        return [member_of(resource) for resource in self._get(node, "members")]
+
+    def image_list(self, node: str, namespace: str = "cri") -> list[ContainerImage]:
+        """The container images on ``node`` (``cri``: workloads; ``system``: etcd, kubelet)."""
+        argv = [*self._online("image", "list", node=node), "--namespace", namespace]
+        result = self._run(argv, node=node, what="image list", mutates=False)
+        return parse_image_list(result.stdout)
+
+    def usage(self, node: str, path: str) -> int:
+        """Bytes used under ``path`` on ``node``."""
+        argv = [*self._online("usage", node=node), "--depth", "0", path]
+        result = self._run(argv, node=node, what="usage", mutates=False)
+        size = parse_usage(result.stdout, path)
+        if size is None:
+            raise failure(result, f"talosctl usage {path} on {node} printed no size")
+        return size
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _online(self, *subcommand: str, node: str) -> list[str]:
+        """The start of a command line that talks to ``node``."""
+        if self.talosconfig is None:
+            raise CommandError(
+                f"talosctl {' '.join(subcommand)} on {node} needs a talosconfig",
+                hint="run `inv genconfig` first, or point TALOS_TASKS_TALOSCONFIG at one",
+            )
+        return [
+            self.binary, *subcommand,
+            "--talosconfig", str(self.talosconfig),
+            "--nodes", node,
+            "--endpoints", node,
+        ]
+
+    def _get(self, node: str, resource: str) -> list[dict[str, Any]]:
+        argv = [*self._online("get", resource, node=node), "--output", "json"]
+        result = self._run(argv, node=node, what=f"get {resource}", mutates=False)
+        try:
+            return parse_json_stream(result.stdout)
+        except ValueError as exc:
+            raise failure(
+                result, f"talosctl get {resource} on {node} printed unreadable JSON: {exc}"
+            ) from exc
+
+    def _run(
+        self,
+        argv: list[str],
+        *,
+        what: str,
+        mutates: bool,
+        node: str | None = None,
+        check: bool = True,
+        stream: bool = False,
+        needs_config: bool | None = None,
+    ) -> Result:
+        if needs_config is None:
+            needs_config = node is not None
+        skipped = self.runner.dry and mutates
+        if needs_config and not skipped:
+            self._check_talosconfig(argv)
+        # Reads get a time limit; long operations are bounded by talosctl's own --timeout.
+        limit = None if mutates or stream else self.read_timeout
+        try:
+            result = self.runner.run(
+                argv,
+                mutates=mutates,
+                check=False,
+                timeout=limit,
+                progress=self.progress if stream else None,
+            )
+        except ToolMissingError:
+            raise
+        except CommandError as exc:  # timed out
+            where = f" on {node}" if node else ""
+            raise CommandError(
+                f"talosctl {what}{where} did not finish in time and was stopped",
+                command=exc.command, exit_code=exc.returncode, stderr=exc.stderr,
+                hint="check the node is up and reachable",
+            ) from exc
+        if check and result.exit_code != 0:
+            raise self._error(result, node, what)
+        return result
+
+    def _check_talosconfig(self, argv: list[str]) -> None:
+        # talosctl would create a missing file and then fail obscurely (PITFALLS 5).
+        if self.talosconfig is None or not self.talosconfig.is_file():
+            shown = self.talosconfig or "(none given)"
+            raise CommandError(
+                f"no talosconfig at {shown}",
+                command=argv,
+                hint="run `inv genconfig` first, or point TALOS_TASKS_TALOSCONFIG at one",
+            )
+
+    def _error(self, result: Result, node: str | None, what: str) -> CommandError:
+        reason, hint = diagnose(result.stderr or result.stdout)
+        where = f" on {node}" if node else ""
+        return failure(result, f"talosctl {what}{where} failed: {reason}", hint=hint)
+
+
+# ---------------------------------------------------------------------------------------
+# Reading talosctl's output (pure; used by the adapter and by tests on real-format text)
+
+_RPC = re.compile(r"rpc error: code = (\w+) desc = (.*)")
+_NODE_PREFIX = re.compile(r'^(?:"[^"]+"|\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F:]+:[0-9a-fA-F:]*):\s+')
+_DIAGNOSES: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (
+        re.compile(r"unknown (?:shorthand )?flag|unknown command|accepts \d+ arg|invalid argument"),
+        "talosctl rejected the command line",
+        "the installed talosctl is probably not v1.12: install the cluster's version",
+    ),
+    (
+        re.compile(r"x509:|certificate signed by unknown authority|tls: ", re.I),
+        "the node does not trust our client certificate",
+        "the talosconfig is not this cluster's; regenerate it or check TALOS_TASKS_TALOSCONFIG",
+    ),
+    (
+        re.compile(r"PermissionDenied|not authorized", re.I),
+        "permission denied",
+        "use the cluster's admin talosconfig",
+    ),
+    (
+        re.compile(
+            r"connection refused|no route to host|i/o timeout|network is unreachable|"
+            r"code = Unavailable|connection error|no such host|host is down",
+            re.I,
+        ),
+        "node is unreachable",
+        "check it is powered on and its address in the cluster file",
+    ),
+    (
+        re.compile(r"DeadlineExceeded|context deadline exceeded", re.I),
+        "timed out",
+        "check the node is up, then retry",
+    ),
+)
+
+
+def explain(stderr: str) -> str:
+    """The line of talosctl's stderr that says what went wrong, tidied to one line."""
+    text = stderr.split("\nUsage:", 1)[0]
+    lines = [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip()
+        and not line.strip().startswith("WARNING:")
+        and not re.fullmatch(r"\d+ errors? occurred:", line.strip())
+    ]
+    if not lines:
+        return "no error message"
+    line = lines[-1].removeprefix("* ").strip()
+    rpc = _RPC.search(line)
+    if rpc:
+        return f"{rpc.group(2).strip()} ({rpc.group(1)})"
+    return _NODE_PREFIX.sub("", line)
+
+
+def diagnose(stderr: str) -> tuple[str, str]:
+    """(one-line reason, what to do) for a failed talosctl call."""
+    reason = explain(stderr)
+    for pattern, summary, hint in _DIAGNOSES:
+        if pattern.search(stderr):
+            return f"{summary}: {reason}", hint
+    return reason, ""
+
+
+def is_already_bootstrapped(stderr: str) -> bool:
+    return "AlreadyExists" in stderr or "etcd data directory is not empty" in stderr
+
+
+def validation_problems(stderr: str) -> list[str]:
+    """The problems of a failed ``validate`` (its ``* problem`` lines, or its error line)."""
+    problems = [
+        line.strip().removeprefix("* ").strip()
+        for line in stderr.splitlines()
+        if line.strip().startswith("* ")
+    ]
+    return problems
+
+
+def parse_json_stream(text: str) -> list[dict[str, Any]]:
+    """Objects of a ``get -o json`` stream (concatenated JSON objects, not an array)."""
+    decoder = json.JSONDecoder()
+    objects: list[dict[str, Any]] = []
+    index = 0
+    while True:
+        while index < len(text) and text[index].isspace():
+            index += 1
+        if index >= len(text):
+            return objects
+        value, index = decoder.raw_decode(text, index)
+        if not isinstance(value, dict):
+            raise ValueError(f"expected a JSON object, got {type(value).__name__}")
+        objects.append(value)
+
+
+def member_of(resource: dict[str, Any]) -> Member:
+    spec = resource.get("spec") or {}
+    os_text = str(spec.get("operatingSystem") or "")
+    version = re.search(r"\((v[^)]+)\)", os_text)
+    return Member(
+        hostname=str(spec.get("hostname") or resource.get("metadata", {}).get("id", "")),
+        addresses=tuple(str(a) for a in spec.get("addresses") or ()),
+        machine_type=str(spec.get("machineType") or ""),
+        os_version=version.group(1) if version else os_text,
+    )
+
+
+def machine_status_of(resource: dict[str, Any]) -> MachineStatus:
+    spec = resource.get("spec") or {}
+    status = spec.get("status") or {}
+    unmet = tuple(
+        f"{c.get('name', '')}: {c.get('reason', '')}".strip(": ")
+        for c in status.get("unmetConditions") or ()
+        if isinstance(c, dict)
+    )
+    return MachineStatus(
+        stage=str(spec.get("stage") or "unknown"), ready=bool(status.get("ready")), unmet=unmet
+    )
+
+
+def schematic_of(extensions: Sequence[dict[str, Any]]) -> str | None:
+    """The schematic ID: the version of the ``schematic`` virtual extension, if any."""
+    for resource in extensions:
+        metadata = (resource.get("spec") or {}).get("metadata") or {}
+        if metadata.get("name") == "schematic" and metadata.get("version"):
+            return str(metadata["version"])
+    return None
+
+
+def parse_version_tag(stdout: str, block: str) -> str | None:
+    """The ``Tag:`` of the ``Client:`` or ``Server:`` block of ``talosctl version``."""
+    inside = False
+    for line in stdout.splitlines():
+        stripped = line.strip()
+        if not line.startswith((" ", "\t")):
+            inside = stripped == f"{block}:"
+            continue
+        if not inside:
+            continue
+        if stripped.startswith("Tag:"):
+            return stripped.removeprefix("Tag:").strip() or None
+        short = re.fullmatch(r"Talos (v\S+)", stripped)
+        if short:
+            return short.group(1)
+    return None
+
+
+_SI_UNITS = {
+    "B": 1, "kB": 10**3, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "PB": 10**15,
+    "EB": 10**18, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40,
+}
+
+
+def parse_size(text: str) -> int:
+    """Bytes of a humanized size (``27 MB``, ``1.2 GB``, ``512 B``) or a plain number."""
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*", text)
+    if not match or (match.group(2) and match.group(2) not in _SI_UNITS):
+        raise ValueError(f"not a size: {text!r}")
+    factor = _SI_UNITS.get(match.group(2), 1)
+    return round(float(match.group(1)) * factor)
+
+
+def _table(stdout: str) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of a tabwriter table (columns apart by 2+ spaces or tabs)."""
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    if not lines:
+        return [], []
+    split = [re.split(r"\t+|\s{2,}", line.strip()) for line in lines]
+    return split[0], split[1:]
+
+
+def parse_image_list(stdout: str) -> list[ContainerImage]:
+    header, rows = _table(stdout)
+    if not header:
+        return []
+    column = {name: i for i, name in enumerate(header)}
+    missing = {"IMAGE", "DIGEST", "SIZE", "CREATED"} - set(column)
+    if missing:
+        raise ValueError(f"image list without column(s) {', '.join(sorted(missing))}")
+    images = []
+    for row in rows:
+        if len(row) < len(header):
+            continue
+        images.append(ContainerImage(
+            name=row[column["IMAGE"]],
+            digest=row[column["DIGEST"]],
+            size_bytes=parse_size(row[column["SIZE"]]),
+            created=row[column["CREATED"]],
+        ))
+    return images
+
+
+def parse_usage(stdout: str, path: str) -> int | None:
+    """Bytes of ``path`` in ``usage`` output (``SIZE NAME`` or ``NODE SIZE NAME`` rows)."""
+    header, rows = _table(stdout)
+    if "SIZE" not in header or "NAME" not in header:
+        return None
+    size_at, name_at = header.index("SIZE"), header.index("NAME")
+    sizes: dict[str, int] = {}
+    for row in rows:
+        if len(row) > max(size_at, name_at):
+            sizes[row[name_at]] = parse_size(row[size_at])
+    if not sizes:
+        return None
+    wanted = path.rstrip("/") or "/"
+    for name, size in sizes.items():
+        if (name.rstrip("/") or "/") == wanted:
+            return size
+    return max(sizes.values())  # the path itself is the largest entry under it
+
+
+def parse_apply(node: str, stderr: str, *, dry_run: bool, insecure: bool) -> ApplyResult:
+    """Read ``apply-config``'s stderr (result sentence, dry-run summary and diff)."""
+    warnings = tuple(
+        line.strip().removeprefix("WARNING:").strip()
+        for line in stderr.splitlines()
+        if line.strip().startswith("WARNING:")
+    )
+    body = [line for line in stderr.splitlines() if not line.strip().startswith("WARNING:")]
+    if dry_run:
+        text = "\n".join(body)
+        summary, _, diff = text.partition("Config diff:")
+        sentences = [
+            line.strip()
+            for line in summary.splitlines()
+            if line.strip() and line.strip() != "Dry run summary:"
+        ]
+        message = " ".join(sentences).replace(" (skipped in dry-run).", "").strip()
+        diff = diff.strip("\n")
+        maintenance = "maintenance mode" in message
+        if diff.strip() == "No changes.":
+            diff = ""
+        changed = bool(diff) or maintenance
+        reboot = maintenance or "with a reboot" in message
+        return ApplyResult(node, changed, reboot and changed, diff + "\n" if diff else "",
+                           message, warnings)
+    message = " ".join(line.strip() for line in body if line.strip())
+    reboot = insecure or "with a reboot" in message
+    return ApplyResult(node, True, reboot, "", message, warnings)
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _minor(version: str) -> str | None:
+    match = re.match(r"v?(\d+)\.(\d+)", version)
+    return f"v{match.group(1)}.{match.group(2)}" if match else None
+
