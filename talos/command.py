@@ -38,6 +38,9 @@ INSTALL_HINTS: Mapping[str, str] = {
     "kubectl": "install kubectl (https://kubernetes.io/docs/tasks/tools/) or put it on PATH",
 }
 
+#: Seconds an interrupted program gets to stop by itself before it is killed.
+INTERRUPT_GRACE = 5.0
+
 #: Lines of stderr kept on a CommandError (the whole text is rarely useful, the end is).
 STDERR_TAIL_LINES = 20
 
@@ -210,7 +213,7 @@ def _communicate(
         # The program got the same SIGINT (same process group); give it a moment to
         # finish cleanly, then make sure it is gone before letting Ctrl-C through.
         try:
-            process.wait(timeout=5)
+            process.wait(timeout=INTERRUPT_GRACE)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

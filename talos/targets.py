@@ -9,7 +9,8 @@ Members are asked once per call, and only when a node needs it.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,17 +36,24 @@ def talosconfig_path(cluster: Cluster) -> Path:
     return Path(named) if named else cluster.output_dir / "talosconfig"
 
 
-def talosctl_for(cluster: Cluster, *, dry: bool = False, progress: object = None) -> Talosctl:
+def show_progress(line: str) -> None:
+    """Pass a line of talosctl's progress to the user (stderr, where talosctl puts it)."""
+    print(f"  {line}", file=sys.stderr, flush=True)
+
+
+def talosctl_for(
+    cluster: Cluster,
+    *,
+    dry: bool = False,
+    progress: Callable[[str], None] | None = show_progress,
+) -> Talosctl:
     """The talosctl adapter for ``cluster``; ``dry`` echoes changes instead of making them.
 
-    The binary is ``$TALOSCTL`` or ``talosctl`` on PATH. ``progress`` (a callable taking
-    a line) receives the output of long operations as it comes.
+    The binary is ``$TALOSCTL`` or ``talosctl`` on PATH. ``progress`` receives the output
+    of long operations (upgrade, reboot, reset, health) line by line as it comes; by
+    default it goes to stderr; ``None`` keeps them quiet.
     """
-    return Talosctl(
-        talosconfig_path(cluster),
-        runner=Runner(dry=dry),
-        progress=progress if callable(progress) else None,
-    )
+    return Talosctl(talosconfig_path(cluster), runner=Runner(dry=dry), progress=progress)
 
 
 def resolve_targets(cluster: Cluster, nodes: Sequence[Node], talosctl: Talosctl) -> list[Target]:

@@ -1,0 +1,156 @@
+"""The runner: real programs (this Python), every way a command can fail, dry runs."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from talos import command
+from talos.command import Result, Runner
+from talos.errors import CommandError, ToolMissingError
+
+PY = sys.executable
+
+
+def script(code: str) -> list[str]:
+    return [PY, "-c", code]
+
+
+def test_a_command_runs_and_its_output_and_exit_code_are_kept() -> None:
+    result = Runner().run(
+        script("import sys; print('out'); print('err', file=sys.stderr)"), mutates=False
+    )
+    assert result == Result((PY, "-c", result.argv[2]), 0, "out\n", "err\n")
+    assert result.ok
+
+
+def test_a_failing_command_raises_one_line_with_command_exit_code_and_stderr_tail() -> None:
+    noisy = "import sys; [print(f'line {i}', file=sys.stderr) for i in range(50)]; sys.exit(3)"
+    with pytest.raises(CommandError) as caught:
+        Runner().run(script(noisy))
+    error = caught.value
+    assert "\n" not in str(error)
+    assert "exit code 3" in str(error)
+    assert "line 49" in str(error)
+    assert error.returncode == 3
+    assert error.command == (PY, "-c", noisy)
+    tail = error.stderr.splitlines()
+    assert tail[-1] == "line 49"
+    assert len(tail) == command.STDERR_TAIL_LINES
+
+
+def test_check_false_returns_the_failed_result_instead_of_raising() -> None:
+    result = Runner().run(script("import sys; sys.exit(1)"), check=False)
+    assert result.exit_code == 1
+    assert not result.ok
+
+
+def test_a_missing_program_says_how_to_install_it() -> None:
+    with pytest.raises(ToolMissingError) as caught:
+        Runner().run(["/nonexistent/bin/talosctl", "version", "--client"], mutates=False)
+    message = str(caught.value)
+    assert "talosctl is not installed" in message
+    assert "TALOSCTL" in message
+    assert "\n" not in message
+
+
+def test_a_missing_unknown_program_still_gets_a_hint() -> None:
+    with pytest.raises(ToolMissingError, match="install no-such-tool-xyz or put it on PATH"):
+        Runner().run(["no-such-tool-xyz"])
+
+
+def test_a_program_that_is_not_executable_is_a_command_error(tmp_path: Path) -> None:
+    program = tmp_path / "talosctl"
+    program.write_text("#!/bin/sh\necho hi\n")
+    program.chmod(0o644)
+    with pytest.raises(CommandError, match="permission denied") as caught:
+        Runner().run([str(program)])
+    assert not isinstance(caught.value, ToolMissingError)
+
+
+def test_a_dry_runner_echoes_commands_that_change_things_and_runs_none(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    echoed: list[str] = []
+    argv = script(f"open({str(marker)!r}, 'w').write('x')")
+    result = Runner(dry=True, echo=echoed.append).run(argv)
+    assert not marker.exists()
+    assert result.exit_code == 0 and result.stdout == "" and result.stderr == ""
+    assert echoed == [shlex.join(argv)]
+
+
+def test_a_dry_runner_echo_is_a_shell_line_that_reads_back_to_the_same_argv() -> None:
+    echoed: list[str] = []
+    argv = ["talosctl", "upgrade", "--image", "factory.talos.dev/installer/abc:v1.12.4",
+            "--nodes", "192.168.0.201", "--timeout", "10m 30s"]
+    Runner(dry=True, echo=echoed.append).run(argv)
+    assert shlex.split(echoed[0]) == argv
+
+
+def test_a_dry_runner_still_runs_reads() -> None:
+    echoed: list[str] = []
+    result = Runner(dry=True, echo=echoed.append).run(script("print('fact')"), mutates=False)
+    assert result.stdout == "fact\n"
+    assert echoed == []
+
+
+def test_a_command_that_runs_too_long_is_stopped_and_reported_as_timed_out() -> None:
+    started = time.monotonic()
+    with pytest.raises(CommandError, match=r"timed out after 0\.3s") as caught:
+        Runner().run(script("import time; time.sleep(30)"), timeout=0.3, mutates=False)
+    assert time.monotonic() - started < 10
+    assert "\n" not in str(caught.value)
+
+
+def test_input_is_fed_to_the_program() -> None:
+    result = Runner().run(script("import sys; print(sys.stdin.read().upper())"), input="abc")
+    assert result.stdout == "ABC\n"
+
+
+def test_env_is_added_to_the_current_environment_not_replacing_it() -> None:
+    code = "import os; print(os.environ['TALOS_X'], 'PATH' in os.environ)"
+    result = Runner().run(script(code), env={"TALOS_X": "1"})
+    assert result.stdout == "1 True\n"
+
+
+def test_progress_receives_every_line_as_it_comes_and_the_output_is_still_kept() -> None:
+    seen: list[tuple[float, str]] = []
+    code = (
+        "import sys, time\n"
+        "print('one', flush=True)\n"
+        "time.sleep(0.5)\n"
+        "print('two', file=sys.stderr, flush=True)\n"
+    )
+    started = time.monotonic()
+    result = Runner().run(
+        script(code), progress=lambda line: seen.append((time.monotonic() - started, line))
+    )
+    assert [line for _, line in seen] == ["one", "two"]
+    assert seen[0][0] < seen[1][0] - 0.3  # "one" arrived before the program ended
+    assert result.stdout == "one\n" and result.stderr == "two\n"
+
+
+def test_ctrl_c_propagates_and_the_program_does_not_outlive_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(command, "INTERRUPT_GRACE", 0.2)
+    pids: list[int] = []
+
+    def interrupt_once_started(line: str) -> None:
+        pids.append(int(line))
+        threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT)).start()
+
+    with pytest.raises(KeyboardInterrupt):
+        Runner().run(
+            script("import os, time; print(os.getpid(), flush=True); time.sleep(30)"),
+            progress=interrupt_once_started,
+        )
+    assert pids
+    with pytest.raises(ProcessLookupError):
+        os.kill(pids[0], 0)
