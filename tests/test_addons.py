@@ -175,3 +175,19 @@ def test_a_failed_build_applies_nothing(only_fakes: Callable[..., Path], tmp_pat
 def test_a_folder_without_kustomization_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ClusterFileError, match=r"no kustomization\.yaml"):
         apply_addons(tmp_path, runner=Runner(), which=lambda tool: "/bin/" + tool)
+
+
+def test_inv_addons_dry_runs_the_server_side_dry_run(
+    only_fakes: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    log = only_fakes("kustomize", "helm", "kubectl")
+    monkeypatch.setenv("TALOS_CLUSTER_FILE", str(REPO / "cluster.yaml"))
+    from invoke.context import Context
+
+    from talos.tasks.operations import addons
+
+    addons(Context(), dry=True)
+    assert calls(log)[1]["argv"][-1] == "--dry-run=server"
+    assert "addons: 2 resources validated by the API server" in capsys.readouterr().out

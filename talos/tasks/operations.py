@@ -1,38 +1,170 @@
-"""Tasks of this area are not built yet; each entry says so when run."""
+"""Running the cluster: addons, images, status, health."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from invoke.collection import Collection
+from invoke.context import Context
 
-from talos.tasks.runtime import not_built, task
+from talos.table import colour
+from talos.tasks.runtime import load_cluster, task
 
-
-@task
-def addons(c):  # type: ignore[no-untyped-def]
-    """Not built yet."""
-    not_built("addons")
-
-
-@task
-def images(c):  # type: ignore[no-untyped-def]
-    """Not built yet."""
-    not_built("images")
+if TYPE_CHECKING:
+    from talos.cluster import Cluster, Node
+    from talos.talosctl import Talosctl
 
 
-@task
-def status(c):  # type: ignore[no-untyped-def]
-    """Not built yet."""
-    not_built("status")
+def is_dry(c: Context) -> bool:
+    """Invoke's own ``--dry`` (``inv --dry TASK``)."""
+    return bool(c.config.run.dry)
 
 
-@task
-def health(c):  # type: ignore[no-untyped-def]
-    """Not built yet."""
-    not_built("health")
+def connect(c: Context, progress: Callable[[str], None] | None = None) -> tuple[Cluster, Talosctl]:
+    from talos.targets import talosctl_for
+
+    cluster = load_cluster(c)
+    return cluster, talosctl_for(cluster, dry=is_dry(c), progress=progress)
+
+
+def selected(cluster: Cluster, node: list[str] | None, role: str | None) -> tuple[Node, ...]:
+    return cluster.select(node or (), role)
+
+
+@task(  # type: ignore[untyped-decorator]  # runtime.task returns Any when given options
+    help={
+        "dry": "send everything to the API server to validate, change nothing "
+        "(kubectl apply --dry-run=server)",
+    },
+)
+def addons(c: Context, dry: bool = False) -> None:
+    """Install or update the addons (Cilium, kubelet-csr-approver): kustomize | kubectl apply."""
+    from talos.addons import apply_addons
+    from talos.command import Runner
+    from talos.status import count
+
+    cluster = load_cluster(c)
+    result = apply_addons(
+        cluster.root / "addons", runner=Runner(dry=is_dry(c)), server_dry_run=dry
+    )
+    if result.output:
+        print(result.output)
+    what = "validated by the API server (nothing changed)" if dry else "applied"
+    if is_dry(c) and not dry:
+        what = "built, not applied (--dry)"
+    print(f"addons: {count(result.documents, 'resource')} {what}")
+
+
+@task(  # type: ignore[untyped-decorator]
+    name="list",
+    default=True,
+    iterable=["node"],
+    help={
+        "node": "list this node's images (repeatable; default every node)",
+        "role": "only nodes of this role: controlplane or worker",
+        "namespace": "containerd namespace: cri (Kubernetes workloads) or system",
+        "json": "print JSON for scripts instead of the table",
+    },
+)
+def images_list(
+    c: Context,
+    node: list[str] | None = None,
+    role: str | None = None,
+    namespace: str = "cri",
+    json: bool = False,
+) -> None:
+    """Container images on nodes, largest first (talosctl image list)."""
+    from talos.errors import CommandError
+    from talos.images import IMAGE_HEADERS, collect_images, image_rows, images_json
+    from talos.table import render_table
+
+    cluster, talosctl = connect(c)
+    results = collect_images(cluster, selected(cluster, node, role), talosctl, namespace=namespace)
+    print(images_json(results) if json else render_table(IMAGE_HEADERS, image_rows(results)))
+    failed = [f"{r.node}: {r.problem}" for r in results if r.problem]
+    if failed:
+        raise CommandError("images not listed for " + "; ".join(failed))
+
+
+@task(  # type: ignore[untyped-decorator]
+    iterable=["node"],
+    help={
+        "node": "only this node (repeatable; default every node of the cluster file)",
+        "role": "only nodes of this role: controlplane or worker",
+        "json": "print JSON for scripts instead of the table",
+    },
+)
+def usage(
+    c: Context, node: list[str] | None = None, role: str | None = None, json: bool = False
+) -> None:
+    """Per node: image count and GB used under /var/lib/containerd."""
+    from talos.images import USAGE_HEADERS, collect_usage, usage_json, usage_rows
+    from talos.table import render_table
+
+    cluster, talosctl = connect(c)
+    usages = collect_usage(cluster, selected(cluster, node, role), talosctl)
+    print(usage_json(usages) if json else render_table(USAGE_HEADERS, usage_rows(usages)))
+
+
+@task(  # type: ignore[untyped-decorator]
+    iterable=["node"],
+    help={
+        "node": "only this node (repeatable; default every node of the cluster file)",
+        "role": "only nodes of this role: controlplane or worker",
+        "json": "print JSON for scripts instead of the table",
+    },
+)
+def status(
+    c: Context, node: list[str] | None = None, role: str | None = None, json: bool = False
+) -> None:
+    """Each node: reachable, Talos version and schematic running vs wanted, config current."""
+    from talos.status import (
+        collect_facts,
+        desired_state,
+        status_json,
+        status_rows,
+        status_summary,
+        status_table,
+    )
+
+    cluster, talosctl = connect(c)
+    nodes = selected(cluster, node, role)
+    facts = collect_facts(cluster, nodes, talosctl)
+    rows = status_rows(nodes, desired_state(cluster, nodes), facts)
+    if json:
+        print(status_json(rows))
+        return
+    print(f"{cluster.name}: {cluster.endpoint}")
+    print(status_table(rows))
+    print()
+    print(status_summary(rows))
+
+
+@task(  # type: ignore[untyped-decorator]
+    help={"timeout": "how long to wait for the cluster to become healthy (e.g. 5m, 30s)"},
+)
+def health(c: Context, timeout: str = "5m") -> None:
+    """Check the cluster's health (talosctl health) and summarise the result."""
+    from talos.status import check_health
+
+    transcript: list[str] = []
+
+    def progress(line: str) -> None:
+        transcript.append(line)
+        if sys.stderr.isatty():  # the checks take minutes: show them to a person waiting
+            print(colour(line, "dim", sys.stderr), file=sys.stderr, flush=True)
+
+    cluster, talosctl = connect(c, progress)
+    print(check_health(cluster, talosctl, timeout=timeout, transcript=transcript))
 
 
 def register(ns: Collection) -> None:
     ns.add_task(addons)
-    ns.add_task(images)
+    images = Collection("images")
+    images.add_task(images_list, name="list", default=True)
+    images.add_task(usage)
+    ns.add_collection(images)
     ns.add_task(status)
     ns.add_task(health)

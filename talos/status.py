@@ -1,0 +1,432 @@
+"""The cluster at a glance: what each node runs against what the cluster file wants.
+
+Facts are gathered from the nodes concurrently (:func:`collect_facts`), then turned into
+rows by a pure function (:func:`status_rows`), so the table and ``--json`` say the same
+thing and tests feed facts in directly. A node that cannot be reached or located is a row
+saying so, never a failure of the whole table.
+
+    locate(cluster, nodes, talosctl)     -> {name: Location}   address or why there is none
+    collect_facts(cluster, nodes, talosctl, config_state=...) -> {name: NodeFacts}
+    desired_state(cluster)               -> {name: Desired}    Talos version, schematic ID
+    status_rows(nodes, desired, facts)   -> [NodeStatus]       pure
+    status_table(rows) / status_summary(rows) / status_json(rows)
+    summarise_health(text)               -> HealthSummary      pure
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from talos.errors import CommandError, SelectionError, TalosError, ToolMissingError
+from talos.table import colour, render_table
+
+if TYPE_CHECKING:
+    from talos.cluster import Cluster, Node
+    from talos.talosctl import Talosctl
+
+# Nodes probed at once: enough for a rack of machines, few enough to stay polite.
+MAX_WORKERS = 16
+SHORT_ID = 12
+
+NOT_FOUND = "not found"
+CURRENT, OUTDATED, MISSING, UNKNOWN = "current", "outdated", "missing", "unknown"
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a node answers, or why it could not be located."""
+
+    address: str | None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class NodeFacts:
+    """What was observed of one node. ``None`` where nothing could be learnt."""
+
+    address: str | None
+    reachable: bool
+    talos_version: str | None = None
+    schematic: str | None = None
+    config: str = UNKNOWN  # current | outdated | missing | unknown
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class Desired:
+    talos_version: str
+    schematic: str
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    """One row of ``inv status``."""
+
+    node: str
+    role: str
+    address: str | None
+    reachable: bool
+    talos_running: str | None
+    talos_desired: str
+    schematic_running: str | None
+    schematic_desired: str
+    config: str
+    problem: str | None
+
+    @property
+    def found(self) -> bool:
+        return self.address is not None
+
+    @property
+    def talos_current(self) -> bool | None:
+        return None if self.talos_running is None else self.talos_running == self.talos_desired
+
+    @property
+    def schematic_current(self) -> bool | None:
+        if self.schematic_running is None:
+            return None
+        return self.schematic_running == self.schematic_desired
+
+    @property
+    def state(self) -> str:
+        """``ok``, ``not found``, ``unreachable`` or ``outdated`` (version, schematic, config)."""
+        if not self.found:
+            return NOT_FOUND
+        if not self.reachable:
+            return "unreachable"
+        if self.talos_current is False or self.schematic_current is False:
+            return "outdated"
+        if self.config in (OUTDATED, MISSING):
+            return "outdated"
+        return "ok"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "node": self.node,
+            "role": self.role,
+            "address": self.address,
+            "reachable": self.reachable,
+            "talos": {
+                "running": self.talos_running,
+                "desired": self.talos_desired,
+                "current": self.talos_current,
+            },
+            "schematic": {
+                "running": self.schematic_running,
+                "desired": self.schematic_desired,
+                "current": self.schematic_current,
+            },
+            "config": self.config,
+            "state": self.state,
+            "problem": self.problem,
+        }
+
+
+# -- facts (these run talosctl) ---------------------------------------------------------
+
+
+def locate(cluster: Cluster, nodes: Sequence[Node], talosctl: Talosctl) -> dict[str, Location]:
+    """Each node's address: declared, else found among the members by hostname.
+
+    A node that cannot be found is reported as such instead of failing the others.
+    """
+    from talos.targets import resolve_targets
+
+    try:
+        return {t.node.name: Location(t.address) for t in resolve_targets(cluster, nodes, talosctl)}
+    except ToolMissingError:
+        raise
+    except TalosError:
+        pass
+    located: dict[str, Location] = {}
+    for node in nodes:
+        if node.ip:
+            located[node.name] = Location(node.ip)
+            continue
+        try:
+            (target,) = resolve_targets(cluster, [node], talosctl)
+        except ToolMissingError:
+            raise
+        except TalosError as exc:
+            located[node.name] = Location(None, f"{NOT_FOUND}: {first_line(exc)}")
+        else:
+            located[node.name] = Location(target.address)
+    return located
+
+
+def probe(talosctl: Talosctl, address: str) -> NodeFacts:
+    """Talos version and schematic a node runs; unreachable when it does not answer."""
+    try:
+        version = talosctl.server_version(address)
+    except ToolMissingError:
+        raise
+    except CommandError as exc:
+        return NodeFacts(address, reachable=False, problem=first_line(exc))
+    try:
+        schematic = talosctl.installed_schematic(address)
+    except ToolMissingError:
+        raise
+    except CommandError as exc:
+        return NodeFacts(address, True, version, None, problem=first_line(exc))
+    return NodeFacts(address, True, version, schematic)
+
+
+def config_state(cluster: Cluster, node: Node) -> str:
+    """Whether the node's generated config reflects the cluster file and patches as they are."""
+    from talos.genconfig import config_is_current, config_path
+
+    if not config_path(cluster, node).exists():
+        return MISSING
+    try:
+        return CURRENT if config_is_current(cluster, node) else OUTDATED
+    except TalosError:
+        return UNKNOWN
+
+
+def collect_facts(
+    cluster: Cluster,
+    nodes: Sequence[Node],
+    talosctl: Talosctl,
+    *,
+    config: Callable[[Cluster, Node], str] = config_state,
+    max_workers: int = MAX_WORKERS,
+) -> dict[str, NodeFacts]:
+    """Probe every node at once; the slowest node, not their sum, sets the time taken."""
+    require_talosconfig(talosctl)
+    located = locate(cluster, nodes, talosctl)
+
+    def one(node: Node) -> NodeFacts:
+        state = config(cluster, node)
+        where = located[node.name]
+        if where.address is None:
+            return NodeFacts(None, False, config=state, problem=where.problem)
+        facts = probe(talosctl, where.address)
+        return NodeFacts(
+            facts.address, facts.reachable, facts.talos_version, facts.schematic, state,
+            facts.problem,
+        )
+
+    if not nodes:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(max_workers, len(nodes))) as pool:
+        results = list(pool.map(one, nodes))
+    return {node.name: facts for node, facts in zip(nodes, results, strict=True)}
+
+
+def desired_state(cluster: Cluster, nodes: Iterable[Node] | None = None) -> dict[str, Desired]:
+    """What the cluster file wants each node to run."""
+    from talos.schematic import node_schematic, schematic_id
+
+    return {
+        node.name: Desired(
+            cluster.talos_version_of(node), schematic_id(node_schematic(cluster, node))
+        )
+        for node in (cluster.nodes if nodes is None else nodes)
+    }
+
+
+# -- rows (pure) ------------------------------------------------------------------------
+
+
+def status_rows(
+    nodes: Sequence[Node], desired: Mapping[str, Desired], facts: Mapping[str, NodeFacts]
+) -> list[NodeStatus]:
+    """One row per node, in the cluster file's order."""
+    rows = []
+    for node in nodes:
+        want = desired[node.name]
+        seen = facts.get(node.name) or NodeFacts(None, False, problem=NOT_FOUND)
+        rows.append(
+            NodeStatus(
+                node=node.name,
+                role=node.role,
+                address=seen.address,
+                reachable=seen.reachable,
+                talos_running=seen.talos_version,
+                talos_desired=want.talos_version,
+                schematic_running=seen.schematic,
+                schematic_desired=want.schematic,
+                config=seen.config,
+                problem=seen.problem,
+            )
+        )
+    return rows
+
+
+STATUS_HEADERS = ["NODE", "ROLE", "ADDRESS", "REACHABLE", "TALOS", "SCHEMATIC", "CONFIG"]
+_STATE_COLOURS = {"ok": "green", "outdated": "yellow", "unreachable": "red", NOT_FOUND: "red"}
+
+
+def short(schematic: str | None) -> str:
+    return "-" if not schematic else schematic[:SHORT_ID]
+
+
+def running_vs_desired(running: str | None, desired: str, shown: Callable[[str], str]) -> str:
+    """``desired`` when it runs; ``running -> desired`` when not; ``? -> desired`` unknown."""
+    if running == desired:
+        return shown(desired)
+    return f"{'?' if running is None else shown(running)} -> {shown(desired)}"
+
+
+def status_cells(row: NodeStatus) -> list[str]:
+    reachable = ("yes" if row.reachable else "no") if row.found else NOT_FOUND
+    return [
+        row.node,
+        row.role,
+        row.address or "-",
+        reachable,
+        running_vs_desired(row.talos_running, row.talos_desired, str),
+        running_vs_desired(row.schematic_running, row.schematic_desired, short),
+        row.config,
+    ]
+
+
+def status_table(rows: Sequence[NodeStatus]) -> str:
+    """The aligned table; on a terminal each row takes the colour of its state.
+
+    Whole lines are coloured, after alignment, so escape codes never skew the columns.
+    """
+    text = render_table(STATUS_HEADERS, [status_cells(row) for row in rows])
+    header, *lines = text.splitlines()
+    painted = [colour(header, "bold")]
+    for line, row in zip(lines, rows, strict=True):
+        painted.append(colour(line, _STATE_COLOURS[row.state]))
+    return "\n".join(painted)
+
+
+def status_summary(rows: Sequence[NodeStatus]) -> str:
+    """One line: how many nodes are fine, and which are not and why."""
+    parts = [f"{count(len(rows), 'node')}"]
+    unreachable = [r.node for r in rows if r.found and not r.reachable]
+    missing = [r.node for r in rows if not r.found]
+    version = [r.node for r in rows if r.talos_current is False]
+    schematic = [r.node for r in rows if r.schematic_current is False]
+    config = [r.node for r in rows if r.config in (OUTDATED, MISSING)]
+    problems = [
+        (unreachable, "unreachable"),
+        (missing, "not found among the members"),
+        (version, "on another Talos version"),
+        (schematic, "on another schematic"),
+        (config, "with a config to regenerate (inv genconfig)"),
+    ]
+    said = [f"{', '.join(names)} {what}" for names, what in problems if names]
+    if not said:
+        return f"{parts[0]}: all reachable, running what the cluster file says"
+    return f"{parts[0]}: " + "; ".join(said)
+
+
+def status_json(rows: Sequence[NodeStatus]) -> str:
+    return json.dumps([row.as_json() for row in rows], indent=2)
+
+
+# -- health (pure) ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HealthSummary:
+    """The checks ``talosctl health`` reported, each with its last outcome."""
+
+    checks: tuple[tuple[str, str], ...]
+
+    @property
+    def passed(self) -> list[str]:
+        return [name for name, outcome in self.checks if outcome == "OK"]
+
+    @property
+    def skipped(self) -> list[str]:
+        return [name for name, outcome in self.checks if outcome == "SKIP"]
+
+    @property
+    def failing(self) -> list[tuple[str, str]]:
+        return [(n, o) for n, o in self.checks if o not in ("OK", "SKIP")]
+
+
+def summarise_health(text: str) -> HealthSummary:
+    """Each ``waiting for CHECK: OUTCOME`` line, the last outcome of each check kept."""
+    outcomes: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line.startswith("waiting for ") or ": " not in line:
+            continue
+        name, _, outcome = line[len("waiting for "):].partition(": ")
+        outcomes[name] = outcome.strip()
+    return HealthSummary(tuple(outcomes.items()))
+
+
+def health_line(summary: HealthSummary, *, healthy: bool) -> str:
+    passed = f"{len(summary.passed)} of {count(len(summary.checks), 'check')} passed"
+    skipped = f", skipped: {', '.join(summary.skipped)}" if summary.skipped else ""
+    if healthy:
+        return f"healthy: {passed}{skipped}"
+    failing = summary.failing
+    if failing:
+        name, outcome = failing[-1]
+        reason = "did not finish" if outcome == "..." else outcome
+        return f"unhealthy: {name}: {reason} ({passed}{skipped})"
+    return f"unhealthy ({passed}{skipped})"
+
+
+def check_health(
+    cluster: Cluster,
+    talosctl: Talosctl,
+    *,
+    timeout: str = "5m",
+    transcript: Sequence[str] | None = None,
+) -> str:
+    """``talosctl health`` from the first control plane, told every node; one summary line.
+
+    ``transcript``: the lines talosctl printed, as the adapter's progress callback
+    collected them (otherwise the error's stderr tail is summarised). Raises
+    :class:`CommandError` naming the failing check when the cluster is unhealthy, and
+    :class:`SelectionError` when a node of the cluster file is not among the members.
+    """
+    require_talosconfig(talosctl)
+    located = locate(cluster, cluster.nodes, talosctl)
+    missing = [name for name, where in located.items() if where.address is None]
+    controlplanes = [a for n in cluster.controlplanes if (a := located[n.name].address)]
+    workers = [a for n in cluster.workers if (a := located[n.name].address)]
+    if not controlplanes:
+        raise SelectionError("no control plane could be located; check the cluster file's IPs")
+    node = controlplanes[0]
+    try:
+        text = talosctl.health(
+            node, control_planes=controlplanes, workers=workers, timeout=timeout
+        )
+    except ToolMissingError:
+        raise
+    except CommandError as exc:
+        said = "\n".join(transcript) if transcript else exc.stderr or str(exc)
+        raise CommandError(
+            f"{health_line(summarise_health(said), healthy=False)}, asked {node}",
+            command=exc.command, exit_code=exc.returncode, stderr=exc.stderr,
+        ) from exc
+    line = f"{health_line(summarise_health(text), healthy=True)}, asked {node}"
+    if missing:
+        raise SelectionError(f"{line}; but {', '.join(missing)} not found among the members")
+    return line
+
+
+def require_talosconfig(talosctl: Talosctl) -> None:
+    """Without a talosconfig every node would look unreachable: say what is missing instead."""
+    path = talosctl.talosconfig
+    if path is None or not path.is_file():
+        raise CommandError(
+            f"no talosconfig at {path or '(none given)'}",
+            hint="run `inv genconfig` first, or point TALOS_TASKS_TALOSCONFIG at one",
+        )
+
+
+# -- words ------------------------------------------------------------------------------
+
+
+def count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
