@@ -1,0 +1,883 @@
+"""The talosctl adapter: exact command lines (through a fake runner), real-format outputs
+parsed, talosctl's failures explained in one line naming the node."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from talos.command import Result, Runner
+from talos.errors import CommandError, ToolMissingError
+from talos.talosctl import (
+    ApplyResult,
+    ContainerImage,
+    MachineStatus,
+    Member,
+    Talosctl,
+    explain,
+    parse_apply,
+    parse_image_list,
+    parse_json_stream,
+    parse_size,
+    parse_usage,
+    parse_version_tag,
+)
+
+CONNECTION_FLAGS = ("--talosconfig", "--nodes", "--endpoints", "-n", "-e", "--context")
+OFFLINE = ("gen", "validate", "machineconfig", "mc")
+
+
+@dataclass
+class Call:
+    argv: tuple[str, ...]
+    mutates: bool
+    timeout: float | None
+    streamed: bool
+
+
+@dataclass
+class FakeRunner(Runner):
+    """Records every command; answers from ``replies`` (first argv word after the
+    program that matches a key, e.g. ``"bootstrap"`` or ``"get members"``)."""
+
+    replies: dict[str, tuple[int, str, str]] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+    raise_on: dict[str, Exception] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__init__()
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        mutates: bool = True,
+        input: str | None = None,
+        env: Any = None,
+        timeout: float | None = None,
+        check: bool = True,
+        progress: Callable[[str], None] | None = None,
+    ) -> Result:
+        command = tuple(argv)
+        self.calls.append(Call(command, mutates, timeout, progress is not None))
+        words = " ".join(w for w in command[1:] if not w.startswith("-"))
+        for key, error in self.raise_on.items():
+            if words.startswith(key):
+                raise error
+        for key, (code, out, err) in self.replies.items():
+            if words.startswith(key):
+                if progress is not None:
+                    for line in (out + err).splitlines():
+                        progress(line)
+                return Result(command, code, out, err)
+        return Result(command, 0, "", "")
+
+    @property
+    def argvs(self) -> list[list[str]]:
+        return [list(call.argv) for call in self.calls]
+
+
+@pytest.fixture
+def talosconfig(tmp_path: Path) -> Path:
+    path = tmp_path / "talosconfig"
+    path.write_text("context: pitower\ncontexts: {}\n")
+    return path
+
+
+def adapter(
+    talosconfig: Path | None, runner: FakeRunner | None = None, **options: Any
+) -> tuple[Talosctl, FakeRunner]:
+    runner = runner or FakeRunner()
+    return Talosctl(talosconfig, runner=runner, binary="talosctl", **options), runner
+
+
+# ---------------------------------------------------------------------------------------
+# Command lines, one case per row: (name, call, expected argv after "talosctl").
+# "{tc}" stands for the talosconfig, "{tmp}" for the test's temporary directory.
+
+NODE = "192.168.0.201"
+CONN = ["--talosconfig", "{tc}", "--nodes", NODE, "--endpoints", NODE]
+SCHEMATIC = "376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba"
+IMAGE = f"factory.talos.dev/installer/{SCHEMATIC}:v1.12.4"
+
+COMMAND_LINES: list[tuple[str, Callable[[Talosctl, Path], object], list[str]]] = [
+    (
+        "gen config pins versions and the installer image",
+        lambda t, tmp: t.gen_config(
+            "pitower", "https://192.168.0.200:6443", secrets=tmp / "secrets.yaml",
+            output_dir=tmp / "out", talos_version="v1.12.4", kubernetes_version="v1.35.0",
+            install_image=IMAGE,
+        ),
+        ["gen", "config", "--with-secrets", "{tmp}/secrets.yaml", "--output", "{tmp}/out",
+         "--talos-version", "v1.12.4", "--kubernetes-version", "v1.35.0",
+         "--install-image", IMAGE, "pitower", "https://192.168.0.200:6443"],
+    ),
+    (
+        "gen config with install disk, without comments, forced",
+        lambda t, tmp: t.gen_config(
+            "pitower", "https://192.168.0.200:6443", secrets=tmp / "s.yaml",
+            output_dir=tmp, talos_version="v1.12.4", kubernetes_version="v1.35.0",
+            install_image=IMAGE, install_disk="/dev/mmcblk0", force=True, with_docs=False,
+            with_examples=False,
+        ),
+        ["gen", "config", "--with-secrets", "{tmp}/s.yaml", "--output", "{tmp}",
+         "--talos-version", "v1.12.4", "--kubernetes-version", "v1.35.0",
+         "--install-image", IMAGE, "--install-disk", "/dev/mmcblk0", "--with-docs=false",
+         "--with-examples=false", "--force", "pitower", "https://192.168.0.200:6443"],
+    ),
+    (
+        "gen secrets",
+        lambda t, tmp: t.gen_secrets(tmp / "secrets.yaml"),
+        ["gen", "secrets", "--output-file", "{tmp}/secrets.yaml"],
+    ),
+    (
+        "gen secrets for a version contract",
+        lambda t, tmp: t.gen_secrets(tmp / "secrets.yaml", talos_version="v1.12.4"),
+        ["gen", "secrets", "--output-file", "{tmp}/secrets.yaml", "--talos-version", "v1.12.4"],
+    ),
+    (
+        "validate in metal mode",
+        lambda t, tmp: t.validate(tmp / "worker-01.yaml"),
+        ["validate", "--config", "{tmp}/worker-01.yaml", "--mode", "metal"],
+    ),
+    (
+        "validate strictly",
+        lambda t, tmp: t.validate(tmp / "w.yaml", mode="container", strict=True),
+        ["validate", "--config", "{tmp}/w.yaml", "--mode", "container", "--strict"],
+    ),
+    (
+        "apply-config in auto mode",
+        lambda t, tmp: t.apply_config(NODE, tmp / "worker-01.yaml"),
+        ["apply-config", *CONN, "--file", "{tmp}/worker-01.yaml", "--mode", "auto"],
+    ),
+    (
+        "apply-config dry run without reboot",
+        lambda t, tmp: t.apply_config(NODE, tmp / "w.yaml", mode="no-reboot", dry_run=True),
+        ["apply-config", *CONN, "--file", "{tmp}/w.yaml", "--mode", "no-reboot", "--dry-run"],
+    ),
+    (
+        "apply-config to a node in maintenance mode reads no talosconfig",
+        lambda t, tmp: t.apply_config(NODE, tmp / "w.yaml", insecure=True),
+        ["apply-config", "--nodes", NODE, "--insecure", "--file", "{tmp}/w.yaml",
+         "--mode", "auto"],
+    ),
+    (
+        "upgrade always names the image",
+        lambda t, tmp: t.upgrade(NODE, IMAGE),
+        ["upgrade", *CONN, "--image", IMAGE],
+    ),
+    (
+        "upgrade staged, forced, preserving, not waiting, with a timeout",
+        lambda t, tmp: t.upgrade(NODE, IMAGE, stage=True, force=True, preserve=True,
+                                 wait=False, timeout="10m"),
+        ["upgrade", *CONN, "--image", IMAGE, "--stage", "--force", "--preserve",
+         "--wait=false", "--timeout", "10m"],
+    ),
+    (
+        "upgrade-k8s takes the version without its v",
+        lambda t, tmp: t.upgrade_k8s(NODE, "v1.35.0"),
+        ["upgrade-k8s", *CONN, "--to", "1.35.0"],
+    ),
+    (
+        "upgrade-k8s dry run",
+        lambda t, tmp: t.upgrade_k8s(NODE, "1.35.1", dry_run=True),
+        ["upgrade-k8s", *CONN, "--to", "1.35.1", "--dry-run"],
+    ),
+    ("bootstrap", lambda t, tmp: t.bootstrap(NODE), ["bootstrap", *CONN]),
+    (
+        "kubeconfig replaces the file instead of merging",
+        lambda t, tmp: t.kubeconfig(NODE, tmp / "kubeconfig"),
+        ["kubeconfig", *CONN, "--force", "--merge=false", "{tmp}/kubeconfig"],
+    ),
+    ("reboot and wait", lambda t, tmp: t.reboot(NODE), ["reboot", *CONN]),
+    (
+        "reboot without waiting",
+        lambda t, tmp: t.reboot(NODE, wait=False, timeout="5m"),
+        ["reboot", *CONN, "--wait=false", "--timeout", "5m"],
+    ),
+    (
+        "reset wipes state volumes, not gracefully, then reboots",
+        lambda t, tmp: t.reset(NODE),
+        ["reset", *CONN, "--graceful=false", "--reboot=true",
+         "--system-labels-to-wipe", "EPHEMERAL", "--system-labels-to-wipe", "META"],
+    ),
+    (
+        "reset gracefully, powering off, one label",
+        lambda t, tmp: t.reset(NODE, wipe=["STATE"], graceful=True, reboot=False, wait=False),
+        ["reset", *CONN, "--graceful=true", "--reboot=false",
+         "--system-labels-to-wipe", "STATE", "--wait=false"],
+    ),
+    (
+        "health names the nodes it expects",
+        lambda t, tmp: t.health(NODE, control_planes=[NODE, "192.168.0.202"],
+                                workers=["192.168.0.204"], timeout="3m"),
+        ["health", *CONN, "--control-plane-nodes", f"{NODE},192.168.0.202",
+         "--worker-nodes", "192.168.0.204", "--wait-timeout", "3m"],
+    ),
+    (
+        "health of a cluster without workers",
+        lambda t, tmp: t.health(NODE, control_planes=[NODE], workers=[]),
+        ["health", *CONN, "--control-plane-nodes", NODE, "--wait-timeout", "5m"],
+    ),
+    ("version of the client", lambda t, tmp: t.client_version(), ["version", "--client"]),
+    ("version of a node", lambda t, tmp: t.server_version(NODE), ["version", *CONN]),
+    (
+        "installed schematic",
+        lambda t, tmp: t.installed_schematic(NODE),
+        ["get", "extensions", *CONN, "--output", "json"],
+    ),
+    (
+        "machine status",
+        lambda t, tmp: t.machine_status(NODE),
+        ["get", "machinestatus", *CONN, "--output", "json"],
+    ),
+    ("members", lambda t, tmp: t.members(NODE), ["get", "members", *CONN, "--output", "json"]),
+    (
+        "image list",
+        lambda t, tmp: t.image_list(NODE),
+        ["image", "list", *CONN, "--namespace", "cri"],
+    ),
+    (
+        "image list of system images",
+        lambda t, tmp: t.image_list(NODE, "system"),
+        ["image", "list", *CONN, "--namespace", "system"],
+    ),
+    (
+        "usage of a path",
+        lambda t, tmp: t.usage(NODE, "/var/lib/containerd"),
+        ["usage", *CONN, "--depth", "0", "/var/lib/containerd"],
+    ),
+]
+
+# Enough output for every read to parse.
+CANNED = {
+    "version": (0, "Client:\n\tTag:         v1.12.4\nServer:\n\tNODE:        x\n"
+                   "\tTag:         v1.12.4\n", ""),
+    "get machinestatus": (0, '{"spec": {"stage": "running", "status": {"ready": true}}}\n', ""),
+    "usage": (0, "NODE   SIZE   NAME\n1.2.3.4   10   /var/lib/containerd\n", ""),
+}
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [pytest.param(call, expected, id=name) for name, call, expected in COMMAND_LINES],
+)
+def test_every_command_line_is_built_exactly(
+    call: Callable[[Talosctl, Path], object], expected: list[str], talosconfig: Path,
+    tmp_path: Path,
+) -> None:
+    talosctl, runner = adapter(talosconfig, FakeRunner(replies=dict(CANNED)))
+    call(talosctl, tmp_path)
+    wanted = [
+        part.replace("{tc}", str(talosconfig)).replace("{tmp}", str(tmp_path))
+        for part in ["talosctl", *expected]
+    ]
+    assert runner.argvs == [wanted]
+
+
+@pytest.mark.parametrize(
+    "call", [pytest.param(call, id=name) for name, call, _ in COMMAND_LINES]
+)
+def test_offline_commands_get_no_connection_flag_and_online_ones_always_get_all_three(
+    call: Callable[[Talosctl, Path], object], talosconfig: Path, tmp_path: Path
+) -> None:
+    talosctl, runner = adapter(talosconfig, FakeRunner(replies=dict(CANNED)))
+    call(talosctl, tmp_path)
+    [argv] = runner.argvs
+    flags = [part for part in argv if part in CONNECTION_FLAGS]
+    if argv[1] in OFFLINE or argv[1:3] == ["version", "--client"]:
+        assert flags == []
+    elif "--insecure" in argv:
+        assert flags == ["--nodes"]
+    else:
+        assert flags == ["--talosconfig", "--nodes", "--endpoints"]
+        assert argv[argv.index("--talosconfig") + 1] == str(talosconfig)
+        assert argv[argv.index("--nodes") + 1] == argv[argv.index("--endpoints") + 1]
+
+
+READS = {"validate", "version", "get", "image", "usage", "health"}
+
+
+@pytest.mark.parametrize(
+    "call", [pytest.param(call, id=name) for name, call, _ in COMMAND_LINES]
+)
+def test_only_commands_that_change_something_are_marked_as_mutating(
+    call: Callable[[Talosctl, Path], object], talosconfig: Path, tmp_path: Path
+) -> None:
+    talosctl, runner = adapter(talosconfig, FakeRunner(replies=dict(CANNED)))
+    call(talosctl, tmp_path)
+    [done] = runner.calls
+    read = done.argv[1] in READS or "--dry-run" in done.argv
+    assert done.mutates is not read
+
+
+def test_a_dry_runner_shows_a_change_and_makes_none(talosconfig: Path) -> None:
+    echoed: list[str] = []
+    talosctl = Talosctl(talosconfig, runner=Runner(dry=True, echo=echoed.append),
+                        binary="/nonexistent/talosctl")
+    talosctl.upgrade(NODE, IMAGE)
+    result = talosctl.apply_config(NODE, Path("worker-01.yaml"))
+    assert echoed == [
+        f"/nonexistent/talosctl upgrade --talosconfig {talosconfig} --nodes {NODE} "
+        f"--endpoints {NODE} --image {IMAGE}",
+        f"/nonexistent/talosctl apply-config --talosconfig {talosconfig} --nodes {NODE} "
+        f"--endpoints {NODE} --file worker-01.yaml --mode auto",
+    ]
+    assert result == ApplyResult(NODE, True, False, "", "dry run: not applied")
+
+
+def test_the_binary_is_talosctl_on_path_unless_talosctl_names_another(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("TALOSCTL", raising=False)
+    assert Talosctl(None).binary == "talosctl"
+    monkeypatch.setenv("TALOSCTL", "/opt/talos/bin/talosctl")
+    assert Talosctl(None).binary == "/opt/talos/bin/talosctl"
+    assert Talosctl(None, binary="/x/talosctl").binary == "/x/talosctl"
+
+
+def test_long_operations_stream_their_progress_and_reads_have_a_time_limit(
+    talosconfig: Path,
+) -> None:
+    lines: list[str] = []
+    runner = FakeRunner(replies={
+        "upgrade": (0, "", '"192.168.0.201": waiting for actor ID\n'
+                           '"192.168.0.201": post check passed\n'),
+    })
+    talosctl, _ = adapter(talosconfig, runner, progress=lines.append)
+    talosctl.upgrade(NODE, IMAGE)
+    talosctl.members(NODE)
+    upgrade, members = runner.calls
+    assert upgrade.streamed and upgrade.timeout is None
+    assert lines == ['"192.168.0.201": waiting for actor ID', '"192.168.0.201": post check passed']
+    assert not members.streamed and members.timeout == talosctl.read_timeout
+
+
+# ---------------------------------------------------------------------------------------
+# Talking to a node needs a talosconfig that exists (talosctl would create an empty one)
+
+
+def test_a_missing_talosconfig_is_refused_before_talosctl_runs(tmp_path: Path) -> None:
+    talosctl, runner = adapter(tmp_path / "clusterconfig" / "talosconfig")
+    with pytest.raises(CommandError, match=r"no talosconfig at .*clusterconfig/talosconfig"
+                       r".*inv genconfig"):
+        talosctl.members(NODE)
+    assert runner.calls == []
+    assert not (tmp_path / "clusterconfig").exists()
+
+
+def test_no_talosconfig_at_all_is_refused_for_online_commands_only(tmp_path: Path) -> None:
+    talosctl, runner = adapter(None)
+    with pytest.raises(CommandError, match="needs a talosconfig"):
+        talosctl.bootstrap(NODE)
+    talosctl.gen_secrets(tmp_path / "secrets.yaml")
+    assert len(runner.calls) == 1
+
+
+def test_a_dry_run_of_a_change_does_not_need_the_talosconfig_yet(tmp_path: Path) -> None:
+    echoed: list[str] = []
+    missing = tmp_path / "talosconfig"
+    talosctl = Talosctl(missing, runner=Runner(dry=True, echo=echoed.append), binary="talosctl")
+    talosctl.reboot(NODE)
+    assert echoed and "reboot" in echoed[0]
+
+
+# ---------------------------------------------------------------------------------------
+# Outputs in talosctl's real formats
+
+MEMBERS_JSON = """{
+    "metadata": {
+        "created": "2026-08-10T12:01:02Z",
+        "id": "worker-01",
+        "namespace": "cluster",
+        "owner": "cluster.MemberController",
+        "phase": "running",
+        "type": "Members.cluster.talos.dev",
+        "updated": "2026-08-10T12:03:04Z",
+        "version": 2
+    },
+    "node": "192.168.0.201",
+    "spec": {
+        "addresses": [
+            "192.168.0.201",
+            "fd00::201"
+        ],
+        "controlPlane": {
+            "port": 6443
+        },
+        "hostname": "worker-01",
+        "machineType": "controlplane",
+        "nodeId": "9WDyUQ5eNRTLOsjSGkbe6B0W3Mr6nVBVYVlJGlBl4fT",
+        "operatingSystem": "Talos (v1.12.4)"
+    }
+}
+{
+    "metadata": {
+        "created": "2026-08-10T12:01:02Z",
+        "id": "worker-05",
+        "namespace": "cluster",
+        "owner": "cluster.MemberController",
+        "phase": "running",
+        "type": "Members.cluster.talos.dev",
+        "updated": "2026-08-10T12:03:04Z",
+        "version": 1
+    },
+    "node": "192.168.0.201",
+    "spec": {
+        "addresses": [
+            "fd00::205",
+            "192.168.0.205"
+        ],
+        "hostname": "worker-05",
+        "machineType": "worker",
+        "nodeId": "aWDyUQ5eNRTLOsjSGkbe6B0W3Mr6nVBVYVlJGlBl4fT",
+        "operatingSystem": "Talos (v1.12.3)"
+    }
+}
+"""
+
+
+def test_members_are_read_from_a_stream_of_json_objects(talosconfig: Path) -> None:
+    runner = FakeRunner(replies={"get members": (0, MEMBERS_JSON, "")})
+    talosctl, _ = adapter(talosconfig, runner)
+    members = talosctl.members(NODE)
+    assert members == [
+        Member("worker-01", ("192.168.0.201", "fd00::201"), "controlplane", "v1.12.4"),
+        Member("worker-05", ("fd00::205", "192.168.0.205"), "worker", "v1.12.3"),
+    ]
+    assert [m.address for m in members] == ["192.168.0.201", "192.168.0.205"]
+
+
+def test_no_members_is_an_empty_list_not_an_error(talosconfig: Path) -> None:
+    talosctl, _ = adapter(talosconfig, FakeRunner(replies={"get members": (0, "", "")}))
+    assert talosctl.members(NODE) == []
+
+
+def test_a_json_stream_is_not_mistaken_for_an_array() -> None:
+    assert parse_json_stream('{"a": 1}\n{"b": [2]}\n\n') == [{"a": 1}, {"b": [2]}]
+    with pytest.raises(ValueError, match="expected a JSON object"):
+        parse_json_stream("[1, 2]")
+
+
+def test_unreadable_json_is_a_command_error_naming_the_node(talosconfig: Path) -> None:
+    runner = FakeRunner(replies={"get members": (0, '{"metadata": ', "")})
+    talosctl, _ = adapter(talosconfig, runner)
+    with pytest.raises(CommandError, match=f"get members on {NODE} printed unreadable JSON"):
+        talosctl.members(NODE)
+
+
+EXTENSIONS_JSON = """{
+    "metadata": {"id": "0", "namespace": "runtime", "type": "ExtensionStatuses.runtime.talos.dev",
+                 "version": 1},
+    "node": "192.168.0.201",
+    "spec": {"image": "0.sqsh", "metadata": {"name": "amd-ucode", "version": "20250917"}}
+}
+{
+    "metadata": {"id": "1", "namespace": "runtime", "type": "ExtensionStatuses.runtime.talos.dev",
+                 "version": 1},
+    "node": "192.168.0.201",
+    "spec": {
+        "image": "",
+        "metadata": {
+            "description": "This extension is a virtual extension.",
+            "name": "schematic",
+            "version": "376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba"
+        }
+    }
+}
+"""
+
+
+def test_the_installed_schematic_is_the_version_of_the_schematic_extension(
+    talosconfig: Path,
+) -> None:
+    runner = FakeRunner(replies={"get extensions": (0, EXTENSIONS_JSON, "")})
+    talosctl, _ = adapter(talosconfig, runner)
+    assert talosctl.installed_schematic(NODE) == (
+        "376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba"
+    )
+
+
+def test_a_node_not_booted_from_a_factory_image_has_no_schematic(talosconfig: Path) -> None:
+    first_only = EXTENSIONS_JSON[: EXTENSIONS_JSON.index("}\n{") + 2]
+    runner = FakeRunner(replies={"get extensions": (0, first_only, "")})
+    talosctl, _ = adapter(talosconfig, runner)
+    assert talosctl.installed_schematic(NODE) is None
+
+
+def test_machine_status_reads_stage_readiness_and_unmet_conditions(talosconfig: Path) -> None:
+    text = """{
+    "metadata": {"id": "machine", "namespace": "runtime", "version": 7},
+    "node": "192.168.0.204",
+    "spec": {
+        "stage": "booting",
+        "status": {
+            "ready": false,
+            "unmetConditions": [
+                {"name": "nodeReady", "reason": "node is not ready"}
+            ]
+        }
+    }
+}
+"""
+    talosctl, _ = adapter(talosconfig, FakeRunner(replies={"get machinestatus": (0, text, "")}))
+    assert talosctl.machine_status("192.168.0.204") == MachineStatus(
+        "booting", False, ("nodeReady: node is not ready",)
+    )
+
+
+VERSION_OUTPUT = """Client:
+\tTag:         v1.12.11
+\tSHA:         2e80771b
+\tBuilt:{BLANK}
+\tGo version:  go1.25.12
+\tOS/Arch:     linux/amd64
+Server:
+\tNODE:        192.168.0.201
+\tTag:         v1.12.4
+\tSHA:         2e80771b
+\tBuilt:{BLANK}
+\tGo version:  go1.25.12
+\tOS/Arch:     linux/amd64
+\tEnabled:     RBAC
+""".replace("{BLANK}", " " * 7)  # talosctl pads the empty Built: value
+
+
+def test_the_server_version_is_the_tag_of_the_server_block(talosconfig: Path) -> None:
+    talosctl, _ = adapter(talosconfig, FakeRunner(replies={"version": (0, VERSION_OUTPUT, "")}))
+    assert talosctl.server_version(NODE) == "v1.12.4"
+
+
+def test_the_client_version_is_the_tag_of_the_client_block_long_or_short() -> None:
+    client_only = VERSION_OUTPUT[: VERSION_OUTPUT.index("Server:")]
+    talosctl, _ = adapter(None, FakeRunner(replies={"version": (0, client_only, "")}))
+    assert talosctl.client_version() == "v1.12.11"
+    assert parse_version_tag("Client:\n\tTalos v1.12.11\n", "Client") == "v1.12.11"
+    assert parse_version_tag(client_only, "Server") is None
+
+
+def test_a_client_of_another_minor_version_than_the_cluster_is_warned_about() -> None:
+    client = VERSION_OUTPUT[: VERSION_OUTPUT.index("Server:")].replace("v1.12.11", "v1.11.5")
+    talosctl, _ = adapter(None, FakeRunner(replies={"version": (0, client, "")}))
+    warning = talosctl.client_version_warning("v1.12.4")
+    assert warning is not None
+    assert "talosctl is v1.11.5 but the cluster runs v1.12.4" in warning
+    assert "install talosctl v1.12" in warning
+    same, _ = adapter(None, FakeRunner(replies={"version": (0, VERSION_OUTPUT, "")}))
+    assert same.client_version_warning("v1.12.4") is None  # patch releases may differ
+
+
+IMAGE_LIST = (
+    "NODE            IMAGE                                         DIGEST"
+    "                                                                    SIZE     CREATED\n"
+    "192.168.0.201   registry.k8s.io/kube-apiserver:v1.35.0        sha256:"
+    + "a" * 64 + "   27 MB    2026-04-15T10:11:12Z\n"
+    "192.168.0.201   registry.k8s.io/pause:3.10                    sha256:"
+    + "b" * 64 + "   320 kB   2025-01-02T03:04:05Z\n"
+    "192.168.0.201   docker.io/library/postgres:17                 sha256:"
+    + "c" * 64 + "   1.2 GB   2025-11-12T00:00:00Z\n"
+)
+
+
+def test_image_list_is_read_with_si_sizes_in_bytes(talosconfig: Path) -> None:
+    talosctl, _ = adapter(talosconfig, FakeRunner(replies={"image list": (0, IMAGE_LIST, "")}))
+    assert talosctl.image_list(NODE) == [
+        ContainerImage("registry.k8s.io/kube-apiserver:v1.35.0", "sha256:" + "a" * 64,
+                       27_000_000, "2026-04-15T10:11:12Z"),
+        ContainerImage("registry.k8s.io/pause:3.10", "sha256:" + "b" * 64, 320_000,
+                       "2025-01-02T03:04:05Z"),
+        ContainerImage("docker.io/library/postgres:17", "sha256:" + "c" * 64, 1_200_000_000,
+                       "2025-11-12T00:00:00Z"),
+    ]
+    assert parse_image_list("") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("512 B", 512), ("83 kB", 83_000), ("27 MB", 27_000_000), ("1.2 GB", 1_200_000_000),
+     ("3.5 TB", 3_500_000_000_000), ("1 MiB", 1_048_576), ("12345", 12345)],
+)
+def test_sizes_are_humanize_si_bytes(text: str, size: int) -> None:
+    assert parse_size(text) == size
+
+
+def test_a_size_in_an_unknown_unit_is_refused() -> None:
+    with pytest.raises(ValueError, match="not a size"):
+        parse_size("12 parsecs")
+
+
+def test_usage_reads_the_size_of_the_path_with_or_without_a_node_column(
+    talosconfig: Path,
+) -> None:
+    with_node = (
+        "NODE            SIZE         NAME\n"
+        "192.168.0.201   1048576      /var/lib/containerd/io.containerd.content.v1.content\n"
+        "192.168.0.201   5368709120   /var/lib/containerd\n"
+    )
+    runner = FakeRunner(replies={"usage": (0, with_node, "")})
+    talosctl, _ = adapter(talosconfig, runner)
+    assert talosctl.usage(NODE, "/var/lib/containerd") == 5368709120
+    assert parse_usage("SIZE     NAME\n4096     /var/lib/containerd/\n",
+                       "/var/lib/containerd") == 4096
+    assert parse_usage("", "/var") is None
+
+
+def test_usage_without_any_size_is_an_error(talosconfig: Path) -> None:
+    talosctl, _ = adapter(talosconfig, FakeRunner(replies={"usage": (0, "", "")}))
+    with pytest.raises(CommandError, match=f"usage /var on {NODE} printed no size"):
+        talosctl.usage(NODE, "/var")
+
+
+# -- apply-config: everything is on stderr ------------------------------------------------
+
+DRY_RUN_DIFF = """Dry run summary:
+Applied configuration without a reboot (skipped in dry-run).
+Config diff:
+
+--- a
++++ b
+@@ -11,6 +11,7 @@
+     kubelet:
+         image: ghcr.io/siderolabs/kubelet:v1.35.0
+         defaultRuntimeSeccompProfileEnabled: true
++        registerWithFQDN: true
+         disableManifestsDirectory: true
+"""
+
+
+@pytest.mark.parametrize(
+    ("stderr", "dry_run", "insecure", "expected"),
+    [
+        pytest.param(
+            DRY_RUN_DIFF, True, False,
+            ApplyResult(NODE, True, False, DRY_RUN_DIFF[DRY_RUN_DIFF.index("--- a"):],
+                        "Applied configuration without a reboot"),
+            id="dry run with a diff",
+        ),
+        pytest.param(
+            "Dry run summary:\nApplied configuration with a reboot: install image changed "
+            "(skipped in dry-run).\nConfig diff:\n\n--- a\n+++ b\n@@ -5 +5 @@\n-x\n+y\n",
+            True, False,
+            ApplyResult(NODE, True, True, "--- a\n+++ b\n@@ -5 +5 @@\n-x\n+y\n",
+                        "Applied configuration with a reboot: install image changed"),
+            id="dry run needing a reboot",
+        ),
+        pytest.param(
+            "Dry run summary:\nApplied configuration without a reboot (skipped in dry-run).\n"
+            "Config diff:\n\nNo changes.\n",
+            True, False,
+            ApplyResult(NODE, False, False, "", "Applied configuration without a reboot"),
+            id="dry run, nothing differs",
+        ),
+        pytest.param(
+            "Dry run summary:\nNode is running in maintenance mode and does not have a config "
+            "yet.\n",
+            True, True,
+            ApplyResult(NODE, True, True, "",
+                        "Node is running in maintenance mode and does not have a config yet."),
+            id="dry run in maintenance mode",
+        ),
+        pytest.param(
+            "WARNING: config validation:\nApplied configuration with a reboot\n",
+            False, False,
+            ApplyResult(NODE, True, True, "", "Applied configuration with a reboot",
+                        ("config validation:",)),
+            id="applied with a reboot and a warning",
+        ),
+        pytest.param(
+            "Applied configuration without a reboot\n", False, False,
+            ApplyResult(NODE, True, False, "", "Applied configuration without a reboot"),
+            id="applied without a reboot",
+        ),
+        pytest.param(
+            "Staged configuration to be applied after the next reboot\n", False, False,
+            ApplyResult(NODE, True, False, "",
+                        "Staged configuration to be applied after the next reboot"),
+            id="staged",
+        ),
+        pytest.param(
+            "", False, True, ApplyResult(NODE, True, True, "", ""),
+            id="maintenance mode prints nothing and installs",
+        ),
+    ],
+)
+def test_apply_results_are_read_from_stderr(
+    stderr: str, dry_run: bool, insecure: bool, expected: ApplyResult
+) -> None:
+    assert parse_apply(NODE, stderr, dry_run=dry_run, insecure=insecure) == expected
+
+
+def test_apply_config_returns_what_talosctl_said_on_stderr(talosconfig: Path) -> None:
+    runner = FakeRunner(replies={"apply-config": (0, "", DRY_RUN_DIFF)})
+    talosctl, _ = adapter(talosconfig, runner)
+    result = talosctl.apply_config(NODE, Path("w.yaml"), dry_run=True)
+    assert result.changed and not result.reboot
+    assert "+        registerWithFQDN: true" in result.diff
+
+
+# -- bootstrap ------------------------------------------------------------------------------
+
+ALREADY = (
+    "error executing bootstrap: 1 error occurred:\n"
+    "\t* 192.168.0.201: rpc error: code = AlreadyExists desc = etcd data directory is not "
+    "empty\n\n"
+)
+
+
+def test_bootstrap_says_whether_it_bootstrapped(talosconfig: Path) -> None:
+    fresh, _ = adapter(talosconfig)
+    assert fresh.bootstrap(NODE) is True
+    again, _ = adapter(talosconfig, FakeRunner(replies={"bootstrap": (1, "", ALREADY)}))
+    assert again.bootstrap(NODE) is False
+
+
+def test_a_bootstrap_that_fails_otherwise_is_an_error_naming_the_node(talosconfig: Path) -> None:
+    stderr = (
+        "error executing bootstrap: 1 error occurred:\n\t* 192.168.0.202: rpc error: "
+        "code = FailedPrecondition desc = bootstrap is not available yet\n\n"
+    )
+    talosctl, _ = adapter(talosconfig, FakeRunner(replies={"bootstrap": (1, "", stderr)}))
+    with pytest.raises(CommandError) as caught:
+        talosctl.bootstrap("192.168.0.202")
+    assert str(caught.value) == (
+        "talosctl bootstrap on 192.168.0.202 failed: bootstrap is not available yet "
+        "(FailedPrecondition)"
+    )
+    assert caught.value.returncode == 1
+    assert caught.value.command[:2] == ("talosctl", "bootstrap")
+
+
+# ---------------------------------------------------------------------------------------
+# talosctl's failures, explained in one line naming the node, with what to do
+
+UNREACHABLE = (
+    'error constructing client: rpc error: code = Unavailable desc = connection error: '
+    'desc = "transport: Error while dialing: dial tcp 192.168.0.204:50000: connect: '
+    'connection refused"\n'
+)
+UNKNOWN_FLAG = (
+    "unknown flag: --talosconfig\n\nUsage:\n  talosctl gen config <cluster name> "
+    "<cluster endpoint> [flags]\n\nFlags:\n      --with-docs   renders docs (default true)\n"
+)
+X509 = (
+    "rpc error: code = Unavailable desc = connection error: desc = \"transport: "
+    "authentication handshake failed: tls: failed to verify certificate: x509: certificate "
+    "signed by unknown authority\"\n"
+)
+UPGRADE_TRACKER = (
+    '"192.168.0.204": waiting for actor ID\n'
+    '"192.168.0.204": task: upgrade action: START\n'
+    '"192.168.0.204": error validating installer image "factory.talos.dev/installer/x:v1": '
+    "failed to pull\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("call", "stderr", "message"),
+    [
+        pytest.param(
+            lambda t: t.upgrade("192.168.0.204", IMAGE), UNREACHABLE,
+            "talosctl upgrade on 192.168.0.204 failed: node is unreachable: connection error: "
+            'desc = "transport: Error while dialing: dial tcp 192.168.0.204:50000: connect: '
+            'connection refused" (Unavailable) (check it is powered on and its address in '
+            "the cluster file)",
+            id="unreachable",
+        ),
+        pytest.param(
+            lambda t: t.upgrade("192.168.0.204", IMAGE), UPGRADE_TRACKER,
+            'talosctl upgrade on 192.168.0.204 failed: error validating installer image '
+            '"factory.talos.dev/installer/x:v1": failed to pull',
+            id="upgrade tracker error",
+        ),
+        pytest.param(
+            lambda t: t.members("192.168.0.201"), X509,
+            "talosctl get members on 192.168.0.201 failed: the node does not trust our client "
+            "certificate:",
+            id="another cluster's talosconfig",
+        ),
+        pytest.param(
+            lambda t: t.gen_secrets(Path("s.yaml")), UNKNOWN_FLAG,
+            "talosctl gen secrets failed: talosctl rejected the command line: unknown flag: "
+            "--talosconfig (the installed talosctl is probably not v1.12",
+            id="unknown flag",
+        ),
+        pytest.param(
+            lambda t: t.reboot("192.168.0.211"),
+            'WARNING: 192.168.0.211: server version 1.11.0 is older than client version '
+            '1.12.4\n"192.168.0.211": rpc error: code = DeadlineExceeded desc = context '
+            "deadline exceeded\n",
+            "talosctl reboot on 192.168.0.211 failed: timed out: context deadline exceeded "
+            "(DeadlineExceeded)",
+            id="timeout after a warning",
+        ),
+        pytest.param(
+            lambda t: t.kubeconfig("192.168.0.201", Path("kubeconfig")),
+            "error: something new\n",
+            "talosctl kubeconfig on 192.168.0.201 failed: error: something new",
+            id="an unknown failure keeps its own words",
+        ),
+    ],
+)
+def test_failures_are_one_line_naming_the_node_and_what_to_do(
+    call: Callable[[Talosctl], object], stderr: str, message: str, talosconfig: Path
+) -> None:
+    talosctl, _ = adapter(talosconfig, FakeRunner(replies={
+        "upgrade": (1, "", stderr), "get members": (1, "", stderr), "gen": (1, "", stderr),
+        "reboot": (1, "", stderr), "kubeconfig": (1, "", stderr),
+    }))
+    with pytest.raises(CommandError) as caught:
+        call(talosctl)
+    assert "\n" not in str(caught.value)
+    assert str(caught.value).startswith(message)
+    assert caught.value.returncode == 1
+    assert caught.value.stderr.splitlines()[-1] == stderr.strip().splitlines()[-1]
+
+
+def test_validation_problems_are_listed_in_the_error(talosconfig: Path) -> None:
+    stderr = (
+        "2 errors occurred:\n\t* static hostname is already set in v1alpha1 config\n"
+        "\t* install disk or disk selector is required\n\n"
+    )
+    talosctl, _ = adapter(talosconfig, FakeRunner(replies={"validate": (1, "", stderr)}))
+    with pytest.raises(CommandError) as caught:
+        talosctl.validate(Path("clusterconfig/worker-04.yaml"))
+    assert str(caught.value) == (
+        "worker-04.yaml is not valid for metal mode: static hostname is already set in "
+        "v1alpha1 config; install disk or disk selector is required "
+        "(fix the patches it is made from)"
+    )
+
+
+def test_a_validation_error_without_a_list_keeps_talosctl_s_line(talosconfig: Path) -> None:
+    talosctl, _ = adapter(
+        talosconfig, FakeRunner(replies={"validate": (1, "", 'unknown runtime mode: "x"\n')})
+    )
+    with pytest.raises(CommandError, match=r'not valid for x mode: unknown runtime mode: "x"'):
+        talosctl.validate(Path("w.yaml"), mode="x")
+
+
+def test_a_timeout_of_a_read_names_the_node(talosconfig: Path) -> None:
+    runner = FakeRunner(raise_on={"get members": CommandError("talosctl ... timed out after 120s")})
+    talosctl, _ = adapter(talosconfig, runner)
+    with pytest.raises(CommandError, match=r"^talosctl get members on 192\.168\.0\.203 did not "
+                       r"finish in time and was stopped \(check the node is up"):
+        talosctl.members("192.168.0.203")
+
+
+def test_a_missing_talosctl_is_one_line_saying_how_to_install_it(talosconfig: Path) -> None:
+    talosctl = Talosctl(talosconfig, binary="/nonexistent/talosctl")
+    with pytest.raises(ToolMissingError) as caught:
+        talosctl.members(NODE)
+    assert re.match(r"talosctl is not installed .*curl -sL https://talos\.dev/install",
+                    str(caught.value))
+
+
+def test_explain_picks_the_error_line_over_warnings_usage_and_multierror_headers() -> None:
+    assert explain(UNKNOWN_FLAG) == "unknown flag: --talosconfig"
+    assert explain(ALREADY) == "etcd data directory is not empty (AlreadyExists)"
+    assert explain("WARNING: x\n\n") == "no error message"
