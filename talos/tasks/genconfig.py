@@ -1,17 +1,113 @@
-"""Tasks of this area are not built yet; each entry says so when run."""
+"""Generating the nodes' configs from the encrypted secrets, and creating those secrets.
+
+``inv genconfig`` is the main job: ``clusterconfig/<node>.yaml`` (0600) for every node
+whose inputs changed, and ``clusterconfig/talosconfig``. ``inv secrets.init`` creates
+the encrypted bundle once. Both honour Invoke's ``--dry``: they say what they would
+write and write nothing.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from invoke.collection import Collection
+from invoke.context import Context
 
-from talos.tasks.runtime import not_built, task
+from talos.tasks.runtime import load_cluster, task
+
+if TYPE_CHECKING:
+    from talos.genconfig import GenerationReport
 
 
-@task
-def genconfig(c):  # type: ignore[no-untyped-def]
-    """Not built yet."""
-    not_built("genconfig")
+def is_dry(c: Context) -> bool:
+    """Invoke's own ``--dry`` (``inv --dry genconfig``)."""
+    return bool(c.config.run.dry)
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+@task(  # type: ignore[untyped-decorator]  # runtime.task returns Any when given options
+    iterable=["node"],
+    help={
+        "node": "only this node (repeatable); default: every node",
+        "force": "regenerate even the configs whose inputs did not change",
+        "validate": "check each generated config with `talosctl validate --mode metal`",
+    },
+)
+def genconfig(
+    c: Context, node: list[str] | None = None, force: bool = False, validate: bool = False
+) -> None:
+    """Generate clusterconfig/<node>.yaml from the secrets and patches (changed nodes only)."""
+    from talos.genconfig import generate
+    from talos.targets import talosctl_for
+
+    cluster = load_cluster(c)
+    dry = is_dry(c)
+    nodes = cluster.select(node) if node else None
+    report = generate(
+        cluster, talosctl=talosctl_for(cluster, dry=dry), nodes=nodes, force=force,
+        validate=validate, dry=dry, progress=progress_line,
+    )
+    say(summary(report, shown_dir=f"{report.output_dir.name}/"))
+
+
+def progress_line(name: str, what: str) -> None:
+    if what != "unchanged":
+        say(f"  {name:<14} {what}")
+
+
+def count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def summary(report: GenerationReport, *, shown_dir: str) -> str:
+    """One line: what was written (or would be), what was left alone."""
+    unchanged = f"{count(len(report.unchanged), 'config')} unchanged"
+    if report.nothing_to_do:
+        return (f"Nothing to do: {count(len(report.unchanged), 'config')} in {shown_dir} "
+                "up to date (--force regenerates).")
+    parts = []
+    if report.written:
+        parts.append(f"{count(len(report.written), 'config')} ({', '.join(report.written)})")
+    if report.talosconfig_written:
+        parts.append("talosconfig")
+    what = " and ".join(parts)
+    if report.dry:
+        return f"Dry run: would write {what} to {shown_dir}; {unchanged}; nothing written."
+    return f"Wrote {what} to {shown_dir} (mode 0600); {unchanged}."
+
+
+@task(  # type: ignore[untyped-decorator]
+    name="init",
+    iterable=["recipient"],
+    help={
+        "recipient": "encrypt for this age public key (repeatable); default: the creation "
+                     "rules of .sops.yaml",
+    },
+)
+def init_secrets(c: Context, recipient: list[str] | None = None) -> None:
+    """Create the encrypted secrets bundle once (refuses to replace an existing one)."""
+    from talos.secrets import create_bundle
+    from talos.targets import talosctl_for
+
+    cluster = load_cluster(c)
+    dry = is_dry(c)
+    target = create_bundle(
+        cluster, talosctl=talosctl_for(cluster, dry=dry), recipients=recipient or (), dry=dry
+    )
+    shown = target.name if target.parent == cluster.root else str(target)
+    if dry:
+        say(f"Dry run: would create {shown} (talosctl gen secrets, encrypted with sops); "
+            "nothing written.")
+    else:
+        say(f"Created {shown}, encrypted with sops: commit it; keep the age key safe, "
+            "it is the only way to read it.")
 
 
 def register(ns: Collection) -> None:
     ns.add_task(genconfig)
+    secrets = Collection("secrets")
+    secrets.add_task(init_secrets)
+    ns.add_collection(secrets)

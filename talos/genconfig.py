@@ -1,0 +1,467 @@
+"""From the encrypted secrets bundle to one machine config per node, incrementally.
+
+    generate(cluster, talosctl=..., nodes=None, force=False, validate=False, dry=False,
+             progress=None)           -> GenerationReport   .written / .unchanged node names
+    config_path(cluster, node)        -> Path                clusterconfig/<node>.yaml
+    config_is_current(cluster, node)  -> bool                inputs unchanged since written
+
+How a node's config is made:
+
+1. The bundle is decrypted with sops into a private temporary directory (0700, the file
+   0600), removed however the run ends.
+2. ``talosctl gen config --with-secrets`` writes the base control-plane and worker
+   configs there, with the cluster's Talos and Kubernetes versions passed explicitly.
+3. The merger applies, lowest precedence first: what the cluster file says of the node
+   (installer image from its schematic, install disk, a ``HostnameConfig`` with
+   ``auto: "off"`` and its hostname), ``patches.all``, the role's patches, the node's own.
+4. Everything is staged first; only then are the files written to ``clusterconfig/``,
+   each 0600 through a temp file and a rename. A failure before that point leaves
+   ``clusterconfig/`` exactly as it was.
+
+Incremental: ``clusterconfig/.state.json`` keeps, per node, a digest of every input
+(the node's part of the cluster file, its patch files, its schematic file, the
+encrypted secrets file, the talosctl client version) and of the file written. A node
+whose inputs and file are unchanged is skipped without decrypting anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import yaml
+
+from talos.errors import CommandError, OutputError
+
+if TYPE_CHECKING:
+    from talos.cluster import Cluster, Node
+    from talos.merge import Patch
+
+STATE_FILE = ".state.json"
+TALOSCONFIG = "talosconfig"
+#: Bumped whenever the same inputs would give a different output (a change in this module).
+FORMAT = 1
+VALIDATE_MODE = "metal"
+
+Progress = Callable[[str, str], None]
+
+
+class ConfigTool(Protocol):
+    """What generation needs of talosctl (:class:`talos.talosctl.Talosctl` provides it)."""
+
+    def gen_config(
+        self, cluster_name: str, endpoint: str, *, secrets: Path, output_dir: Path,
+        talos_version: str, kubernetes_version: str, install_image: str,
+        install_disk: str | None = None, with_docs: bool = True, with_examples: bool = True,
+    ) -> None: ...
+
+    def validate(self, config: Path, *, mode: str = "metal") -> None: ...
+
+    def client_version(self) -> str: ...
+
+
+@dataclass
+class GenerationReport:
+    """What a run wrote (or, dry, would write) and what it left alone, with reasons."""
+
+    output_dir: Path
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)
+    talosconfig_written: bool = False
+    dry: bool = False
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not self.written and not self.talosconfig_written
+
+
+# -- where things are --------------------------------------------------------------------
+
+
+def config_path(cluster: Cluster, node: Node) -> Path:
+    """The generated config of ``node``."""
+    return cluster.output_dir / f"{node.name}.yaml"
+
+
+def talosconfig_path(cluster: Cluster) -> Path:
+    return cluster.output_dir / TALOSCONFIG
+
+
+def shown(cluster: Cluster, path: Path) -> str:
+    """``path`` as the user knows it: relative to the cluster file's folder when inside."""
+    try:
+        return str(path.relative_to(cluster.root))
+    except ValueError:
+        return str(path)
+
+
+# -- inputs and state --------------------------------------------------------------------
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _file_digest(path: Path) -> str:
+    try:
+        return _digest(path.read_bytes())
+    except FileNotFoundError:
+        return "missing"
+
+
+def node_patch_files(cluster: Cluster, node: Node) -> tuple[Path, ...]:
+    """The node's patch files, lowest precedence first: all, role, own."""
+    return (*cluster.patches_all, *cluster.role_patches(node.role), *node.patches)
+
+
+def node_inputs(cluster: Cluster, node: Node, client_version: str | None) -> dict[str, str]:
+    """A digest of every input of ``node``'s config, keyed by what the user would call it."""
+    declared = {
+        "format": FORMAT,
+        "name": cluster.name,
+        "endpoint": cluster.endpoint,
+        "talosVersion": cluster.talos_version_of(node),
+        "kubernetesVersion": cluster.kubernetes_version,
+        "installer": [cluster.installer.registry, cluster.installer.form],
+        "node": [node.name, node.role, node.schematic, node.install_disk, node.hostname],
+        "patches": [shown(cluster, p) for p in node_patch_files(cluster, node)],
+    }
+    inputs = {f"{shown(cluster, cluster.path)} (node {node.name})":
+              _digest(json.dumps(declared, sort_keys=True).encode())}
+    schematic = cluster.schematics[node.schematic].file
+    inputs[shown(cluster, schematic)] = _file_digest(schematic)
+    for patch in node_patch_files(cluster, node):
+        inputs[shown(cluster, patch)] = _file_digest(patch)
+    inputs[shown(cluster, cluster.secrets_file)] = _file_digest(cluster.secrets_file)
+    if client_version is not None:
+        inputs["talosctl"] = client_version
+    return inputs
+
+
+def talosconfig_inputs(cluster: Cluster, client_version: str | None) -> dict[str, str]:
+    declared = {
+        "format": FORMAT,
+        "name": cluster.name,
+        "endpoint": cluster.endpoint,
+        "talosVersion": cluster.talos_version,
+        "kubernetesVersion": cluster.kubernetes_version,
+        "endpoints": talosconfig_endpoints(cluster),
+        "nodes": talosconfig_nodes(cluster),
+    }
+    inputs = {f"{shown(cluster, cluster.path)} (talosconfig)":
+              _digest(json.dumps(declared, sort_keys=True).encode())}
+    inputs[shown(cluster, cluster.secrets_file)] = _file_digest(cluster.secrets_file)
+    if client_version is not None:
+        inputs["talosctl"] = client_version
+    return inputs
+
+
+def load_state(cluster: Cluster) -> dict[str, Any]:
+    """The state of the last run; empty when missing or unreadable (everything regenerates)."""
+    try:
+        state = json.loads((cluster.output_dir / STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) and state.get("format") == FORMAT else {}
+
+
+def _entry(state: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    entries = state.get("files")
+    entry = entries.get(key) if isinstance(entries, dict) else None
+    return entry if isinstance(entry, dict) else {}
+
+
+def stale_reason(entry: Mapping[str, Any], inputs: Mapping[str, str], path: Path) -> str | None:
+    """Why the file at ``path`` must be (re)written, or None when it is current."""
+    if not path.exists():
+        return "new" if not entry else "missing"
+    stored = entry.get("inputs")
+    if not isinstance(stored, dict):
+        return "no record of its inputs"
+    if _file_digest(path) != entry.get("output"):
+        return "changed by hand since it was generated"
+    changed = [name for name in inputs if stored.get(name) != inputs[name]]
+    gone = [name for name in stored if name not in inputs]
+    if "talosctl" in changed:
+        changed.remove("talosctl")
+        changed.append(f"talosctl {stored.get('talosctl')} -> {inputs['talosctl']}")
+    parts = changed + [f"{name} no longer used" for name in gone]
+    if parts:
+        return "changed: " + ", ".join(parts)
+    return None
+
+
+def config_is_current(cluster: Cluster, node: Node) -> bool:
+    """True when ``node``'s config exists and nothing that feeds it changed since.
+
+    The talosctl version is taken as recorded (checking it would run talosctl).
+    """
+    entry = _entry(load_state(cluster), node.name)
+    stored = entry.get("inputs")
+    version = stored.get("talosctl") if isinstance(stored, dict) else None
+    inputs = node_inputs(cluster, node, version if isinstance(version, str) else None)
+    return stale_reason(entry, inputs, config_path(cluster, node)) is None
+
+
+# -- what goes into a config -------------------------------------------------------------
+
+
+def derived_documents(cluster: Cluster, node: Node) -> list[dict[str, Any]]:
+    """What the cluster file says of ``node``, as patch documents (lowest precedence)."""
+    from talos.schematic import node_installer_image
+
+    install: dict[str, Any] = {"image": node_installer_image(cluster, node)}
+    if node.install_disk:
+        install["disk"] = node.install_disk
+    return [
+        {"machine": {"install": install}},
+        {"apiVersion": "v1alpha1", "kind": "HostnameConfig", "auto": "off",
+         "hostname": node.hostname},
+    ]
+
+
+def talosconfig_endpoints(cluster: Cluster) -> list[str]:
+    """The control planes' addresses; the endpoint's host when none has a fixed one."""
+    found = [n.ip for n in cluster.controlplanes if n.ip]
+    return found or [cluster.endpoint_host]
+
+
+def talosconfig_nodes(cluster: Cluster) -> list[str]:
+    return [n.ip for n in cluster.nodes if n.ip]
+
+
+def fill_talosconfig(text: str, cluster: Cluster) -> str:
+    """The talosconfig ``gen config`` wrote, with endpoints and nodes from the cluster file."""
+    data = yaml.safe_load(text)
+    contexts = data.get("contexts") if isinstance(data, dict) else None
+    if not isinstance(contexts, dict) or not contexts:
+        raise CommandError("talosctl gen config wrote a talosconfig without contexts")
+    name = data.get("context") if data.get("context") in contexts else next(iter(contexts))
+    context = contexts[name]
+    context["endpoints"] = talosconfig_endpoints(cluster)
+    context["nodes"] = talosconfig_nodes(cluster)
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+
+
+class _Patches:
+    """Patch files loaded once per run, whatever the number of nodes using them."""
+
+    def __init__(self, cluster: Cluster):
+        self.cluster = cluster
+        self.loaded: dict[Path, Patch] = {}
+
+    def get(self, path: Path) -> Patch:
+        if path not in self.loaded:
+            from talos.merge import load_patch
+
+            self.loaded[path] = load_patch(f"@{shown(self.cluster, path)}",
+                                           base_dir=self.cluster.root)
+        return self.loaded[path]
+
+
+def merge_node(cluster: Cluster, node: Node, base: str, patches: _Patches) -> str:
+    """``node``'s config: the base of its role with the derived patch, then its patches."""
+    from talos.merge import apply_patches, dump_config, parse_config, patch_from_documents
+
+    config = parse_config(base, f"talosctl gen config ({node.role}.yaml)")
+    derived = patch_from_documents(
+        derived_documents(cluster, node), f"{shown(cluster, cluster.path)} (node {node.name})"
+    )
+    chain = [derived, *(patches.get(p) for p in node_patch_files(cluster, node))]
+    return dump_config(apply_patches(config, chain))
+
+
+# -- running -----------------------------------------------------------------------------
+
+
+def generate(
+    cluster: Cluster,
+    *,
+    talosctl: ConfigTool,
+    nodes: Iterable[Node] | None = None,
+    force: bool = False,
+    validate: bool = False,
+    dry: bool = False,
+    progress: Progress | None = None,
+) -> GenerationReport:
+    """Write ``clusterconfig/<node>.yaml`` for each node whose inputs changed (all with
+    ``force``) and ``clusterconfig/talosconfig``; ``dry`` plans and writes nothing."""
+    from talos.sops import require_encrypted
+
+    selected = list(cluster.nodes if nodes is None else nodes)
+    tell = progress or (lambda name, what: None)
+    report = GenerationReport(output_dir=cluster.output_dir, dry=dry)
+    require_encrypted(cluster.secrets_file, shown(cluster, cluster.secrets_file))
+    version = talosctl.client_version()
+    state = load_state(cluster)
+
+    inputs: dict[str, dict[str, str]] = {}
+    todo: list[Node] = []
+    for node in selected:
+        inputs[node.name] = node_inputs(cluster, node, version)
+        reason = stale_reason(_entry(state, node.name), inputs[node.name],
+                              config_path(cluster, node))
+        if force:
+            reason = "forced"
+        if reason is None:
+            report.unchanged.append(node.name)
+            tell(node.name, "unchanged")
+        else:
+            todo.append(node)
+            report.reasons[node.name] = reason
+    tc_inputs = talosconfig_inputs(cluster, version)
+    tc_reason = "forced" if force else stale_reason(
+        _entry(state, TALOSCONFIG), tc_inputs, talosconfig_path(cluster)
+    )
+    if tc_reason is not None:
+        report.reasons[TALOSCONFIG] = tc_reason
+
+    if dry or (not todo and tc_reason is None):
+        for node in todo:
+            tell(node.name, f"would write ({report.reasons[node.name]})")
+        report.written = [n.name for n in todo]
+        report.talosconfig_written = tc_reason is not None
+        return report
+
+    staged = _build(cluster, talosctl, todo, tc_reason is not None, validate=validate,
+                    report=report, tell=tell)
+    files = dict(state.get("files") or {}) if isinstance(state.get("files"), dict) else {}
+    for node in todo:
+        files[node.name] = {"inputs": inputs[node.name],
+                            "output": _digest(staged[config_path(cluster, node)])}
+    if tc_reason is not None:
+        files[TALOSCONFIG] = {"inputs": tc_inputs,
+                              "output": _digest(staged[talosconfig_path(cluster)])}
+    new_state = json.dumps({"format": FORMAT, "files": files}, indent=2, sort_keys=True) + "\n"
+    staged[cluster.output_dir / STATE_FILE] = new_state.encode()
+    commit(cluster, staged)
+    report.written = [n.name for n in todo]
+    report.talosconfig_written = tc_reason is not None
+    return report
+
+
+def _build(
+    cluster: Cluster,
+    talosctl: ConfigTool,
+    todo: Sequence[Node],
+    with_talosconfig: bool,
+    *,
+    validate: bool,
+    report: GenerationReport,
+    tell: Progress,
+) -> dict[Path, bytes]:
+    """Every file to write, generated and merged in a private temporary directory."""
+    from talos.schematic import node_installer_image
+    from talos.sops import decrypt_file, private_tempdir, write_private
+
+    staged: dict[Path, bytes] = {}
+    with private_tempdir() as work:
+        secrets = write_private(
+            work / "secrets.yaml",
+            decrypt_file(cluster.secrets_file, shown=shown(cluster, cluster.secrets_file)),
+        )
+        # One base per Talos version in use: the version contract shapes the config.
+        versions: dict[str, Node] = {}
+        for node in todo:
+            versions.setdefault(cluster.talos_version_of(node), node)
+        if with_talosconfig and cluster.talos_version not in versions:
+            versions[cluster.talos_version] = cluster.first_controlplane
+        bases: dict[str, Path] = {}
+        for index, (talos_version, example) in enumerate(versions.items()):
+            out = work / f"base-{index}"
+            talosctl.gen_config(
+                cluster.name, cluster.endpoint, secrets=secrets, output_dir=out,
+                talos_version=talos_version, kubernetes_version=cluster.kubernetes_version,
+                install_image=node_installer_image(cluster, example),
+                with_docs=False, with_examples=False,
+            )
+            bases[talos_version] = out
+        patches = _Patches(cluster)
+        checked = work / "check"
+        checked.mkdir(mode=0o700)
+        for node in todo:
+            base = _read_base(bases[cluster.talos_version_of(node)] / f"{node.role}.yaml")
+            text = merge_node(cluster, node, base, patches)
+            if validate:
+                _validate(talosctl, checked, node, text)
+            staged[config_path(cluster, node)] = text.encode("utf-8")
+            tell(node.name, f"generated ({report.reasons[node.name]})")
+        if with_talosconfig:
+            base = _read_base(bases[cluster.talos_version] / TALOSCONFIG)
+            staged[talosconfig_path(cluster)] = fill_talosconfig(base, cluster).encode("utf-8")
+    return staged
+
+
+def _read_base(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CommandError(
+            f"talosctl gen config did not write {path.name} ({exc.strerror}); "
+            "is talosctl the right version?"
+        ) from exc
+
+
+def _validate(talosctl: ConfigTool, folder: Path, node: Node, text: str) -> None:
+    """``talosctl validate`` on the node's config, in a file named after the node so that
+    talosctl's complaint names it."""
+    from talos.sops import write_private
+
+    path = write_private(folder / f"{node.name}.yaml", text.encode("utf-8"))
+    try:
+        talosctl.validate(path, mode=VALIDATE_MODE)
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def commit(cluster: Cluster, staged: Mapping[Path, bytes]) -> None:
+    """Write every staged file, or none: all temp files first, then the renames."""
+    from talos.sops import stage_file
+
+    output = cluster.output_dir
+    where = shown(cluster, output)
+    try:
+        output.mkdir(mode=0o700, exist_ok=True)
+        if not output.is_dir():
+            raise NotADirectoryError(20, "Not a directory", str(output))
+    except OSError as exc:
+        raise OutputError(
+            f"cannot create {where}/: {exc.strerror or exc}; nothing was written"
+        ) from exc
+    temps: list[tuple[Path, Path]] = []
+    # The state file goes last: a crash between renames leaves files it does not vouch for.
+    order = sorted(staged, key=lambda p: p.name == STATE_FILE)
+    try:
+        for path in order:
+            temps.append((stage_file(path, staged[path]), path))
+    except OSError as exc:
+        for temp, _ in temps:
+            temp.unlink(missing_ok=True)
+        raise OutputError(
+            f"cannot write {where}/{path.name}: {exc.strerror or exc}; "
+            f"nothing in {where}/ was changed (free some space or make it writable)"
+        ) from exc
+    try:
+        for temp, path in temps:
+            os.replace(temp, path)
+    except OSError as exc:
+        for temp, _ in temps:
+            temp.unlink(missing_ok=True)
+        raise OutputError(
+            f"cannot replace files in {where}/: {exc.strerror or exc}; run again"
+        ) from exc
+
+
+__all__ = [
+    "ConfigTool",
+    "GenerationReport",
+    "config_is_current",
+    "config_path",
+    "generate",
+]
