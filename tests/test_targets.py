@@ -1,0 +1,188 @@
+"""Node addresses: from the cluster file, else from the members the control planes know."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_talosctl import FakeRunner
+
+from talos.cluster import Cluster, Node
+from talos.command import Result
+from talos.errors import SelectionError, ToolMissingError
+from talos.talosctl import Talosctl
+from talos.targets import Target, resolve_targets, talosconfig_path, talosctl_for
+
+UNREACHABLE = (
+    "rpc error: code = Unavailable desc = connection error: desc = \"transport: Error while "
+    "dialing: dial tcp 192.168.0.201:50000: connect: connection refused\"\n"
+)
+
+
+def cluster(tmp_path: Path, *nodes: Node) -> Cluster:
+    return Cluster(
+        path=tmp_path / "cluster.yaml", name="pitower", endpoint="https://192.168.0.200:6443",
+        talos_version="v1.12.4", kubernetes_version="v1.35.0",
+        secrets_file=tmp_path / "secrets.sops.yaml", schematics={}, nodes=nodes,
+    )
+
+
+CP1 = Node("worker-01", "controlplane", "192.168.0.201", "amd")
+CP2 = Node("worker-02", "controlplane", "192.168.0.202", "amd")
+W4 = Node("worker-04", "worker", "192.168.0.204", "intel")
+W5 = Node("worker-05", "worker", None, "intel")
+W6 = Node("worker-06", "worker", None, "intel")
+
+
+def members_json(*members: tuple[str, list[str], str]) -> str:
+    return "".join(
+        json.dumps({
+            "metadata": {"id": hostname, "namespace": "cluster", "version": 1},
+            "node": "192.168.0.201",
+            "spec": {"addresses": addresses, "hostname": hostname, "machineType": role,
+                     "operatingSystem": "Talos (v1.12.4)"},
+        }, indent=4, sort_keys=True) + "\n"
+        for hostname, addresses, role in members
+    )
+
+
+PITOWER_MEMBERS = members_json(
+    ("worker-01", ["192.168.0.201"], "controlplane"),
+    ("worker-02", ["192.168.0.202"], "controlplane"),
+    ("worker-05", ["fd00::205", "192.168.0.205"], "worker"),
+    ("worker-06.lan", ["192.168.0.206"], "worker"),
+)
+
+
+@pytest.fixture
+def talosconfig(tmp_path: Path) -> Path:
+    path = tmp_path / "talosconfig"
+    path.write_text("context: pitower\n")
+    return path
+
+
+def adapter(talosconfig: Path, runner: FakeRunner) -> Talosctl:
+    return Talosctl(talosconfig, runner=runner, binary="talosctl")
+
+
+def asked(runner: FakeRunner) -> list[str]:
+    """The nodes members were asked of, in order."""
+    return [argv[argv.index("--nodes") + 1] for argv in runner.argvs if argv[1:3] == ["get",
+            "members"]]
+
+
+def test_nodes_with_an_ip_need_no_question(tmp_path: Path, talosconfig: Path) -> None:
+    runner = FakeRunner()
+    targets = resolve_targets(cluster(tmp_path, CP1, W4), [W4, CP1], adapter(talosconfig, runner))
+    assert targets == [Target(W4, "192.168.0.204"), Target(CP1, "192.168.0.201")]
+    assert runner.calls == []
+
+
+def test_nodes_without_an_ip_are_found_among_the_members_by_hostname_asked_once(
+    tmp_path: Path, talosconfig: Path
+) -> None:
+    runner = FakeRunner(replies={"get members": (0, PITOWER_MEMBERS, "")})
+    the_cluster = cluster(tmp_path, CP1, CP2, W4, W5, W6)
+    targets = resolve_targets(the_cluster, [W5, W4, W6], adapter(talosconfig, runner))
+    assert targets == [
+        Target(W5, "192.168.0.205"),  # IPv4 preferred
+        Target(W4, "192.168.0.204"),
+        Target(W6, "192.168.0.206"),  # a member reporting its FQDN
+    ]
+    assert asked(runner) == ["192.168.0.201"]
+
+
+def test_a_declared_hostname_is_what_is_looked_for(tmp_path: Path, talosconfig: Path) -> None:
+    renamed = Node("box", "worker", None, "intel", hostname="worker-05")
+    runner = FakeRunner(replies={"get members": (0, PITOWER_MEMBERS, "")})
+    targets = resolve_targets(cluster(tmp_path, CP1, renamed), [renamed],
+                              adapter(talosconfig, runner))
+    assert targets == [Target(renamed, "192.168.0.205")]
+
+
+def test_the_next_control_plane_is_asked_when_one_does_not_answer(
+    tmp_path: Path, talosconfig: Path
+) -> None:
+    class FirstDown(FakeRunner):
+        def run(self, argv: Sequence[str], **options: Any) -> Result:
+            result = super().run(argv, **options)
+            if "192.168.0.201" in argv:
+                return Result(result.argv, 1, "", UNREACHABLE)
+            return Result(result.argv, 0, PITOWER_MEMBERS, "")
+
+    runner = FirstDown()
+    targets = resolve_targets(cluster(tmp_path, CP1, CP2, W5), [W5], adapter(talosconfig, runner))
+    assert targets == [Target(W5, "192.168.0.205")]
+    assert asked(runner) == ["192.168.0.201", "192.168.0.202"]
+
+
+def test_a_node_no_member_has_is_refused_with_what_to_do(
+    tmp_path: Path, talosconfig: Path
+) -> None:
+    runner = FakeRunner(replies={"get members": (0, members_json(
+        ("worker-01", ["192.168.0.201"], "controlplane")), "")})
+    with pytest.raises(SelectionError) as caught:
+        resolve_targets(cluster(tmp_path, CP1, W5), [W5], adapter(talosconfig, runner))
+    assert str(caught.value) == (
+        "worker-05 has no IP in cluster.yaml and no member named worker-05 was found on "
+        "worker-01; add its ip"
+    )
+
+
+def test_when_no_control_plane_answers_the_node_and_the_reasons_are_named(
+    tmp_path: Path, talosconfig: Path
+) -> None:
+    runner = FakeRunner(replies={"get members": (1, "", UNREACHABLE)})
+    with pytest.raises(SelectionError) as caught:
+        resolve_targets(cluster(tmp_path, CP1, CP2, W5), [W5], adapter(talosconfig, runner))
+    message = str(caught.value)
+    assert message.startswith("worker-05 has no IP in cluster.yaml and no control plane answered")
+    assert "talosctl get members on 192.168.0.201 failed: node is unreachable" in message
+    assert "192.168.0.202" in message
+    assert message.endswith("add its ip or check the control planes")
+    assert "\n" not in message
+
+
+def test_without_a_control_plane_address_there_is_nobody_to_ask(
+    tmp_path: Path, talosconfig: Path
+) -> None:
+    cp = Node("worker-01", "controlplane", None, "amd")
+    runner = FakeRunner()
+    with pytest.raises(SelectionError, match=r"^worker-05 has no IP in cluster\.yaml and no "
+                       r"control plane has one"):
+        resolve_targets(cluster(tmp_path, cp, W5), [W5], adapter(talosconfig, runner))
+    assert runner.calls == []
+
+
+def test_a_missing_talosctl_is_not_mistaken_for_an_unanswering_control_plane(
+    tmp_path: Path, talosconfig: Path
+) -> None:
+    talosctl = Talosctl(talosconfig, binary="/nonexistent/talosctl")
+    with pytest.raises(ToolMissingError):
+        resolve_targets(cluster(tmp_path, CP1, W5), [W5], talosctl)
+
+
+def test_the_talosconfig_is_the_generated_one_unless_the_environment_names_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    the_cluster = cluster(tmp_path, CP1)
+    monkeypatch.delenv("TALOS_TASKS_TALOSCONFIG", raising=False)
+    assert talosconfig_path(the_cluster) == tmp_path / "clusterconfig" / "talosconfig"
+    monkeypatch.setenv("TALOS_TASKS_TALOSCONFIG", "/etc/talos/pitower")
+    assert talosconfig_path(the_cluster) == Path("/etc/talos/pitower")
+
+
+def test_talosctl_for_a_cluster_uses_its_talosconfig_the_binary_and_dry_mode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TALOS_TASKS_TALOSCONFIG", raising=False)
+    monkeypatch.setenv("TALOSCTL", "/opt/bin/talosctl")
+    talosctl = talosctl_for(cluster(tmp_path, CP1), dry=True)
+    assert talosctl.talosconfig == tmp_path / "clusterconfig" / "talosconfig"
+    assert talosctl.binary == "/opt/bin/talosctl"
+    assert talosctl.runner.dry
+    assert talosctl.progress is not None
+    assert talosctl_for(cluster(tmp_path, CP1), progress=None).progress is None
