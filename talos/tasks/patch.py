@@ -1,16 +1,68 @@
-"""Tasks of this area are not built yet; each entry says so when run."""
+"""inv patch: apply machine-config patches to a config file, like `talosctl machineconfig patch`."""
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
+from pathlib import Path
+
 from invoke.collection import Collection
+from invoke.context import Context
 
-from talos.tasks.runtime import not_built, task
+from talos.errors import OutputError, PatchError
+from talos.tasks.runtime import task
 
 
-@task
-def patch(c):  # type: ignore[no-untyped-def]
-    """Not built yet."""
-    not_built("patch")
+@task(  # type: ignore[untyped-decorator]  # runtime.task returns Any when given options
+    iterable=["patch"],
+    positional=["base"],
+    help={
+        "base": "the machine config to patch (YAML, one or more documents)",
+        "patch": "a patch: @FILE, a file name, or inline YAML/JSON (repeatable, applied in order)",
+        "output": "write the result to this file (mode 0600, atomically) instead of stdout",
+    },
+)
+def patch(c: Context, base: str, patch: list[str] | None = None, output: str = "") -> None:
+    """Apply patches to a machine config (strategic or JSON 6902), like talosctl."""
+    text = patch_file(Path(base), patch or [], base_dir=Path.cwd())
+    if output:
+        write_private(Path(output), text)
+    else:
+        sys.stdout.write(text)
+
+
+def patch_file(base: Path, specs: list[str], *, base_dir: Path) -> str:
+    """The patched config as YAML text."""
+    from talos.merge import apply_patches, dump_config, load_patches, parse_config
+
+    try:
+        text = base.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise PatchError(f"{base}: no such machine config file") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PatchError(f"{base}: cannot read the machine config: {exc}") from exc
+    config = parse_config(text, str(base))
+    return dump_config(apply_patches(config, load_patches(specs, base_dir=base_dir)))
+
+
+def write_private(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` atomically, readable by the owner only (it holds keys)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(temp, 0o600)
+            os.replace(temp, path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def register(ns: Collection) -> None:

@@ -1,0 +1,450 @@
+"""Multi-document machine configs and strategic patches: identity, decoding, merging.
+
+A machine config is a list of documents: the legacy ``v1alpha1`` document (keys
+``version``, ``machine``, ``cluster``...) and typed documents (``apiVersion``, ``kind``,
+and ``name`` for named kinds). A strategic patch is a list of documents and delete
+selectors (``$patch: delete``); each is matched to the config's document with the same
+apiVersion + kind (+ name), merged into it, or appended when there is none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from talos.errors import PatchError
+from talos.merge import rules as R
+from talos.merge.values import (
+    Path,
+    UnknownKeys,
+    ValueFailure,
+    delete_path,
+    format_path,
+    merge_struct,
+    normalize_struct,
+)
+from talos.merge.yamlio import scalar_text
+
+DocKey = tuple[str, str, str]
+"""(apiVersion, kind, name); name is "" for unnamed kinds and unnamed selectors."""
+
+LEGACY_KEY: DocKey = ("", R.LEGACY_KIND, "")
+_LEGACY_MARKERS = frozenset({"machine", "cluster", "debug", "persist"})
+_MANIFEST_TRIM = "\t\n\v\f\r"
+
+
+def key_text(key: DocKey) -> str:
+    """``/v1alpha1``, ``v1alpha1/HostnameConfig``, ``v1alpha1/LinkConfig/eth0``."""
+    api, kind, name = key
+    return f"{api}/{kind}/{name}" if name else f"{api}/{kind}"
+
+
+@dataclass(frozen=True)
+class Config:
+    """A parsed machine config: its documents, the legacy v1alpha1 one first.
+
+    The documents are plain YAML data; treat them as read-only (results of merges
+    share unchanged parts with their inputs).
+    """
+
+    documents: tuple[dict[str, Any], ...]
+    source: str = "<config>"
+
+    def document(self, kind: str, name: str = "") -> dict[str, Any] | None:
+        """The first document of ``kind`` (and ``name``, for named kinds), or None."""
+        for document in self.documents:
+            _, doc_kind, doc_name = document_key(document)
+            if doc_kind == kind and doc_name == name:
+                return document
+        return None
+
+    @property
+    def keys(self) -> tuple[DocKey, ...]:
+        return tuple(document_key(document) for document in self.documents)
+
+
+@dataclass(frozen=True)
+class PatchDocument:
+    """A document of a strategic patch, decoded and checked against its kind."""
+
+    key: DocKey
+    data: dict[str, Any]
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class DeleteSelector:
+    """A ``$patch: delete`` marker: a whole document, a key, or a list item by key/value."""
+
+    key: DocKey
+    path: Path = ()
+    item: tuple[str, str] | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Patch:
+    """A loaded patch: strategic (``items``) or RFC 6902 (``operations`` is not None)."""
+
+    source: str
+    items: tuple[PatchDocument | DeleteSelector, ...] = ()
+    operations: tuple[dict[str, Any], ...] | None = None
+
+    @property
+    def kind(self) -> str:
+        """``"strategic"`` or ``"json6902"``."""
+        return "strategic" if self.operations is None else "json6902"
+
+
+# ---------------------------------------------------------------------------------------
+# Identity and decoding
+
+
+def document_key(document: Mapping[str, Any]) -> DocKey:
+    """The identity of a decoded document (no checks)."""
+    kind = document.get("kind")
+    if not kind:
+        return LEGACY_KEY
+    api = str(document.get("apiVersion") or "")
+    rules = R.all_kinds().get(str(kind))
+    name = str(document.get("name") or "") if rules is not None and rules.named else ""
+    return (api, str(kind), name)
+
+
+def _where(source: str, line: int | None) -> str:
+    return f"{source}:{line}" if line else source
+
+
+def _identify(data: Mapping[Any, Any], source: str, index: int, line: int | None) -> R.KindRules:
+    kind = data.get("kind")
+    api = data.get("apiVersion")
+    legacy = any(k in _LEGACY_MARKERS for k in data if isinstance(k, str))
+    label = f"document {index + 1}"
+    if kind is None and (legacy or (api is None and "version" in data)):
+        return R.all_kinds()[R.LEGACY_KIND]
+    if kind is None:
+        raise PatchError(f"{_where(source, line)}: {label}: missing kind")
+    if api is None and not legacy:
+        raise PatchError(f"{_where(source, line)}: {label} ({kind}): missing apiVersion")
+    api_text = R.LEGACY_KIND if api is None else scalar_text(api)
+    rules = R.kind_rules(scalar_text(kind), api_text)
+    if rules is None:
+        raise PatchError(
+            f'{_where(source, line)}: {label}: "{kind}" "{api_text}": not registered '
+            "(check kind and apiVersion)"
+        )
+    return rules
+
+
+def decode_document(data: Any, source: str, index: int, line: int | None) -> PatchDocument | None:
+    """A document checked and normalised against its kind; None for an empty document."""
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise PatchError(f"{_where(source, line)}: document {index + 1}: expected a YAML mapping")
+    rules = _identify(data, source, index, line)
+    name = ""
+    if rules.named:
+        name = scalar_text(data.get("name") or "")
+    key: DocKey = (rules.api_version, rules.kind, name)
+    try:
+        normalized = normalize_struct(data, rules.root)
+    except UnknownKeys as exc:
+        raise PatchError(
+            f"{_where(source, line)}: document {key_text(key)}: unknown keys "
+            f"{', '.join(exc.paths)} (not fields of {rules.kind}; check spelling and nesting)"
+        ) from exc
+    except ValueFailure as exc:
+        raise PatchError(
+            f"{_where(source, line)}: document {key_text(key)}: {format_path(exc.path)}: "
+            f"{exc.reason}"
+        ) from exc
+    if rules.kind == R.LEGACY_KIND:
+        normalized = _trim_manifests(normalized)
+    return PatchDocument(key, normalized, line)
+
+
+def _trim_manifests(document: dict[str, Any]) -> dict[str, Any]:
+    """Talos drops leading control whitespace of inline manifest contents when decoding."""
+    cluster = document.get("cluster")
+    if not isinstance(cluster, dict):
+        return document
+    manifests = cluster.get("inlineManifests")
+    if not manifests:
+        return document
+    trimmed = [
+        {**item, "contents": item["contents"].lstrip(_MANIFEST_TRIM)}
+        if isinstance(item, dict) and isinstance(item.get("contents"), str)
+        else item
+        for item in manifests
+    ]
+    return {**document, "cluster": {**cluster, "inlineManifests": trimmed}}
+
+
+def check_container(documents: Sequence[Mapping[str, Any]], source: str) -> None:
+    """Talos' container rules: one v1alpha1 document, unique and non-conflicting names."""
+    seen: dict[tuple[str, str], str] = {}
+    legacy = 0
+    for document in documents:
+        _, kind, name = document_key(document)
+        if kind == R.LEGACY_KIND:
+            legacy += 1
+            if legacy > 1:
+                raise PatchError(f"{source}: duplicate v1alpha1 document (only one is allowed)")
+            continue
+        if (kind, name) in seen:
+            raise PatchError(f"{source}: duplicate document {kind}/{name}")
+        for group in R.CONFLICTING_KINDS:
+            if kind not in group:
+                continue
+            for other in group - {kind}:
+                if (other, name) in seen:
+                    raise PatchError(
+                        f"{source}: conflicting documents {other}/{name} and {kind}/{name} "
+                        "(one link or volume per name)"
+                    )
+        seen[(kind, name)] = kind
+
+
+def order_documents(documents: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
+    """The legacy v1alpha1 document first, the others in their order."""
+    legacy = [d for d in documents if document_key(d) == LEGACY_KEY]
+    others = [d for d in documents if document_key(d) != LEGACY_KEY]
+    return (*legacy, *others)
+
+
+def decode_config(raw_documents: Sequence[Any], source: str,
+                  lines: Sequence[int] = ()) -> Config:
+    """A config from YAML documents (no ``$patch`` allowed): checked, ordered."""
+    decoded: list[dict[str, Any]] = []
+    seen: set[DocKey] = set()
+    for index, data in enumerate(raw_documents):
+        line = lines[index] if index < len(lines) else None
+        document = decode_document(data, source, index, line)
+        if document is None:
+            continue
+        if document.key in seen:
+            raise PatchError(
+                f"{_where(source, line)}: duplicate document {key_text(document.key)}"
+            )
+        seen.add(document.key)
+        decoded.append(document.data)
+    check_container(decoded, source)
+    return Config(order_documents(decoded), source)
+
+
+# ---------------------------------------------------------------------------------------
+# Strategic patches: delete extraction
+
+
+class _Removed:
+    pass
+
+
+_REMOVED = _Removed()
+
+
+class _Extraction:
+    def __init__(self, root: Mapping[Any, Any], source: str, line: int | None) -> None:
+        self.root = root
+        self.source = source
+        self.line = line
+        self.selectors: list[DeleteSelector] = []
+
+    def fail(self, message: str) -> PatchError:
+        return PatchError(
+            f"{_where(self.source, self.line)}: $patch: delete: {message}"
+        )
+
+    def identity(self, path: Path, whole_document: bool) -> DocKey:
+        api, kind = self.root.get("apiVersion"), self.root.get("kind")
+        if whole_document:
+            if api is None:
+                raise self.fail(
+                    "missing apiVersion in document for which $patch: delete is used "
+                    "(the v1alpha1 document cannot be deleted as a whole)"
+                )
+            if kind is None:
+                raise self.fail("missing kind in document for which $patch: delete is used")
+        if api is None and kind is None:
+            return LEGACY_KEY
+        if api is None or kind is None:
+            raise self.fail(f"kind and apiVersion must be both set for path {format_path(path)}")
+        name = self.root.get("name")
+        return (scalar_text(api), scalar_text(kind), "" if name is None else scalar_text(name))
+
+    def walk(self, node: Any, path: Path) -> Any:
+        if isinstance(node, dict):
+            return self._mapping(node, path)
+        if isinstance(node, list):
+            return self._sequence(node, path)
+        return node
+
+    def _mapping(self, node: dict[Any, Any], path: Path) -> Any:
+        if node.get("$patch") == "delete":
+            for key, value in node.items():
+                if key == "$patch":
+                    break
+                self.walk(value, (*path, key))
+            self._emit(node, path)
+            return _REMOVED
+        result: dict[Any, Any] = {}
+        removed = False
+        for key, value in node.items():
+            new = self.walk(value, (*path, key))
+            if new is _REMOVED:
+                removed = True
+                continue
+            result[key] = new
+        if removed and not result:
+            return _REMOVED
+        return result
+
+    def _sequence(self, node: list[Any], path: Path) -> Any:
+        result: list[Any] = []
+        removed = False
+        for value in node:
+            new = self.walk(value, (*path, len(result)))
+            if new is _REMOVED:
+                removed = True
+                continue
+            result.append(new)
+        if removed and not result:
+            return _REMOVED
+        return result
+
+    def _emit(self, node: Mapping[Any, Any], path: Path) -> None:
+        if path and isinstance(path[-1], int):
+            pair = next(((k, v) for k, v in node.items() if k != "$patch"), None)
+            if pair is None:
+                raise self.fail(f"no key:val found in sequence node for path {format_path(path)}")
+            key, value = pair
+            text = "" if isinstance(value, dict | list) or value is None else scalar_text(value)
+            self.selectors.append(
+                DeleteSelector(self.identity(path, False), path, (scalar_text(key), text),
+                               self.line)
+            )
+            return
+        if any(isinstance(part, int) for part in path):
+            raise self.fail(
+                f"cannot delete an inner key in '{format_path(path)}' "
+                "(keys inside list items cannot be deleted; delete the item by its key)"
+            )
+        self.selectors.append(DeleteSelector(self.identity(path, not path), path, None, self.line))
+
+
+def _remaining_is_empty(remaining: Any) -> bool:
+    if remaining is _REMOVED or remaining == {}:
+        return True
+    return isinstance(remaining, dict) and all(
+        key in ("version", "kind", "name") and not isinstance(value, dict | list)
+        for key, value in remaining.items()
+    )
+
+
+def strategic_items(raw_documents: Sequence[Any], source: str,
+                    lines: Sequence[int] = ()) -> tuple[PatchDocument | DeleteSelector, ...]:
+    """A strategic patch's items in application order; raises PatchError.
+
+    Order (as Talos applies them): selectors for the v1alpha1 document, the v1alpha1
+    document, then everything else in stream order. Empty when the stream holds nothing.
+    """
+    legacy_selectors: list[DeleteSelector] = []
+    legacy_documents: list[PatchDocument] = []
+    others: list[PatchDocument | DeleteSelector] = []
+    seen: set[DocKey] = set()
+    for index, data in enumerate(raw_documents):
+        line = lines[index] if index < len(lines) else None
+        if data is None:
+            continue
+        if not isinstance(data, dict):
+            raise PatchError(
+                f"{_where(source, line)}: document {index + 1}: expected a YAML mapping"
+            )
+        extraction = _Extraction(data, source, line)
+        remaining = extraction.walk(data, ())
+        for selector in extraction.selectors:
+            if selector.key == LEGACY_KEY:
+                legacy_selectors.append(selector)
+            else:
+                others.append(selector)
+        if _remaining_is_empty(remaining):
+            continue
+        document = decode_document(remaining, source, index, line)
+        if document is None:
+            continue
+        if document.key in seen:
+            raise PatchError(
+                f"{_where(source, line)}: duplicate document {key_text(document.key)} in one patch"
+            )
+        seen.add(document.key)
+        if document.key == LEGACY_KEY:
+            legacy_documents.append(document)
+        else:
+            others.append(document)
+    return (*legacy_selectors, *legacy_documents, *others)
+
+
+# ---------------------------------------------------------------------------------------
+# Strategic merge
+
+
+def apply_strategic(config: Config, patch: Patch) -> Config:
+    """``patch`` merged into ``config`` (a new Config); raises PatchError."""
+    documents: list[dict[str, Any] | None] = list(config.documents)
+    index: dict[DocKey, int] = {document_key(d): i for i, d in enumerate(config.documents)}
+    for item in patch.items:
+        position = index.get(item.key)
+        if isinstance(item, DeleteSelector):
+            if position is None:
+                # Talos v1.12 appends such selectors and then fails later or crashes;
+                # newer releases skip them, as we do.
+                continue
+            target = documents[position]
+            assert target is not None
+            if not item.path:
+                documents[position] = None
+                del index[item.key]
+                continue
+            documents[position] = _delete(target, item, patch.source)
+            continue
+        if position is None:
+            index[item.key] = len(documents)
+            documents.append(item.data)
+            continue
+        target = documents[position]
+        assert target is not None
+        documents[position] = _merge(target, item, patch.source)
+    result = [d for d in documents if d is not None]
+    check_container(result, patch.source)
+    return Config(order_documents(result), config.source)
+
+
+def _kind_rules(key: DocKey) -> R.KindRules:
+    return R.all_kinds()[key[1]]
+
+
+def _delete(target: dict[str, Any], selector: DeleteSelector, source: str) -> dict[str, Any]:
+    rules = _kind_rules(selector.key)
+    try:
+        return delete_path(target, rules.root, selector.path, selector.item)
+    except ValueFailure as exc:
+        path = format_path(selector.path)
+        what = f"item {selector.item[0]}={selector.item[1]!r} of " if selector.item else ""
+        raise PatchError(
+            f"{_where(source, selector.line)}: patch delete: {what}path '{path}' in document "
+            f"'{key_text(selector.key)}': failed to delete path '{path}': {exc.reason}"
+            f" (at {format_path(exc.path) or 'the document root'})"
+        ) from exc
+
+
+def _merge(target: dict[str, Any], document: PatchDocument, source: str) -> dict[str, Any]:
+    rules = _kind_rules(document.key)
+    try:
+        return merge_struct(target, document.data, rules.root)
+    except ValueFailure as exc:
+        raise PatchError(
+            f"{_where(source, document.line)}: document {key_text(document.key)}: "
+            f"{format_path(exc.path)}: {exc.reason}"
+        ) from exc

@@ -1,0 +1,187 @@
+"""Loading configs and patches (files, inline YAML/JSON, data), applying them, output.
+
+Patch specs follow talosctl: ``@path`` is a file; a string without spaces or newlines
+that does not start with ``[`` or ``{`` is a file too; anything else is the patch
+itself. Content that loads as a strategic patch is one; otherwise a JSON array (or a
+YAML list) of operations is an RFC 6902 patch. Adjacent RFC 6902 patches are fused into
+one, as talosctl does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from talos.errors import PatchError
+from talos.merge.documents import (
+    Config,
+    Patch,
+    apply_strategic,
+    decode_config,
+    strategic_items,
+)
+from talos.merge.jsonpatch import OperationFailure, apply_operations
+from talos.merge.yamlio import document_lines, dump_documents, load_documents
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    if mark is not None:
+        return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    return str(problem)
+
+
+def _read_yaml(text: str, source: str) -> tuple[list[Any], list[int]]:
+    try:
+        documents = load_documents(text)
+    except yaml.YAMLError as exc:
+        raise PatchError(f"{source}: invalid YAML at {_yaml_problem(exc)}") from exc
+    return documents, document_lines(text)
+
+
+def parse_config(text: str, source: str) -> Config:
+    """A multi-document machine config from YAML text; raises PatchError naming ``source``."""
+    documents, lines = _read_yaml(text, source)
+    return decode_config(documents, source, lines)
+
+
+def patch_from_documents(docs: list[dict[str, Any]], source: str) -> Patch:
+    """A strategic patch from YAML data (``$patch: delete`` markers allowed)."""
+    return Patch(source, strategic_items(docs, source))
+
+
+def _content(spec: str, base_dir: Path) -> tuple[str, str]:
+    """(content, source name) of a patch spec."""
+    if spec.startswith("@"):
+        return _read(base_dir, spec[1:])
+    if "\n" not in spec and " " not in spec and not spec.startswith(("[", "{")):
+        return _read(base_dir, spec)
+    return spec, "inline patch"
+
+
+def _read(base_dir: Path, name: str) -> tuple[str, str]:
+    path = Path(name).expanduser()
+    if not path.is_absolute():
+        path = base_dir / path
+    try:
+        return path.read_text(encoding="utf-8"), name
+    except FileNotFoundError as exc:
+        raise PatchError(
+            f"patch file {path} does not exist (patches are @FILE or inline YAML)"
+        ) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PatchError(f"cannot read patch file {path}: {exc}") from exc
+
+
+def load_patch(spec: str, *, base_dir: Path) -> Patch:
+    """One patch: ``@file``, a bare file name, or inline YAML/JSON (strategic or RFC 6902)."""
+    content, source = _content(spec, base_dir)
+    return classify_patch(content, source)
+
+
+def classify_patch(content: str, source: str) -> Patch:
+    """Decide, as talosctl does, whether ``content`` is a strategic or an RFC 6902 patch."""
+    strategic_error: PatchError | None = None
+    try:
+        documents, lines = _read_yaml(content, source)
+        items = strategic_items(documents, source, lines)
+        if items:
+            return Patch(source, items)
+    except PatchError as exc:
+        strategic_error = exc
+    try:
+        decoded = json.loads(content)
+    except ValueError as exc:
+        json_error: ValueError | None = exc
+        decoded = None
+        operations = _yaml_operations(content)
+    else:
+        json_error = None
+        operations = _operations(decoded)
+    if operations is not None:
+        return Patch(source, (), tuple(operations))
+    if content.strip().startswith("[") and json_error is not None:
+        raise PatchError(f"{source}: not a valid JSON patch: {json_error}")
+    if strategic_error is not None:
+        raise strategic_error
+    raise PatchError(
+        f"{source}: neither a strategic patch (YAML mappings) nor a JSON patch "
+        "(a list of operations)"
+    )
+
+
+def _operations(decoded: Any) -> list[dict[str, Any]] | None:
+    if decoded is None:
+        return []
+    if isinstance(decoded, list) and all(
+        isinstance(op, dict) and all(isinstance(k, str) for k in op) for op in decoded
+    ):
+        return list(decoded)
+    return None
+
+
+def _yaml_operations(content: str) -> list[dict[str, Any]] | None:
+    try:
+        documents = load_documents(content)
+    except yaml.YAMLError:
+        return None
+    if not documents or all(document is None for document in documents):
+        return []
+    if len(documents) != 1:
+        return None
+    return _operations(documents[0])
+
+
+def load_patches(specs: Sequence[str], *, base_dir: Path) -> list[Patch]:
+    """Patches in order; adjacent RFC 6902 patches become one."""
+    patches: list[Patch] = []
+    for spec in specs:
+        patch = load_patch(spec, base_dir=base_dir)
+        previous = patches[-1] if patches else None
+        if (
+            patch.operations is not None
+            and previous is not None
+            and previous.operations is not None
+        ):
+            patches[-1] = Patch(
+                f"{previous.source} + {patch.source}",
+                (),
+                previous.operations + patch.operations,
+            )
+            continue
+        patches.append(patch)
+    return patches
+
+
+def apply_patches(config: Config, patches: Sequence[Patch]) -> Config:
+    """``patches`` applied in order to ``config``; a new Config (inputs are not modified)."""
+    for patch in patches:
+        config = apply_strategic(config, patch) if patch.operations is None else _apply_json(
+            config, patch
+        )
+    return config
+
+
+def _apply_json(config: Config, patch: Patch) -> Config:
+    assert patch.operations is not None
+    if len(config.documents) != 1:
+        raise PatchError(
+            f"{patch.source}: JSON6902 patches are not supported for multi-document machine "
+            f"configuration ({config.source} has {len(config.documents)} documents; "
+            "use a strategic patch)"
+        )
+    try:
+        result = apply_operations(config.documents[0], patch.operations)
+    except OperationFailure as exc:
+        raise PatchError(f"{patch.source}: JSON patch failed: {exc}") from exc
+    return decode_config([result], f"{config.source} patched by {patch.source}")
+
+
+def dump_config(config: Config) -> str:
+    """Deterministic YAML: documents in order, ``---`` between them, block style."""
+    return dump_documents(config.documents)

@@ -1,0 +1,128 @@
+"""The type knowledge the merge needs, per document kind (Talos v1.12).
+
+``rules.json`` (shipped in the package) holds, for every registered document kind, its
+apiVersion, whether its identity includes ``name``, and a tree of its fields with one
+merge code each (the codes are listed in the file's ``_about`` entry). This module
+turns it into :class:`Rule` trees.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+# Leaf codes (see rules.json "_about").
+STRING, NUMBER, ENUM, BOOL = "s", "i", "e", "b"
+PTR_BOOL, PTR_NUMBER, PTR_ENUM = "pb", "pi", "pe"
+BYTES, LIST_REPLACE = "B", "R"
+MAP_STRINGS, MAP_BOOLS = "Ms", "Mb"
+FREE, FREE_REPLACE = "U", "UR"
+ALWAYS, SIZE, OPAQUE = "A", "Z", "X"
+URL, PTR_URL = "URL", "PURL"
+# List codes: "L" plus the element kind.
+LIST = "L"
+ITEMS_STRINGS, ITEMS_VALUES, ITEMS_FREE, ITEMS_OBJECTS = "s", "v", "u", "o"
+# Container codes.
+STRUCT, PTR_STRUCT, MAP_STRUCTS, KEYED = "S", "P", "M", "K"
+
+SCALARS = frozenset({STRING, NUMBER, ENUM, BOOL, PTR_BOOL, PTR_NUMBER, PTR_ENUM})
+POINTERS = frozenset({PTR_BOOL, PTR_NUMBER, PTR_ENUM, PTR_STRUCT, PTR_URL, OPAQUE, SIZE})
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """How one field merges.
+
+    ``code`` is a leaf code or a container code (``S``, ``P``, ``M``, ``K``, ``L``).
+    ``fields`` are the fields of a struct, of a map's struct values, or of a keyed
+    list's items. ``keys`` are a keyed list's key fields, or the fields a list item can
+    be selected by with ``$patch: delete``. ``items`` is a list's element kind.
+    ``always`` names fields merged even when the patch lacks them (plain bools and
+    always-replaced values reset, as Talos does when it merges the enclosing struct).
+    """
+
+    code: str
+    fields: Mapping[str, Rule] = field(default_factory=dict)
+    keys: tuple[str, ...] = ()
+    items: str = ""
+    always: tuple[str, ...] = ()
+
+    @property
+    def is_struct(self) -> bool:
+        return self.code in (STRUCT, PTR_STRUCT, MAP_STRUCTS, KEYED)
+
+
+@dataclass(frozen=True, slots=True)
+class KindRules:
+    """A registered document kind: identity and field rules."""
+
+    kind: str
+    api_version: str
+    named: bool
+    root: Rule
+
+
+def _leaf(code: str) -> Rule:
+    if code.startswith("L:"):
+        parts = code.split(":")
+        keys = tuple(parts[2].split(",")) if len(parts) > 2 else ()
+        return Rule(LIST, items=parts[1], keys=keys)
+    return Rule(code)
+
+
+def _container(spec: Mapping[str, Any]) -> Rule:
+    head = str(spec["@"])
+    fields = {name: _build(sub) for name, sub in spec.items() if name != "@"}
+    always = tuple(name for name, rule in fields.items() if _merged_when_absent(rule))
+    if head.startswith("K:"):
+        return Rule(KEYED, fields=fields, keys=tuple(head[2:].split("|")), always=always)
+    return Rule(head, fields=fields, always=always)
+
+
+def _merged_when_absent(rule: Rule) -> bool:
+    if rule.code in (BOOL, ALWAYS):
+        return True
+    return rule.code == STRUCT and bool(rule.always)
+
+
+def _build(spec: Any) -> Rule:
+    if isinstance(spec, str):
+        return _leaf(spec)
+    return _container(spec)
+
+
+@functools.cache
+def all_kinds() -> Mapping[str, KindRules]:
+    """Every registered kind, by kind name (``v1alpha1`` is the legacy machine config)."""
+    text = resources.files("talos.merge").joinpath("rules.json").read_text(encoding="utf-8")
+    raw: dict[str, Any] = json.loads(text)
+    kinds: dict[str, KindRules] = {}
+    for kind, spec in raw.items():
+        if kind.startswith("_"):
+            continue
+        root = _container({"@": STRUCT, **spec["doc"]})
+        kinds[kind] = KindRules(kind, str(spec["api"]), bool(spec["named"]), root)
+    return kinds
+
+
+def kind_rules(kind: str, api_version: str) -> KindRules | None:
+    """The rules of a registered (kind, apiVersion) pair, or None."""
+    found = all_kinds().get(kind)
+    if found is None or found.api_version != api_version:
+        return None
+    return found
+
+
+LEGACY_KIND = "v1alpha1"
+LINK_KINDS = frozenset(
+    {"BondConfig", "BridgeConfig", "DummyLinkConfig", "LinkConfig", "VLANConfig", "WireguardConfig"}
+)
+CONFLICTING_KINDS: tuple[frozenset[str], ...] = (
+    LINK_KINDS,
+    frozenset({"Layer2VIPConfig", "HCloudVIPConfig"}),
+    frozenset({"UserVolumeConfig", "ExistingVolumeConfig"}),
+)

@@ -1,0 +1,296 @@
+"""YAML reading and writing with the scalar rules Talos (go-yaml) uses.
+
+PyYAML follows YAML 1.1: ``off``, ``yes``, ``n`` become booleans and ``0644`` an octal
+int, so HostnameConfig's ``auto: off`` would come back as ``false``, which Talos
+rejects. Talos reads YAML the go-yaml way: only ``true``/``false`` are booleans, and a
+plain scalar going into a string field keeps its literal text. This module loads plain
+scalars like go-yaml (numbers keep their original text for string fields, see
+:class:`TextInt`) and writes strings quoted whenever any YAML reader could take them
+for something else (``auto: "off"``), multi-line strings as literal blocks.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Hashable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+if TYPE_CHECKING:
+    _BaseLoader = yaml.CSafeLoader
+    _BaseDumper = yaml.CSafeDumper
+else:  # libyaml's C parser and emitter when PyYAML has them
+    _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    _BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class TextInt(int):
+    """An int read from a plain scalar that is not its canonical spelling (``0644``).
+
+    A string field takes the scalar's text, not the number; ``text`` keeps it.
+    """
+
+    text: str
+
+    def __new__(cls, value: int, text: str) -> TextInt:
+        obj = super().__new__(cls, value)
+        obj.text = text
+        return obj
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> TextInt:
+        return self
+
+
+class TextFloat(float):
+    """A float read from a plain scalar whose text differs from Python's (``1.50``)."""
+
+    text: str
+
+    def __new__(cls, value: float, text: str) -> TextFloat:
+        obj = super().__new__(cls, value)
+        obj.text = text
+        return obj
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> TextFloat:
+        return self
+
+
+def scalar_text(value: Any) -> str:
+    """The text a plain scalar had in the YAML source, as a Go string field keeps it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, TextInt | TextFloat):
+        return value.text
+    if isinstance(value, float):
+        return _float_text(value)
+    return str(value)
+
+
+def _float_text(value: float) -> str:
+    if value != value:
+        return ".nan"
+    if value in (float("inf"), float("-inf")):
+        return ".inf" if value > 0 else "-.inf"
+    return repr(value)
+
+
+# ---------------------------------------------------------------------------------------
+# Reading
+
+_INT_RE = re.compile(
+    r"""^(?:[-+]?0b[01_]+
+    |[-+]?0o[0-7_]+
+    |[-+]?0x[0-9a-fA-F_]+
+    |[-+]?[0-9][0-9_]*)$""",
+    re.X,
+)
+_FLOAT_RE = re.compile(
+    r"""^(?:[-+]?(?:\.[0-9][0-9_]*|[0-9][0-9_]*\.[0-9_]*)(?:[eE][-+]?[0-9]+)?
+    |[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+_BOOL_RE = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_NULL_RE = re.compile(r"^(?:~|null|Null|NULL|)$")
+
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_NULL_TAG = "tag:yaml.org,2002:null"
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+class DuplicateKeyError(yaml.MarkedYAMLError):
+    """A mapping repeats a key (go-yaml refuses it; PyYAML would keep the last one)."""
+
+
+class TalosLoader(_BaseLoader):
+    """Safe loader resolving plain scalars like go-yaml v4 decodes them into ``any``."""
+
+
+TalosLoader.yaml_implicit_resolvers = {}
+
+
+TalosLoader.add_implicit_resolver(_BOOL_TAG, _BOOL_RE, list("tTfF"))
+TalosLoader.add_implicit_resolver(_NULL_TAG, _NULL_RE, ["~", "n", "N", ""])
+TalosLoader.add_implicit_resolver(_INT_TAG, _INT_RE, list("-+0123456789"))
+TalosLoader.add_implicit_resolver(_FLOAT_TAG, _FLOAT_RE, list("-+0123456789."))
+TalosLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"]
+)
+
+
+def parse_int_text(text: str) -> int:
+    """The value go-yaml gives a plain int scalar (``0644`` is octal, ``1_000`` is 1000)."""
+    clean = text.replace("_", "")
+    sign = 1
+    if clean[:1] in "+-":
+        sign = -1 if clean[0] == "-" else 1
+        clean = clean[1:]
+    lowered = clean.lower()
+    if lowered.startswith("0x"):
+        value = int(lowered[2:], 16)
+    elif lowered.startswith("0o"):
+        value = int(lowered[2:], 8)
+    elif lowered.startswith("0b"):
+        value = int(lowered[2:], 2)
+    elif len(clean) > 1 and clean.startswith("0") and set(clean) <= set("01234567"):
+        value = int(clean, 8)
+    else:
+        value = int(clean, 10)
+    return sign * value
+
+
+def _construct_int(loader: TalosLoader, node: yaml.ScalarNode) -> int:
+    text = str(loader.construct_scalar(node))
+    value = parse_int_text(text)
+    return value if str(value) == text else TextInt(value, text)
+
+
+def _construct_float(loader: TalosLoader, node: yaml.ScalarNode) -> float:
+    text = str(loader.construct_scalar(node))
+    lowered = text.replace("_", "").lower()
+    if lowered.endswith("inf"):
+        value = float("-inf") if lowered.startswith("-") else float("inf")
+    elif lowered.endswith("nan"):
+        value = float("nan")
+    else:
+        value = float(lowered)
+    return value if _float_text(value) == text else TextFloat(value, text)
+
+
+def _construct_mapping(loader: TalosLoader, node: yaml.MappingNode) -> Iterator[dict[Any, Any]]:
+    loader.flatten_mapping(node)
+    result: dict[Any, Any] = {}
+    yield result
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, Hashable):
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping", node.start_mark,
+                "found unhashable key", key_node.start_mark,
+            )
+        if key in result:
+            raise DuplicateKeyError(
+                "while constructing a mapping", node.start_mark,
+                f"mapping key {key!r} already defined", key_node.start_mark,
+            )
+        result[key] = loader.construct_object(value_node, deep=True)
+
+
+def _construct_timestamp_as_text(loader: TalosLoader, node: yaml.ScalarNode) -> str:
+    return str(loader.construct_scalar(node))
+
+
+TalosLoader.add_constructor(_INT_TAG, _construct_int)
+TalosLoader.add_constructor(_FLOAT_TAG, _construct_float)
+TalosLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
+TalosLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp_as_text)
+
+
+def load_documents(text: str) -> list[Any]:
+    """Every document of a YAML stream (``None`` for empty ones). Raises ``yaml.YAMLError``."""
+    return list(yaml.load_all(text, Loader=TalosLoader))
+
+
+def document_lines(text: str) -> list[int]:
+    """The 1-based line where each document of the stream starts (for error messages)."""
+    lines: list[int] = []
+    try:
+        for event in yaml.parse(text, Loader=TalosLoader):
+            if isinstance(event, yaml.DocumentStartEvent) and event.start_mark is not None:
+                lines.append(event.start_mark.line + 1)
+    except yaml.YAMLError:
+        pass
+    return lines
+
+
+# ---------------------------------------------------------------------------------------
+# Writing
+
+_YAML11_WORDS = frozenset(
+    {
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE",
+        "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null",
+        "NULL", "~", "<<",
+    }
+)
+_BASE60_RE = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
+_TIMESTAMP_RE = re.compile(
+    r"^[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?"
+    r"(?:(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?"
+    r"(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)?$"
+)
+_YAML11_FLOAT_RE = re.compile(
+    r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
+
+
+@functools.lru_cache(maxsize=8192)
+def needs_double_quotes(text: str) -> bool:
+    """True when a plain ``text`` would be read back as something other than a string.
+
+    Checked against go-yaml's resolver (YAML 1.2 core plus its YAML 1.1 leftovers) and
+    YAML 1.1 readers (PyYAML, yaml.v2), so the output means the same to all of them.
+    """
+    if text == "" or text in _YAML11_WORDS:
+        return True
+    first = text[0]
+    if first in "-+.0123456789":
+        return bool(
+            _INT_RE.match(text)
+            or _FLOAT_RE.match(text)
+            or _YAML11_FLOAT_RE.match(text)
+            or _BASE60_RE.match(text)
+            or _TIMESTAMP_RE.match(text)
+        )
+    return False
+
+
+def _represent_str(dumper: TalosDumper, data: str) -> yaml.ScalarNode:
+    if "\n" in data:
+        return dumper.represent_scalar(_STR_TAG, data, style="|")
+    if needs_double_quotes(data):
+        return dumper.represent_scalar(_STR_TAG, data, style='"')
+    return dumper.represent_scalar(_STR_TAG, data)
+
+
+def _represent_text_int(dumper: TalosDumper, data: TextInt) -> yaml.ScalarNode:
+    return dumper.represent_int(int(data))
+
+
+def _represent_text_float(dumper: TalosDumper, data: TextFloat) -> yaml.ScalarNode:
+    return dumper.represent_float(float(data))
+
+
+class TalosDumper(_BaseDumper):
+    """Block-style, insertion-ordered output; quoting per :func:`needs_double_quotes`."""
+
+
+TalosDumper.add_representer(str, _represent_str)
+TalosDumper.add_representer(TextInt, _represent_text_int)
+TalosDumper.add_representer(TextFloat, _represent_text_float)
+
+_DUMP_OPTIONS: dict[str, Any] = {
+    "Dumper": TalosDumper,
+    "default_flow_style": False,
+    "sort_keys": False,
+    "allow_unicode": True,
+    "indent": 2,
+    "width": 1 << 30,
+}
+
+
+def dump_documents(documents: Iterable[Any]) -> str:
+    """A multi-document YAML stream: block style, ``---`` between documents."""
+    return yaml.dump_all(list(documents), **_DUMP_OPTIONS)  # type: ignore[no-any-return]
+
+
+def iter_dump(documents: Iterable[Any]) -> Iterator[str]:
+    """Each document dumped on its own (no separators)."""
+    for document in documents:
+        yield yaml.dump(document, **_DUMP_OPTIONS)
