@@ -343,6 +343,17 @@ def _remaining_is_empty(remaining: Any) -> bool:
     )
 
 
+def extract_deletes(data: Mapping[Any, Any], source: str,
+                    line: int | None = None) -> tuple[list[DeleteSelector], Any]:
+    """The ``$patch: delete`` selectors of one document and what remains of it.
+
+    The remainder is None when nothing of the document is left to merge.
+    """
+    extraction = _Extraction(data, source, line)
+    remaining = extraction.walk(data, ())
+    return extraction.selectors, None if _remaining_is_empty(remaining) else remaining
+
+
 def strategic_items(raw_documents: Sequence[Any], source: str,
                     lines: Sequence[int] = ()) -> tuple[PatchDocument | DeleteSelector, ...]:
     """A strategic patch's items in application order; raises PatchError.
@@ -362,14 +373,13 @@ def strategic_items(raw_documents: Sequence[Any], source: str,
             raise PatchError(
                 f"{_where(source, line)}: document {index + 1}: expected a YAML mapping"
             )
-        extraction = _Extraction(data, source, line)
-        remaining = extraction.walk(data, ())
-        for selector in extraction.selectors:
+        selectors, remaining = extract_deletes(data, source, line)
+        for selector in selectors:
             if selector.key == LEGACY_KEY:
                 legacy_selectors.append(selector)
             else:
                 others.append(selector)
-        if _remaining_is_empty(remaining):
+        if remaining is None:
             continue
         document = decode_document(remaining, source, index, line)
         if document is None:
