@@ -477,9 +477,21 @@ _DIAGNOSES: tuple[tuple[re.Pattern[str], str, str], ...] = (
         "the installed talosctl is probably not v1.12: install the cluster's version",
     ),
     (
+        re.compile(r"tls: certificate required"),
+        "the node is configured already (not in maintenance mode)",
+        "apply without --insecure",
+    ),
+    (
         re.compile(r"x509:|certificate signed by unknown authority|tls: ", re.I),
-        "the node does not trust our client certificate",
-        "the talosconfig is not this cluster's; regenerate it or check TALOS_TASKS_TALOSCONFIG",
+        "the node does not accept our certificates",
+        "it is in maintenance mode (apply with --insecure) or belongs to another cluster "
+        "than the talosconfig; check TALOS_TASKS_TALOSCONFIG",
+    ),
+    (
+        re.compile(r"talos config file is empty|failed to determine endpoints|"
+                   r"failed to resolve configuration context"),
+        "the talosconfig is unusable",
+        "regenerate it with `inv genconfig` or point TALOS_TASKS_TALOSCONFIG at a valid one",
     ),
     (
         re.compile(r"PermissionDenied|not authorized", re.I),

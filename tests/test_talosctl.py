@@ -796,9 +796,24 @@ UPGRADE_TRACKER = (
         ),
         pytest.param(
             lambda t: t.members("192.168.0.201"), X509,
-            "talosctl get members on 192.168.0.201 failed: the node does not trust our client "
-            "certificate:",
+            "talosctl get members on 192.168.0.201 failed: the node does not accept our "
+            "certificates:",
             id="another cluster's talosconfig",
+        ),
+        pytest.param(
+            lambda t: t.apply_config("192.168.0.204", Path("w.yaml"), insecure=True),
+            'rpc error: code = Unavailable desc = connection error: desc = "transport: '
+            'authentication handshake failed: remote error: tls: certificate required"\n',
+            "talosctl apply-config on 192.168.0.204 failed: the node is configured already "
+            "(not in maintenance mode): ",
+            id="insecure apply to a configured node",
+        ),
+        pytest.param(
+            lambda t: t.members("192.168.0.201"),
+            "error constructing client: failed to resolve configuration context: talos "
+            "config file is empty\n",
+            "talosctl get members on 192.168.0.201 failed: the talosconfig is unusable: ",
+            id="an empty talosconfig",
         ),
         pytest.param(
             lambda t: t.gen_secrets(Path("s.yaml")), UNKNOWN_FLAG,
@@ -829,6 +844,7 @@ def test_failures_are_one_line_naming_the_node_and_what_to_do(
     talosctl, _ = adapter(talosconfig, FakeRunner(replies={
         "upgrade": (1, "", stderr), "get members": (1, "", stderr), "gen": (1, "", stderr),
         "reboot": (1, "", stderr), "kubeconfig": (1, "", stderr),
+        "apply-config": (1, "", stderr),
     }))
     with pytest.raises(CommandError) as caught:
         call(talosctl)
