@@ -1,0 +1,115 @@
+"""How long merging takes next to plain YAML handling (a measurement, not a test).
+
+For N = 9, 100 and 1000 nodes of a synthetic cluster shaped like pitower (the
+repository's patches for every node, plus a patch of its own and the derived install /
+HostnameConfig documents), prints the time to merge and render every node config onto
+a v1.12-shaped base, the time of a bare PyYAML load + dump of the same resulting
+documents, and their ratio (the figure that matters; the goal is at most 1.3x).
+
+    python benchmarks/merge.py [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from talos.merge import (  # noqa: E402
+    Patch,
+    apply_patches,
+    dump_config,
+    load_patch,
+    parse_config,
+    patch_from_documents,
+)
+
+DATA = ROOT / "tests" / "data" / "merge"
+Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def node_documents(index: int, role: str) -> list[dict[str, Any]]:
+    """What the cluster file says of one node, plus a node patch of its own."""
+    name = f"node-{index:04d}"
+    interface: dict[str, Any] = {"deviceSelector": {"physical": True}, "dhcp": True}
+    if role == "controlplane":
+        interface["vip"] = {"ip": "192.168.0.200"}
+    return [
+        {
+            "machine": {
+                "install": {"image": f"factory.talos.dev/installer/{index:064x}:v1.12.4"},
+                "network": {"interfaces": [interface]},
+                "nodeLabels": {"topology.kubernetes.io/zone": f"zone-{index % 3}"},
+            }
+        },
+        {"apiVersion": "v1alpha1", "kind": "HostnameConfig", "auto": "off", "hostname": name},
+    ]
+
+
+def cluster_jobs(count: int) -> list[tuple[str, list[Patch]]]:
+    general = load_patch("@patches/general.patch", base_dir=ROOT)
+    controlplane = load_patch("@patches/controlplane.patch", base_dir=ROOT)
+    jobs: list[tuple[str, list[Patch]]] = []
+    for index in range(count):
+        role = "controlplane" if index < 3 else "worker"
+        own = patch_from_documents(node_documents(index, role), f"node {index}")
+        chain = [own, general, *([controlplane] if role == "controlplane" else [])]
+        jobs.append((role, chain))
+    return jobs
+
+
+def merge_all(bases: dict[str, str], jobs: list[tuple[str, list[Patch]]]) -> list[str]:
+    outputs = []
+    for role, chain in jobs:
+        config = parse_config(bases[role], f"{role}.yaml")
+        outputs.append(dump_config(apply_patches(config, chain)))
+    return outputs
+
+
+def yaml_all(outputs: list[str]) -> None:
+    for text in outputs:
+        documents = list(yaml.load_all(text, Loader=Loader))
+        yaml.dump_all(documents, Dumper=Dumper, sort_keys=False, default_flow_style=False)
+
+
+def best(repeat: int, run: Callable[[], Any]) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per figure (best kept)")
+    args = parser.parse_args()
+    bases = {
+        "controlplane": (DATA / "base-controlplane.yaml").read_text(),
+        "worker": (DATA / "base-worker.yaml").read_text(),
+    }
+    print(f"PyYAML {yaml.__version__}, libyaml: {yaml.__with_libyaml__}")
+    print(f"{'nodes':>6} {'merge+render':>13} {'yaml load+dump':>15} {'ratio':>6} {'per node':>9}")
+    for count in (9, 100, 1000):
+        jobs = cluster_jobs(count)
+        outputs = merge_all(bases, jobs)
+        merged = best(args.repeat, lambda jobs=jobs: merge_all(bases, jobs))
+        plain = best(args.repeat, lambda outputs=outputs: yaml_all(outputs))
+        print(
+            f"{count:>6} {merged * 1000:>11.1f}ms {plain * 1000:>13.1f}ms "
+            f"{merged / plain:>5.2f}x {merged / count * 1e6:>7.0f}us"
+        )
+
+
+if __name__ == "__main__":
+    main()
