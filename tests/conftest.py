@@ -1,0 +1,134 @@
+"""Shared fixtures: ``standin``, the simulated talosctl and its cluster.
+
+``standin`` puts ``tests/bin`` first on PATH and points ``TALOSCTL`` at the stand-in, so
+code under test finds it exactly as it would find the real binary. The cluster it
+simulates is a JSON state file; every invocation is logged as a JSON line.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = REPO / "tests" / "bin"
+TALOSCTL = BIN / "talosctl"
+
+# The reference cluster as the nodes report it: (hostname, role, ip).
+PITOWER_NODES = (
+    ("worker-01", "controlplane", "192.168.0.201"),
+    ("worker-02", "controlplane", "192.168.0.202"),
+    ("worker-03", "controlplane", "192.168.0.203"),
+    ("worker-04", "worker", "192.168.0.204"),
+    ("worker-05", "worker", "192.168.0.205"),
+    ("worker-06", "worker", "192.168.0.206"),
+    ("worker-pi-01", "worker", "192.168.0.211"),
+    ("worker-pi-02", "worker", "192.168.0.212"),
+    ("worker-pi-03", "worker", "192.168.0.213"),
+)
+
+_NODE_FIELDS = frozenset({
+    "hostname", "role", "talos_version", "kubernetes_version", "schematic", "config",
+    "staged_config", "reachable", "maintenance", "member", "bootstrapped", "stage", "ready",
+    "boots", "upgrade_seconds", "reboot_seconds", "fail_upgrade", "extensions", "images",
+    "usage",
+})
+
+
+def pitower_schematics() -> dict[str, str]:
+    """Each pitower node's schematic ID, computed from the repository's cluster file."""
+    from talos.cluster import load_cluster_file
+    from talos.schematic import node_schematic, schematic_id
+
+    cluster = load_cluster_file(REPO / "cluster.yaml")
+    return {node.name: schematic_id(node_schematic(cluster, node)) for node in cluster.nodes}
+
+
+@dataclass
+class Standin:
+    """Handle on the simulated talosctl: its state file and its call log."""
+
+    state_path: Path
+    log_path: Path
+
+    def set_state(self, data: dict[str, Any]) -> None:
+        temp = self.state_path.with_name(self.state_path.name + ".new")
+        temp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        os.replace(temp, self.state_path)
+
+    def state(self) -> dict[str, Any]:
+        result: dict[str, Any] = json.loads(self.state_path.read_text())
+        return result
+
+    def log(self) -> list[dict[str, Any]]:
+        """Every logged invocation: argv, env_talosconfig, time, end, exit, pid."""
+        if not self.log_path.exists():
+            return []
+        return [json.loads(line) for line in self.log_path.read_text().splitlines() if line]
+
+    def calls(self) -> list[list[str]]:
+        """The argv (after the program name) of every invocation, in order of completion."""
+        return [entry["argv"] for entry in self.log()]
+
+    def node(self, ip: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.state()["nodes"][ip]
+        return result
+
+    def pitower(self, **overrides: Any) -> dict[str, Any]:
+        """Set and return the state of the nine pitower nodes (all reachable, Talos v1.12.4,
+        not bootstrapped; worker-05/06 at .205/.206, known only through members).
+
+        Overrides: a node field (``bootstrapped=True``) applies to every node; a hostname
+        with ``_`` for ``-`` (``worker_05={"reachable": False}``) changes one node; anything
+        else (``latency=0.2``, ``client_version="v1.12.5"``) is a top-level state key.
+        """
+        schematics = pitower_schematics()
+        nodes: dict[str, dict[str, Any]] = {}
+        for hostname, role, ip in PITOWER_NODES:
+            nodes[ip] = {
+                "hostname": hostname, "role": role, "talos_version": "v1.12.4",
+                "kubernetes_version": "1.35.0", "schematic": schematics[hostname],
+                "config": None, "reachable": True, "bootstrapped": False,
+                "upgrade_seconds": 0.0, "fail_upgrade": None,
+            }
+        data: dict[str, Any] = {
+            "nodes": nodes, "latency": 0.0,
+            "cluster": {"name": "pitower", "endpoint": "https://192.168.0.200:6443"},
+        }
+        by_host = {hostname.replace("-", "_"): ip for hostname, _, ip in PITOWER_NODES}
+        for key, value in overrides.items():
+            if key in by_host:
+                nodes[by_host[key]].update(copy.deepcopy(value))
+            elif key in _NODE_FIELDS:
+                for node in nodes.values():
+                    node[key] = copy.deepcopy(value)
+            else:
+                data[key] = copy.deepcopy(value)
+        self.set_state(data)
+        return data
+
+
+@pytest.fixture
+def standin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Standin:
+    """The talosctl stand-in on PATH and in ``TALOSCTL``, with an empty cluster."""
+    home = tmp_path / "standin"
+    home.mkdir()
+    state_path, log_path = home / "state.json", home / "calls.jsonl"
+    state_path.write_text(json.dumps({"nodes": {}, "latency": 0.0}) + "\n")
+    path = os.pathsep.join([str(BIN), str(Path(sys.executable).parent),
+                            os.environ.get("PATH", "")])
+    monkeypatch.setenv("PATH", path)
+    monkeypatch.setenv("TALOSCTL", str(TALOSCTL))
+    monkeypatch.setenv("TALOSCTL_STANDIN_STATE", str(state_path))
+    monkeypatch.setenv("TALOSCTL_STANDIN_LOG", str(log_path))
+    # A talosctl run without --talosconfig creates its default file: keep it out of $HOME.
+    monkeypatch.setenv("TALOS_HOME", str(home / "talos-home"))
+    monkeypatch.delenv("TALOSCONFIG", raising=False)
+    return Standin(state_path, log_path)

