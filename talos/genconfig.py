@@ -316,9 +316,9 @@ def generate(
             todo.append(node)
             report.reasons[node.name] = reason
     tc_inputs = talosconfig_inputs(cluster, version)
-    tc_reason = "forced" if force else stale_reason(
-        _entry(state, TALOSCONFIG), tc_inputs, talosconfig_path(cluster)
-    )
+    tc_reason = stale_reason(_entry(state, TALOSCONFIG), tc_inputs, talosconfig_path(cluster))
+    if force and nodes is None:
+        tc_reason = "forced"
     if tc_reason is not None:
         report.reasons[TALOSCONFIG] = tc_reason
 
@@ -361,6 +361,10 @@ def _build(
     from talos.sops import decrypt_file, private_tempdir, write_private
 
     staged: dict[Path, bytes] = {}
+    patches = _Patches(cluster)
+    for node in todo:  # a broken patch fails here, before anything is decrypted
+        for path in node_patch_files(cluster, node):
+            patches.get(path)
     with private_tempdir() as work:
         secrets = write_private(
             work / "secrets.yaml",
@@ -382,7 +386,6 @@ def _build(
                 with_docs=False, with_examples=False,
             )
             bases[talos_version] = out
-        patches = _Patches(cluster)
         checked = work / "check"
         checked.mkdir(mode=0o700)
         for node in todo:

@@ -127,7 +127,7 @@ def pitower_project(tmp_path: Path) -> Path:
     """A copy of the repository's cluster (cluster.yaml, patches/, extensions/) in
     ``tmp_path/pitower`` with a fresh age key (``age.key``, named in ``.env``) and a fresh
     encrypted ``secrets.sops.yaml``."""
-    root = tmp_path / "pitower"
+    root = tmp_path.resolve() / "pitower"
     root.mkdir()
     shutil.copy2(REPO / "cluster.yaml", root / "cluster.yaml")
     shutil.copytree(REPO / "patches", root / "patches")

@@ -64,7 +64,8 @@ def count(n: int, noun: str) -> str:
 
 def summary(report: GenerationReport, *, shown_dir: str) -> str:
     """One line: what was written (or would be), what was left alone."""
-    unchanged = f"{count(len(report.unchanged), 'config')} unchanged"
+    unchanged = (f"; {count(len(report.unchanged), 'config')} unchanged"
+                 if report.unchanged else "")
     if report.nothing_to_do:
         return (f"Nothing to do: {count(len(report.unchanged), 'config')} in {shown_dir} "
                 "up to date (--force regenerates).")
@@ -75,8 +76,8 @@ def summary(report: GenerationReport, *, shown_dir: str) -> str:
         parts.append("talosconfig")
     what = " and ".join(parts)
     if report.dry:
-        return f"Dry run: would write {what} to {shown_dir}; {unchanged}; nothing written."
-    return f"Wrote {what} to {shown_dir} (mode 0600); {unchanged}."
+        return f"Dry run: would write {what} to {shown_dir}{unchanged}; nothing written."
+    return f"Wrote {what} to {shown_dir} (mode 0600){unchanged}."
 
 
 @task(  # type: ignore[untyped-decorator]
