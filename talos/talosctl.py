@@ -188,7 +188,8 @@ class Talosctl:
             argv.append("--strict")
         result = self._run(argv, what="validate", mutates=False, check=False)
         if result.exit_code != 0:
-            problems = validation_problems(result.stderr) or [explain(result.stderr)]
+            problems = [tidy(p) for p in validation_problems(result.stderr)]
+            problems = problems or [explain(result.stderr)]
             raise failure(
                 result,
                 f"{config.name} is not valid for {mode} mode: {'; '.join(problems)}",
@@ -469,6 +470,7 @@ class Talosctl:
 # Reading talosctl's output (pure; used by the adapter and by tests on real-format text)
 
 _RPC = re.compile(r"rpc error: code = (\w+) desc = (.*)")
+_DIAL = re.compile(r'dial tcp [^"]+')
 _NODE_PREFIX = re.compile(r'^(?:"[^"]+"|\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F:]+:[0-9a-fA-F:]*):\s+')
 _DIAGNOSES: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (
@@ -501,7 +503,7 @@ _DIAGNOSES: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (
         re.compile(
             r"connection refused|no route to host|i/o timeout|network is unreachable|"
-            r"code = Unavailable|connection error|no such host|host is down",
+            r"connection error|no such host|host is down",
             re.I,
         ),
         "node is unreachable",
@@ -515,8 +517,12 @@ _DIAGNOSES: tuple[tuple[re.Pattern[str], str, str], ...] = (
 )
 
 
-def explain(stderr: str) -> str:
-    """The line of talosctl's stderr that says what went wrong, tidied to one line."""
+def error_line(stderr: str) -> str:
+    """The line of talosctl's stderr that says what went wrong, as printed ("" if none).
+
+    Usage text, warnings and multi-error headers are passed over: the last line left is
+    the error (talosctl prints it last, and progress trackers end with it).
+    """
     text = stderr.split("\nUsage:", 1)[0]
     lines = [
         line.strip()
@@ -525,20 +531,45 @@ def explain(stderr: str) -> str:
         and not line.strip().startswith("WARNING:")
         and not re.fullmatch(r"\d+ errors? occurred:", line.strip())
     ]
-    if not lines:
-        return "no error message"
-    line = lines[-1].removeprefix("* ").strip()
+    return lines[-1] if lines else ""
+
+
+def tidy(line: str) -> str:
+    """``line`` without its list bullet, node prefix and gRPC wrapping."""
+    line = _NODE_PREFIX.sub("", line.removeprefix("* ").strip())
+    dial = _DIAL.search(line)
+    if dial:  # the rest is gRPC's wrapping of the one fact that matters
+        return dial.group(0)
     rpc = _RPC.search(line)
     if rpc:
-        return f"{rpc.group(2).strip()} ({rpc.group(1)})"
-    return _NODE_PREFIX.sub("", line)
+        line = f"{line[: rpc.start()]}{rpc.group(2).strip()} ({rpc.group(1)})"
+    return line
+
+
+def explain(stderr: str) -> str:
+    """What went wrong, in one line, from talosctl's stderr."""
+    return tidy(error_line(stderr)) or "no error message"
+
+
+def failed_check(stderr: str) -> str | None:
+    """The last health check that did not pass, with its last error (``health`` output)."""
+    failed = None
+    for line in stderr.splitlines():
+        match = re.match(r"waiting for (.+?): (.*)$", line.strip())
+        if match and match.group(2) not in ("...", "OK", "SKIP"):
+            failed = f"waiting for {match.group(1)}: {tidy(match.group(2))}"
+    return failed
 
 
 def diagnose(stderr: str) -> tuple[str, str]:
     """(one-line reason, what to do) for a failed talosctl call."""
-    reason = explain(stderr)
+    check = failed_check(stderr)
+    if check:
+        return check, "the cluster was not healthy before the wait timeout"
+    line = error_line(stderr)
+    reason = tidy(line) or "no error message"
     for pattern, summary, hint in _DIAGNOSES:
-        if pattern.search(stderr):
+        if pattern.search(line):
             return f"{summary}: {reason}", hint
     return reason, ""
 
