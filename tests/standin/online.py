@@ -23,6 +23,7 @@ from .offline import client_block, err, out
 VANILLA_SCHEMATIC = "376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba"
 CREATED = "2026-01-05T10:00:00Z"
 EMPTY_TALOSCONFIG = 'context: ""\ncontexts: {}\n'
+START = time.monotonic()
 
 
 # ---------------------------------------------------------------------------------------
@@ -401,16 +402,18 @@ def _jsonpath(expr: str, obj: dict[str, Any]) -> str:
     return ("" if value is None else str(value)) + "\n"
 
 
-def tabulate(rows: list[list[str]]) -> str:
-    """Go's tabwriter with padding 3 and cells joined by tabs (no trailing padding)."""
+def tabulate(rows: list[list[str]], *, trailing_tab: bool = False) -> str:
+    """Go's tabwriter with padding 3: tab-terminated cells are padded, the last is not
+    unless the row ends with a tab too."""
+    padded = len(rows[0]) if trailing_tab else len(rows[0]) - 1
     widths: dict[int, int] = {}
     for row in rows:
-        for i, cell in enumerate(row[:-1]):
+        for i, cell in enumerate(row[:padded]):
             widths[i] = max(widths.get(i, 0), len(cell))
     lines = []
     for row in rows:
-        cells = [cell.ljust(widths[i] + 3) for i, cell in enumerate(row[:-1])]
-        lines.append("".join(cells) + (row[-1] if row else ""))
+        cells = [cell.ljust(widths[i] + 3) for i, cell in enumerate(row[:padded])]
+        lines.append("".join(cells) + "".join(row[padded:]))
     return "".join(line + "\n" for line in lines)
 
 
@@ -424,6 +427,8 @@ REBOOT_SECTIONS = (("machine", "kernel"), ("machine", "systemDiskEncryption"),
 
 def _needs_reboot(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> bool:
     before, after = mc.v1alpha1(old) or {}, mc.v1alpha1(new) or {}
+    if not before:
+        return False  # a running node whose config the state does not record
     return any(_dig(before, path) != _dig(after, path) for path in REBOOT_SECTIONS)
 
 
@@ -678,13 +683,17 @@ def upgrade(p: Parsed, data: dict[str, Any], client_version: str) -> None:
                     changes["schematic"] = schematic
                 _schedule_reboot(raw, changes, delay)
             seconds[ip] = delay
-        started.append((ip, time.strftime("%Y-%m-%d %H:%M:%S.000000000 +0000 UTC",
-                                          time.gmtime())))
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now))
+        nanos = int((now % 1) * 1e9)
+        monotonic = time.monotonic() - START
+        started.append((ip, f"{stamp}.{nanos:09d} +0000 UTC m=+{monotonic:.9f}"))
 
     per_node(session, "error performing upgrade", one)
     if not wait:
-        out(tabulate([["NODE", "ACK", "STARTED\t"[:-1]],
-                      *[[ip, "Upgrade request received", at] for ip, at in started]]))
+        out(tabulate([["NODE", "ACK", "STARTED"],
+                      *[[ip, "Upgrade request received", at] for ip, at in started]],
+                     trailing_tab=True))
         return
     _wait_out([ip for ip, _ in started], "upgrade", seconds, p["timeout"], failures)
 
