@@ -1,0 +1,576 @@
+"""`inv genconfig` end to end: real sops, an age key made here, the talosctl stand-in.
+
+Every fault must give one line and leave ``clusterconfig/`` exactly as it was; no
+plaintext of the secrets bundle may be left outside ``clusterconfig/``.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sopskit import (
+    age_identity,
+    decrypt,
+    encrypted_secrets,
+    pitower_project,
+    project_env,
+    secrets_bundle,
+)
+
+from talos import sops
+from talos.cluster import Cluster, load_cluster_file
+from talos.errors import (
+    ClusterFileError,
+    CommandError,
+    OutputError,
+    PatchError,
+    SecretsError,
+    TalosError,
+    ToolMissingError,
+)
+from talos.genconfig import (
+    STATE_FILE,
+    GenerationReport,
+    config_is_current,
+    generate,
+)
+from talos.schematic import node_installer_image
+from talos.secrets import bundle_values
+from talos.targets import talosctl_for
+
+REPO = Path(__file__).resolve().parents[1]
+INV = [sys.executable, "-c", "from invoke.main import program; program.run()"]
+PITOWER = [
+    "worker-01", "worker-02", "worker-03", "worker-04", "worker-05", "worker-06",
+    "worker-pi-01", "worker-pi-02", "worker-pi-03",
+]
+CONTROLPLANES = PITOWER[:3]
+
+
+@dataclass
+class Project:
+    root: Path
+    temp: Path
+    standin: Any
+
+    @property
+    def cluster_file(self) -> Path:
+        return self.root / "cluster.yaml"
+
+    @property
+    def output(self) -> Path:
+        return self.root / "clusterconfig"
+
+    def cluster(self) -> Cluster:
+        return load_cluster_file(self.cluster_file)
+
+    def generate(self, **options: Any) -> GenerationReport:
+        cluster = self.cluster()
+        return generate(cluster, talosctl=talosctl_for(cluster), **options)
+
+    def documents(self, node: str) -> list[dict[str, Any]]:
+        return list(yaml.safe_load_all((self.output / f"{node}.yaml").read_text()))
+
+    def machine_config(self, node: str) -> dict[str, Any]:
+        return next(d for d in self.documents(node) if "machine" in d)
+
+    def snapshot(self) -> dict[str, tuple[bytes, int, int]]:
+        """Every file of clusterconfig/: content, mode, modification time."""
+        if not self.output.exists():
+            return {}
+        return {
+            p.name: (p.read_bytes(), stat.S_IMODE(p.stat().st_mode), p.stat().st_mtime_ns)
+            for p in sorted(self.output.iterdir())
+        }
+
+    def secret_values(self) -> frozenset[str]:
+        return bundle_values(decrypt(self.root / "secrets.sops.yaml", self.root / "age.key"))
+
+
+@pytest.fixture
+def project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, standin: Any
+) -> Iterator[Project]:
+    root = pitower_project(tmp_path)
+    for key, value in project_env(root).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("SOPS_AGE_KEY", raising=False)
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.chdir(root)
+    standin.set_state(standin.pitower())
+    yield Project(root, temp, standin)
+
+
+def assert_no_plaintext_outside_clusterconfig(project: Project) -> None:
+    values = project.secret_values()
+    assert values
+    assert list(project.temp.iterdir()) == [], "the private temp dir was left behind"
+    for path in project.root.rglob("*"):
+        if path.is_dir() or project.output in path.parents:
+            continue
+        text = path.read_text(errors="replace")
+        leaked = [v for v in values if v in text]
+        assert not leaked, f"{path} holds plaintext secrets"
+
+
+# -- a full run --------------------------------------------------------------------------
+
+
+def test_pitower_writes_nine_private_configs_and_a_talosconfig(project: Project) -> None:
+    report = project.generate()
+    assert report.written == PITOWER
+    assert report.unchanged == []
+    assert report.talosconfig_written
+    names = sorted(p.name for p in project.output.iterdir())
+    assert names == sorted([*(f"{n}.yaml" for n in PITOWER), "talosconfig", STATE_FILE])
+    for path in project.output.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+    assert stat.S_IMODE(project.output.stat().st_mode) == 0o700
+
+
+def test_every_node_gets_its_installer_image_hostname_and_the_general_patch(
+    project: Project,
+) -> None:
+    project.generate()
+    cluster = project.cluster()
+    for node in cluster.nodes:
+        machine = project.machine_config(node.name)
+        assert machine["machine"]["install"]["image"] == node_installer_image(cluster, node)
+        hostname = [d for d in project.documents(node.name) if d.get("kind") == "HostnameConfig"]
+        assert hostname == [
+            {"apiVersion": "v1alpha1", "kind": "HostnameConfig", "auto": "off",
+             "hostname": node.name}
+        ]
+        kubelet = machine["machine"]["kubelet"]
+        assert kubelet["extraArgs"]["rotate-server-certificates"] in (True, "true")
+        assert kubelet["extraConfig"]["imageGCHighThresholdPercent"] == 60
+        assert machine["machine"]["features"]["hostDNS"] == {
+            "enabled": True, "forwardKubeDNSToHost": False, "resolveMemberNames": True,
+        }
+        assert machine["cluster"]["network"]["cni"]["name"] == "none"
+        assert machine["cluster"]["proxy"]["disabled"] is True
+    # `auto: off` would be read back as a boolean by Talos' YAML: it must stay a string.
+    assert 'auto: "off"' in (project.output / "worker-05.yaml").read_text()
+    assert project.machine_config("worker-04")["machine"]["install"]["disk"] == "/dev/mmcblk0"
+
+
+def test_control_planes_get_the_vip_scheduling_and_no_coredns(project: Project) -> None:
+    project.generate()
+    for name in PITOWER:
+        config = project.machine_config(name)
+        interfaces = config["machine"].get("network", {}).get("interfaces", [])
+        vips = [i.get("vip", {}).get("ip") for i in interfaces]
+        if name in CONTROLPLANES:
+            assert config["machine"]["type"] == "controlplane"
+            assert "192.168.0.200" in vips
+            assert config["cluster"]["allowSchedulingOnControlPlanes"] is True
+            assert config["cluster"]["coreDNS"]["disabled"] is True
+        else:
+            assert config["machine"]["type"] == "worker"
+            assert "192.168.0.200" not in vips
+            assert not config["cluster"].get("coreDNS", {}).get("disabled", False)
+
+
+def test_node_patches_apply_to_their_node_only(project: Project) -> None:
+    project.generate()
+    taints = project.machine_config("worker-04")["machine"]["kubelet"]["extraConfig"]
+    assert taints["registerWithTaints"][0]["value"] == "media-home"
+    other = project.machine_config("worker-05")["machine"]["kubelet"]["extraConfig"]
+    assert "registerWithTaints" not in other
+
+
+def test_merge_order_is_derived_then_all_then_role_then_node(project: Project) -> None:
+    patches = project.root / "patches"
+    with (patches / "controlplane.patch").open("a") as f:
+        f.write("machine:\n  features:\n    hostDNS:\n      forwardKubeDNSToHost: true\n")
+    with (patches / "nodes" / "worker-01.patch").open("a") as f:
+        f.write("  features:\n    hostDNS:\n      forwardKubeDNSToHost: false\n")
+    (patches / "nodes" / "worker-pi-01.patch").write_text(
+        "machine:\n  install:\n    image: registry.example/custom-installer:v1.12.4\n"
+    )
+    project.generate()
+
+    def forward(node: str) -> bool:
+        value = project.machine_config(node)["machine"]["features"]["hostDNS"]
+        return bool(value["forwardKubeDNSToHost"])
+
+    assert forward("worker-02") is True  # role patch over patches.all
+    assert forward("worker-01") is False  # node patch over the role patch
+    assert forward("worker-04") is False  # workers keep patches.all
+    pi = project.machine_config("worker-pi-01")["machine"]["install"]["image"]
+    assert pi == "registry.example/custom-installer:v1.12.4"  # node patch over derived
+
+
+def test_talosconfig_has_the_control_planes_as_endpoints_and_the_nodes(
+    project: Project,
+) -> None:
+    project.generate()
+    talosconfig = yaml.safe_load((project.output / "talosconfig").read_text())
+    context = talosconfig["contexts"][talosconfig["context"]]
+    assert context["endpoints"] == ["192.168.0.201", "192.168.0.202", "192.168.0.203"]
+    assert context["nodes"] == [
+        "192.168.0.201", "192.168.0.202", "192.168.0.203", "192.168.0.204",
+        "192.168.0.211", "192.168.0.212", "192.168.0.213",
+    ]
+
+
+def test_no_plaintext_is_left_outside_clusterconfig(project: Project) -> None:
+    project.generate()
+    assert_no_plaintext_outside_clusterconfig(project)
+
+
+def test_talosctl_gets_the_versions_and_the_secrets_explicitly(project: Project) -> None:
+    project.generate()
+    gen = [argv for argv in project.standin.calls() if argv[:2] == ["gen", "config"]]
+    assert len(gen) == 1
+    argv = gen[0]
+    assert argv[argv.index("--talos-version") + 1] in ("v1.12.4", "v1.12")
+    assert argv[argv.index("--kubernetes-version") + 1] in ("v1.35.0", "1.35.0")
+    assert "--with-secrets" in argv
+    assert not argv[argv.index("--with-secrets") + 1].startswith(str(project.root))
+
+
+# -- incremental -------------------------------------------------------------------------
+
+
+def test_a_second_run_writes_nothing_and_runs_neither_sops_nor_gen_config(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.generate()
+    before = project.snapshot()
+    calls = len(project.standin.calls())
+
+    def no_decrypt(*args: Any, **kwargs: Any) -> bytes:
+        raise AssertionError("nothing changed: the secrets need not be decrypted")
+
+    monkeypatch.setattr(sops, "decrypt_file", no_decrypt)
+    report = project.generate()
+    assert report.nothing_to_do
+    assert report.written == []
+    assert report.unchanged == PITOWER
+    assert project.snapshot() == before
+    later = project.standin.calls()[calls:]
+    assert all(argv[:2] != ["gen", "config"] for argv in later)
+    assert all(config_is_current(project.cluster(), n) for n in project.cluster().nodes)
+
+
+def test_a_changed_node_patch_rewrites_that_node_only(project: Project) -> None:
+    project.generate()
+    before = project.snapshot()
+    patch = project.root / "patches" / "nodes" / "worker-04.patch"
+    patch.write_text(patch.read_text().replace("media-home", "media"))
+    cluster = project.cluster()
+    assert not config_is_current(cluster, cluster.node("worker-04"))
+    assert config_is_current(cluster, cluster.node("worker-05"))
+    report = project.generate()
+    assert report.written == ["worker-04"]
+    assert "patches/nodes/worker-04.patch" in report.reasons["worker-04"]
+    assert not report.talosconfig_written
+    after = project.snapshot()
+    changed = sorted(name for name in after if after[name] != before[name])
+    assert changed == [STATE_FILE, "worker-04.yaml"]
+
+
+def test_a_changed_role_patch_rewrites_the_nodes_of_that_role(project: Project) -> None:
+    project.generate()
+    patch = project.root / "patches" / "controlplane.patch"
+    patch.write_text(patch.read_text().replace("127.0.0.1", "10.0.0.1"))
+    assert project.generate().written == CONTROLPLANES
+
+
+def test_a_node_entry_of_the_cluster_file_rewrites_that_node_only(project: Project) -> None:
+    project.generate()
+    text = project.cluster_file.read_text()
+    project.cluster_file.write_text(
+        text.replace("installDisk: /dev/mmcblk0", "installDisk: /dev/sdb")
+    )
+    report = project.generate()
+    assert report.written == ["worker-04"]
+    assert "cluster.yaml" in report.reasons["worker-04"]
+    assert project.machine_config("worker-04")["machine"]["install"]["disk"] == "/dev/sdb"
+
+
+def test_new_secrets_rewrite_every_node_and_the_talosconfig(project: Project) -> None:
+    project.generate()
+    encrypted_secrets(project.root, key_recipient(project))
+    report = project.generate()
+    assert report.written == PITOWER
+    assert report.talosconfig_written
+
+
+def test_force_rewrites_every_node(project: Project) -> None:
+    project.generate()
+    report = project.generate(force=True)
+    assert report.written == PITOWER
+    assert report.reasons["worker-01"] == "forced"
+
+
+def test_nodes_limit_the_work(project: Project) -> None:
+    cluster = project.cluster()
+    report = project.generate(nodes=[cluster.node("worker-pi-02")])
+    assert report.written == ["worker-pi-02"]
+    assert sorted(p.name for p in project.output.glob("*.yaml")) == ["worker-pi-02.yaml"]
+    assert (project.output / "talosconfig").exists()
+
+
+def test_a_hand_edited_config_is_regenerated(project: Project) -> None:
+    project.generate()
+    path = project.output / "worker-06.yaml"
+    path.write_text(path.read_text() + "# edited\n")
+    report = project.generate()
+    assert report.written == ["worker-06"]
+    assert "by hand" in report.reasons["worker-06"]
+
+
+def test_dry_says_what_would_be_written_and_writes_nothing(project: Project) -> None:
+    seen: list[tuple[str, str]] = []
+    report = project.generate(dry=True, progress=lambda n, what: seen.append((n, what)))
+    assert report.dry
+    assert report.written == PITOWER
+    assert not project.output.exists()
+    assert [n for n, _ in seen] == PITOWER
+    assert all(what.startswith("would write") for _, what in seen)
+    assert all(argv[:2] != ["gen", "config"] for argv in project.standin.calls())
+
+
+def test_progress_is_reported_per_node(project: Project) -> None:
+    seen: list[tuple[str, str]] = []
+    project.generate(progress=lambda n, what: seen.append((n, what)))
+    assert [n for n, _ in seen] == PITOWER
+    assert all(what.startswith("generated") for _, what in seen)
+
+
+# -- bad input and faults: one line, clusterconfig/ as it was ----------------------------
+
+
+def fails_cleanly(project: Project, error: type[TalosError], match: str, **options: Any) -> str:
+    before = project.snapshot()
+    with pytest.raises(error, match=match) as caught:
+        project.generate(**options)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert project.snapshot() == before
+    assert list(project.temp.iterdir()) == []
+    leftovers = [p.name for p in project.output.iterdir() if p.name.endswith(".tmp")] \
+        if project.output.exists() else []
+    assert leftovers == []
+    return message
+
+
+def test_sops_missing(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    project.generate()
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert sops.shutil.which("sops") is None
+    fails_cleanly(project, ToolMissingError, "sops is not installed", force=True)
+
+
+def test_the_wrong_key_leaves_the_previous_output_intact(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.generate()
+    other, _ = age_identity(project.root.parent, "other.key")
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(other))
+    message = fails_cleanly(project, SecretsError, "sops cannot decrypt", force=True)
+    assert "not one the file is encrypted for" in message
+
+
+def test_no_key_says_so(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(project.root / "missing.key"))
+    fails_cleanly(project, SecretsError, r"missing\.key: no such file")
+
+
+def test_unencrypted_secrets_are_refused(project: Project) -> None:
+    project.generate()
+    (project.root / "secrets.sops.yaml").write_text(secrets_bundle())
+    calls = len(project.standin.calls())
+    fails_cleanly(project, SecretsError, "secrets.sops.yaml is not encrypted by sops")
+    assert project.standin.calls()[calls:] == []
+
+
+def test_a_malformed_patch_names_its_file_and_line(project: Project) -> None:
+    project.generate()
+    patch = project.root / "patches" / "nodes" / "worker-02.patch"
+    patch.write_text("machine:\n  network:\n    interfaces: [\n")
+    message = fails_cleanly(project, PatchError, "worker-02.patch")
+    assert ":3" in message or "line 3" in message or ":4" in message or "line 4" in message
+
+
+def test_a_patch_that_vanished_is_named(project: Project) -> None:
+    cluster = project.cluster()
+    (project.root / "patches" / "nodes" / "worker-03.patch").unlink()
+    before = project.snapshot()
+    with pytest.raises(PatchError, match=r"worker-03\.patch"):
+        generate(cluster, talosctl=talosctl_for(cluster))
+    assert project.snapshot() == before
+
+
+def test_a_node_patch_that_does_not_exist_is_refused_with_its_line(project: Project) -> None:
+    text = project.cluster_file.read_text()
+    own = "    schematic: rpi-poe\n    patches: [patches/nodes/nope.patch]\n"
+    project.cluster_file.write_text(text.replace("    schematic: rpi-poe\n", own, 1))
+    with pytest.raises(ClusterFileError, match=r"cluster.yaml:\d+: .*nope\.patch"):
+        project.cluster()
+
+
+def test_talosctl_failing_gives_its_message(
+    project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    project.generate()
+    wrapper = tmp_path / "talosctl-failing"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = gen ]; then echo "failed to generate config bundle: disk on fire" >&2;'
+        " exit 1; fi\n"
+        f'exec "{os.environ["TALOSCTL"]}" "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("TALOSCTL", str(wrapper))
+    fails_cleanly(project, CommandError, "disk on fire", force=True)
+
+
+def test_talosctl_missing(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TALOSCTL", str(project.root / "no-talosctl"))
+    fails_cleanly(project, ToolMissingError, "talosctl")
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS])
+def test_a_full_disk_or_read_only_output_changes_nothing(
+    project: Project, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    project.generate()
+    real = sops.stage_file
+    count = {"n": 0}
+
+    def flaky(path: Path, data: bytes, *, mode: int = 0o600) -> Path:
+        count["n"] += 1
+        if count["n"] == 4:
+            raise OSError(code, os.strerror(code), str(path))
+        return real(path, data, mode=mode)
+
+    monkeypatch.setattr(sops, "stage_file", flaky)
+    message = fails_cleanly(project, OutputError, os.strerror(code), force=True)
+    assert "nothing in clusterconfig/ was changed" in message
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_output_folder_changes_nothing(project: Project) -> None:
+    project.generate()
+    project.output.chmod(0o500)
+    try:
+        fails_cleanly(project, OutputError, "clusterconfig", force=True)
+    finally:
+        project.output.chmod(0o700)
+
+
+def test_an_output_path_that_is_a_file_is_refused(project: Project) -> None:
+    project.output.write_text("not a folder")
+    with pytest.raises(OutputError, match="cannot create clusterconfig/"):
+        project.generate()
+
+
+# -- validate ----------------------------------------------------------------------------
+
+
+def test_validate_checks_each_node_with_talosctl(project: Project) -> None:
+    project.generate(validate=True)
+    checks = [argv for argv in project.standin.calls() if argv[:1] == ["validate"]]
+    assert len(checks) == len(PITOWER)
+    assert all(argv[argv.index("--mode") + 1] == "metal" for argv in checks)
+    assert list(project.temp.iterdir()) == []
+
+
+def test_an_invalid_config_names_the_node(project: Project) -> None:
+    patch = project.root / "patches" / "nodes" / "worker-pi-03.patch"
+    patch.write_text("machine:\n  network:\n    hostname: clash\n")
+    before = project.snapshot()
+    with pytest.raises(CommandError, match="worker-pi-03") as caught:
+        project.generate(validate=True)
+    assert "\n" not in str(caught.value)
+    assert project.snapshot() == before
+
+
+# -- the task, as a user runs it ---------------------------------------------------------
+
+
+def inv(project: Project, *args: str, env: dict[str, str] | None = None
+        ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*INV, "--search-root", str(REPO), *args], cwd=project.root, capture_output=True,
+        text=True, timeout=120, env={**os.environ, **(env or {})},
+    )
+
+
+def test_inv_genconfig_writes_then_says_nothing_to_do(project: Project) -> None:
+    first = inv(project, "genconfig")
+    assert first.returncode == 0, first.stderr
+    assert "Wrote 9 configs" in first.stdout
+    assert "talosconfig" in first.stdout
+    second = inv(project, "genconfig")
+    assert second.returncode == 0, second.stderr
+    assert "Nothing to do" in second.stdout
+    assert list(project.temp.iterdir()) == []
+
+
+def test_inv_genconfig_reads_the_key_from_dot_env(project: Project) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "SOPS_AGE_KEY_FILE"}
+    result = subprocess.run(
+        [*INV, "--search-root", str(REPO), "genconfig", "--node", "worker-01"],
+        cwd=project.root, capture_output=True, text=True, timeout=120, env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "worker-01" in result.stdout
+
+
+def test_inv_dry_genconfig_writes_nothing(project: Project) -> None:
+    result = inv(project, "--dry", "genconfig")
+    assert result.returncode == 0, result.stderr
+    assert "would write" in result.stdout.lower()
+    assert not project.output.exists()
+
+
+def test_inv_genconfig_fault_is_one_line(project: Project) -> None:
+    (project.root / "secrets.sops.yaml").write_text(secrets_bundle())
+    result = inv(project, "genconfig")
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert "not encrypted by sops" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_inv_secrets_init_refuses_to_overwrite(project: Project) -> None:
+    before = (project.root / "secrets.sops.yaml").read_bytes()
+    result = inv(project, "secrets.init", "--recipient", key_recipient(project))
+    assert result.returncode == 1
+    assert "already exists" in result.stderr
+    assert (project.root / "secrets.sops.yaml").read_bytes() == before
+
+
+def test_inv_secrets_init_creates_a_bundle_genconfig_can_use(project: Project) -> None:
+    (project.root / "secrets.sops.yaml").unlink()
+    result = inv(project, "secrets.init", "--recipient", key_recipient(project))
+    assert result.returncode == 0, result.stderr
+    assert sops.is_encrypted(project.root / "secrets.sops.yaml")
+    assert list(project.temp.iterdir()) == []
+    generated = inv(project, "genconfig")
+    assert generated.returncode == 0, generated.stderr
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def key_recipient(project: Project) -> str:
+    return (project.root / "age.key").read_text().split("public key: ")[1].split()[0]
