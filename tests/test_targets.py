@@ -186,3 +186,67 @@ def test_talosctl_for_a_cluster_uses_its_talosconfig_the_binary_and_dry_mode(
     assert talosctl.runner.dry
     assert talosctl.progress is not None
     assert talosctl_for(cluster(tmp_path, CP1), progress=None).progress is None
+
+
+# ---------------------------------------------------------------------------------------
+# Against the stand-in: the repository's cluster file, worker-05/06 known only as members
+
+
+@pytest.fixture
+def pitower(standin: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cluster:
+    """The repository's cluster with a generated talosconfig, and the stand-in's nine nodes."""
+    from sopskit import pitower_project
+
+    from talos.cluster import load_cluster_file
+
+    the_cluster = load_cluster_file(pitower_project(tmp_path) / "cluster.yaml")
+    talosctl = Talosctl(None)
+    plain = tmp_path / "plain-secrets.yaml"
+    talosctl.gen_secrets(plain)
+    talosctl.gen_config(
+        the_cluster.name, the_cluster.endpoint, secrets=plain,
+        output_dir=the_cluster.output_dir, talos_version=the_cluster.talos_version,
+        kubernetes_version=the_cluster.kubernetes_version,
+        install_image="factory.talos.dev/installer/x:v1.12.4",
+    )
+    monkeypatch.delenv("TALOS_TASKS_TALOSCONFIG", raising=False)
+    return the_cluster
+
+
+def test_every_pitower_node_is_located_through_the_standin(
+    standin: Any, pitower: Cluster
+) -> None:
+    standin.pitower()
+    targets = resolve_targets(pitower, pitower.nodes, talosctl_for(pitower, progress=None))
+    assert {t.node.name: t.address for t in targets} == {
+        "worker-01": "192.168.0.201", "worker-02": "192.168.0.202",
+        "worker-03": "192.168.0.203", "worker-04": "192.168.0.204",
+        "worker-05": "192.168.0.205", "worker-06": "192.168.0.206",
+        "worker-pi-01": "192.168.0.211", "worker-pi-02": "192.168.0.212",
+        "worker-pi-03": "192.168.0.213",
+    }
+    assert [call[:2] for call in standin.calls() if call[0] == "get"] == [["get", "members"]]
+
+
+def test_a_down_control_plane_is_passed_over_for_the_next_through_the_standin(
+    standin: Any, pitower: Cluster
+) -> None:
+    standin.pitower(worker_01={"reachable": False})
+    worker_05 = pitower.node("worker-05")
+    [target] = resolve_targets(pitower, [worker_05], talosctl_for(pitower, progress=None))
+    assert target.address == "192.168.0.205"
+    asked_of = [call[call.index("--nodes") + 1] for call in standin.calls()
+                if call[:2] == ["get", "members"]]
+    assert asked_of == ["192.168.0.201", "192.168.0.202"]
+
+
+def test_a_node_that_left_the_cluster_is_refused_through_the_standin(
+    standin: Any, pitower: Cluster
+) -> None:
+    standin.pitower(worker_06={"member": False})
+    with pytest.raises(SelectionError) as caught:
+        resolve_targets(pitower, [pitower.node("worker-06")], talosctl_for(pitower))
+    assert str(caught.value) == (
+        "worker-06 has no IP in cluster.yaml and no member named worker-06 was found on "
+        "worker-01; add its ip"
+    )
