@@ -308,27 +308,33 @@ def rollout(
     client: Client,
     *,
     control_planes: Sequence[str],
+    workers: Sequence[str] = (),
     options: RolloutOptions | None = None,
     progress: Progress | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Report:
     """Upgrade the plan's nodes: control planes one by one, then workers ``parallel`` at
-    once; stop at the first failure. ``control_planes`` are the addresses of all the
-    cluster's control planes, whose etcd must be healthy after each control plane."""
-    return _Rollout(plan, client, control_planes, options or RolloutOptions(), progress,
-                    clock, sleep).run()
+    once; stop at the first failure.
+
+    ``control_planes`` and ``workers`` are the addresses of the cluster's nodes that the
+    health check after each control plane expects: all its control planes (etcd must be
+    healthy on each) and the workers that are up (Kubernetes must report exactly those).
+    """
+    return _Rollout(plan, client, control_planes, workers, options or RolloutOptions(),
+                    progress, clock, sleep).run()
 
 
 class _Rollout:
     def __init__(
         self, plan: Plan, client: Client, control_planes: Sequence[str],
-        options: RolloutOptions, progress: Progress | None,
+        workers: Sequence[str], options: RolloutOptions, progress: Progress | None,
         clock: Callable[[], float], sleep: Callable[[float], None],
     ) -> None:
         self.plan = plan
         self.client = client
         self.control_planes = tuple(control_planes)
+        self.workers = tuple(workers)
         self.options = options
         self.progress = progress
         self.clock = clock
@@ -393,7 +399,7 @@ class _Rollout:
             if step.is_controlplane:
                 self.emit(step.name, CHECKING_ETCD)
                 self.client.health(
-                    address, control_planes=self.control_planes, workers=(),
+                    address, control_planes=self.control_planes, workers=self.workers,
                     timeout=timeout or HEALTH_TIMEOUT,
                 )
         except TalosError as exc:
@@ -465,9 +471,15 @@ def failure_message(exc: TalosError) -> str:
     message = str(exc)
     stderr = getattr(exc, "stderr", "") or ""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    if lines and lines[-1] not in message:
-        message = f"{message}: {lines[-1]}"
+    if lines:
+        last = _NODE_PREFIX.sub("", lines[-1].removeprefix("* "))
+        if last.lower() not in message.lower():
+            message = f"{message}: {last}"
     return " ".join(message.split())
+
+
+# talosctl prefixes a node's lines with its address: `"10.5.0.2": ...` or `10.5.0.2: ...`
+_NODE_PREFIX = re.compile(r'^(?:"[^"]+"|[0-9a-fA-F.:]+):\s+')
 
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")

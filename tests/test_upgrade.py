@@ -77,6 +77,7 @@ class FakeClient:
     spans: dict[str, tuple[float, float]] = field(default_factory=dict)
     running: int = 0
     most_running: int = 0
+    health_lists: list[tuple[list[str], list[str]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def server_version(self, node: str) -> str:
@@ -118,7 +119,7 @@ class FakeClient:
     def health(self, node: str, *, control_planes: Sequence[str], workers: Sequence[str],
                timeout: str = "5m") -> str:
         self.answer("health", node)
-        assert not workers
+        self.health_lists.append((list(control_planes), list(workers)))
         return "ok"
 
     def answer(self, what: str, node: str) -> Machine:
@@ -151,8 +152,9 @@ def plan_of(items: list[Wanted], client: FakeClient) -> Plan:
 def roll(items: list[Wanted], client: FakeClient, **options: object) -> tuple[Plan, list[Event]]:
     plan = plan_of(items, client)
     events: list[Event] = []
-    report = rollout(plan, client, control_planes=[w.address or "" for w in items
-                                                    if w.node.is_controlplane],
+    report = rollout(plan, client,
+                     control_planes=[w.address or "" for w in items if w.node.is_controlplane],
+                     workers=[w.address or "" for w in items if not w.node.is_controlplane],
                      options=RolloutOptions(poll_interval=0.001, **options),  # type: ignore[arg-type]
                      progress=events.append)
     roll.report = report  # type: ignore[attr-defined]
@@ -250,6 +252,7 @@ def test_control_planes_go_one_at_a_time_each_ready_and_etcd_healthy_before_the_
     for first, second in itertools.pairwise(upgrades):
         before_next = order[: order.index(("upgrade", second))]
         assert ("status", first) in before_next and ("health", first) in before_next
+    assert client.health_lists == [(upgrades, [])] * 3
     spans = sorted(client.spans.values())
     assert all(a_end <= b_start for (_, a_end), (b_start, _) in itertools.pairwise(spans))
     assert client.most_running == 1
@@ -427,5 +430,5 @@ def test_failure_message_keeps_talosctls_last_line_once() -> None:
     exc = CommandError("talosctl upgrade failed", stderr="progress\nerror: image not found\n")
     assert failure_message(exc) == "talosctl upgrade failed: error: image not found"
     same = CommandError("talosctl upgrade failed: error: image not found",
-                        stderr="error: image not found")
+                        stderr='"10.5.0.2": error: image not found')
     assert failure_message(same) == "talosctl upgrade failed: error: image not found"

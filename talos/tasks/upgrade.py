@@ -1,24 +1,257 @@
-"""Tasks of this area are not built yet; each entry says so when run."""
+"""Upgrades: Talos on the nodes (rolling, resumable) and Kubernetes on the cluster."""
 
 from __future__ import annotations
 
+import re
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from invoke.collection import Collection
+from invoke.context import Context
 
-from talos.tasks.runtime import not_built, task
+from talos.tasks.runtime import load_cluster, task
+
+if TYPE_CHECKING:
+    from talos.cluster import Cluster, Node
+    from talos.talosctl import Talosctl
+    from talos.upgrade import Event, Observed, Plan, Report
+
+_K8S_VERSION = re.compile(r"^v?\d+\.\d+\.\d+$")
 
 
-@task
-def upgrade(c):  # type: ignore[no-untyped-def]
-    """Not built yet."""
-    not_built("upgrade")
+@task(  # type: ignore[untyped-decorator]  # runtime.task returns Any when given options
+    iterable=["node"],
+    help={
+        "node": "upgrade this node (repeatable); default: every node of the role, or all",
+        "role": "only nodes of this role: controlplane or worker",
+        "parallel": "workers upgraded at once (default 1); control planes always go one by one",
+        "stage": "stage the upgrade and apply it on the next boot (talosctl upgrade --stage)",
+        "timeout": "how long to wait for each node, a duration like 30m (default 30m)",
+        "force": "skip etcd health and member checks on control planes (talosctl --force)",
+        "preserve": "keep the node's ephemeral data (talosctl upgrade --preserve)",
+    },
+)
+def upgrade(
+    c: Context, node: list[str] | None = None, role: str | None = None, parallel: int = 1,
+    stage: bool = False, timeout: str | None = None, force: bool = False,
+    preserve: bool = False,
+) -> None:
+    """Upgrade Talos where a node's version or schematic differs from the cluster file."""
+    from talos.targets import talosctl_for
+    from talos.upgrade import RolloutOptions, observe, plan_upgrade, rollout, wanted_state
+
+    options = RolloutOptions(parallel=int(parallel), stage=stage, force=force,
+                             preserve=preserve, timeout=timeout)
+    cluster = load_cluster(c)
+    selected = cluster.select(node or (), role)
+    dry = bool(c.config.run.dry)
+    printer = ProgressPrinter()
+    talosctl = talosctl_for(cluster, dry=dry, progress=printer.talosctl_line)
+    # Every node is asked, selected or not: the health check after a control plane
+    # must expect exactly the nodes that are up.
+    addresses, missing = locate(cluster, cluster.nodes, talosctl)
+    everything = {w.name: w for w in wanted_state(cluster, cluster.nodes, addresses)}
+    observed = {**missing, **observe(talosctl, list(everything.values()))}
+    plan = plan_upgrade([everything[n.name] for n in selected], observed)
+    print(plan_report(cluster, plan), flush=True)
+    if dry:
+        return
+    if not plan.upgrades:
+        check_unreachable(plan)
+        return
+    up = [w for w in everything.values() if w.address and observed[w.name].reachable]
+    printer.start({w.address: w.name for w in everything.values() if w.address})
+    report = rollout(
+        plan, talosctl, options=options, progress=printer.event,
+        control_planes=[w.address for w in everything.values()
+                        if w.address and w.node.is_controlplane],
+        workers=[w.address for w in up if w.address and not w.node.is_controlplane],
+    )
+    print(summary(report))
+    check_report(report)
 
 
-@task
-def upgrade_k8s(c):  # type: ignore[no-untyped-def]
-    """Not built yet."""
-    not_built("upgrade-k8s")
+@task(  # type: ignore[untyped-decorator]
+    help={"to": "Kubernetes version, vX.Y.Z (default: kubernetesVersion of the cluster file)"},
+)
+def upgrade_k8s(c: Context, to: str | None = None) -> None:
+    """Upgrade Kubernetes to the cluster file's version, through the first control plane."""
+    from talos.errors import SelectionError
+    from talos.targets import resolve_targets, talosctl_for
+
+    cluster = load_cluster(c)
+    version = to or cluster.kubernetes_version
+    if not _K8S_VERSION.match(version):
+        raise SelectionError(f"--to {version!r} is not a Kubernetes version like v1.35.0")
+    talosctl = talosctl_for(cluster, dry=bool(c.config.run.dry), progress=print_line)
+    [target] = resolve_targets(cluster, [cluster.first_controlplane], talosctl)
+    print(f"{cluster.name}: upgrading Kubernetes to {version} through "
+          f"{target.node.name} ({target.address})", flush=True)
+    talosctl.upgrade_k8s(target.address, version)
 
 
 def register(ns: Collection) -> None:
     ns.add_task(upgrade)
     ns.add_task(upgrade_k8s)
+
+
+# -- locating nodes ----------------------------------------------------------------------
+
+
+def locate(
+    cluster: Cluster, nodes: Sequence[Node], talosctl: Talosctl
+) -> tuple[dict[str, str], dict[str, Observed]]:
+    """Addresses of the nodes that can be found; the others, with why, as unreachable.
+
+    A node without an IP in the cluster file is looked up among the members; one that
+    is not found must not stop the upgrade of the others.
+    """
+    from talos.errors import CommandError, SelectionError, ToolMissingError
+    from talos.targets import resolve_targets
+    from talos.upgrade import Observed, failure_message
+
+    unique = list(dict.fromkeys(nodes))
+    try:
+        targets = resolve_targets(cluster, unique, talosctl)
+        return {t.node.name: t.address for t in targets}, {}
+    except ToolMissingError:
+        raise
+    except (SelectionError, CommandError):
+        pass
+    addresses: dict[str, str] = {}
+    missing: dict[str, Observed] = {}
+    for item in unique:
+        try:
+            [target] = resolve_targets(cluster, [item], talosctl)
+        except ToolMissingError:
+            raise
+        except SelectionError:
+            missing[item.name] = Observed(reachable=False,
+                                          error="not found among the cluster's members")
+        except CommandError as exc:
+            missing[item.name] = Observed(reachable=False, error=failure_message(exc))
+        else:
+            addresses[item.name] = target.address
+    return addresses, missing
+
+
+# -- what is printed -----------------------------------------------------------------------
+
+
+def plan_report(cluster: Cluster, plan: Plan) -> str:
+    from talos.table import render_table
+    from talos.upgrade import UPGRADE, short_id
+
+    def running(step_observed: Observed) -> str:
+        if not step_observed.reachable:
+            return "-"
+        return f"{step_observed.talos_version} {short_id(step_observed.schematic_id, 8)}"
+
+    rows = [
+        [s.name, s.wanted.node.role, s.wanted.address or "-", running(s.observed),
+         f"{s.wanted.talos_version} {short_id(s.wanted.schematic_id, 8)}",
+         s.action,
+         s.reason if s.action != "current" else ""]
+        for s in plan.steps
+    ]
+    cps, workers = len(plan.controlplane_upgrades), len(plan.worker_upgrades)
+    counts = [f"{len(plan.upgrades)} to upgrade ({cps} control plane"
+              f"{'' if cps == 1 else 's'}, {workers} worker{'' if workers == 1 else 's'})",
+              f"{len(plan.current)} current"]
+    if plan.unreachable:
+        counts.append(f"{len(plan.unreachable)} unreachable")
+    lines = [f"{cluster.name}: upgrade plan: {', '.join(counts)}",
+             render_table(["NODE", "ROLE", "ADDRESS", "RUNNING", "WANTED", "ACTION", "WHY"],
+                          rows)]
+    images = dict.fromkeys(s.wanted.image for s in plan.steps if s.action == UPGRADE)
+    if images:
+        lines.append("Installer images: " + ", ".join(images))
+    if not plan.upgrades:
+        lines.append("Nothing to upgrade.")
+    return "\n".join(lines)
+
+
+class ProgressPrinter:
+    """Prints the rollout's progress: each node's phase and, under it, talosctl's own
+    progress lines for that node (``"192.168.0.204": unavailable, retrying...``)."""
+
+    _NODE_LINE = re.compile(r'^"(?P<address>[^"]+)":\s*(?P<message>.*)$')
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+        self.began: float | None = None
+
+    def start(self, names: dict[str, str]) -> None:
+        import time
+
+        self.names = names
+        self.began = time.monotonic()
+
+    def event(self, event: Event) -> None:
+        from talos.upgrade import STARTING, format_seconds
+
+        detail = f" to {event.detail}" if event.phase == STARTING else (
+            f": {event.detail}" if event.detail else "")
+        print(f"[{format_seconds(event.elapsed):>6}] {event.node}: {event.phase}{detail}",
+              flush=True)
+
+    def talosctl_line(self, line: str) -> None:
+        """Only the upgrade tracker's lines, which name their node; the health checks'
+        and the version-skew warnings' (expected mid-upgrade) are left out."""
+        import time
+
+        from talos.upgrade import format_seconds
+
+        match = self._NODE_LINE.match(line.strip())
+        if self.began is None or match is None:
+            return
+        name = self.names.get(match["address"], match["address"])
+        elapsed = format_seconds(time.monotonic() - self.began)
+        print(f"[{elapsed:>6}] {name}:   talosctl: {match['message']}", flush=True)
+
+
+def print_line(line: str) -> None:
+    print(line, flush=True)
+
+
+def summary(report: Report) -> str:
+    from talos.table import colour
+    from talos.upgrade import format_seconds
+
+    def names(items: Sequence[str]) -> str:
+        return ", ".join(items) or "-"
+
+    lines = [f"Upgraded in {format_seconds(report.elapsed)}: {names(report.upgraded)}"]
+    for name, message in report.failed.items():
+        lines.append(colour(f"Failed: {name}: {message}", "red", sys.stdout))
+    if report.not_touched:
+        lines.append(f"Not touched: {names(report.not_touched)}")
+    if report.current:
+        lines.append(f"Already current: {names(report.current)}")
+    for name, reason in report.unreachable.items():
+        lines.append(colour(f"Unreachable: {name}: {reason}", "red", sys.stdout))
+    return "\n".join(lines)
+
+
+def check_unreachable(plan: Plan) -> None:
+    from talos.errors import TalosError
+
+    if plan.unreachable:
+        names = ", ".join(s.name for s in plan.unreachable)
+        raise TalosError(f"{names} could not be reached; run inv upgrade again when they are up")
+
+
+def check_report(report: Report) -> None:
+    from talos.errors import TalosError
+
+    if report.failed:
+        raise TalosError(
+            f"upgrade stopped: {', '.join(report.failed)} failed; fix the cause and run "
+            "inv upgrade again (upgraded nodes are skipped)"
+        )
+    if report.unreachable:
+        raise TalosError(
+            f"not upgraded: {', '.join(report.unreachable)} could not be reached; run "
+            "inv upgrade again when they are up"
+        )
