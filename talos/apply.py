@@ -143,16 +143,18 @@ def run_in_turn(
     action: Callable[[T], str],
     *,
     name: Callable[[T], str],
+    doing: str = "working",
     progress: Callable[[str], None] = lambda line: None,
 ) -> Rollout[T]:
     """Run ``action`` on each item in order; stop at the first :class:`TalosError`.
 
-    ``action`` returns a short account of what it did, reported through ``progress``
-    as ``<name>: <account>``. Any other exception is a bug and propagates.
+    ``progress`` hears ``<name>: <doing> ...`` before each action and ``<name>: <account>``
+    after, ``action`` returning that short account of what it did. Any other exception
+    is a bug and propagates.
     """
     rollout: Rollout[T] = Rollout()
     for index, item in enumerate(items):
-        progress(f"{name(item)}: ...")
+        progress(f"{name(item)}: {doing} ...")
         try:
             account = action(item)
         except TalosError as exc:
@@ -206,7 +208,7 @@ def run_apply(
         )
         return _first_line(result.message) or "applied"
 
-    return run_in_turn(steps, apply, name=step_name, progress=progress)
+    return run_in_turn(steps, apply, name=step_name, doing="applying", progress=progress)
 
 
 # -- diff --------------------------------------------------------------------------------

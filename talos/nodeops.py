@@ -70,7 +70,8 @@ def reboot_in_turn(
         talosctl.reboot(target.address, wait=True, timeout=timeout)
         return "rebooted and back"
 
-    return run_in_turn(rollout_order(targets), reboot, name=target_name, progress=progress)
+    return run_in_turn(rollout_order(targets), reboot, name=target_name,
+                       doing="rebooting, waiting for it to come back", progress=progress)
 
 
 def check_wipe(labels: Sequence[str]) -> tuple[str, ...]:

@@ -1,46 +1,306 @@
-"""Tasks of this area are not built yet; each entry says so when run."""
+"""Driving the nodes: apply, diff, bootstrap, kubeconfig, reboot, reset.
+
+Nodes are chosen with ``--node NAME`` (repeatable), ``--role``, or all of them; a node
+declared without an IP is found among the cluster's members by hostname. Every task
+honours Invoke's ``--dry``: talosctl commands that change a node are printed, not run.
+"""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from invoke.collection import Collection
+from invoke.context import Context
+from invoke.exceptions import Exit
 
-from talos.tasks.runtime import not_built, task
+from talos.tasks.runtime import load_cluster, task
 
+if TYPE_CHECKING:
+    from talos.cluster import Cluster
+    from talos.talosctl import Talosctl
+    from talos.targets import Target
 
-@task
-def apply(c):  # type: ignore[no-untyped-def]
-    """Not built yet."""
-    not_built("apply")
-
-
-@task
-def diff(c):  # type: ignore[no-untyped-def]
-    """Not built yet."""
-    not_built("diff")
-
-
-@task
-def bootstrap(c):  # type: ignore[no-untyped-def]
-    """Not built yet."""
-    not_built("bootstrap")
+NODE_HELP = "a node by name (repeatable); default: every node (of --role, if given)"
+ROLE_HELP = "only nodes of this role: controlplane or worker"
+MODE_HELP = "apply mode: auto (default; reboots only if needed), no-reboot, reboot, staged, try"
+DRY_DONE = "dry run: the talosctl commands above were printed, not run; nothing changed"
 
 
-@task
-def kubeconfig(c):  # type: ignore[no-untyped-def]
-    """Not built yet."""
-    not_built("kubeconfig")
+def is_dry(c: Context) -> bool:
+    return bool(c.config.run.dry)
 
 
-@task
-def reboot(c):  # type: ignore[no-untyped-def]
-    """Not built yet."""
-    not_built("reboot")
+def say(line: str) -> None:
+    print(line, flush=True)
 
 
-@task
-def reset(c):  # type: ignore[no-untyped-def]
-    """Not built yet."""
-    not_built("reset")
+def quiet(line: str) -> None:
+    """Outcome lines are not said in a dry run: nothing happened."""
+
+
+def outcome(c: Context) -> Callable[[str], None]:
+    return quiet if is_dry(c) else say
+
+
+def talosctl_of(c: Context, cluster: Cluster) -> Talosctl:
+    from talos.targets import talosctl_for
+
+    return talosctl_for(cluster, dry=is_dry(c))
+
+
+def selected_targets(
+    cluster: Cluster, talosctl: Talosctl, node: Sequence[str] | None, role: str | None
+) -> list[Target]:
+    from talos.errors import SelectionError
+    from talos.targets import resolve_targets
+
+    nodes = cluster.select(node or (), role or None)
+    if not nodes:
+        among = f" among {', '.join(node)}" if node else ""
+        raise SelectionError(f"no {role} node{among}; nothing to do")
+    return resolve_targets(cluster, nodes, talosctl)
+
+
+def make_configs_current(c: Context, cluster: Cluster, talosctl: Talosctl,
+                         targets: Sequence[Target]) -> None:
+    from talos.genconfig import generate
+
+    report = generate(cluster, talosctl=talosctl, nodes=[t.node for t in targets],
+                      dry=is_dry(c))
+    if report.written:
+        verb = "would regenerate" if is_dry(c) else "regenerated"
+        say(f"configs out of date, {verb}: {', '.join(report.written)}")
+
+
+@task(  # type: ignore[untyped-decorator]  # runtime.task returns Any when given options
+    iterable=["node"],
+    help={
+        "node": NODE_HELP,
+        "role": ROLE_HELP,
+        "mode": MODE_HELP,
+        "insecure": "the nodes are in maintenance mode (first install): no talosconfig, "
+                    "reached at their IP",
+    },
+)
+def apply(
+    c: Context, node: list[str] | None = None, role: str | None = None, mode: str = "auto",
+    insecure: bool = False,
+) -> None:
+    """Apply each node's config, control planes first, one node at a time.
+
+    Each selected node's config is first brought up to date (as `inv genconfig` would, a
+    no-op when nothing changed), then sent with `talosctl apply-config`. Control planes go
+    first, one at a time, then workers; the first failure stops the run, and the table
+    says what was applied, what failed and what was not attempted.
+    Nodes without an IP in the cluster file are found among the members by hostname.
+    `inv --dry apply ...` prints the talosctl commands instead of running them.
+
+    Example: inv apply --node worker-03
+    """
+    from functools import partial
+
+    from talos.apply import (
+        check_mode,
+        plan_apply,
+        rollout_error,
+        rollout_rows,
+        run_apply,
+        step_name,
+    )
+    from talos.genconfig import config_path
+    from talos.table import render_table
+
+    check_mode(mode, insecure=insecure)
+    cluster = load_cluster(c)
+    talosctl = talosctl_of(c, cluster)
+    targets = selected_targets(cluster, talosctl, node, role)
+    make_configs_current(c, cluster, talosctl, targets)
+    steps = plan_apply(targets, config_for=partial(config_path, cluster), mode=mode,
+                       insecure=insecure)
+    say(f"apply, one node at a time ({len(steps)}):")
+    for step in steps:
+        say(f"  {step.describe(cluster.root)}")
+    rollout = run_apply(steps, talosctl, progress=outcome(c))
+    if is_dry(c):
+        say(DRY_DONE)
+        return
+    if len(steps) > 1 or not rollout.ok:
+        say(render_table(["NODE", "RESULT"], rollout_rows(rollout, name=step_name,
+                                                          done_as="applied")))
+    if not rollout.ok:
+        raise rollout_error(rollout, name=step_name, verb="apply")
+
+
+@task(  # type: ignore[untyped-decorator]
+    iterable=["node"],
+    help={"node": NODE_HELP, "role": ROLE_HELP,
+          "mode": MODE_HELP + "; decides whether the REBOOT column says yes"},
+)
+def diff(c: Context, node: list[str] | None = None, role: str | None = None,
+         mode: str = "auto") -> None:
+    """Show what apply would change per node, secrets redacted; exit 2 on changes.
+
+    Runs `talosctl apply-config --dry-run` per node (configs brought up to date first) and
+    prints each diff with every key, certificate and token of the secrets bundle replaced
+    by <redacted>, then a table. Exit code: 0 nothing would change, 2 something would,
+    1 a node could not be compared (for CI).
+    """
+    from functools import partial
+
+    from talos.apply import DIFF_HEADERS, plan_apply, run_diff
+    from talos.genconfig import config_path
+    from talos.secrets import redact, secret_values
+    from talos.table import render_table
+
+    cluster = load_cluster(c)
+    talosctl = talosctl_of(c, cluster)
+    targets = selected_targets(cluster, talosctl, node, role)
+    make_configs_current(c, cluster, talosctl, targets)
+    steps = plan_apply(targets, config_for=partial(config_path, cluster), mode=mode)
+    secrets = secret_values(cluster)
+    report = run_diff(steps, talosctl, redact=lambda text: redact(text, secrets))
+    for d in report.diffs:
+        say(f"== {d.target.node.name} ({d.target.address})")
+        if d.error is not None:
+            say(f"error: {d.error}")
+        elif d.changed:
+            say(d.diff.rstrip() or d.message or "(changes; talosctl showed no diff)")
+        else:
+            say("no changes")
+    say("")
+    say(render_table(DIFF_HEADERS, report.rows()))
+    if report.exit_code:
+        raise Exit(report.summary(), code=report.exit_code)
+    say(report.summary())
+
+
+def default_kubeconfig(cluster: Cluster) -> Path:
+    return cluster.output_dir / "kubeconfig"
+
+
+def kubeconfig_path(cluster: Cluster, given: str | None) -> Path:
+    return Path(given).expanduser() if given else default_kubeconfig(cluster)
+
+
+@task(  # type: ignore[untyped-decorator]
+    help={"kubeconfig": "where to write the kubeconfig afterwards "
+                        "(default clusterconfig/kubeconfig; an existing file is replaced)"},
+)
+def bootstrap(c: Context, kubeconfig: str | None = None) -> None:
+    """Bootstrap etcd on the first control plane, then write the kubeconfig.
+
+    On a cluster already bootstrapped this says so and succeeds.
+    """
+    from talos.nodeops import bootstrap as bootstrap_etcd
+    from talos.nodeops import write_kubeconfig
+
+    cluster = load_cluster(c)
+    talosctl = talosctl_of(c, cluster)
+    (target,) = selected_targets(cluster, talosctl, [cluster.first_controlplane.name], None)
+    path = kubeconfig_path(cluster, kubeconfig)
+    say(f"bootstrap etcd on {target.node.name} ({target.address}), then write {path}")
+    outcome(c)(bootstrap_etcd(target, talosctl))
+    outcome(c)(write_kubeconfig(target, talosctl, path))
+    if is_dry(c):
+        say(DRY_DONE)
+
+
+@task(  # type: ignore[untyped-decorator]
+    help={
+        "path": "file to write (default clusterconfig/kubeconfig); an existing file is "
+                "replaced, not merged",
+        "node": "control plane to ask (default: the first one)",
+    },
+)
+def kubeconfig(c: Context, path: str | None = None, node: str | None = None) -> None:
+    """Fetch the cluster's admin kubeconfig from a control plane."""
+    from talos.errors import SelectionError
+    from talos.nodeops import write_kubeconfig
+
+    cluster = load_cluster(c)
+    chosen = cluster.node(node) if node else cluster.first_controlplane
+    if not chosen.is_controlplane:
+        raise SelectionError(f"{chosen.name} is a worker: the kubeconfig comes from a "
+                             "control plane; name one with --node")
+    talosctl = talosctl_of(c, cluster)
+    (target,) = selected_targets(cluster, talosctl, [chosen.name], None)
+    outcome(c)(write_kubeconfig(target, talosctl, kubeconfig_path(cluster, path)))
+    if is_dry(c):
+        say(DRY_DONE)
+
+
+@task(  # type: ignore[untyped-decorator]
+    iterable=["node"],
+    help={
+        "node": NODE_HELP,
+        "role": ROLE_HELP,
+        "timeout": "how long to wait for each node to come back (talosctl duration, "
+                   "default 30m)",
+    },
+)
+def reboot(c: Context, node: list[str] | None = None, role: str | None = None,
+           timeout: str | None = None) -> None:
+    """Reboot nodes one at a time, control planes first, waiting for each."""
+    from talos.apply import rollout_error, rollout_order, rollout_rows
+    from talos.nodeops import reboot_in_turn, target_name
+    from talos.table import render_table
+
+    cluster = load_cluster(c)
+    talosctl = talosctl_of(c, cluster)
+    targets = selected_targets(cluster, talosctl, node, role)
+    order = ", ".join(f"{t.node.name} ({t.address})" for t in rollout_order(targets))
+    say(f"reboot one at a time, waiting for each: {order}")
+    rollout = reboot_in_turn(targets, talosctl, timeout=timeout, progress=outcome(c))
+    if is_dry(c):
+        say(DRY_DONE)
+        return
+    if len(targets) > 1 or not rollout.ok:
+        say(render_table(["NODE", "RESULT"],
+                         rollout_rows(rollout, name=target_name, done_as="rebooted")))
+    if not rollout.ok:
+        raise rollout_error(rollout, name=target_name, verb="reboot")
+
+
+@task(  # type: ignore[untyped-decorator]
+    help={
+        "node": "the node to reset (one; required)",
+        "yes": "do not ask to type the node name (for scripts)",
+        "wipe": "system volume to wipe (repeatable): EPHEMERAL, META, STATE; "
+                "default EPHEMERAL and META",
+        "graceful": "cordon, drain and leave etcd first (default: not, as for a broken node)",
+        "reboot": "reboot after the reset (default); --no-reboot powers the node off",
+    },
+    iterable=["wipe"],
+)
+def reset(c: Context, node: str | None = None, yes: bool = False,
+          wipe: list[str] | None = None, graceful: bool = False, reboot: bool = True) -> None:
+    """Reset a node (wipes EPHEMERAL, META) once its name is typed, or with --yes.
+
+    Without a terminal to ask on and without --yes it refuses. `inv --dry reset` shows
+    the command without asking and without running it.
+    """
+    from talos.confirm import confirm_by_name
+    from talos.errors import SelectionError
+    from talos.nodeops import check_wipe, describe_reset
+    from talos.nodeops import reset as reset_node
+
+    if not node:
+        raise SelectionError("inv reset needs --node NAME: the one node to reset")
+    labels = check_wipe(wipe or [])
+    cluster = load_cluster(c)
+    talosctl = talosctl_of(c, cluster)
+    (target,) = selected_targets(cluster, talosctl, [node], None)
+    action = describe_reset(target, wipe=labels, graceful=graceful, reboot=reboot)
+    if is_dry(c):
+        say(f"dry run, not asking: would {action}")
+    else:
+        confirm_by_name(target.node.name, action=action, yes=yes, stdin=sys.stdin)
+    outcome(c)(reset_node(target, talosctl, wipe=labels, graceful=graceful, reboot=reboot))
+    if is_dry(c):
+        say(DRY_DONE)
 
 
 def register(ns: Collection) -> None:
