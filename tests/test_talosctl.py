@@ -1053,3 +1053,32 @@ def test_the_standin_saw_exactly_the_command_lines_the_adapter_built(
     talosctl.apply_config("192.168.0.204", generated / "worker.yaml", dry_run=True)
     talosctl.server_version("192.168.0.204")
     assert standin.calls()[-3:] == built
+
+
+FLAG_ERRORS = re.compile(
+    r"unknown (?:shorthand )?flag|unknown command|arg\(s\)|required flag|invalid argument|"
+    r"flag needs an argument|bad flag syntax|rejected the command line"
+)
+
+
+def test_the_standin_accepts_every_command_line_the_adapter_builds(
+    standin: Any, generated: Path, tmp_path: Path
+) -> None:
+    """A wrong flag or argument anywhere in the adapter fails here, as it would for real."""
+    standin.pitower(bootstrapped=True)
+    work = tmp_path / "work"
+    work.mkdir()
+    for name in ("worker-01.yaml", "w.yaml"):
+        (work / name).write_text((generated / "worker.yaml").read_text())
+    (work / "s.yaml").write_text((tmp_path / "secrets.yaml").read_text())
+    talosctl = online(generated)
+    refused = []
+    for name, call, _ in COMMAND_LINES:
+        before = len(standin.calls())
+        try:
+            call(talosctl, work)
+        except CommandError as exc:
+            if FLAG_ERRORS.search(str(exc)):
+                refused.append(f"{name}: {exc}")
+        assert len(standin.calls()) == before + 1, name
+    assert refused == []
