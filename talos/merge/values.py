@@ -244,7 +244,7 @@ def merge_value(left: Any, right: Any, rule: Rule, path: Path) -> Any:
         if right is None and not rule.always:
             return left
         merged = merge_struct(left or {}, right or {}, rule, path)
-        return merged if merged or left is not None or right is not None else None
+        return merged or None  # an all-zero struct is omitted, as Talos writes it
     if code == R.PTR_STRUCT:
         if right is None:
             return left
