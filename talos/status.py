@@ -16,6 +16,7 @@ saying so, never a failure of the whole table.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -346,15 +347,30 @@ class HealthSummary:
 
 
 def summarise_health(text: str) -> HealthSummary:
-    """Each ``waiting for CHECK: OUTCOME`` line, the last outcome of each check kept."""
-    outcomes: dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line.startswith("waiting for ") or ": " not in line:
-            continue
-        name, _, outcome = line[len("waiting for "):].partition(": ")
-        outcomes[name] = outcome.strip()
-    return HealthSummary(tuple(outcomes.items()))
+    """Each ``waiting for CHECK: OUTCOME`` line, the last outcome of each check kept.
+
+    An outcome may go on over indented lines (talosctl's multi-errors: ``2 errors
+    occurred:`` then ``\t* ...`` per error); those are joined into one line.
+    """
+    outcomes: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("waiting for ") and ": " in line:
+            name, _, outcome = line[len("waiting for "):].partition(": ")
+            current = outcomes[name] = [outcome.strip()]
+        elif current is not None and raw[:1].isspace() and line:
+            current.append(line.removeprefix("* "))
+        else:
+            current = None
+    return HealthSummary(tuple((name, _joined(parts)) for name, parts in outcomes.items()))
+
+
+def _joined(parts: list[str]) -> str:
+    head, *details = parts
+    if details and re.fullmatch(r"\d+ errors? occurred:", head):
+        return "; ".join(details)
+    return " ".join([head, *details])
 
 
 def health_line(summary: HealthSummary, *, healthy: bool) -> str:

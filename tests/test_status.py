@@ -344,3 +344,17 @@ def test_health_names_a_node_missing_from_the_members(
     nodes["192.168.0.205"]["member"] = False
     with pytest.raises(SelectionError, match=r"healthy: .*but worker-05 not found"):
         check_health(pitower, FakeTalosctl(talosconfig, nodes))
+
+
+def test_a_multi_error_outcome_is_joined_into_one_line() -> None:
+    text = (
+        "waiting for apid to be ready: ...\n"
+        "waiting for apid to be ready: 2 errors occurred:\n"
+        "\t* 10.0.0.3: connection refused\n"
+        "\t* 10.0.0.4: no route to host\n"
+        "\n"
+        "rpc error: code = DeadlineExceeded desc = context deadline exceeded\n"
+    )
+    assert summarise_health(text).failing == [
+        ("apid to be ready", "10.0.0.3: connection refused; 10.0.0.4: no route to host")
+    ]

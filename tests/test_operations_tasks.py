@@ -1,0 +1,265 @@
+"""inv status, health, images and images.usage against the talosctl stand-in.
+
+The tasks run in-process on a copy of the repository's cluster (so no generated config
+of the working tree leaks in); what they print is checked as a person or a script reads
+it, and what they ran is checked in the stand-in's call log.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from invoke.context import Context
+from invoke.exceptions import Exit
+
+from talos.tasks import operations
+
+REPO = Path(__file__).resolve().parents[1]
+OLD_SCHEMATIC = "a862538d" + "1" * 56
+
+TALOSCONFIG = """context: pitower
+contexts:
+    pitower:
+        endpoints:
+            - 192.168.0.200
+        ca: LS0tLS1CRUdJTg==
+        crt: LS0tLS1CRUdJTg==
+        key: LS0tLS1CRUdJTg==
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The pitower cluster file, patches and extensions in a folder of their own."""
+    root = tmp_path / "pitower"
+    root.mkdir()
+    shutil.copy2(REPO / "cluster.yaml", root / "cluster.yaml")
+    for folder in ("patches", "extensions"):
+        shutil.copytree(REPO / folder, root / folder)
+    talosconfig = tmp_path / "talosconfig"
+    talosconfig.write_text(TALOSCONFIG)
+    monkeypatch.setenv("TALOS_CLUSTER_FILE", str(root / "cluster.yaml"))
+    monkeypatch.setenv("TALOS_TASKS_TALOSCONFIG", str(talosconfig))
+    monkeypatch.chdir(root)
+    return root
+
+
+Run = Callable[..., str]
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]) -> Run:
+    """Run a task of talos.tasks.operations as `inv` would; its stdout."""
+
+    def call(name: str, **arguments: Any) -> str:
+        capsys.readouterr()
+        getattr(operations, name)(Context(), **arguments)
+        return capsys.readouterr().out
+
+    return call
+
+
+def mixed(standin: Any) -> None:
+    """worker-04 down, worker-pi-02 on an older version and schematic, worker-06 gone."""
+    standin.pitower(
+        worker_04={"reachable": False},
+        worker_pi_02={"talos_version": "v1.12.3", "schematic": OLD_SCHEMATIC},
+        worker_06={"member": False},
+    )
+
+
+def rows_by_node(text: str) -> dict[str, list[str]]:
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("NODE "))
+    rows = {}
+    for line in lines[start + 1:]:
+        if not line.strip():
+            break
+        rows[line.split()[0]] = line.split()
+    return rows
+
+
+def connection(argv: list[str]) -> tuple[str, str, str]:
+    return (argv[argv.index("--talosconfig") + 1], argv[argv.index("--nodes") + 1],
+            argv[argv.index("--endpoints") + 1])
+
+
+# -- status --------------------------------------------------------------------------------
+
+
+def test_status_is_one_table_for_a_mixed_cluster(standin: Any, project: Path, run: Run) -> None:
+    mixed(standin)
+    out = run("status")
+    assert out.splitlines()[0] == "pitower: https://192.168.0.200:6443"
+    rows = rows_by_node(out)
+    assert list(rows) == ["worker-01", "worker-02", "worker-03", "worker-04", "worker-05",
+                          "worker-06", "worker-pi-01", "worker-pi-02", "worker-pi-03"]
+    assert rows["worker-01"][1:5] == ["controlplane", "192.168.0.201", "yes", "v1.12.4"]
+    assert rows["worker-04"][2:5] == ["192.168.0.204", "no", "?"]
+    assert rows["worker-05"][2:4] == ["192.168.0.205", "yes"]  # found among the members
+    assert rows["worker-06"][2:5] == ["-", "not", "found"]
+    assert rows["worker-pi-02"][4:7] == ["v1.12.3", "->", "v1.12.4"]
+    assert rows["worker-pi-02"][7] == OLD_SCHEMATIC[:12]
+    # nothing generated in this folder yet
+    assert {row[-1] for row in rows.values()} == {"missing"}
+    summary = out.strip().splitlines()[-1]
+    assert "worker-04 unreachable" in summary
+    assert "worker-06 not found among the members" in summary
+    assert "worker-pi-02 on another Talos version" in summary
+
+
+def test_status_json_parses_and_holds_the_same_facts(
+    standin: Any, project: Path, run: Run
+) -> None:
+    mixed(standin)
+    data = {entry["node"]: entry for entry in json.loads(run("status", json=True))}
+    assert len(data) == 9
+    assert data["worker-04"]["reachable"] is False
+    assert data["worker-04"]["state"] == "unreachable"
+    assert data["worker-05"]["address"] == "192.168.0.205"
+    assert data["worker-06"]["state"] == "not found"
+    assert data["worker-pi-02"]["talos"] == {"running": "v1.12.3", "desired": "v1.12.4",
+                                             "current": False}
+    assert data["worker-pi-02"]["schematic"]["running"] == OLD_SCHEMATIC
+    assert data["worker-pi-01"]["config"] == "missing"
+    assert data["worker-01"]["talos"]["current"] is True
+    assert data["worker-01"]["schematic"]["current"] is True
+
+
+def test_status_asks_each_node_itself_with_the_talosconfig(
+    standin: Any, project: Path, run: Run
+) -> None:
+    mixed(standin)
+    run("status")
+    talosconfig = str(project.parent / "talosconfig")
+    calls = standin.calls()
+    versions = sorted(connection(argv)[1] for argv in calls if argv[0] == "version")
+    assert versions == ["192.168.0.201", "192.168.0.202", "192.168.0.203", "192.168.0.204",
+                        "192.168.0.205", "192.168.0.211", "192.168.0.212", "192.168.0.213"]
+    extensions = {connection(argv)[1] for argv in calls if argv[:2] == ["get", "extensions"]}
+    assert "192.168.0.204" not in extensions  # unreachable: asked nothing more
+    assert len(extensions) == 7
+    for argv in calls:
+        config, node, endpoint = connection(argv)
+        assert config == talosconfig
+        assert node == endpoint  # every node is its own endpoint
+    members = [argv for argv in calls if argv[:2] == ["get", "members"]]
+    assert members and all(connection(argv)[1] == "192.168.0.201" for argv in members)
+
+
+def test_status_probes_the_nodes_concurrently(standin: Any, project: Path, run: Run) -> None:
+    standin.pitower(latency=0.3)
+    run("status")
+    probes = [e for e in standin.log() if e["argv"][0] in ("version", "get")
+              and e["argv"][1] != "members"]
+    assert len(probes) == 18
+    overlapping = max(
+        sum(1 for other in probes if other["time"] < probe["end"] and probe["time"] < other["end"])
+        for probe in probes
+    )
+    assert overlapping >= 4, "the nodes were probed one after the other"
+
+
+def test_without_talosctl_status_is_one_line_not_nine_unreachable_nodes(
+    standin: Any, project: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    standin.pitower()
+    monkeypatch.setenv("TALOSCTL", str(project / "no-talosctl"))
+    with pytest.raises(Exit) as caught:
+        run("status")
+    message = str(caught.value.message)
+    assert "not installed" in message
+    assert len(message.splitlines()) == 1
+
+
+# -- images --------------------------------------------------------------------------------
+
+
+def test_images_of_a_node_largest_first(standin: Any, project: Path, run: Run) -> None:
+    standin.pitower()
+    out = run("images_list", node=["worker-04"])
+    lines = out.splitlines()
+    assert lines[0].split() == ["NODE", "IMAGE", "SIZE", "CREATED"]
+    assert [line.split()[1] for line in lines[1:]] == [
+        "registry.k8s.io/kube-proxy:v1.35.0",
+        "registry.k8s.io/coredns/coredns:v1.12.4",
+        "registry.k8s.io/pause:3.10",
+    ]
+    assert lines[1].split()[2:4] == ["31", "MB"]  # talosctl prints 31 MB: that is all we know
+    (argv,) = standin.calls()
+    assert argv[:2] == ["image", "list"]
+    assert connection(argv)[1:] == ("192.168.0.204", "192.168.0.204")
+    assert argv[argv.index("--namespace") + 1] == "cri"
+
+
+def test_images_json_parses(standin: Any, project: Path, run: Run) -> None:
+    standin.pitower()
+    data = json.loads(run("images_list", node=["worker-01"], json=True, namespace="system"))
+    (entry,) = data
+    assert entry["node"] == "worker-01"
+    assert [i["name"] for i in entry["images"]] == ["ghcr.io/siderolabs/kubelet:v1.35.0",
+                                                    "registry.k8s.io/etcd:v3.6.5"]
+    assert entry["images"][0]["size_bytes"] == 98_000_000  # talosctl prints "98 MB"
+
+
+def test_images_of_an_unreachable_node_is_an_error_after_the_others(
+    standin: Any, project: Path, run: Run, capsys: pytest.CaptureFixture[str]
+) -> None:
+    standin.pitower(worker_02={"reachable": False})
+    with pytest.raises(Exit) as caught:
+        run("images_list", role="controlplane")
+    assert "worker-02: unreachable" in str(caught.value.message)
+    listed = {line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]}
+    assert listed == {"worker-01", "worker-03"}
+
+
+def test_usage_is_one_table_for_every_node(standin: Any, project: Path, run: Run) -> None:
+    mixed(standin)
+    rows = rows_by_node(run("usage"))
+    assert list(rows)[-1] == "total"
+    # control planes hold six workload images and two system ones; the usage stand-in
+    # counts both namespaces: 98.4 + 23.5 + 0.3 + 30.8 + 22.4 + 27.4 + 25.0 + 19.8 MB
+    assert rows["worker-01"] == ["worker-01", "192.168.0.201", "6", "0.25"]
+    assert rows["worker-pi-01"] == ["worker-pi-01", "192.168.0.211", "3", "0.18"]
+    assert rows["worker-04"][:4] == ["worker-04", "192.168.0.204", "-", "-"]
+    assert rows["worker-04"][4] == "unreachable:"
+    assert rows["worker-06"][:2] == ["worker-06", "-"]
+    assert rows["total"][:4] == ["total", "7", "nodes", str(3 * 6 + 4 * 3)]
+    usage_calls = [argv for argv in standin.calls() if argv[0] == "usage"]
+    assert len(usage_calls) == 7
+    for argv in usage_calls:
+        assert argv[-3:] == ["--depth", "0", "/var/lib/containerd"]
+
+
+# -- health --------------------------------------------------------------------------------
+
+
+def test_health_of_a_healthy_cluster_is_one_line(standin: Any, project: Path, run: Run) -> None:
+    standin.pitower(bootstrapped=True)
+    out = run("health", timeout="2m")
+    assert out.strip() == "healthy: 16 of 16 checks passed, asked 192.168.0.201"
+    (argv,) = [argv for argv in standin.calls() if argv[0] == "health"]
+    assert connection(argv)[1] == "192.168.0.201"
+    assert argv[argv.index("--control-plane-nodes") + 1] == (
+        "192.168.0.201,192.168.0.202,192.168.0.203")
+    assert argv[argv.index("--worker-nodes") + 1] == (
+        "192.168.0.204,192.168.0.205,192.168.0.206,192.168.0.211,192.168.0.212,192.168.0.213")
+    assert argv[argv.index("--wait-timeout") + 1] == "2m"
+
+
+def test_an_unhealthy_cluster_names_the_failing_check(
+    standin: Any, project: Path, run: Run
+) -> None:
+    standin.pitower(bootstrapped=True, worker_pi_03={"reachable": False})
+    with pytest.raises(Exit) as caught:
+        run("health")
+    message = str(caught.value.message)
+    assert message.startswith("error: unhealthy: apid to be ready: ")
+    assert "192.168.0.213: rpc error: code = Unavailable" in message
+    assert "(3 of 4 checks passed), asked 192.168.0.201" in message
+    assert len(message.splitlines()) == 1
