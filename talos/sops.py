@@ -113,21 +113,27 @@ def stage_file(path: Path, data: bytes, *, mode: int = 0o600) -> Path:
     return temp
 
 
-class _Terminated(SystemExit):
-    """SIGTERM, turned into an exception so that cleanup code runs."""
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised as an interruption so that cleanup code runs.
+
+    An interruption rather than ``SystemExit``: whoever runs a program waits for it (or
+    stops it) on ``KeyboardInterrupt`` before letting go, so no child is left writing
+    into a directory that is being removed.
+    """
 
 
 def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise _Terminated(128 + signum)
+    raise Terminated(f"terminated by signal {signum}")
 
 
 @contextlib.contextmanager
 def private_tempdir(prefix: str = "talos-tasks-") -> Iterator[Path]:
     """A directory only this user can enter, removed on exit, error, Ctrl-C or SIGTERM.
 
-    Ctrl-C arrives as ``KeyboardInterrupt``; SIGTERM is turned into ``SystemExit(143)``
-    for the duration of the block (main thread only), so the directory is removed in
-    every case but SIGKILL.
+    Ctrl-C arrives as ``KeyboardInterrupt``; SIGTERM is turned into :class:`Terminated`
+    (a ``KeyboardInterrupt``) for the duration of the block (main thread only), so the
+    directory is removed in every case but SIGKILL, after the program running in it
+    has stopped.
     """
     path = Path(tempfile.mkdtemp(prefix=prefix))
     os.chmod(path, 0o700)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import stat
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -574,3 +576,39 @@ def test_inv_secrets_init_creates_a_bundle_genconfig_can_use(project: Project) -
 
 def key_recipient(project: Project) -> str:
     return (project.root / "age.key").read_text().split("public key: ")[1].split()[0]
+
+
+def test_sigterm_while_talosctl_runs_leaves_no_plaintext_behind(
+    project: Project, tmp_path: Path
+) -> None:
+    project.generate()
+    before = project.snapshot()
+    slow = tmp_path / "talosctl-slow"
+    # A talosctl that is still writing (MkdirAll, then a file) after it was signalled.
+    slow.write_text(
+        "#!/bin/sh\n"
+        f'"{os.environ["TALOSCTL"]}" "$@" || exit 1\n'
+        '[ "$1" = gen ] || exit 0\n'
+        'while [ "$#" -gt 0 ]; do [ "$1" = --output ] && out="$2"; shift; done\n'
+        'touch "$SLOW_MARK"; sleep 1\n'
+        'mkdir -p "$out" && cp "$out/../secrets.yaml" "$out/late.yaml" 2>/dev/null\n'
+        'echo late > "$out/late.txt"\n'
+    )
+    slow.chmod(0o755)
+    mark = tmp_path / "gen-started"
+    proc = subprocess.Popen(
+        [*INV, "--search-root", str(REPO), "genconfig", "--force"], cwd=project.root,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "TALOSCTL": str(slow), "SLOW_MARK": str(mark)},
+    )
+    deadline = time.monotonic() + 30
+    while not mark.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    assert proc.returncode != 0
+    time.sleep(1.5)  # anything talosctl would still write has been written by now
+    assert list(project.temp.iterdir()) == []
+    assert project.snapshot() == before
