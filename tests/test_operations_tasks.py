@@ -263,3 +263,32 @@ def test_an_unhealthy_cluster_names_the_failing_check(
     assert "192.168.0.213: rpc error: code = Unavailable" in message
     assert "(3 of 4 checks passed), asked 192.168.0.201" in message
     assert len(message.splitlines()) == 1
+
+
+# -- with generated configs ----------------------------------------------------------------
+
+
+def test_status_tells_current_configs_from_outdated_ones(
+    standin: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run: Run
+) -> None:
+    from sopskit import pitower_project, project_env
+
+    from talos.cluster import load_cluster_file
+    from talos.genconfig import generate
+    from talos.targets import talosctl_for
+
+    root = pitower_project(tmp_path)
+    for key, value in project_env(root).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("TALOS_TASKS_TALOSCONFIG", raising=False)  # the generated one
+    monkeypatch.chdir(root)
+    standin.pitower()
+    cluster = load_cluster_file(root / "cluster.yaml")
+    generate(cluster, talosctl=talosctl_for(cluster))
+    with (root / "patches" / "nodes" / "worker-04.patch").open("a") as patch:
+        patch.write("# changed since the configs were generated\n")
+    rows = rows_by_node(run("status"))
+    assert {name: row[-1] for name, row in rows.items()} == {
+        name: "outdated" if name == "worker-04" else "current" for name in rows
+    }
+    assert all(row[3] == "yes" for row in rows.values())

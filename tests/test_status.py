@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -358,3 +361,24 @@ def test_a_multi_error_outcome_is_joined_into_one_line() -> None:
     assert summarise_health(text).failing == [
         ("apid to be ready", "10.0.0.3: connection refused; 10.0.0.4: no route to host")
     ]
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_rows_take_their_states_colour_and_stay_aligned(
+    pitower: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setattr(sys, "stdout", Terminal())
+    rows = rows_of(pitower)
+    coloured = status_table(rows)
+    lines = dict(zip([r.node for r in rows], coloured.splitlines()[1:], strict=True))
+    assert lines["worker-01"].startswith("\033[32m")  # green: as wanted
+    assert lines["worker-04"].startswith("\033[31m")  # red: unreachable
+    assert lines["worker-pi-02"].startswith("\033[33m")  # yellow: outdated
+    plain = re.sub(r"\033\[[0-9;]*m", "", coloured)
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    assert plain == status_table(rows)
