@@ -16,7 +16,7 @@ from importlib import resources
 from typing import Any
 
 # Leaf codes (see rules.json "_about").
-STRING, NUMBER, ENUM, BOOL = "s", "i", "e", "b"
+STRING, NUMBER, ENUM, BOOL, DURATION = "s", "i", "e", "b", "d"
 PTR_BOOL, PTR_NUMBER, PTR_ENUM = "pb", "pi", "pe"
 BYTES, LIST_REPLACE = "B", "R"
 MAP_STRINGS, MAP_BOOLS = "Ms", "Mb"
@@ -29,7 +29,7 @@ ITEMS_STRINGS, ITEMS_VALUES, ITEMS_FREE, ITEMS_OBJECTS = "s", "v", "u", "o"
 # Container codes.
 STRUCT, PTR_STRUCT, MAP_STRUCTS, KEYED = "S", "P", "M", "K"
 
-SCALARS = frozenset({STRING, NUMBER, ENUM, BOOL, PTR_BOOL, PTR_NUMBER, PTR_ENUM})
+SCALARS = frozenset({STRING, NUMBER, ENUM, BOOL, DURATION, PTR_BOOL, PTR_NUMBER, PTR_ENUM})
 POINTERS = frozenset({PTR_BOOL, PTR_NUMBER, PTR_ENUM, PTR_STRUCT, PTR_URL, OPAQUE, SIZE})
 
 

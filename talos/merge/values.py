@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from talos.merge import rules as R
+from talos.merge.durations import format_duration, parse_duration
 from talos.merge.rules import Rule
 from talos.merge.yamlio import TextFloat, TextInt, scalar_text
 
@@ -152,6 +153,8 @@ def _value(value: Any, rule: Rule, path: Path, unknown: list[str]) -> Any:
         return _string(value, path)
     if code in (R.NUMBER, R.PTR_NUMBER):
         return _number(value, path)
+    if code == R.DURATION:
+        return _duration(value, path)
     if code in (R.BOOL, R.PTR_BOOL):
         return _bool(value, path)
     if isinstance(value, dict | list) and code in (R.ENUM, R.PTR_ENUM):
@@ -189,6 +192,17 @@ def _number(value: Any, path: Path) -> int | float:
     if isinstance(value, float):
         return int(value)  # Go truncates a float going into an int field
     return value
+
+
+def _duration(value: Any, path: Path) -> str:
+    if isinstance(value, bool | dict | list):
+        raise ValueFailure(path, f"cannot unmarshal {_yaml_kind(value)} into a duration")
+    if isinstance(value, int):
+        return format_duration(value)
+    try:
+        return format_duration(parse_duration(scalar_text(value)))
+    except ValueError as exc:
+        raise ValueFailure(path, str(exc)) from exc
 
 
 def _bool(value: Any, path: Path) -> bool:
@@ -251,8 +265,8 @@ def merge_value(left: Any, right: Any, rule: Rule, path: Path) -> Any:
         if left is None:
             return right
         return merge_struct(left, right, rule, path)
-    if code in (R.STRING, R.NUMBER, R.ENUM):
-        if right is None or right == "" or (right == 0 and not isinstance(right, str)):
+    if code in (R.STRING, R.NUMBER, R.ENUM, R.DURATION):
+        if right in (None, "", "0s") or (right == 0 and not isinstance(right, str)):
             return left
         return right
     if code == R.BOOL:
