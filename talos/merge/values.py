@@ -14,14 +14,12 @@ from urllib.parse import urlsplit
 from talos.merge import rules as R
 from talos.merge.durations import format_duration, parse_duration
 from talos.merge.rules import Rule
-from talos.merge.yamlio import TextFloat, TextInt, scalar_text
+from talos.merge.yamlio import PlainWord, TextFloat, TextInt, scalar_text
 
 Path = tuple[str | int, ...]
 
-_YAML11_TRUE = frozenset({"y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE"})
-_YAML11_FALSE = frozenset(
-    {"n", "N", "no", "No", "NO", "off", "Off", "OFF", "false", "False", "FALSE"}
-)
+_YAML11_TRUE = frozenset({"y", "Y", "yes", "Yes", "YES", "on", "On", "ON"})
+_YAML11_FALSE = frozenset({"n", "N", "no", "No", "NO", "off", "Off", "OFF"})
 
 
 class ValueFailure(Exception):
@@ -179,7 +177,7 @@ def _string(value: Any, path: Path) -> str:
         return ""
     if isinstance(value, dict | list):
         raise ValueFailure(path, f"cannot unmarshal {_yaml_kind(value)} into string")
-    return value if isinstance(value, str) else scalar_text(value)
+    return value if type(value) is str else scalar_text(value)
 
 
 def _number(value: Any, path: Path) -> int | float:
@@ -208,9 +206,9 @@ def _duration(value: Any, path: Path) -> str:
 def _bool(value: Any, path: Path) -> bool:
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value in _YAML11_TRUE:
+    if isinstance(value, PlainWord) and value in _YAML11_TRUE:
         return True
-    if isinstance(value, str) and value in _YAML11_FALSE:
+    if isinstance(value, PlainWord) and value in _YAML11_FALSE:
         return False
     raise ValueFailure(
         path, f"cannot unmarshal {_yaml_kind(value)} `{_short(value)}` into bool"

@@ -57,6 +57,16 @@ class TextFloat(float):
         return self
 
 
+class PlainWord(str):
+    """A plain ``yes``/``no``/``on``/``off``/``y``/``n``: a string, except in a bool field.
+
+    go-yaml reads these YAML 1.1 words as strings, but accepts them for bool fields when
+    they are not quoted; a quoted word is only a string.
+    """
+
+    __slots__ = ()
+
+
 def scalar_text(value: Any) -> str:
     """The text a plain scalar had in the YAML source, as a Go string field keeps it."""
     if isinstance(value, bool):
@@ -95,6 +105,8 @@ _FLOAT_RE = re.compile(
 )
 _BOOL_RE = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 _NULL_RE = re.compile(r"^(?:~|null|Null|NULL|)$")
+_WORD_RE = re.compile(r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$")
+_WORD_TAG = "tag:talos-tasks,2026:plain-word"
 
 _INT_TAG = "tag:yaml.org,2002:int"
 _FLOAT_TAG = "tag:yaml.org,2002:float"
@@ -116,6 +128,7 @@ TalosLoader.yaml_implicit_resolvers = {}
 
 TalosLoader.add_implicit_resolver(_BOOL_TAG, _BOOL_RE, list("tTfF"))
 TalosLoader.add_implicit_resolver(_NULL_TAG, _NULL_RE, ["~", "n", "N", ""])
+TalosLoader.add_implicit_resolver(_WORD_TAG, _WORD_RE, list("yYnNoO"))
 TalosLoader.add_implicit_resolver(_INT_TAG, _INT_RE, list("-+0123456789"))
 TalosLoader.add_implicit_resolver(_FLOAT_TAG, _FLOAT_RE, list("-+0123456789."))
 TalosLoader.add_implicit_resolver(
@@ -185,6 +198,11 @@ def _construct_timestamp_as_text(loader: TalosLoader, node: yaml.ScalarNode) -> 
     return str(loader.construct_scalar(node))
 
 
+def _construct_word(loader: TalosLoader, node: yaml.ScalarNode) -> PlainWord:
+    return PlainWord(loader.construct_scalar(node))
+
+
+TalosLoader.add_constructor(_WORD_TAG, _construct_word)
 TalosLoader.add_constructor(_INT_TAG, _construct_int)
 TalosLoader.add_constructor(_FLOAT_TAG, _construct_float)
 TalosLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
@@ -252,6 +270,7 @@ def needs_double_quotes(text: str) -> bool:
 
 
 def _represent_str(dumper: TalosDumper, data: str) -> yaml.ScalarNode:
+    data = str(data)  # libyaml's emitter takes exact str only (PlainWord is a subclass)
     if "\n" in data:
         return dumper.represent_scalar(_STR_TAG, data, style="|")
     if needs_double_quotes(data):
@@ -272,6 +291,7 @@ class TalosDumper(_BaseDumper):
 
 
 TalosDumper.add_representer(str, _represent_str)
+TalosDumper.add_representer(PlainWord, _represent_str)
 TalosDumper.add_representer(TextInt, _represent_text_int)
 TalosDumper.add_representer(TextFloat, _represent_text_float)
 
