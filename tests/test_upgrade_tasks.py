@@ -1,0 +1,203 @@
+"""`inv upgrade` and `inv upgrade-k8s` end to end: the real inv, the talosctl stand-in."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import PITOWER_NODES, Standin, pitower_schematics
+from invoke.context import Context
+from invoke.exceptions import Exit
+
+from talos.tasks.upgrade import upgrade, upgrade_k8s
+
+REPO = Path(__file__).resolve().parents[1]
+INV = [sys.executable, "-c", "from invoke.main import program; program.run()"]
+OLD, NEW = "v1.12.3", "v1.12.4"
+IP = {hostname: ip for hostname, _, ip in PITOWER_NODES}
+NAME = {ip: hostname for hostname, _, ip in PITOWER_NODES}
+CONTROLPLANES = {ip for _, role, ip in PITOWER_NODES if role == "controlplane"}
+TALOSCONFIG = "context: pitower\ncontexts:\n  pitower:\n    endpoints: []\n    nodes: []\n"
+
+
+@pytest.fixture
+def cluster(standin: Standin, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Standin:
+    """pitower one Talos version behind, bootstrapped, every upgrade taking a moment."""
+    talosconfig = tmp_path / "talosconfig"
+    talosconfig.write_text(TALOSCONFIG)
+    monkeypatch.setenv("TALOS_TASKS_TALOSCONFIG", str(talosconfig))
+    monkeypatch.setenv("TALOS_CLUSTER_FILE", str(REPO / "cluster.yaml"))
+    standin.pitower(talos_version=OLD, bootstrapped=True, upgrade_seconds=0.2)
+    return standin
+
+
+def inv(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*INV, "--search-root", str(REPO), *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+def set_nodes(standin: Standin, **changes: dict[str, Any]) -> None:
+    state = standin.state()
+    for hostname, fields in changes.items():
+        state["nodes"][IP[hostname.replace("_", "-")]].update(fields)
+    standin.set_state(state)
+
+
+def upgrades(standin: Standin) -> list[dict[str, Any]]:
+    """Each logged `talosctl upgrade`: node name, image, start and end times."""
+    found = []
+    for entry in standin.log():
+        argv = entry["argv"]
+        if argv[:1] == ["upgrade"]:
+            node = argv[argv.index("--nodes") + 1]
+            found.append({"node": NAME[node], "ip": node, "image": argv[argv.index("--image") + 1],
+                          "start": entry["time"], "end": entry["end"]})
+    return found
+
+
+def most_at_once(spans: list[tuple[float, float]]) -> int:
+    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    running = peak = 0
+    for _, step in edges:
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+def test_dry_run_prints_the_plan_skips_current_nodes_and_upgrades_nothing(
+    cluster: Standin, tmp_path: Path
+) -> None:
+    set_nodes(cluster, worker_01={"talos_version": NEW}, worker_pi_02={"talos_version": NEW})
+    result = inv("--dry", "upgrade", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[2:11]}
+    assert result.stdout.startswith("pitower: upgrade plan: 7 to upgrade (2 control planes, "
+                                    "5 workers), 2 current")
+    assert rows["worker-01"][7] == "current" and rows["worker-pi-02"][7] == "current"
+    assert rows["worker-02"][7:] == ["upgrade", "Talos", OLD, "->", NEW]
+    assert rows["worker-05"][2] == "192.168.0.205"  # found among the members
+    assert upgrades(cluster) == []
+
+
+def test_upgrade_gives_each_node_its_own_image_and_leaves_current_nodes_alone(
+    cluster: Standin, tmp_path: Path
+) -> None:
+    set_nodes(cluster, worker_03={"talos_version": NEW})
+    result = inv("upgrade", "--parallel", "3", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    schematics = pitower_schematics()
+    images = {u["node"]: u["image"] for u in upgrades(cluster)}
+    assert set(images) == set(IP) - {"worker-03"}
+    for name, image in images.items():
+        assert image == f"factory.talos.dev/installer/{schematics[name]}:{NEW}"
+    # the AMD control planes get the AMD image, the Pis theirs: three different images
+    assert images["worker-01"] == images["worker-02"] != images["worker-pi-01"]
+    assert len({images["worker-01"], images["worker-04"], images["worker-pi-01"]}) == 3
+    state = cluster.state()["nodes"]
+    assert {node["talos_version"] for node in state.values()} == {NEW}
+    assert "Already current: worker-03" in result.stdout
+    assert "worker-pi-03: upgraded" in result.stdout
+
+
+def test_control_planes_never_overlap_and_workers_respect_the_parallel_limit(
+    cluster: Standin, tmp_path: Path
+) -> None:
+    result = inv("upgrade", "--parallel", "2", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    done = upgrades(cluster)
+    cps = sorted((u["start"], u["end"]) for u in done if u["ip"] in CONTROLPLANES)
+    workers = [(u["start"], u["end"]) for u in done if u["ip"] not in CONTROLPLANES]
+    assert len(cps) == 3 and len(workers) == 6
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in itertools.pairwise(cps))
+    assert min(start for start, _ in workers) >= cps[-1][1]
+    assert most_at_once(workers) == 2
+    # after each control plane: back and ready, then the health check, before the next
+    calls = [" ".join(c[:2]) + " " + c[c.index("--nodes") + 1] for c in cluster.calls()
+             if c[0] in ("upgrade", "health", "get") and "--nodes" in c]
+    for ip in sorted(CONTROLPLANES)[:-1]:
+        after = calls[calls.index(f"upgrade --talosconfig {ip}"):]
+        assert after.index(f"get machinestatus {ip}") < after.index(f"health --talosconfig {ip}")
+
+
+def test_a_failure_stops_the_rollout_and_a_second_run_resumes(
+    cluster: Standin, tmp_path: Path
+) -> None:
+    set_nodes(cluster, worker_04={"fail_upgrade": "error: failed to pull image: not found"})
+    result = inv("upgrade", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "error: upgrade stopped: worker-04 failed" in result.stderr
+    assert "Failed: worker-04: " in result.stdout and "failed to pull image" in result.stdout
+    assert ("Not touched: worker-05, worker-06, worker-pi-01, worker-pi-02, worker-pi-03"
+            in result.stdout)
+    assert [u["node"] for u in upgrades(cluster)] == ["worker-01", "worker-02", "worker-03",
+                                                      "worker-04"]
+    set_nodes(cluster, worker_04={"fail_upgrade": None})
+    cluster.log_path.unlink()
+    again = inv("upgrade", "--parallel", "2", cwd=tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert sorted(u["node"] for u in upgrades(cluster)) == [
+        "worker-04", "worker-05", "worker-06", "worker-pi-01", "worker-pi-02", "worker-pi-03"]
+    assert "Already current: worker-01, worker-02, worker-03" in again.stdout
+
+
+def test_an_unreachable_node_is_planned_as_such_and_the_others_are_upgraded(
+    cluster: Standin, tmp_path: Path
+) -> None:
+    set_nodes(cluster, worker_pi_03={"reachable": False})
+    result = inv("upgrade", "--role", "worker", "--parallel", "5", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Unreachable: worker-pi-03: " in result.stdout
+    assert "worker-pi-03 could not be reached" in result.stderr
+    assert sorted(u["node"] for u in upgrades(cluster)) == [
+        "worker-04", "worker-05", "worker-06", "worker-pi-01", "worker-pi-02"]
+
+
+def test_only_the_nodes_named_are_upgraded_with_the_options_given(
+    cluster: Standin, tmp_path: Path
+) -> None:
+    result = inv("upgrade", "--node", "worker-pi-02", "--node", "worker-02", "--stage",
+                 "--preserve", "--force", "--timeout", "10m", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [u["node"] for u in upgrades(cluster)] == ["worker-02", "worker-pi-02"]
+    for argv in [c for c in cluster.calls() if c[0] == "upgrade"]:
+        assert {"--stage", "--preserve", "--force"} <= set(argv)
+        assert argv[argv.index("--timeout") + 1] == "10m"
+
+
+def test_a_node_name_not_in_the_cluster_file_is_refused(cluster: Standin) -> None:
+    with pytest.raises(Exit, match=r"no node named 'worker-pi-9'.*did you mean"):
+        upgrade(Context(), node=["worker-pi-9"])
+    assert cluster.calls() == []
+
+
+def test_parallel_below_one_is_refused(cluster: Standin) -> None:
+    with pytest.raises(Exit, match="--parallel must be 1 or more"):
+        upgrade(Context(), parallel=0)
+
+
+def test_upgrade_k8s_goes_through_the_first_control_plane_to_the_cluster_files_version(
+    cluster: Standin, tmp_path: Path
+) -> None:
+    dry = inv("--dry", "upgrade-k8s", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert "upgrade-k8s" in dry.stdout and not [c for c in cluster.calls()
+                                               if c[0] == "upgrade-k8s"]
+    result = inv("upgrade-k8s", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    [argv] = [c for c in cluster.calls() if c[0] == "upgrade-k8s"]
+    assert argv[argv.index("--nodes") + 1] == "192.168.0.201"
+    assert argv[argv.index("--to") + 1] == "1.35.0"
+    assert "through worker-01 (192.168.0.201)" in result.stdout
+    other = inv("upgrade-k8s", "--to", "v1.35.2", cwd=tmp_path)
+    assert other.returncode == 0, other.stdout + other.stderr
+    assert {n["kubernetes_version"] for n in cluster.state()["nodes"].values()} == {"1.35.2"}
+
+
+def test_upgrade_k8s_refuses_a_version_that_is_not_one(cluster: Standin) -> None:
+    with pytest.raises(Exit, match=r"'latest' is not a Kubernetes version like v1\.35\.0"):
+        upgrade_k8s(Context(), to="latest")
+    assert cluster.calls() == []
