@@ -407,7 +407,7 @@ def check_health(
     workers = [a for n in cluster.workers if (a := located[n.name].address)]
     if not controlplanes:
         raise SelectionError("no control plane could be located; check the cluster file's IPs")
-    node = controlplanes[0]
+    node = answering(talosctl, controlplanes)
     try:
         text = talosctl.health(
             node, control_planes=controlplanes, workers=workers, timeout=timeout
@@ -416,14 +416,40 @@ def check_health(
         raise
     except CommandError as exc:
         said = "\n".join(transcript) if transcript else exc.stderr or str(exc)
+        summary = summarise_health(said)
+        verdict = health_line(summary, healthy=False) if summary.checks else (
+            f"unhealthy: {first_line(exc)}"
+        )
         raise CommandError(
-            f"{health_line(summarise_health(said), healthy=False)}, asked {node}",
+            f"{verdict}, asked {node}",
             command=exc.command, exit_code=exc.returncode, stderr=exc.stderr,
         ) from exc
     line = f"{health_line(summarise_health(text), healthy=True)}, asked {node}"
     if missing:
         raise SelectionError(f"{line}; but {', '.join(missing)} not found among the members")
     return line
+
+
+def answering(talosctl: Talosctl, controlplanes: Sequence[str]) -> str:
+    """The first control plane that answers: the checks are run from it.
+
+    Asked from a control plane that is down, talosctl could only say it is down; from
+    one that is up, it says which checks that node's absence breaks.
+    """
+    failures = []
+    for address in controlplanes:
+        try:
+            talosctl.server_version(address)
+        except ToolMissingError:
+            raise
+        except CommandError as exc:
+            failures.append(first_line(exc))
+        else:
+            return address
+    raise CommandError(
+        f"unhealthy: no control plane answers ({'; '.join(failures)})",
+        hint="check the control planes are powered and on the network",
+    )
 
 
 def require_talosconfig(talosctl: Talosctl) -> None:

@@ -292,3 +292,31 @@ def test_status_tells_current_configs_from_outdated_ones(
         name: "outdated" if name == "worker-04" else "current" for name in rows
     }
     assert all(row[3] == "yes" for row in rows.values())
+
+
+def test_health_is_asked_of_the_first_control_plane_that_answers(
+    standin: Any, project: Path, run: Run
+) -> None:
+    standin.pitower(bootstrapped=True, worker_01={"reachable": False})
+    with pytest.raises(Exit) as caught:
+        run("health")
+    message = str(caught.value.message)
+    assert message.startswith("error: unhealthy: etcd to be healthy: etcd isn't healthy on "
+                              "192.168.0.201")
+    assert message.endswith("asked 192.168.0.202")
+    (argv,) = [argv for argv in standin.calls() if argv[0] == "health"]
+    assert connection(argv)[1] == "192.168.0.202"
+
+
+def test_health_with_every_control_plane_down_is_one_line(
+    standin: Any, project: Path, run: Run
+) -> None:
+    standin.pitower(bootstrapped=True, worker_01={"reachable": False},
+                    worker_02={"reachable": False}, worker_03={"reachable": False},
+                    worker_05={"member": False}, worker_06={"member": False})
+    with pytest.raises(Exit) as caught:
+        run("health")
+    message = str(caught.value.message)
+    assert message.startswith("error: unhealthy: no control plane answers (")
+    assert len(message.splitlines()) == 1
+    assert not [argv for argv in standin.calls() if argv[0] == "health"]
