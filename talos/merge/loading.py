@@ -9,6 +9,7 @@ one, as talosctl does.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,7 +26,7 @@ from talos.merge.documents import (
     strategic_items,
 )
 from talos.merge.jsonpatch import OperationFailure, apply_operations
-from talos.merge.yamlio import document_lines, dump_documents, load_documents
+from talos.merge.yamlio import dump_documents, load_documents, load_documents_with_lines
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
@@ -38,14 +39,23 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
 
 def _read_yaml(text: str, source: str) -> tuple[list[Any], list[int]]:
     try:
-        documents = load_documents(text)
+        return load_documents_with_lines(text)
     except yaml.YAMLError as exc:
         raise PatchError(f"{source}: invalid YAML at {_yaml_problem(exc)}") from exc
-    return documents, document_lines(text)
 
 
 def parse_config(text: str, source: str) -> Config:
-    """A multi-document machine config from YAML text; raises PatchError naming ``source``."""
+    """A multi-document machine config from YAML text; raises PatchError naming ``source``.
+
+    Parsed once per (text, source): generating many nodes from one base costs one parse.
+    The result is shared, so its documents must be treated as read-only (everything in
+    this package does).
+    """
+    return _parse_config(text, source)
+
+
+@functools.lru_cache(maxsize=16)
+def _parse_config(text: str, source: str) -> Config:
     documents, lines = _read_yaml(text, source)
     return decode_config(documents, source, lines)
 

@@ -211,19 +211,24 @@ TalosLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp_
 
 def load_documents(text: str) -> list[Any]:
     """Every document of a YAML stream (``None`` for empty ones). Raises ``yaml.YAMLError``."""
-    return list(yaml.load_all(text, Loader=TalosLoader))
+    return load_documents_with_lines(text)[0]
 
 
-def document_lines(text: str) -> list[int]:
-    """The 1-based line where each document of the stream starts (for error messages)."""
+def load_documents_with_lines(text: str) -> tuple[list[Any], list[int]]:
+    """The documents of a YAML stream and the 1-based line where each one starts."""
+    loader = TalosLoader(text)
+    documents: list[Any] = []
     lines: list[int] = []
     try:
-        for event in yaml.parse(text, Loader=TalosLoader):
-            if isinstance(event, yaml.DocumentStartEvent) and event.start_mark is not None:
-                lines.append(event.start_mark.line + 1)
-    except yaml.YAMLError:
-        pass
-    return lines
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                break
+            lines.append(node.start_mark.line + 1 if node.start_mark is not None else 0)
+            documents.append(loader.construct_document(node))
+    finally:
+        loader.dispose()
+    return documents, lines
 
 
 # ---------------------------------------------------------------------------------------
