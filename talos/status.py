@@ -300,24 +300,29 @@ def status_table(rows: Sequence[NodeStatus]) -> str:
 
 
 def status_summary(rows: Sequence[NodeStatus]) -> str:
-    """One line: how many nodes are fine, and which are not and why."""
-    parts = [f"{count(len(rows), 'node')}"]
-    unreachable = [r.node for r in rows if r.found and not r.reachable]
-    missing = [r.node for r in rows if not r.found]
-    version = [r.node for r in rows if r.talos_current is False]
-    schematic = [r.node for r in rows if r.schematic_current is False]
-    config = [r.node for r in rows if r.config in (OUTDATED, MISSING)]
+    """What needs attention, one line, then why each troubled node is: one line each."""
+    total = count(len(rows), "node")
     problems = [
-        (unreachable, "unreachable"),
-        (missing, "not found among the members"),
-        (version, "on another Talos version"),
-        (schematic, "on another schematic"),
-        (config, "with a config to regenerate (inv genconfig)"),
+        ([r.node for r in rows if r.found and not r.reachable], "unreachable"),
+        ([r.node for r in rows if not r.found], "not found among the members"),
+        ([r.node for r in rows if r.talos_current is False], "on another Talos version"),
+        ([r.node for r in rows if r.schematic_current is False], "on another schematic"),
+        ([r.node for r in rows if r.config == MISSING], "without a generated config"),
+        ([r.node for r in rows if r.config == OUTDATED], "with an outdated config"),
     ]
-    said = [f"{', '.join(names)} {what}" for names, what in problems if names]
+    everyone = [r.node for r in rows]
+    said = [
+        f"{'every node' if names == everyone and len(names) > 1 else ', '.join(names)} {what}"
+        for names, what in problems
+        if names
+    ]
     if not said:
-        return f"{parts[0]}: all reachable, running what the cluster file says"
-    return f"{parts[0]}: " + "; ".join(said)
+        return f"{total}: all reachable, running what the cluster file says"
+    lines = [f"{total}: " + "; ".join(said)]
+    if any(r.config in (MISSING, OUTDATED) for r in rows):
+        lines[0] += " (inv genconfig)"
+    lines += [f"  {r.node}: {r.problem}" for r in rows if r.problem and r.state != "ok"]
+    return "\n".join(lines)
 
 
 def status_json(rows: Sequence[NodeStatus]) -> str:

@@ -107,8 +107,10 @@ def test_status_is_one_table_for_a_mixed_cluster(standin: Any, project: Path, ru
     assert rows["worker-pi-02"][7] == OLD_SCHEMATIC[:12]
     # nothing generated in this folder yet
     assert {row[-1] for row in rows.values()} == {"missing"}
-    summary = out.strip().splitlines()[-1]
+    summary = out.split("\n\n", 1)[1]
+    assert "every node without a generated config (inv genconfig)" in summary
     assert "worker-04 unreachable" in summary
+    assert "  worker-04: talosctl version on 192.168.0.204 failed" in summary
     assert "worker-06 not found among the members" in summary
     assert "worker-pi-02 on another Talos version" in summary
 

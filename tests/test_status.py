@@ -119,7 +119,11 @@ def test_the_summary_names_every_node_that_needs_attention(pitower: Cluster) -> 
     assert "worker-06 not found" in summary
     assert "worker-pi-02 on another Talos version" in summary
     assert "worker-pi-02 on another schematic" in summary
-    assert "worker-03, worker-06 with a config to regenerate" in summary
+    assert "worker-06 without a generated config" in summary
+    assert "worker-03 with an outdated config" in summary
+    first, *why = summary.splitlines()
+    assert first.endswith("(inv genconfig)")
+    assert why == ["  worker-04: connection refused", "  worker-06: not found: worker-06"]
 
 
 def test_the_summary_of_a_healthy_cluster_is_short() -> None:
