@@ -255,5 +255,5 @@ def test_inv_patch_reports_a_bad_patch_in_one_line(tmp_path: Path) -> None:
     result = inv(str(DATA / "base-worker.yaml"), "--patch", "@bad.yaml", cwd=tmp_path)
     assert result.returncode == 1
     assert "bad.yaml" in result.stderr
-    assert "unknown keys machine.hostnam" in result.stderr
+    assert "unknown keys found during decoding: machine.hostnam" in result.stderr
     assert "Traceback" not in result.stderr

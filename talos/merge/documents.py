@@ -34,6 +34,11 @@ _LEGACY_MARKERS = frozenset({"machine", "cluster", "debug", "persist"})
 _MANIFEST_TRIM = "\t\n\v\f\r"
 
 
+def talos_path(path: Path) -> str:
+    """A path as Talos prints it in delete errors: ``machine.network.interfaces.[0]``."""
+    return ".".join(f"[{part}]" if isinstance(part, int) else str(part) for part in path)
+
+
 def key_text(key: DocKey) -> str:
     """``/v1alpha1``, ``v1alpha1/HostnameConfig``, ``v1alpha1/LinkConfig/eth0``."""
     api, kind, name = key
@@ -152,8 +157,9 @@ def decode_document(data: Any, source: str, index: int, line: int | None) -> Pat
         normalized = normalize_struct(data, rules.root)
     except UnknownKeys as exc:
         raise PatchError(
-            f"{_where(source, line)}: document {key_text(key)}: unknown keys "
-            f"{', '.join(exc.paths)} (not fields of {rules.kind}; check spelling and nesting)"
+            f"{_where(source, line)}: document {key_text(key)}: unknown keys found during "
+            f"decoding: {', '.join(exc.paths)} (not fields of {rules.kind}; check spelling "
+            "and nesting)"
         ) from exc
     except ValueFailure as exc:
         raise PatchError(
@@ -191,17 +197,17 @@ def check_container(documents: Sequence[Mapping[str, Any]], source: str) -> None
         if kind == R.LEGACY_KIND:
             legacy += 1
             if legacy > 1:
-                raise PatchError(f"{source}: duplicate v1alpha1 document (only one is allowed)")
+                raise PatchError(f"{source}: duplicate v1alpha1.Config (one v1alpha1 document)")
             continue
         if (kind, name) in seen:
-            raise PatchError(f"{source}: duplicate document {kind}/{name}")
+            raise PatchError(f"{source}: duplicate document: {kind}/{name}")
         for group in R.CONFLICTING_KINDS:
             if kind not in group:
                 continue
             for other in group - {kind}:
                 if (other, name) in seen:
                     raise PatchError(
-                        f"{source}: conflicting documents {other}/{name} and {kind}/{name} "
+                        f"{source}: conflicting documents: {other}/{name} and {kind}/{name} "
                         "(one link or volume per name)"
                     )
         seen[(kind, name)] = kind
@@ -226,7 +232,8 @@ def decode_config(raw_documents: Sequence[Any], source: str,
             continue
         if document.key in seen:
             raise PatchError(
-                f"{_where(source, line)}: duplicate document {key_text(document.key)}"
+                f"{_where(source, line)}: duplicate document {key_text(document.key)} "
+                "is not allowed"
             )
         seen.add(document.key)
         decoded.append(document.data)
@@ -270,7 +277,7 @@ class _Extraction:
         if api is None and kind is None:
             return LEGACY_KEY
         if api is None or kind is None:
-            raise self.fail(f"kind and apiVersion must be both set for path {format_path(path)}")
+            raise self.fail(f"kind and apiVersion must be both set for path {talos_path(path)}")
         name = self.root.get("name")
         return (scalar_text(api), scalar_text(kind), "" if name is None else scalar_text(name))
 
@@ -318,7 +325,7 @@ class _Extraction:
         if path and isinstance(path[-1], int):
             pair = next(((k, v) for k, v in node.items() if k != "$patch"), None)
             if pair is None:
-                raise self.fail(f"no key:val found in sequence node for path {format_path(path)}")
+                raise self.fail(f"no key:val found in sequence node for path {talos_path(path)}")
             key, value = pair
             text = "" if isinstance(value, dict | list) or value is None else scalar_text(value)
             self.selectors.append(
@@ -328,7 +335,7 @@ class _Extraction:
             return
         if any(isinstance(part, int) for part in path):
             raise self.fail(
-                f"cannot delete an inner key in '{format_path(path)}' "
+                f"cannot delete an inner key in '{talos_path(path)}' "
                 "(keys inside list items cannot be deleted; delete the item by its key)"
             )
         self.selectors.append(DeleteSelector(self.identity(path, not path), path, None, self.line))
@@ -386,7 +393,8 @@ def strategic_items(raw_documents: Sequence[Any], source: str,
             continue
         if document.key in seen:
             raise PatchError(
-                f"{_where(source, line)}: duplicate document {key_text(document.key)} in one patch"
+                f"{_where(source, line)}: duplicate document {key_text(document.key)} "
+                "is not allowed (in one patch)"
             )
         seen.add(document.key)
         if document.key == LEGACY_KEY:
@@ -440,13 +448,18 @@ def _delete(target: dict[str, Any], selector: DeleteSelector, source: str) -> di
     try:
         return delete_path(target, rules.root, selector.path, selector.item)
     except ValueFailure as exc:
-        path = format_path(selector.path)
-        what = f"item {selector.item[0]}={selector.item[1]!r} of " if selector.item else ""
-        raise PatchError(
-            f"{_where(source, selector.line)}: patch delete: {what}path '{path}' in document "
-            f"'{key_text(selector.key)}': failed to delete path '{path}': {exc.reason}"
-            f" (at {format_path(exc.path) or 'the document root'})"
-        ) from exc
+        path = talos_path(selector.path)
+        api, kind, name = selector.key
+        reason = f"failed to delete path '{path}': {exc.reason}"
+        if selector.item:
+            reason += f" (no item with {selector.item[0]}: {selector.item[1]})"
+        elif exc.path != selector.path:
+            reason += f" ({talos_path(exc.path)} is not set)"
+        if name:
+            message = f"named patch delete: document {api}/{kind} (name {name}): {reason}"
+        else:
+            message = f"patch delete: path '{path}' in document '{api}/{kind}': {reason}"
+        raise PatchError(f"{_where(source, selector.line)}: {message}") from exc
 
 
 def _merge(target: dict[str, Any], document: PatchDocument, source: str) -> dict[str, Any]:
