@@ -379,8 +379,12 @@ class _Rollout:
         threads = [threading.Thread(target=slot, daemon=True) for _ in range(count)]
         for thread in threads:
             thread.start()
-        for thread in threads:
-            thread.join()
+        try:
+            for thread in threads:
+                thread.join()
+        except KeyboardInterrupt:  # Ctrl-C: start no other node; talosctl got it as well
+            self.stop.set()
+            raise
 
     def upgrade_node(self, step: Step) -> None:
         address = step.wanted.address

@@ -65,6 +65,7 @@ class Machine:
     fail: str | None = None
     gate: threading.Event | None = None
     not_ready_polls: int = 0
+    silent_polls: int = 0
     status_calls: int = 0
 
 
@@ -112,6 +113,9 @@ class FakeClient:
     def machine_status(self, node: str) -> Status:
         machine = self.answer("status", node)
         machine.status_calls += 1
+        if machine.status_calls <= machine.silent_polls:
+            raise CommandError(f"talosctl get machinestatus on {node} failed: node is "
+                               "unreachable: connection refused")
         if machine.status_calls <= machine.not_ready_polls:
             return Status("booting", False)
         return Status("running", True)
@@ -354,6 +358,15 @@ def test_the_rollout_polls_until_the_node_is_running_and_ready() -> None:
     roll(items, client)
     assert roll.report.upgraded == ["cp-0"]  # type: ignore[attr-defined]
     assert client.machines["10.0.1.0"].status_calls == 4
+
+
+def test_a_node_that_does_not_answer_while_it_reboots_is_polled_again() -> None:
+    items, client = cluster_of(0, 1)
+    client.machines["10.0.2.0"].silent_polls = 2
+    client.machines["10.0.2.0"].not_ready_polls = 3
+    roll(items, client)
+    assert roll.report.upgraded == ["w-0"]  # type: ignore[attr-defined]
+    assert client.machines["10.0.2.0"].status_calls == 4
 
 
 def test_a_node_that_does_not_come_back_in_time_fails_with_its_last_state() -> None:
