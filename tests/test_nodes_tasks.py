@@ -1,12 +1,21 @@
-"""Bootstrap, kubeconfig, reboot and reset: the operations against a fake talosctl."""
+"""Node tasks: bootstrap, kubeconfig, reboot, reset against a fake; every task of the area
+run as `inv` against the talosctl stand-in."""
 
 from __future__ import annotations
 
+import itertools
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import yaml
+from conftest import Standin
+from sopskit import decrypt, pitower_project, project_env
 
 from talos.cluster import Cluster, Node, load_cluster_file
 from talos.errors import CommandError, TalosError
@@ -127,3 +136,275 @@ def test_the_reset_description_says_what_is_wiped_and_what_follows(cluster: Clus
                           graceful=False, reboot=False)
     assert text == ("reset worker-03 (192.168.0.203): wipe EPHEMERAL, META without draining "
                     "(not graceful), then power off")
+
+
+# -- end to end: `inv` against the talosctl stand-in --------------------------------------
+
+INV = [sys.executable, "-c", "from invoke.main import program; program.run()"]
+TALOSCTL = REPO / "tests" / "bin" / "talosctl"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The pitower cluster with fresh secrets and its configs generated (once per module)."""
+    root = pitower_project(tmp_path_factory.mktemp("nodes"))
+    home = root.parent / "standin-genconfig"
+    home.mkdir()
+    (home / "state.json").write_text(json.dumps({"nodes": {}, "latency": 0.0}))
+    env = {
+        **os.environ, **project_env(root), "TALOSCTL": str(TALOSCTL),
+        "TALOSCTL_STANDIN_STATE": str(home / "state.json"),
+        "TALOSCTL_STANDIN_LOG": str(home / "calls.jsonl"), "TALOS_HOME": str(home),
+    }
+    result = subprocess.run([*INV, "--search-root", str(REPO), "genconfig"], cwd=root,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return root
+
+
+def inv(project: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """`inv ARGS` in the project, talking to the stand-in the `standin` fixture set up."""
+    env = {**os.environ, **project_env(project)}
+    return subprocess.run([*INV, "--search-root", str(REPO), *args], cwd=project, env=env,
+                          input=stdin, capture_output=True, text=True, timeout=120)
+
+
+def node_calls(standin: Standin) -> list[list[str]]:
+    """Calls made to nodes (the client's own `version --client` left out)."""
+    return [argv for argv in standin.calls() if argv[:2] != ["version", "--client"]]
+
+
+def online(project: Path, command: str, ip: str) -> list[str]:
+    talosconfig = str(project / "clusterconfig" / "talosconfig")
+    return [*command.split(), "--talosconfig", talosconfig, "--nodes", ip, "--endpoints", ip]
+
+
+def applied(project: Path, name: str, ip: str, *extra: str) -> list[str]:
+    config = str(project / "clusterconfig" / f"{name}.yaml")
+    return [*online(project, "apply-config", ip), "--file", config, "--mode", "auto", *extra]
+
+
+CP = {"worker-01": "192.168.0.201", "worker-02": "192.168.0.202", "worker-03": "192.168.0.203"}
+
+
+def test_inv_apply_node_worker_03_applies_its_config_to_its_address_only(
+    standin: Standin, project: Path
+) -> None:
+    standin.pitower()
+    result = inv(project, "apply", "--node", "worker-03")
+    assert result.returncode == 0, result.stderr
+    assert node_calls(standin) == [applied(project, "worker-03", "192.168.0.203")]
+    assert "worker-03: Applied configuration without a reboot" in result.stdout
+    assert standin.node("192.168.0.203")["config"] is not None
+
+
+def test_apply_role_controlplane_goes_through_the_control_planes_in_order(
+    standin: Standin, project: Path
+) -> None:
+    standin.pitower()
+    result = inv(project, "apply", "--role", "controlplane", "--mode", "no-reboot")
+    assert result.returncode == 0, result.stderr
+    assert node_calls(standin) == [
+        [*applied(project, name, ip)[:-1], "no-reboot"] for name, ip in CP.items()
+    ]
+
+
+def test_a_node_without_ip_is_found_through_the_members_by_hostname(
+    standin: Standin, project: Path
+) -> None:
+    standin.pitower()
+    result = inv(project, "apply", "--node", "worker-05")
+    assert result.returncode == 0, result.stderr
+    assert node_calls(standin) == [
+        [*online(project, "get members", "192.168.0.201"), "--output", "json"],
+        applied(project, "worker-05", "192.168.0.205"),
+    ]
+
+
+def test_a_node_nobody_knows_is_a_one_line_error_before_anything_is_applied(
+    standin: Standin, project: Path
+) -> None:
+    state = standin.pitower()
+    del state["nodes"]["192.168.0.206"]
+    standin.set_state(state)
+    result = inv(project, "apply", "--node", "worker-04", "--node", "worker-06")
+    assert result.returncode == 1
+    assert "worker-06 has no IP" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not any(argv[0] == "apply-config" for argv in node_calls(standin))
+
+
+def test_a_failure_on_the_second_control_plane_stops_before_the_third(
+    standin: Standin, project: Path
+) -> None:
+    standin.pitower(worker_02={"reachable": False})
+    result = inv(project, "apply")
+    assert result.returncode == 1
+    applies = [argv[argv.index("--nodes") + 1] for argv in node_calls(standin)
+               if argv[0] == "apply-config"]
+    assert applies == ["192.168.0.201", "192.168.0.202"]
+    rows = {line.split()[0]: line.split(maxsplit=1)[1] for line in result.stdout.splitlines()
+            if line.startswith("worker-") and "  " in line and ":" not in line}
+    assert rows["worker-01"] == "applied"
+    assert rows["worker-02"] == "FAILED"
+    assert rows["worker-03"] == "not attempted"
+    assert rows["worker-pi-03"] == "not attempted"
+    assert "apply stopped at worker-02" in result.stderr
+    assert "not attempted: worker-03, worker-04" in result.stderr
+
+
+def test_diff_exits_2_when_a_node_would_change_and_0_once_applied(
+    standin: Standin, project: Path
+) -> None:
+    standin.pitower()
+    before = inv(project, "diff", "--node", "worker-03")
+    assert before.returncode == 2, before.stderr
+    assert node_calls(standin) == [applied(project, "worker-03", "192.168.0.203", "--dry-run")]
+    assert "1 of 1 node(s) would change: worker-03" in before.stderr
+    assert inv(project, "apply", "--node", "worker-03").returncode == 0
+    after = inv(project, "diff", "--node", "worker-03")
+    assert after.returncode == 0, after.stderr
+    assert "no changes on 1 node(s)" in after.stdout
+
+
+def test_diff_exits_1_when_a_node_cannot_be_compared(standin: Standin, project: Path) -> None:
+    standin.pitower(worker_02={"reachable": False})
+    result = inv(project, "diff", "--role", "controlplane")
+    assert result.returncode == 1
+    lines = {line.split()[0]: line.split()[2] for line in result.stdout.splitlines()
+             if line.startswith("worker-0") and "192.168" in line}
+    assert lines == {"worker-01": "changes", "worker-02": "ERROR", "worker-03": "changes"}
+
+
+def test_no_secret_of_the_bundle_appears_in_the_diff(standin: Standin, project: Path) -> None:
+    standin.pitower()
+    result = inv(project, "diff", "--node", "worker-01", "--node", "worker-04")
+    assert result.returncode == 2, result.stderr
+    bundle = yaml.safe_load(decrypt(project / "secrets.sops.yaml", project / "age.key"))
+    values = [v for v in strings(bundle) if len(v) >= 8]
+    assert len(values) > 10
+    shown = result.stdout + result.stderr
+    assert "<redacted>" in shown
+    assert "token:" in shown  # the diff is there, with its values hidden
+    leaked = [v[:12] for v in values if v in shown]
+    assert leaked == []
+
+
+def strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in strings(item)]
+    return []
+
+
+def test_bootstrap_twice_succeeds_and_says_already_bootstrapped(
+    standin: Standin, project: Path
+) -> None:
+    standin.pitower()
+    first = inv(project, "bootstrap")
+    assert first.returncode == 0, first.stderr
+    kubeconfig = project / "clusterconfig" / "kubeconfig"
+    assert node_calls(standin) == [
+        online(project, "bootstrap", "192.168.0.201"),
+        [*online(project, "kubeconfig", "192.168.0.201"), "--force", "--merge=false",
+         str(kubeconfig)],
+    ]
+    assert kubeconfig.is_file()
+    second = inv(project, "bootstrap")
+    assert second.returncode == 0, second.stderr
+    assert "worker-01 (192.168.0.201): already bootstrapped; nothing to do" in second.stdout
+    assert standin.node("192.168.0.201")["bootstrapped"] is True
+
+
+def test_kubeconfig_writes_where_asked(standin: Standin, project: Path, tmp_path: Path) -> None:
+    standin.pitower(bootstrapped=True)
+    target = tmp_path / "kube" / "config"
+    target.parent.mkdir()
+    result = inv(project, "kubeconfig", "--path", str(target), "--node", "worker-02")
+    assert result.returncode == 0, result.stderr
+    assert node_calls(standin) == [
+        [*online(project, "kubeconfig", "192.168.0.202"), "--force", "--merge=false",
+         str(target)],
+    ]
+    assert target.is_file()
+
+
+def test_reboot_role_worker_reboots_each_worker_in_turn(
+    standin: Standin, project: Path
+) -> None:
+    standin.pitower(reboot_seconds=0.2)
+    result = inv(project, "reboot", "--role", "worker")
+    assert result.returncode == 0, result.stderr
+    reboots = [argv for argv in node_calls(standin) if argv[0] == "reboot"]
+    workers = ["192.168.0.204", "192.168.0.205", "192.168.0.206", "192.168.0.211",
+               "192.168.0.212", "192.168.0.213"]
+    assert reboots == [online(project, "reboot", ip) for ip in workers]
+    log = [entry for entry in standin.log() if entry["argv"][0] == "reboot"]
+    for entry in log:
+        assert entry["end"] - entry["time"] >= 0.2  # waited for the node to come back
+    for earlier, later in itertools.pairwise(log):
+        assert earlier["end"] <= later["time"]  # and only then went on to the next
+
+
+def test_reset_wipes_ephemeral_and_meta_and_reboots_with_yes(
+    standin: Standin, project: Path
+) -> None:
+    standin.pitower()
+    result = inv(project, "reset", "--node", "worker-pi-02", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert node_calls(standin) == [[
+        *online(project, "reset", "192.168.0.212"), "--graceful=false", "--reboot=true",
+        "--system-labels-to-wipe", "EPHEMERAL", "--system-labels-to-wipe", "META",
+    ]]
+
+
+def test_reset_options_reach_talosctl(standin: Standin, project: Path) -> None:
+    standin.pitower()
+    result = inv(project, "reset", "--node", "worker-04", "--yes", "--wipe", "state",
+                 "--graceful", "--no-reboot")
+    assert result.returncode == 0, result.stderr
+    assert node_calls(standin) == [[
+        *online(project, "reset", "192.168.0.204"), "--graceful=true", "--reboot=false",
+        "--system-labels-to-wipe", "STATE",
+    ]]
+
+
+def test_reset_refuses_without_a_terminal_and_without_yes(
+    standin: Standin, project: Path
+) -> None:
+    standin.pitower()
+    result = inv(project, "reset", "--node", "worker-03", stdin="worker-03\n")
+    assert result.returncode == 1
+    assert "refusing to reset worker-03" in result.stderr
+    assert "--yes" in result.stderr
+    assert not any(argv[0] == "reset" for argv in standin.calls())
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("apply",),
+        ("apply", "--node", "worker-05", "--mode", "reboot"),
+        ("bootstrap",),
+        ("kubeconfig",),
+        ("reboot", "--role", "controlplane"),
+        ("reset", "--node", "worker-03"),
+    ],
+)
+def test_dry_runs_no_talosctl_command_that_changes_a_node(
+    standin: Standin, project: Path, args: tuple[str, ...]
+) -> None:
+    standin.pitower()
+    before = standin.state()
+    result = inv(project, "--dry", *args)
+    assert result.returncode == 0, result.stderr
+    mutating = {"apply-config", "bootstrap", "kubeconfig", "reboot", "reset", "upgrade"}
+    ran = [argv for argv in node_calls(standin) if argv[0] in mutating
+           and "--dry-run" not in argv]
+    assert ran == []
+    assert standin.state() == before
+    assert "dry run" in result.stdout
+    assert f"{TALOSCTL} {args[0].replace('apply', 'apply-config')} " in result.stdout
