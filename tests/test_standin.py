@@ -8,6 +8,8 @@ import json
 import os
 import stat
 import subprocess
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -443,3 +445,437 @@ def test_validate_finds_the_hostname_conflict_and_a_missing_disk(generated: Path
     assert "install disk" not in cloud.stderr
     assert talosctl("validate", "-c", str(bad), "-m", "moon").stderr == (
         'unknown runtime mode: "moon"\n')
+
+
+# ---------------------------------------------------------------------------------------
+# apply-config
+
+
+def test_apply_dry_run_prints_summary_and_diff_on_stderr_only(
+    standin: Standin, cluster: Path, generated: Path
+) -> None:
+    config = generated / "controlplane.yaml"
+    assert online(cluster, CP1, "apply-config", "-f", str(config)).returncode == 0
+    changed = generated / "changed.yaml"
+    talosctl("mc", "patch", str(config), "-o", str(changed), "-p",
+             '{"machine": {"kubelet": {"registerWithFQDN": true}}}')
+    before = standin.node(CP1)
+    result = online(cluster, CP1, "apply-config", "--file", str(changed), "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.startswith(
+        "Dry run summary:\nApplied configuration without a reboot (skipped in dry-run).\n"
+        "Config diff:\n\n--- a\n+++ b\n@@ ")
+    assert "\n+        registerWithFQDN: true\n" in result.stderr
+    assert standin.node(CP1) == before
+    same = online(cluster, CP1, "apply-config", "-f", str(config), "--dry-run")
+    assert same.stderr.endswith("Config diff:\n\nNo changes.\n")
+
+
+def test_apply_stores_the_config_and_the_hostname_it_sets(
+    standin: Standin, cluster: Path, generated: Path
+) -> None:
+    named = generated / "named.yaml"
+    talosctl("mc", "patch", str(generated / "worker.yaml"), "-o", str(named), "-p",
+             "apiVersion: v1alpha1\nkind: HostnameConfig\nauto: off\nhostname: worker-05b\n")
+    result = online(cluster, "192.168.0.205", "apply-config", "-f", str(named), "--mode",
+                    "no-reboot")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "Applied configuration without a reboot\n"
+    node = standin.node("192.168.0.205")
+    assert node["config"] == named.read_text()
+    assert node["hostname"] == "worker-05b"
+    assert node.get("boots", 1) == 1
+
+
+@pytest.mark.parametrize(("mode", "message"), [
+    ("reboot", "Applied configuration with a reboot\n"),
+    ("staged", "Staged configuration to be applied after the next reboot\n"),
+    ("try", "Applied configuration without a reboot\nThe config is applied in 'try' mode "
+            "and will be automatically reverted back in 1m0s\n"),
+])
+def test_apply_modes_report_what_the_node_did(
+    standin: Standin, cluster: Path, generated: Path, mode: str, message: str
+) -> None:
+    result = online(cluster, "192.168.0.204", "apply-config", "-f",
+                    str(generated / "worker.yaml"), "-m", mode)
+    assert (result.returncode, result.stderr) == (0, message)
+    node = standin.node("192.168.0.204")
+    if mode == "staged":
+        assert node["config"] is None
+        assert node["staged_config"] == (generated / "worker.yaml").read_text()
+        online(cluster, "192.168.0.204", "reboot")
+        assert standin.node("192.168.0.204")["config"] == node["staged_config"]
+    elif mode == "reboot":
+        assert node["boots"] == 2
+
+
+def test_apply_without_a_file_or_with_an_invalid_config_fails(
+    cluster: Path, generated: Path
+) -> None:
+    missing = online(cluster, CP1, "apply-config")
+    assert (missing.returncode, missing.stderr) == (1, "no filename supplied for "
+                                                       "configuration\n")
+    bad = generated / "bad.yaml"
+    talosctl("mc", "patch", str(generated / "worker.yaml"), "-o", str(bad), "-p",
+             '{"machine": {"network": {"hostname": "w1"}}}')
+    invalid = online(cluster, CP1, "apply-config", "-f", str(bad))
+    assert invalid.returncode == 1
+    assert "code = InvalidArgument" in invalid.stderr
+    assert "static hostname is already set in v1alpha1 config" in invalid.stderr
+
+
+def test_insecure_apply_installs_a_maintenance_node(
+    standin: Standin, cluster: Path, generated: Path
+) -> None:
+    standin.pitower(worker_06={"maintenance": True, "schematic": None,
+                               "talos_version": "v1.12.0"})
+    secure = online(cluster, "192.168.0.206", "version")
+    assert secure.returncode == 1
+    assert "certificate signed by unknown authority" in secure.stderr
+    result = talosctl("apply-config", "--insecure", "-n", "192.168.0.206", "-f",
+                      str(generated / "worker.yaml"))
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    node = standin.node("192.168.0.206")
+    assert (node["maintenance"], node["talos_version"], node["schematic"]) == (
+        False, "v1.12.4", "b" * 64)
+    again = talosctl("apply-config", "--insecure", "-n", "192.168.0.206", "-f",
+                     str(generated / "worker.yaml"))
+    assert again.returncode == 1
+    assert "tls: certificate required" in again.stderr
+    staged = talosctl("apply-config", "-i", "-n", "192.168.0.206", "-f",
+                      str(generated / "worker.yaml"), "--mode", "staged")
+    assert staged.stderr == ("apply configuration --mode='staged' is not supported in "
+                             "maintenance mode\n")
+
+
+# ---------------------------------------------------------------------------------------
+# upgrade, upgrade-k8s
+
+
+def factory(schematic: str, version: str) -> str:
+    return f"factory.talos.dev/installer/{schematic}:{version}"
+
+
+def test_upgrade_moves_the_node_to_the_images_version_and_schematic(
+    standin: Standin, cluster: Path
+) -> None:
+    image = factory("c" * 64, "v1.12.5")
+    result = online(cluster, "192.168.0.204", "upgrade", "--image", image)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert '"192.168.0.204": post check passed\n' in result.stderr
+    node = standin.node("192.168.0.204")
+    assert (node["talos_version"], node["schematic"]) == ("v1.12.5", "c" * 64)
+    extensions = stream(online(cluster, "192.168.0.204", "get", "extensions", "-o",
+                               "json").stdout)
+    assert extensions[-1]["spec"]["metadata"] == {**extensions[-1]["spec"]["metadata"],
+                                                  "name": "schematic", "version": "c" * 64}
+
+
+def test_upgrade_without_wait_prints_the_ack_table(standin: Standin, cluster: Path) -> None:
+    result = online(cluster, "192.168.0.204", "upgrade", "-i", factory("c" * 64, "v1.12.5"),
+                    "--wait=false")
+    assert result.returncode == 0
+    header, row = result.stdout.splitlines()
+    assert header.split() == ["NODE", "ACK", "STARTED"]
+    assert row.startswith("192.168.0.204   Upgrade request received   ")
+    assert " +0000 UTC m=+" in row
+
+
+def test_an_injected_upgrade_failure_fails_and_keeps_the_version(
+    standin: Standin, cluster: Path
+) -> None:
+    standin.pitower(worker_04={"fail_upgrade": "installer failed: no space left on device"})
+    result = online(cluster, "192.168.0.204", "upgrade", "-i", factory("c" * 64, "v1.12.5"))
+    assert result.returncode == 1
+    assert '"192.168.0.204": installer failed: no space left on device\n' in result.stderr
+    node = standin.node("192.168.0.204")
+    assert (node["talos_version"], node["stage"]) == ("v1.12.4", "running")
+
+
+def test_upgrade_takes_the_injected_time_and_fails_past_its_timeout(
+    standin: Standin, cluster: Path
+) -> None:
+    standin.pitower(worker_04={"upgrade_seconds": 0.6})
+    start = time.monotonic()
+    ok = online(cluster, "192.168.0.204", "upgrade", "-i", factory("c" * 64, "v1.12.5"))
+    assert ok.returncode == 0
+    assert time.monotonic() - start >= 0.6
+    late = online(cluster, "192.168.0.204", "upgrade", "-i", factory("c" * 64, "v1.12.6"),
+                  "--timeout", "200ms")
+    assert late.returncode == 1
+    assert "context deadline exceeded" in late.stderr
+
+
+def test_parallel_worker_upgrades_overlap_and_all_land(standin: Standin, cluster: Path) -> None:
+    workers = ["192.168.0.204", "192.168.0.205", "192.168.0.206", "192.168.0.211"]
+    standin.pitower(upgrade_seconds=0.8)
+    results: dict[str, int] = {}
+
+    def run(ip: str) -> None:
+        results[ip] = online(cluster, ip, "upgrade", "-i", factory("d" * 64, "v1.12.5")
+                             ).returncode
+
+    start = time.monotonic()
+    threads = [threading.Thread(target=run, args=(ip,)) for ip in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - start
+    assert results == dict.fromkeys(workers, 0)
+    assert elapsed < 0.8 * len(workers)
+    assert {standin.node(ip)["talos_version"] for ip in workers} == {"v1.12.5"}
+    spans = [(e["time"], e["end"]) for e in standin.log() if e["argv"][0] == "upgrade"]
+    assert max(start for start, _ in spans) < min(end for _, end in spans)
+
+
+def test_a_control_plane_upgrade_waits_for_healthy_etcd_peers(
+    standin: Standin, cluster: Path
+) -> None:
+    standin.pitower(worker_01={"upgrade_seconds": 1.5})
+    image = factory("e" * 64, "v1.12.5")
+    first = subprocess.Popen(["talosctl", "upgrade", "-i", image, "--talosconfig",
+                              str(cluster), "-n", CP1, "-e", CP1], stderr=subprocess.PIPE,
+                             text=True)
+    time.sleep(0.5)
+    second = online(cluster, "192.168.0.202", "upgrade", "-i", image)
+    forced = online(cluster, "192.168.0.203", "upgrade", "-i", image, "--force")
+    assert first.wait(timeout=30) == 0
+    assert second.returncode == 1
+    assert "etcd member worker-01 is not healthy" in second.stderr
+    assert forced.returncode == 0
+
+
+def test_upgrade_of_an_unreachable_node_fails(standin: Standin, cluster: Path) -> None:
+    standin.pitower(worker_05={"reachable": False})
+    result = online(cluster, "192.168.0.205", "upgrade", "-i", factory("c" * 64, "v1.12.5"))
+    assert result.returncode == 1
+    assert "dial tcp 192.168.0.205:50000" in result.stderr
+
+
+def test_upgrade_k8s_moves_every_node_and_dry_run_changes_nothing(
+    standin: Standin, cluster: Path
+) -> None:
+    standin.pitower(bootstrapped=True)
+    dry = online(cluster, CP1, "upgrade-k8s", "--to", "1.35.1", "--dry-run")
+    assert dry.returncode == 0
+    assert " > skipped in dry-run\n" in dry.stdout
+    assert {n["kubernetes_version"] for n in standin.state()["nodes"].values()} == {"1.35.0"}
+    real = online(cluster, CP1, "upgrade-k8s", "--to", "v1.35.1")
+    assert real.returncode == 0, real.stderr
+    assert real.stdout.startswith("automatically detected the lowest Kubernetes version "
+                                  "1.35.0\n")
+    assert {n["kubernetes_version"] for n in standin.state()["nodes"].values()} == {"1.35.1"}
+
+
+# ---------------------------------------------------------------------------------------
+# bootstrap, kubeconfig, reboot, reset
+
+
+def test_bootstrap_twice_fails_with_already_exists(standin: Standin, cluster: Path) -> None:
+    first = online(cluster, CP1, "bootstrap")
+    second = online(cluster, CP1, "bootstrap")
+    assert (first.returncode, first.stdout, first.stderr) == (0, "", "")
+    assert standin.node(CP1)["bootstrapped"] is True
+    assert second.returncode == 1
+    assert second.stderr == (
+        "error executing bootstrap: 1 error occurred:\n"
+        "\t* 192.168.0.201: rpc error: code = AlreadyExists desc = etcd data directory is "
+        "not empty\n\n\n")
+    worker = online(cluster, "192.168.0.204", "bootstrap")
+    assert "bootstrap can only be performed on a control plane node" in worker.stderr
+
+
+def test_kubeconfig_is_written_private_and_not_overwritten(
+    standin: Standin, cluster: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "kube" / "config"
+    first = online(cluster, CP1, "kubeconfig", str(target), "--merge=false")
+    assert first.returncode == 0, first.stderr
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    config = yaml.safe_load(target.read_text())
+    assert config["current-context"] == "admin@pitower"
+    assert config["clusters"][0]["cluster"]["server"] == "https://192.168.0.200:6443"
+    again = online(cluster, CP1, "kubeconfig", str(target), "--merge=false")
+    assert again.returncode == 1
+    assert again.stderr == ('kubeconfig file already exists, use --force to overwrite: '
+                            f'"{target}"\n')
+    assert online(cluster, CP1, "kubeconfig", str(target), "-f", "-m=false").returncode == 0
+    merged = online(cluster, CP1, "kubeconfig", str(target))
+    assert merged.stdout == ('renamed cluster "pitower" -> "pitower-1"\n'
+                             'renamed auth info "admin@pitower" -> "admin@pitower-1"\n'
+                             'renamed context "admin@pitower" -> "admin@pitower-1"\n')
+    to_stdout = online(cluster, CP1, "kubeconfig", "-")
+    assert yaml.safe_load(to_stdout.stdout)["kind"] == "Config"
+
+
+def test_reboot_counts_a_boot_and_rejects_unknown_modes(standin: Standin, cluster: Path) -> None:
+    result = online(cluster, "192.168.0.212", "reboot")
+    assert result.returncode == 0
+    assert standin.node("192.168.0.212")["boots"] == 2
+    bad = online(cluster, "192.168.0.212", "reboot", "--mode", "gentle")
+    assert (bad.returncode, bad.stderr) == (1, 'invalid reboot mode: "gentle"\n')
+
+
+def test_reset_wipes_what_it_is_told_and_records_it(standin: Standin, cluster: Path) -> None:
+    standin.pitower(bootstrapped=True)
+    partial = online(cluster, "192.168.0.203", "reset", "--graceful=false", "--reboot",
+                     "--system-labels-to-wipe", "EPHEMERAL", "--system-labels-to-wipe", "META")
+    assert partial.returncode == 0, partial.stderr
+    node = standin.node("192.168.0.203")
+    assert node["resets"] == [{"labels": ["EPHEMERAL", "META"], "graceful": False,
+                               "reboot": True, "user_disks": []}]
+    assert node["bootstrapped"] is False
+    full = online(cluster, "192.168.0.212", "reset", "--reboot")
+    assert full.returncode == 0
+    assert standin.node("192.168.0.212")["maintenance"] is True
+    off = online(cluster, "192.168.0.213", "reset", "--wait=false")
+    assert off.returncode == 0
+    assert standin.node("192.168.0.213")["reachable"] is False
+
+
+# ---------------------------------------------------------------------------------------
+# health, version, get, image list, usage, config
+
+
+def ips(role: str) -> str:
+    return ",".join(ip for _, r, ip in PITOWER_NODES if (r == "controlplane") == (
+        role == "controlplane"))
+
+
+def test_health_reports_progress_on_stderr(standin: Standin, cluster: Path) -> None:
+    standin.pitower(bootstrapped=True)
+    result = online(cluster, CP1, "health", "--control-plane-nodes", ips("controlplane"),
+                    "--worker-nodes", ips("worker"), "--wait-timeout", "1m")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.startswith("waiting for etcd to be healthy: ...\n"
+                                    "waiting for etcd to be healthy: OK\n")
+    assert result.stderr.endswith("waiting for all k8s nodes to report schedulable: OK\n")
+
+
+def test_health_fails_for_an_unreachable_or_unlisted_node(standin: Standin, cluster: Path) -> None:
+    standin.pitower(bootstrapped=True, worker_pi_03={"reachable": False})
+    down = online(cluster, CP1, "health", "--control-plane-nodes", ips("controlplane"),
+                  "--worker-nodes", ips("worker"))
+    assert down.returncode == 1
+    assert "waiting for apid to be ready: 1 error occurred:\n\t* 192.168.0.213:" in down.stderr
+    standin.pitower(bootstrapped=True)
+    unlisted = online(cluster, CP1, "health", "--control-plane-nodes", ips("controlplane"),
+                      "--worker-nodes", "192.168.0.204")
+    assert unlisted.returncode == 1
+    assert "unexpected nodes with IPs" in unlisted.stderr
+    fresh = online(cluster, CP1, "health", "--control-plane-nodes", ips("controlplane"))
+    standin.pitower()
+    fresh = online(cluster, CP1, "health")
+    assert fresh.returncode == 1
+    assert "waiting for etcd to be healthy: etcd isn't healthy" in fresh.stderr
+
+
+def test_version_prints_a_server_block_per_node(standin: Standin, cluster: Path) -> None:
+    standin.pitower(worker_02={"talos_version": "v1.12.3"})
+    result = talosctl("version", "--short", "--talosconfig", str(cluster), "-e", CP1, "-n",
+                      "192.168.0.201,192.168.0.202")
+    assert result.returncode == 0
+    assert result.stdout.startswith("Client:\nTalos v1.12.4\nServer:\n\tNODE:        "
+                                    "192.168.0.201\n\tTag:         v1.12.4\n")
+    assert "\tNODE:        192.168.0.202\n\tTag:         v1.12.3\n" in result.stdout
+
+
+def test_get_speaks_table_and_yaml_and_refuses_other_formats(cluster: Path) -> None:
+    table = online(cluster, CP1, "get", "machinestatus")
+    assert table.stdout.splitlines()[0].split() == [
+        "NODE", "NAMESPACE", "TYPE", "ID", "VERSION", "STAGE", "READY"]
+    assert table.stdout.splitlines()[1].split()[-2:] == ["running", "true"]
+    documents = online(cluster, CP1, "get", "members", "-o", "yaml").stdout
+    assert documents.count("\n---\n") == len(PITOWER_NODES) - 1
+    first = next(yaml.safe_load_all(documents))
+    assert list(first) == ["node", "metadata", "spec"]
+    assert list(first["metadata"])[:4] == ["namespace", "type", "id", "version"]
+    bad = online(cluster, CP1, "get", "members", "-o", "xml")
+    assert (bad.returncode, bad.stderr) == (1, 'output format "xml" is not supported\n')
+
+
+def test_get_warns_when_a_node_is_older_than_the_client(standin: Standin, cluster: Path) -> None:
+    standin.pitower(worker_04={"talos_version": "v1.12.1"})
+    result = online(cluster, "192.168.0.204", "get", "machinestatus")
+    assert result.returncode == 0
+    assert result.stderr == ("WARNING: 192.168.0.204: server version v1.12.1 is older than "
+                             "client version v1.12.4\n")
+
+
+def test_image_list_humanizes_sizes(standin: Standin, cluster: Path) -> None:
+    images = [{"name": "docker.io/library/nginx:1.27", "digest": "sha256:" + "1" * 64,
+               "size": 72_400_000, "created": "2026-03-01T00:00:00Z"},
+              {"name": "registry.k8s.io/etcd:v3.6.5", "digest": "sha256:" + "2" * 64,
+               "size": 8_123, "created": "2026-03-01T00:00:00Z", "namespace": "system"}]
+    standin.pitower(worker_04={"images": images})
+    cri = online(cluster, "192.168.0.204", "image", "list")
+    system = online(cluster, "192.168.0.204", "image", "ls", "--namespace", "system")
+    assert cri.stdout.splitlines()[0].split() == ["NODE", "IMAGE", "DIGEST", "SIZE", "CREATED"]
+    assert "   72 MB   2026-03-01T00:00:00Z" in cri.stdout
+    assert "etcd" not in cri.stdout
+    assert "   8.1 kB   " in system.stdout
+
+
+def test_usage_reports_the_bytes_in_the_state(standin: Standin, cluster: Path) -> None:
+    standin.pitower(worker_04={"usage": {"/var/lib/containerd": 5_000_000_000}})
+    result = online(cluster, "192.168.0.204", "usage", "/var/lib/containerd", "--depth", "0")
+    assert result.returncode == 0
+    assert result.stdout.splitlines()[1].split() == ["192.168.0.204", "5000000000",
+                                                     "/var/lib/containerd"]
+    missing = online(cluster, "192.168.0.204", "usage", "/nope")
+    assert missing.returncode == 1
+    assert "no such file or directory" in missing.stderr
+
+
+def test_config_endpoint_node_and_merge_edit_the_talosconfig(
+    standin: Standin, cluster: Path, tmp_path: Path
+) -> None:
+    assert talosctl("--talosconfig", str(cluster), "config", "endpoint", CP1).returncode == 0
+    assert talosctl("config", "node", CP1, "192.168.0.202",
+                    "--talosconfig", str(cluster)).returncode == 0
+    context = yaml.safe_load(cluster.read_text())["contexts"]["pitower"]
+    assert (context["endpoints"], context["nodes"]) == ([CP1], [CP1, "192.168.0.202"])
+    assert talosctl("version", "--talosconfig", str(cluster)).returncode == 0
+    merged = tmp_path / "merged"
+    assert talosctl("config", "merge", str(cluster), "--talosconfig", str(merged)
+                    ).returncode == 0
+    assert talosctl("config", "merge", str(cluster), "--talosconfig", str(merged)
+                    ).stdout == 'renamed talosconfig context "pitower" -> "pitower-1"\n'
+    assert sorted(yaml.safe_load(merged.read_text())["contexts"]) == ["pitower", "pitower-1"]
+
+
+# ---------------------------------------------------------------------------------------
+# State, log and latency
+
+
+def test_global_latency_slows_every_call_to_a_node(standin: Standin, cluster: Path) -> None:
+    standin.pitower(latency=0.4)
+    start = time.monotonic()
+    assert online(cluster, CP1, "get", "machinestatus").returncode == 0
+    assert time.monotonic() - start >= 0.4
+    start = time.monotonic()
+    assert talosctl("version", "--client").returncode == 0
+    assert time.monotonic() - start < 0.4
+
+
+def test_the_log_records_the_talosconfig_environment(standin: Standin, cluster: Path) -> None:
+    talosctl("version", "--client", env={"TALOSCONFIG": "/somewhere/talosconfig"})
+    entry = standin.log()[-1]
+    assert entry["argv"] == ["version", "--client"]
+    assert entry["env_talosconfig"] == "/somewhere/talosconfig"
+
+
+def test_parallel_state_changes_are_not_lost(standin: Standin, cluster: Path) -> None:
+    def reboot() -> None:
+        online(cluster, "192.168.0.204", "reboot", "--wait=false")
+
+    threads = [threading.Thread(target=reboot) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert standin.node("192.168.0.204")["boots"] == 9

@@ -173,7 +173,7 @@ def per_node(session: Session, action: str, fn: Callable[[str, dict[str, Any]], 
         except NodeError as exc:
             errors.append(f"{ip}: {exc}")
     if errors:
-        raise CLIError(f"{action}: {mc.multierror(errors)}".rstrip("\n") + "\n")
+        raise CLIError(f"{action}: {mc.multierror(errors)}")
 
 
 class NodeError(Exception):
@@ -641,7 +641,7 @@ def _wait_out(ips: list[str], action: str, seconds: dict[str, float], timeout: f
 
 
 def upgrade(p: Parsed, data: dict[str, Any], client_version: str) -> None:
-    if p["insecure"] and p["wait"] and "wait" in p.changed:
+    if p["insecure"] and p["wait"]:
         raise CLIError("cannot use --wait and --insecure together")
     if p["reboot-mode"] not in ("default", "powercycle"):
         raise CLIError(f'invalid reboot mode: "{p["reboot-mode"]}"')
@@ -903,7 +903,7 @@ def reset(p: Parsed, data: dict[str, Any], client_version: str) -> None:
     if p["wipe-mode"] not in WIPE_MODES:
         raise CLIError(f'invalid argument "{p["wipe-mode"]}" for "--wipe-mode" flag: '
                        'valid values are ["all" "system-disk" "user-disks"]')
-    if p["insecure"] and p["wait"] and "wait" in p.changed:
+    if p["insecure"] and p["wait"]:
         raise CLIError("cannot use --wait and --insecure together")
     session = connect(p, data, client_version)
     version_warning(session)
