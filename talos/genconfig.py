@@ -75,6 +75,8 @@ class GenerationReport:
     reasons: dict[str, str] = field(default_factory=dict)
     talosconfig_written: bool = False
     dry: bool = False
+    #: ``*.yaml`` files of the output folder that belong to no node of the cluster file
+    orphans: list[str] = field(default_factory=list)
 
     @property
     def nothing_to_do(self) -> bool:
@@ -87,6 +89,14 @@ class GenerationReport:
 def config_path(cluster: Cluster, node: Node) -> Path:
     """The generated config of ``node``."""
     return cluster.output_dir / f"{node.name}.yaml"
+
+
+def orphan_configs(cluster: Cluster) -> list[str]:
+    """Configs left in the output folder by nodes no longer in the cluster file."""
+    if not cluster.output_dir.is_dir():
+        return []
+    names = {f"{n.name}.yaml" for n in cluster.nodes}
+    return sorted(p.name for p in cluster.output_dir.glob("*.yaml") if p.name not in names)
 
 
 def talosconfig_path(cluster: Cluster) -> Path:
@@ -212,18 +222,35 @@ def config_is_current(cluster: Cluster, node: Node) -> bool:
 # -- what goes into a config -------------------------------------------------------------
 
 
-def derived_documents(cluster: Cluster, node: Node) -> list[dict[str, Any]]:
-    """What the cluster file says of ``node``, as patch documents (lowest precedence)."""
+def derived_documents(
+    cluster: Cluster, node: Node, *, hostname_document: bool = True
+) -> list[dict[str, Any]]:
+    """What the cluster file says of ``node``, as patch documents (lowest precedence).
+
+    The hostname goes into a ``HostnameConfig`` (``auto: "off"``, since ``gen config``
+    writes ``auto: stable`` and the two cannot be combined); configs of the v1.11
+    contract and older have no such document and take ``machine.network.hostname``.
+    """
     from talos.schematic import node_installer_image
 
     install: dict[str, Any] = {"image": node_installer_image(cluster, node)}
     if node.install_disk:
         install["disk"] = node.install_disk
+    if not hostname_document:
+        return [{"machine": {"install": install, "network": {"hostname": node.hostname}}}]
     return [
         {"machine": {"install": install}},
         {"apiVersion": "v1alpha1", "kind": "HostnameConfig", "auto": "off",
          "hostname": node.hostname},
     ]
+
+
+def has_hostname_document(base: str) -> bool:
+    """Whether a generated config has a ``HostnameConfig`` document (v1.12 contract on)."""
+    return any(
+        isinstance(doc, dict) and doc.get("kind") == "HostnameConfig"
+        for doc in yaml.safe_load_all(base)
+    )
 
 
 def talosconfig_endpoints(cluster: Cluster) -> list[str]:
@@ -271,7 +298,8 @@ def merge_node(cluster: Cluster, node: Node, base: str, patches: _Patches) -> st
 
     config = parse_config(base, f"talosctl gen config ({node.role}.yaml)")
     derived = patch_from_documents(
-        derived_documents(cluster, node), f"{shown(cluster, cluster.path)} (node {node.name})"
+        derived_documents(cluster, node, hostname_document=has_hostname_document(base)),
+        f"{shown(cluster, cluster.path)} (node {node.name})",
     )
     chain = [derived, *(patches.get(p) for p in node_patch_files(cluster, node))]
     return dump_config(apply_patches(config, chain))
@@ -322,6 +350,7 @@ def generate(
     if tc_reason is not None:
         report.reasons[TALOSCONFIG] = tc_reason
 
+    report.orphans = orphan_configs(cluster)
     if dry or (not todo and tc_reason is None):
         for node in todo:
             tell(node.name, f"would write ({report.reasons[node.name]})")

@@ -612,3 +612,45 @@ def test_sigterm_while_talosctl_runs_leaves_no_plaintext_behind(
     time.sleep(1.5)  # anything talosctl would still write has been written by now
     assert list(project.temp.iterdir()) == []
     assert project.snapshot() == before
+
+
+def test_a_node_on_another_talos_version_gets_its_own_base_and_image(project: Project) -> None:
+    text = project.cluster_file.read_text()
+    project.cluster_file.write_text(text.replace(
+        "  - name: worker-pi-03\n    role: worker\n",
+        "  - name: worker-pi-03\n    role: worker\n    talosVersion: v1.11.5\n",
+    ))
+    project.generate()
+    gen = [argv for argv in project.standin.calls() if argv[:2] == ["gen", "config"]]
+    assert sorted(argv[argv.index("--talos-version") + 1] for argv in gen) == [
+        "v1.11.5", "v1.12.4"
+    ]
+    old = project.machine_config("worker-pi-03")
+    assert old["machine"]["install"]["image"].endswith(":v1.11.5")
+    # The v1.11 contract has no HostnameConfig: the hostname goes where v1.11 reads it.
+    assert old["machine"]["network"]["hostname"] == "worker-pi-03"
+    assert [d for d in project.documents("worker-pi-03") if d.get("kind")] == []
+    assert project.machine_config("worker-pi-02")["machine"]["install"]["image"].endswith(
+        ":v1.12.4"
+    )
+
+
+def test_configs_of_nodes_no_longer_declared_are_pointed_out(project: Project) -> None:
+    project.generate()
+    (project.output / "worker-07.yaml").write_text("old\n")
+    report = project.generate()
+    assert report.orphans == ["worker-07.yaml"]
+    assert (project.output / "worker-07.yaml").exists()
+    result = inv(project, "genconfig")
+    assert "note: clusterconfig/worker-07.yaml belongs to no node of cluster.yaml" in (
+        result.stdout
+    )
+
+
+def test_inv_dry_secrets_init_creates_nothing(project: Project) -> None:
+    (project.root / "secrets.sops.yaml").unlink()
+    result = inv(project, "--dry", "secrets.init", "--recipient", key_recipient(project))
+    assert result.returncode == 0, result.stderr
+    assert "would create secrets.sops.yaml" in result.stdout
+    assert not (project.root / "secrets.sops.yaml").exists()
+    assert all(argv[:2] != ["gen", "secrets"] for argv in project.standin.calls())

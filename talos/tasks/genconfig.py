@@ -50,7 +50,11 @@ def genconfig(
         cluster, talosctl=talosctl_for(cluster, dry=dry), nodes=nodes, force=force,
         validate=validate, dry=dry, progress=progress_line,
     )
-    say(summary(report, shown_dir=f"{report.output_dir.name}/"))
+    shown_dir = f"{report.output_dir.name}/"
+    say(summary(report, shown_dir=shown_dir))
+    for name in report.orphans:
+        say(f"note: {shown_dir}{name} belongs to no node of {cluster.path.name}; "
+            "delete it if that node is gone")
 
 
 def progress_line(name: str, what: str) -> None:
