@@ -149,15 +149,17 @@ def run_in_turn(
     """Run ``action`` on each item in order; stop at the first :class:`TalosError`.
 
     ``progress`` hears ``<name>: <doing> ...`` before each action and ``<name>: <account>``
-    after, ``action`` returning that short account of what it did. Any other exception
-    is a bug and propagates.
+    after, ``action`` returning that short account of what it did. Ctrl-C stops the run
+    like a failure (exit code 130), so the account of what was done is not lost. Any
+    other exception is a bug and propagates.
     """
     rollout: Rollout[T] = Rollout()
     for index, item in enumerate(items):
         progress(f"{name(item)}: {doing} ...")
         try:
             account = action(item)
-        except TalosError as exc:
+        except (TalosError, KeyboardInterrupt) as caught:
+            exc = caught if isinstance(caught, TalosError) else _interrupted()
             progress(f"{name(item)}: FAILED: {exc}")
             rollout.failed = (item, exc)
             rollout.not_attempted = list(items[index + 1:])
@@ -165,6 +167,12 @@ def run_in_turn(
         progress(f"{name(item)}: {account}")
         rollout.done.append((item, account))
     return rollout
+
+
+def _interrupted() -> TalosError:
+    error = TalosError("interrupted (Ctrl-C) while in progress; check this node's state")
+    error.exit_code = 130
+    return error
 
 
 def rollout_rows(
@@ -184,10 +192,12 @@ def rollout_error(rollout: Rollout[T], *, name: Callable[[T], str], verb: str) -
     item, exc = rollout.failed
     done = ", ".join(name(i) for i, _ in rollout.done) or "none"
     left = ", ".join(name(i) for i in rollout.not_attempted) or "none"
-    return TalosError(
+    error = TalosError(
         f"{verb} stopped at {name(item)}: {exc}; {verb} done: {done}; not attempted: {left}; "
         f"fix {name(item)} and run again"
     )
+    error.exit_code = exc.exit_code
+    return error
 
 
 def step_name(step: ApplyStep) -> str:

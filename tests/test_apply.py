@@ -138,6 +138,21 @@ def test_a_failure_on_the_second_control_plane_stops_before_the_third(
     assert "\n" not in message
 
 
+def test_ctrl_c_stops_the_run_and_keeps_the_account_with_exit_code_130() -> None:
+    def action(item: str) -> str:
+        if item == "b":
+            raise KeyboardInterrupt
+        return "done"
+
+    rollout = run_in_turn(["a", "b", "c"], action, name=str)
+    assert [item for item, _ in rollout.done] == ["a"]
+    assert rollout.failed is not None and rollout.failed[0] == "b"
+    assert rollout.not_attempted == ["c"]
+    error = rollout_error(rollout, name=str, verb="reboot")
+    assert "interrupted (Ctrl-C)" in str(error)
+    assert error.exit_code == 130
+
+
 def test_run_in_turn_lets_a_bug_propagate() -> None:
     def broken(item: str) -> str:
         raise KeyError(item)

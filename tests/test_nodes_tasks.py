@@ -408,3 +408,47 @@ def test_dry_runs_no_talosctl_command_that_changes_a_node(
     assert standin.state() == before
     assert "dry run" in result.stdout
     assert f"{TALOSCTL} {args[0].replace('apply', 'apply-config')} " in result.stdout
+
+
+def test_apply_insecure_installs_a_node_in_maintenance_mode_without_talosconfig(
+    standin: Standin, project: Path
+) -> None:
+    standin.pitower(worker_04={"maintenance": True})
+    result = inv(project, "apply", "--node", "worker-04", "--insecure")
+    assert result.returncode == 0, result.stderr
+    config = str(project / "clusterconfig" / "worker-04.yaml")
+    assert node_calls(standin) == [
+        ["apply-config", "--nodes", "192.168.0.204", "--insecure", "--file", config,
+         "--mode", "auto"],
+    ]
+    assert standin.node("192.168.0.204")["maintenance"] is False
+
+
+def test_a_mistyped_node_name_is_refused_with_the_closest_names(
+    standin: Standin, project: Path
+) -> None:
+    standin.pitower()
+    result = inv(project, "apply", "--node", "worker-3")
+    assert result.returncode == 1
+    assert "no node named 'worker-3'" in result.stderr
+    assert "did you mean" in result.stderr and "worker-03" in result.stderr
+    assert node_calls(standin) == []
+
+
+def test_apply_brings_the_config_up_to_date_first_and_only_when_it_changed(
+    standin: Standin, tmp_path: Path
+) -> None:
+    standin.pitower()
+    root = pitower_project(tmp_path)
+    first = inv(root, "apply", "--node", "worker-04")
+    assert first.returncode == 0, first.stderr
+    assert "configs out of date, regenerated: worker-04" in first.stdout
+    patch = root / "patches" / "nodes" / "worker-04.patch"
+    patch.write_text(patch.read_text().replace("media-home", "media-lab"))
+    second = inv(root, "apply", "--node", "worker-04")
+    assert second.returncode == 0, second.stderr
+    assert "regenerated: worker-04" in second.stdout
+    assert "media-lab" in standin.node("192.168.0.204")["config"]
+    third = inv(root, "apply", "--node", "worker-04")
+    assert third.returncode == 0, third.stderr
+    assert "regenerated" not in third.stdout
