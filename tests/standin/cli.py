@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
-from . import offline, online, state
+from . import state
 from .flags import (
     BOOL,
     DURATION,
@@ -26,6 +28,28 @@ from .flags import (
 )
 
 DEFAULT_CLIENT_VERSION = "v1.12.4"
+
+
+Run = Callable[[Parsed, dict[str, Any], str], None]
+
+
+def lazy(module: str, name: str, *args: str) -> Run:
+    """A command body imported only when that command runs (keeps every call fast)."""
+
+    def run(p: Parsed, data: dict[str, Any], version: str) -> None:
+        target = getattr(importlib.import_module(f"standin.{module}"), name)
+        body = target(*args) if args else target
+        body(p, data, version)
+
+    return run
+
+
+def default_kubernetes(client_version: str) -> str:
+    """The Kubernetes version a talosctl release defaults to."""
+    parts = client_version.lstrip("v").split(".")
+    patch = parts[2].split("-")[0] if len(parts) > 2 else "0"
+    return "1.35.4" if parts[:2] == ["1", "12"] and patch.isdigit() and int(patch) >= 11 else (
+        "1.35.0")
 
 
 def connection_flags() -> list[Flag]:
@@ -53,14 +77,14 @@ def talos(name: str, use: str, short: str, run: Any, flags: list[Flag],
 
 
 def build(client_version: str) -> Command:
-    k8s_default = offline.default_kubernetes(client_version)
+    k8s_default = default_kubernetes(client_version)
     root = Command("talosctl", "talosctl", "A CLI for out-of-band management of Kubernetes "
                    "nodes created by Talos")
 
     gen_config = Command(
         "config", "config <cluster name> <cluster endpoint>",
         "Generates a set of configuration files for Talos cluster", args=(2, 2),
-        run=offline.gen_config,
+        run=lazy("offline", "gen_config"),
         flags=[
             Flag("additional-sans", STRINGS, [], "additional Subject-Alt-Names for the "
                  "APIServer certificate"),
@@ -101,7 +125,7 @@ def build(client_version: str) -> Command:
     )
     gen_secrets = Command(
         "secrets", "secrets", "Generates a secrets bundle file which can later be used to "
-        "generate a config", args=(0, 0), run=offline.gen_secrets,
+        "generate a config", args=(0, 0), run=lazy("offline", "gen_secrets"),
         flags=[
             Flag("from-controlplane-config", STRING, "", "use the provided controlplane "
                  "Talos machine configuration as input"),
@@ -122,7 +146,7 @@ def build(client_version: str) -> Command:
 
     mc_patch = Command(
         "patch", "patch <machineconfig-file>", "Patch a machine config", args=(1, 1),
-        run=offline.machineconfig_patch,
+        run=lazy("offline", "machineconfig_patch"),
         flags=[
             Flag("output", STRING, "", "output destination. if not specified, output will be "
                  "printed to stdout", short="o"),
@@ -135,7 +159,7 @@ def build(client_version: str) -> Command:
     machineconfig.add(mc_patch)
 
     validate = Command(
-        "validate", "validate", "Validate config", args=(0, 0), run=offline.validate,
+        "validate", "validate", "Validate config", args=(0, 0), run=lazy("offline", "validate"),
         required=("mode",),
         flags=[
             Flag("config", STRING, "", "the path of the config file", short="c"),
@@ -145,14 +169,15 @@ def build(client_version: str) -> Command:
         ],
     )
 
-    version = talos("version", "version", "Prints the version", online.version, [
+    version = talos("version", "version", "Prints the version", lazy("online", "version"), [
         Flag("client", BOOL, False, "Print client version only"),
         Flag("insecure", BOOL, False, "use Talos maintenance mode API", short="i"),
         Flag("json", BOOL, False, "", hidden=True),
         Flag("short", BOOL, False, "Print the short version"),
     ])
     get = talos("get", "get <type> [<id>]", "Get a specific resource or list of resources "
-                "(use 'talosctl get rd' to see all available resource types).", online.get, [
+                "(use 'talosctl get rd' to see all available resource types).",
+                lazy("online", "get"), [
         Flag("insecure", BOOL, False, "get resources using the insecure (encrypted with no "
              "auth) maintenance service", short="i"),
         Flag("namespace", STRING, "", "resource namespace (default is to use default "
@@ -162,7 +187,7 @@ def build(client_version: str) -> Command:
         Flag("watch", BOOL, False, "watch resource changes", short="w"),
     ], args=(1, 2), aliases=("g",))
     apply_config = talos("apply-config", "apply-config", "Apply a new configuration to a "
-                         "node", online.apply_config, [
+                         "node", lazy("online", "apply_config"), [
         Flag("cert-fingerprint", STRINGS, [], "list of server certificate fingeprints to "
              "accept (defaults to no check)"),
         Flag("config-patch", STRING_ARRAY, [], "the list of config patches to apply to the "
@@ -176,7 +201,8 @@ def build(client_version: str) -> Command:
         Flag("timeout", DURATION, 60.0, "the config will be rolled back after specified "
              "timeout (if try mode is selected)"),
     ], aliases=("apply",))
-    upgrade = talos("upgrade", "upgrade", "Upgrade Talos on the target node", online.upgrade, [
+    upgrade = talos("upgrade", "upgrade", "Upgrade Talos on the target node",
+                    lazy("online", "upgrade"), [
         Flag("debug", BOOL, False, "debug operation from kernel logs. --wait is set to true "
              "when this flag is set"),
         Flag("force", BOOL, False, "force the upgrade (skip checks on etcd health and "
@@ -197,7 +223,7 @@ def build(client_version: str) -> Command:
              "always set to true when --debug is set"),
     ])
     upgrade_k8s = talos("upgrade-k8s", "upgrade-k8s", "Upgrade Kubernetes control plane in "
-                        "the Talos cluster.", online.upgrade_k8s, [
+                        "the Talos cluster.", lazy("online", "upgrade_k8s"), [
         Flag("apiserver-image", STRING, "registry.k8s.io/kube-apiserver", "kube-apiserver "
              "image to use"),
         Flag("controller-manager-image", STRING, "registry.k8s.io/kube-controller-manager",
@@ -219,19 +245,19 @@ def build(client_version: str) -> Command:
              "examples"),
     ])
     bootstrap = talos("bootstrap", "bootstrap", "Bootstrap the etcd cluster on the specified "
-                      "node.", online.bootstrap, [
+                      "node.", lazy("online", "bootstrap"), [
         Flag("recover-from", STRING, "", "recover etcd cluster from the snapshot"),
         Flag("recover-skip-hash-check", BOOL, False, "skip integrity check when recovering "
              "etcd (use when recovering from data directory copy)"),
     ])
     kubeconfig = talos("kubeconfig", "kubeconfig [local-path]", "Download the admin "
-                       "kubeconfig from the node", online.kubeconfig, [
+                       "kubeconfig from the node", lazy("online", "kubeconfig"), [
         Flag("force", BOOL, False, "Force overwrite of kubeconfig if already present, force "
              "overwrite on kubeconfig merge", short="f"),
         Flag("force-context-name", STRING, "", "Force context name for kubeconfig merge"),
         Flag("merge", BOOL, True, "Merge with existing kubeconfig", short="m"),
     ], args=(0, 1))
-    reboot = talos("reboot", "reboot", "Reboot a node", online.reboot, [
+    reboot = talos("reboot", "reboot", "Reboot a node", lazy("online", "reboot"), [
         Flag("debug", BOOL, False, "debug operation from kernel logs. --wait is set to true "
              "when this flag is set"),
         Flag("mode", STRING, "default", "select the reboot mode: \"default\", \"powercycle\" "
@@ -241,7 +267,7 @@ def build(client_version: str) -> Command:
         Flag("wait", BOOL, True, "wait for the operation to complete, tracking its progress. "
              "always set to true when --debug is set"),
     ])
-    reset = talos("reset", "reset", "Reset a node", online.reset, [
+    reset = talos("reset", "reset", "Reset a node", lazy("online", "reset"), [
         Flag("debug", BOOL, False, "debug operation from kernel logs. --wait is set to true "
              "when this flag is set"),
         Flag("graceful", BOOL, True, "if true, attempt to cordon/drain node and leave etcd "
@@ -259,7 +285,7 @@ def build(client_version: str) -> Command:
              "always set to true when --debug is set"),
         Flag("wipe-mode", STRING, "all", "disk reset mode", ),
     ])
-    health = talos("health", "health", "Check cluster health", online.health, [
+    health = talos("health", "health", "Check cluster health", lazy("online", "health"), [
         Flag("control-plane-nodes", STRINGS, [], "specify IPs of control plane nodes"),
         Flag("init-node", STRING, "", "specify IPs of init node"),
         Flag("k8s-endpoint", STRING, "", "use endpoint instead of kubeconfig default"),
@@ -269,7 +295,7 @@ def build(client_version: str) -> Command:
         Flag("worker-nodes", STRINGS, [], "specify IPs of worker nodes"),
     ])
     image_list = Command("list", "list", "List CRI images", aliases=("ls", "l"),
-                         args=(0, 0), run=online.image_list)
+                         args=(0, 0), run=lazy("online", "image_list"))
     image = Command(
         "image", "image", "Manage CRI container images", aliases=("images",),
         persistent=[*connection_flags(),
@@ -278,7 +304,7 @@ def build(client_version: str) -> Command:
     )
     image.add(image_list)
     usage = talos("usage", "usage [path1] [path2] ... [pathN]", "Retrieve a disk usage",
-                  online.usage, [
+                  lazy("online", "usage"), [
         Flag("all", BOOL, False, "write counts for all files, not just directories",
              short="a"),
         Flag("depth", INT, 0, "maximum recursion depth", short="d"),
@@ -291,23 +317,19 @@ def build(client_version: str) -> Command:
     config.add(
         Command("endpoint", "endpoint <endpoint>...", "Set the endpoint(s) for the current "
                 "context", aliases=("endpoints",), args=(0, None),
-                run=online.config_set("endpoints")),
+                run=lazy("online", "config_set", "endpoints")),
         Command("node", "node <endpoint>...", "Set the node(s) for the current context",
-                aliases=("nodes",), args=(0, None), run=online.config_set("nodes")),
+                aliases=("nodes",), args=(0, None), run=lazy("online", "config_set", "nodes")),
         Command("merge", "merge <from>", "Merge additional contexts from another client "
-                "configuration file", args=(1, 1), run=online.config_merge),
+                "configuration file", args=(1, 1), run=lazy("online", "config_merge")),
         Command("context", "context <context>", "Set the current context",
-                aliases=("use-context",), args=(1, 1), run=online.config_context),
+                aliases=("use-context",), args=(1, 1), run=lazy("online", "config_context")),
         Command("contexts", "contexts", "List defined contexts", aliases=("get-contexts",),
-                args=(0, 0), run=online.config_contexts),
+                args=(0, 0), run=lazy("online", "config_contexts")),
     )
     root.add(apply_config, bootstrap, config, gen, get, health, image, kubeconfig,
              machineconfig, reboot, reset, upgrade, upgrade_k8s, usage, validate, version)
     return root
-
-
-def client_version() -> str:
-    return str(state.load().get("client_version") or DEFAULT_CLIENT_VERSION)
 
 
 def execute(argv: list[str]) -> int:
@@ -322,13 +344,7 @@ def execute(argv: list[str]) -> int:
             raise HelpRequested()
         check_args(command, parsed.args)
         check_required(parsed)
-        if command.run in (offline.gen_config,):
-            command.run(parsed, version)
-        elif command.run in (offline.gen_secrets, offline.machineconfig_patch,
-                             offline.validate):
-            command.run(parsed)
-        else:
-            command.run(parsed, data, version)
+        command.run(parsed, data, version)
     except HelpRequested:
         sys.stdout.write(command.help())
         return 0

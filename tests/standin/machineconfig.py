@@ -11,7 +11,6 @@ import base64
 import copy
 import os
 import re
-import secrets as random
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +21,16 @@ TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
 def _token() -> str:
-    pick = random.choice
+    import secrets
+
+    pick = secrets.choice
     return "".join(pick(TOKEN_ALPHABET) for _ in range(6)) + "." + "".join(
         pick(TOKEN_ALPHABET) for _ in range(16)
     )
 
 
 def _pem(kind: str, size: int = 96) -> str:
-    body = base64.b64encode(random.token_bytes(size)).decode()
+    body = base64.b64encode(os.urandom(size)).decode()
     lines = [body[i:i + 64] for i in range(0, len(body), 64)]
     pem = f"-----BEGIN {kind}-----\n" + "\n".join(lines) + f"\n-----END {kind}-----\n"
     return base64.b64encode(pem.encode()).decode()
@@ -43,12 +44,12 @@ def new_bundle() -> dict[str, Any]:
     """What ``talosctl gen secrets`` writes, in its field order."""
     return {
         "cluster": {
-            "id": base64.urlsafe_b64encode(random.token_bytes(32)).decode(),
-            "secret": base64.b64encode(random.token_bytes(32)).decode(),
+            "id": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+            "secret": base64.b64encode(os.urandom(32)).decode(),
         },
         "secrets": {
             "bootstraptoken": _token(),
-            "secretboxencryptionsecret": base64.b64encode(random.token_bytes(32)).decode(),
+            "secretboxencryptionsecret": base64.b64encode(os.urandom(32)).decode(),
         },
         "trustdinfo": {"token": _token()},
         "certs": {

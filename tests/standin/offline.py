@@ -26,12 +26,6 @@ def err(text: str) -> None:
     sys.stderr.flush()
 
 
-def default_kubernetes(client_version: str) -> str:
-    """The Kubernetes version a talosctl release defaults to."""
-    match = re.match(r"v?1\.12\.(\d+)", client_version)
-    return "1.35.4" if match and int(match[1]) >= 11 else "1.35.0"
-
-
 def _contract(text: str, client_version: str) -> tuple[int, int]:
     value = text or client_version
     match = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.\d+)?(?:-[\w.]+)?", value)
@@ -40,7 +34,7 @@ def _contract(text: str, client_version: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
-def gen_config(p: Parsed, client_version: str) -> None:
+def gen_config(p: Parsed, data: dict[str, Any], client_version: str) -> None:
     name, endpoint = p.args
     mc.check_endpoint(endpoint)
     for flag in ("version",):
@@ -107,7 +101,7 @@ def gen_config(p: Parsed, client_version: str) -> None:
         err(f"Created {path}\n")
 
 
-def gen_secrets(p: Parsed) -> None:
+def gen_secrets(p: Parsed, data: dict[str, Any], client_version: str) -> None:
     if p["from-controlplane-config"]:
         text = _read(p["from-controlplane-config"])
         documents = mc.parse(text)
@@ -157,7 +151,7 @@ def _read(path: str) -> str:
         raise CLIError(f"open {path}: {exc.strerror}") from None
 
 
-def machineconfig_patch(p: Parsed) -> None:
+def machineconfig_patch(p: Parsed, data: dict[str, Any], client_version: str) -> None:
     source = p.args[0]
     text = _read(source)
     if not p["patch"]:
@@ -175,7 +169,7 @@ def machineconfig_patch(p: Parsed) -> None:
     out(result + "\n")
 
 
-def validate(p: Parsed) -> None:
+def validate(p: Parsed, data: dict[str, Any], client_version: str) -> None:
     mode = p["mode"]
     if mode not in mc.RUNTIME_MODES:
         raise CLIError(f'unknown runtime mode: "{mode}"')

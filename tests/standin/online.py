@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import base64
-import difflib
 import hashlib
 import json
 import math
 import os
 import re
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -448,6 +446,8 @@ def _plain(text: str | None) -> str:
 
 
 def unified_diff(old: str, new: str) -> str:
+    import difflib
+
     lines = list(difflib.unified_diff(old.splitlines(), new.splitlines(), "a", "b",
                                       n=3, lineterm=""))
     return "\n".join(lines) + "\n" if lines else ""
@@ -601,6 +601,8 @@ def parse_image(image: str) -> tuple[str, str | None] | None:
 
 
 def track(ip: str, action: str, seconds: float, failure: str | None = None) -> None:
+    import uuid
+
     actor = uuid.uuid4()
     err(f'"{ip}": waiting for actor ID\n')
     err(f'"{ip}": actor ID: {actor}\n')
