@@ -190,12 +190,13 @@ def rollout_error(rollout: Rollout[T], *, name: Callable[[T], str], verb: str) -
     """One line for a stopped rollout: where it stopped, why, what was and was not done."""
     assert rollout.failed is not None
     item, exc = rollout.failed
-    done = ", ".join(name(i) for i, _ in rollout.done) or "none"
-    left = ", ".join(name(i) for i in rollout.not_attempted) or "none"
-    error = TalosError(
-        f"{verb} stopped at {name(item)}: {exc}; {verb} done: {done}; not attempted: {left}; "
-        f"fix {name(item)} and run again"
-    )
+    parts = [f"{verb} stopped at {name(item)}: {exc}"]
+    if rollout.done:
+        parts.append(f"{verb} done: {', '.join(name(i) for i, _ in rollout.done)}")
+    if rollout.not_attempted:
+        parts.append(f"not attempted: {', '.join(name(i) for i in rollout.not_attempted)}")
+    parts.append(f"fix {name(item)} and run again")
+    error = TalosError("; ".join(parts))
     error.exit_code = exc.exit_code
     return error
 

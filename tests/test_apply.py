@@ -153,6 +153,16 @@ def test_ctrl_c_stops_the_run_and_keeps_the_account_with_exit_code_130() -> None
     assert error.exit_code == 130
 
 
+def test_a_single_failure_says_only_what_failed() -> None:
+    def action(item: str) -> str:
+        raise TalosError("node is unreachable")
+
+    rollout = run_in_turn(["worker-02"], action, name=str)
+    assert str(rollout_error(rollout, name=str, verb="reboot")) == (
+        "reboot stopped at worker-02: node is unreachable; fix worker-02 and run again"
+    )
+
+
 def test_run_in_turn_lets_a_bug_propagate() -> None:
     def broken(item: str) -> str:
         raise KeyError(item)

@@ -440,9 +440,10 @@ def test_apply_brings_the_config_up_to_date_first_and_only_when_it_changed(
 ) -> None:
     standin.pitower()
     root = pitower_project(tmp_path)
-    first = inv(root, "apply", "--node", "worker-04")
+    # a fresh clone: no configs and no talosconfig yet, and worker-05 to be found by members
+    first = inv(root, "apply", "--node", "worker-04", "--node", "worker-05")
     assert first.returncode == 0, first.stderr
-    assert "configs out of date, regenerated: worker-04" in first.stdout
+    assert "configs out of date, regenerated: worker-04, worker-05" in first.stdout
     patch = root / "patches" / "nodes" / "worker-04.patch"
     patch.write_text(patch.read_text().replace("media-home", "media-lab"))
     second = inv(root, "apply", "--node", "worker-04")

@@ -19,7 +19,7 @@ from invoke.exceptions import Exit
 from talos.tasks.runtime import load_cluster, task
 
 if TYPE_CHECKING:
-    from talos.cluster import Cluster
+    from talos.cluster import Cluster, Node
     from talos.talosctl import Talosctl
     from talos.targets import Target
 
@@ -51,25 +51,32 @@ def talosctl_of(c: Context, cluster: Cluster) -> Talosctl:
     return talosctl_for(cluster, dry=is_dry(c))
 
 
-def selected_targets(
-    cluster: Cluster, talosctl: Talosctl, node: Sequence[str] | None, role: str | None
-) -> list[Target]:
+def selected_nodes(cluster: Cluster, node: Sequence[str] | None, role: str | None
+                   ) -> tuple[Node, ...]:
     from talos.errors import SelectionError
-    from talos.targets import resolve_targets
 
     nodes = cluster.select(node or (), role or None)
     if not nodes:
         among = f" among {', '.join(node)}" if node else ""
         raise SelectionError(f"no {role} node{among}; nothing to do")
-    return resolve_targets(cluster, nodes, talosctl)
+    return nodes
+
+
+def selected_targets(
+    cluster: Cluster, talosctl: Talosctl, node: Sequence[str] | None, role: str | None
+) -> list[Target]:
+    from talos.targets import resolve_targets
+
+    return resolve_targets(cluster, selected_nodes(cluster, node, role), talosctl)
 
 
 def make_configs_current(c: Context, cluster: Cluster, talosctl: Talosctl,
-                         targets: Sequence[Target]) -> None:
+                         nodes: Sequence[Node]) -> None:
+    """Regenerate the configs of ``nodes`` whose inputs changed (and the talosconfig the
+    next steps need to reach the nodes)."""
     from talos.genconfig import generate
 
-    report = generate(cluster, talosctl=talosctl, nodes=[t.node for t in targets],
-                      dry=is_dry(c))
+    report = generate(cluster, talosctl=talosctl, nodes=nodes, dry=is_dry(c))
     if report.written:
         verb = "would regenerate" if is_dry(c) else "regenerated"
         say(f"configs out of date, {verb}: {', '.join(report.written)}")
@@ -112,12 +119,14 @@ def apply(
     )
     from talos.genconfig import config_path
     from talos.table import render_table
+    from talos.targets import resolve_targets
 
     check_mode(mode, insecure=insecure)
     cluster = load_cluster(c)
     talosctl = talosctl_of(c, cluster)
-    targets = selected_targets(cluster, talosctl, node, role)
-    make_configs_current(c, cluster, talosctl, targets)
+    nodes = selected_nodes(cluster, node, role)
+    make_configs_current(c, cluster, talosctl, nodes)
+    targets = resolve_targets(cluster, nodes, talosctl)
     steps = plan_apply(targets, config_for=partial(config_path, cluster), mode=mode,
                        insecure=insecure)
     say(f"apply, one node at a time ({len(steps)}):")
@@ -154,11 +163,13 @@ def diff(c: Context, node: list[str] | None = None, role: str | None = None,
     from talos.genconfig import config_path
     from talos.secrets import redact, secret_values
     from talos.table import render_table
+    from talos.targets import resolve_targets
 
     cluster = load_cluster(c)
     talosctl = talosctl_of(c, cluster)
-    targets = selected_targets(cluster, talosctl, node, role)
-    make_configs_current(c, cluster, talosctl, targets)
+    nodes = selected_nodes(cluster, node, role)
+    make_configs_current(c, cluster, talosctl, nodes)
+    targets = resolve_targets(cluster, nodes, talosctl)
     steps = plan_apply(targets, config_for=partial(config_path, cluster), mode=mode)
     secrets = secret_values(cluster)
     report = run_diff(steps, talosctl, redact=lambda text: redact(text, secrets))
