@@ -207,6 +207,16 @@ def test_output_is_block_style_with_literal_multi_line_strings() -> None:
     assert dump_config(parse_config(text, "again")) == text
 
 
+def test_shared_parts_are_written_in_full_without_anchors() -> None:
+    config = parse_config("version: v1alpha1\n", "base.yaml")
+    mount = {"destination": "/a", "type": "bind", "source": "/a"}
+    patch = patch_from_documents([{"machine": {"kubelet": {"extraMounts": [mount]}}}], "p")
+    text = dump_config(apply_patches(config, [patch, patch]))
+    assert "&" not in text
+    assert "*" not in text
+    assert text.count("destination: /a") == 2
+
+
 def test_inputs_are_not_modified() -> None:
     config = parse_config((DATA / "base-controlplane.yaml").read_text(), "cp")
     docs = [{"machine": {"certSANs": ["x"], "network": {"interfaces": [

@@ -294,6 +294,11 @@ def _represent_text_float(dumper: TalosDumper, data: TextFloat) -> yaml.ScalarNo
 class TalosDumper(_BaseDumper):
     """Block-style, insertion-ordered output; quoting per :func:`needs_double_quotes`."""
 
+    def ignore_aliases(self, data: Any) -> bool:
+        # Merged configs share unchanged parts; each is written out in full, never as
+        # an anchor and alias.
+        return True
+
 
 TalosDumper.add_representer(str, _represent_str)
 TalosDumper.add_representer(PlainWord, _represent_str)
