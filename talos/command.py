@@ -41,6 +41,8 @@ INSTALL_HINTS: Mapping[str, str] = {
 #: Seconds an interrupted program gets to stop by itself before it is killed.
 INTERRUPT_GRACE = 5.0
 
+TIMED_OUT = "timed out after"
+
 #: Lines of stderr kept on a CommandError (the whole text is rarely useful, the end is).
 STDERR_TAIL_LINES = 20
 
@@ -71,6 +73,11 @@ def last_line(text: str) -> str:
         if line.strip():
             return line.strip()
     return ""
+
+
+def timed_out(error: CommandError) -> bool:
+    """Whether ``error`` is a :meth:`Runner.run` timeout (not a failure of the program)."""
+    return TIMED_OUT in error.message
 
 
 def install_hint(program: str) -> str:
@@ -204,7 +211,7 @@ def _communicate(
             for reader in readers:
                 reader.join(timeout=5)
             raise CommandError(
-                f"{shlex.join(command)} timed out after {timeout:g}s and was stopped",
+                f"{shlex.join(command)} {TIMED_OUT} {timeout:g}s and was stopped",
                 command=command,
                 stderr=stderr_tail("".join(err)),
                 hint="the program did not finish in time; check the target is reachable",

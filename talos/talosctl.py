@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from talos.command import Result, Runner, failure
+from talos.command import Result, Runner, failure, timed_out
 from talos.errors import CommandError, ToolMissingError
 
 BINARY_VARIABLE = "TALOSCTL"
@@ -439,7 +439,9 @@ class Talosctl:
             )
         except ToolMissingError:
             raise
-        except CommandError as exc:  # timed out
+        except CommandError as exc:
+            if not timed_out(exc):
+                raise
             where = f" on {node}" if node else ""
             raise CommandError(
                 f"talosctl {what}{where} did not finish in time and was stopped",

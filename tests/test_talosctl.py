@@ -878,11 +878,23 @@ def test_a_validation_error_without_a_list_keeps_talosctl_s_line(talosconfig: Pa
 
 
 def test_a_timeout_of_a_read_names_the_node(talosconfig: Path) -> None:
-    runner = FakeRunner(raise_on={"get members": CommandError("talosctl ... timed out after 120s")})
+    runner = FakeRunner(
+        raise_on={"get members": CommandError("talosctl get members timed out after 120s")}
+    )
     talosctl, _ = adapter(talosconfig, runner)
     with pytest.raises(CommandError, match=r"^talosctl get members on 192\.168\.0\.203 did not "
                        r"finish in time and was stopped \(check the node is up"):
         talosctl.members("192.168.0.203")
+
+
+def test_a_talosctl_that_cannot_be_run_is_not_called_a_timeout(
+    talosconfig: Path, tmp_path: Path
+) -> None:
+    program = tmp_path / "talosctl"
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o644)
+    with pytest.raises(CommandError, match="permission denied"):
+        Talosctl(talosconfig, binary=str(program)).members(NODE)
 
 
 def test_a_missing_talosctl_is_one_line_saying_how_to_install_it(talosconfig: Path) -> None:
