@@ -64,7 +64,12 @@ class Standin:
         os.replace(temp, self.state_path)
 
     def state(self) -> dict[str, Any]:
+        """The state as the next call would see it (reboots and upgrades that are due
+        finished)."""
+        from standin.state import settle
+
         result: dict[str, Any] = json.loads(self.state_path.read_text())
+        settle(result)
         return result
 
     def log(self) -> list[dict[str, Any]]:

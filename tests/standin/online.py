@@ -600,16 +600,16 @@ def parse_image(image: str) -> tuple[str, str | None] | None:
 # Progress tracking (reboot, reset, upgrade with --wait)
 
 
-def track(ip: str, action: str, seconds: float, failure: str | None = None) -> None:
+def track_start(ip: str, action: str) -> None:
     import uuid
 
-    actor = uuid.uuid4()
     err(f'"{ip}": waiting for actor ID\n')
-    err(f'"{ip}": actor ID: {actor}\n')
+    err(f'"{ip}": actor ID: {uuid.uuid4()}\n')
     err(f'"{ip}": task: {action} action: START\n')
     err(f'"{ip}": sequence: {action} action: START\n')
-    if seconds > 0:
-        time.sleep(seconds)
+
+
+def track_end(ip: str, action: str, failure: str | None) -> None:
     if failure:
         err(f'"{ip}": sequence: {action} action: STOP\n')
         err(f'"{ip}": {failure}\n')
@@ -623,17 +623,20 @@ def track(ip: str, action: str, seconds: float, failure: str | None = None) -> N
 
 def _wait_out(ips: list[str], action: str, seconds: dict[str, float], timeout: float,
               failures: dict[str, str]) -> None:
-    """Follow every node's progress; fail (tracker-printed) on a failure or timeout."""
+    """Follow every node's progress (non-TTY form, one line per update); a failure or a
+    timeout is printed by the tracker and the command exits 1 without repeating it."""
+    for ip in ips:
+        track_start(ip, action)
     longest = max([seconds.get(ip, 0.0) for ip in ips] or [0.0])
+    if longest > 0:
+        time.sleep(min(longest, timeout))
     failed = dict(failures)
     for ip in ips:
         if seconds.get(ip, 0.0) > timeout:
             failed[ip] = "context deadline exceeded"
-    for ip in ips:
-        track(ip, action, 0.0, failed.get(ip))
-    time.sleep(min(longest, timeout))
+        track_end(ip, action, failed.get(ip))
     with state.update():
-        pass  # settle transitions that finished while waiting
+        pass  # the nodes seen back are settled in the state file
     if failed:
         raise CLIError("", suppressed=True)
 
