@@ -3,6 +3,7 @@
     wanted_state(cluster, nodes, addresses) -> [Wanted]          image, version, schematic per node
     observe(client, wanted)                 -> {name: Observed}  asks every node, in parallel
     plan_upgrade(wanted, observed)          -> Plan              upgrade / current / unreachable
+    health_expectations(wanted, observed)   -> (cps, workers)    what health checks expect
     rollout(plan, client, ...)              -> Report            upgraded / failed / not touched
 
 Planning is pure. Observing and rolling out run nothing themselves: they call an injected
@@ -214,6 +215,22 @@ def _step(wanted: Wanted, seen: Observed | None) -> Step:
     if not differences:
         return Step(wanted, seen, CURRENT, f"runs {wanted.talos_version} with its schematic")
     return Step(wanted, seen, UPGRADE, "; ".join(differences))
+
+
+def health_expectations(
+    wanted: Sequence[Wanted], observed: Mapping[str, Observed]
+) -> tuple[list[str], list[str]]:
+    """The addresses the health check after a control plane expects, from every node of
+    the cluster: all control planes that could be located (etcd must be healthy on each,
+    so one that is down stops the rollout) and the workers that answered (Kubernetes
+    must report exactly the nodes listed)."""
+    control_planes = [w.address for w in wanted if w.address and w.node.is_controlplane]
+    workers = [
+        w.address for w in wanted
+        if w.address and not w.node.is_controlplane
+        and (seen := observed.get(w.name)) is not None and seen.reachable
+    ]
+    return control_planes, workers
 
 
 def short_id(schematic_id: str | None, length: int = 12) -> str:

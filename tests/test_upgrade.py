@@ -29,6 +29,7 @@ from talos.upgrade import (
     Wanted,
     failure_message,
     format_seconds,
+    health_expectations,
     observe,
     parse_duration,
     plan_upgrade,
@@ -222,6 +223,17 @@ def test_each_pitower_node_wants_the_image_of_its_own_schematic(pitower: Cluster
     for item in items.values():
         assert item.image == (f"factory.talos.dev/installer/{item.schematic_id}:v1.12.4")
     assert items["worker-05"].address is None  # found at run time
+
+
+def test_health_expects_every_located_control_plane_and_the_workers_that_answered() -> None:
+    items = [wanted("cp-1", "controlplane", address="10.0.1.1"),
+             wanted("cp-2", "controlplane", address="10.0.1.2"),
+             wanted("cp-3", "controlplane", address=None),
+             wanted("w-1", address="10.0.2.1"), wanted("w-2", address="10.0.2.2"),
+             wanted("w-3", address=None)]
+    seen = {"cp-1": Observed(talos_version=NEW), "cp-2": Observed(reachable=False),
+            "w-1": Observed(talos_version=OLD), "w-2": Observed(reachable=False)}
+    assert health_expectations(items, seen) == (["10.0.1.1", "10.0.1.2"], ["10.0.2.1"])
 
 
 def test_observe_marks_a_silent_node_unreachable_with_talosctls_message() -> None:

@@ -39,7 +39,14 @@ def upgrade(
 ) -> None:
     """Upgrade Talos where a node's version or schematic differs from the cluster file."""
     from talos.targets import talosctl_for
-    from talos.upgrade import RolloutOptions, observe, plan_upgrade, rollout, wanted_state
+    from talos.upgrade import (
+        RolloutOptions,
+        health_expectations,
+        observe,
+        plan_upgrade,
+        rollout,
+        wanted_state,
+    )
 
     options = RolloutOptions(parallel=int(parallel), stage=stage, force=force,
                              preserve=preserve, timeout=timeout)
@@ -56,18 +63,15 @@ def upgrade(
     plan = plan_upgrade([everything[n.name] for n in selected], observed)
     print(plan_report(cluster, plan), flush=True)
     if dry:
+        print("Dry run: nothing upgraded.")
         return
     if not plan.upgrades:
         check_unreachable(plan)
         return
-    up = [w for w in everything.values() if w.address and observed[w.name].reachable]
+    control_planes, workers = health_expectations(list(everything.values()), observed)
     printer.start({w.address: w.name for w in everything.values() if w.address})
-    report = rollout(
-        plan, talosctl, options=options, progress=printer.event,
-        control_planes=[w.address for w in everything.values()
-                        if w.address and w.node.is_controlplane],
-        workers=[w.address for w in up if w.address and not w.node.is_controlplane],
-    )
+    report = rollout(plan, talosctl, control_planes=control_planes, workers=workers,
+                     options=options, progress=printer.event)
     print(summary(report))
     check_report(report)
 
