@@ -13,13 +13,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
 from talos.cluster import Node
-from talos.errors import TalosError
+from talos.errors import CommandError, TalosError, ToolMissingError
 
 MODES = ("auto", "no-reboot", "reboot", "staged", "try")
 # A node in maintenance mode has no running config to keep or to stage against.
@@ -54,13 +55,23 @@ class ApplyResultLike(Protocol):
     def message(self) -> str: ...
 
 
+class MachineStatusLike(Protocol):
+    @property
+    def stage(self) -> str: ...
+
+    @property
+    def ready(self) -> bool: ...
+
+
 class ConfigApplier(Protocol):
-    """The part of the talosctl adapter that applies configs."""
+    """The part of the talosctl adapter that applies configs and watches nodes come back."""
 
     def apply_config(
         self, node: str, config: Path, *, mode: str = ..., insecure: bool = ...,
         dry_run: bool = ...,
     ) -> ApplyResultLike: ...
+
+    def machine_status(self, node: str) -> MachineStatusLike: ...
 
 
 def shown(target: TargetLike) -> str:
@@ -205,21 +216,71 @@ def step_name(step: ApplyStep) -> str:
     return step.name
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """How long to wait for a node that reboots to apply its config, and how to poll."""
+
+    timeout: float = 900.0
+    first_poll: float = 0.5
+    max_poll: float = 5.0
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+
 def run_apply(
     steps: Sequence[ApplyStep],
     talosctl: ConfigApplier,
     *,
     progress: Callable[[str], None] = lambda line: None,
+    waiting: Waiting | None = None,
 ) -> Rollout[ApplyStep]:
-    """Apply each step's config in turn; stop at the first node that fails."""
+    """Apply each step's config in turn; stop at the first node that fails.
+
+    A node that reboots to take its config is waited for (running and ready) before the
+    next is touched, so two control planes are never down at once. Nodes installed from
+    maintenance mode (``--insecure``) are not waited for: a first control plane is not
+    ready until ``inv bootstrap``.
+    """
+    waiting = waiting or Waiting()
 
     def apply(step: ApplyStep) -> str:
         result = talosctl.apply_config(
             step.target.address, step.config, mode=step.mode, insecure=step.insecure
         )
-        return _first_line(result.message) or "applied"
+        said = _first_line(result.message) or "applied"
+        if result.reboot and not step.insecure:
+            progress(f"{step.name}: {said}; waiting for it to be back ...")
+            wait_until_ready(talosctl, step.target, waiting)
+            return f"{said}; back and ready"
+        return said
 
     return run_in_turn(steps, apply, name=step_name, doing="applying", progress=progress)
+
+
+def wait_until_ready(talosctl: ConfigApplier, target: TargetLike, waiting: Waiting) -> None:
+    """Poll the node's machine status until it is running and ready; it may not answer
+    for a while as it reboots. Raises :class:`TalosError` after ``waiting.timeout``."""
+    deadline = waiting.clock() + waiting.timeout
+    pause = waiting.first_poll
+    seen = "no answer"
+    while True:
+        try:
+            status = talosctl.machine_status(target.address)
+        except ToolMissingError:
+            raise
+        except CommandError as exc:
+            seen = f"no answer ({exc})"
+        else:
+            if status.stage.lower() == "running" and status.ready:
+                return
+            seen = f"stage {status.stage}, {'ready' if status.ready else 'not ready'}"
+        if waiting.clock() >= deadline:
+            raise TalosError(
+                f"{shown(target)} is not back {waiting.timeout:.0f}s after applying its "
+                f"config (last: {seen}); check it (talosctl dmesg), then run apply again"
+            )
+        waiting.sleep(pause)
+        pause = min(pause * 2, waiting.max_poll)
 
 
 # -- diff --------------------------------------------------------------------------------

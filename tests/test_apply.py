@@ -9,6 +9,7 @@ import pytest
 
 from talos.apply import (
     ApplyStep,
+    Waiting,
     plan_apply,
     rollout_error,
     rollout_rows,
@@ -43,23 +44,61 @@ class Result:
     message: str = "Applied configuration without a reboot"
 
 
+@dataclass(frozen=True)
+class Status:
+    stage: str
+    ready: bool
+
+
 @dataclass
 class FakeTalosctl:
-    """Records apply-config calls; ``fail`` nodes raise as talosctl's exit 1 would."""
+    """Records apply-config calls; ``fail`` nodes raise as talosctl's exit 1 would.
+
+    ``statuses``: what each node answers to machine_status, one answer per call (None:
+    no answer, as while it reboots); the last answer repeats.
+    """
 
     fail: dict[str, str] = field(default_factory=dict)
     results: dict[str, Result] = field(default_factory=dict)
+    statuses: dict[str, list[Status | None]] = field(default_factory=dict)
     calls: list[tuple[str, Path, str, bool, bool]] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
 
     def apply_config(
         self, node: str, config: Path, *, mode: str = "auto", insecure: bool = False,
         dry_run: bool = False,
     ) -> Result:
         self.calls.append((node, config, mode, insecure, dry_run))
+        self.events.append(f"apply {node}")
         if node in self.fail:
             raise CommandError(f"talosctl apply-config failed on {node}: {self.fail[node]}",
                                command=["talosctl", "apply-config"], exit_code=1)
         return self.results.get(node, Result(node))
+
+    def machine_status(self, node: str) -> Status:
+        answers = self.statuses.get(node) or [Status("running", True)]
+        answer = answers.pop(0) if len(answers) > 1 else answers[0]
+        self.events.append(f"status {node}: {answer}")
+        if answer is None:
+            raise CommandError(f"talosctl get machinestatus on {node} failed: "
+                               "connection refused", exit_code=1)
+        return answer
+
+
+@dataclass
+class FakeClock:
+    now: float = 0.0
+    slept: list[float] = field(default_factory=list)
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def waiting(self, timeout: float = 60.0) -> Waiting:
+        return Waiting(timeout=timeout, clock=self.clock, sleep=self.sleep)
 
 
 def targets_of(cluster: Cluster, *names: str) -> list[Target]:
@@ -136,6 +175,53 @@ def test_a_failure_on_the_second_control_plane_stops_before_the_third(
     assert message.startswith("apply stopped at worker-02: talosctl apply-config failed")
     assert "apply done: worker-01; not attempted: worker-03, worker-04," in message
     assert "\n" not in message
+
+
+def test_a_node_that_reboots_is_waited_for_before_the_next_is_touched(
+    cluster: Cluster,
+) -> None:
+    clock = FakeClock()
+    rebooting = Result("192.168.0.201", reboot=True,
+                       message="Applied configuration with a reboot")
+    fake = FakeTalosctl(
+        results={"192.168.0.201": rebooting},
+        statuses={"192.168.0.201": [None, None, Status("booting", False),
+                                    Status("running", False), Status("running", True)]},
+    )
+    steps = plan_apply(targets_of(cluster, "worker-01", "worker-02"), config_for=config_for)
+    rollout = run_apply(steps, fake, waiting=clock.waiting())
+    assert rollout.ok
+    assert fake.events[0] == "apply 192.168.0.201"
+    assert fake.events[-1] == "apply 192.168.0.202"
+    assert len([e for e in fake.events if e.startswith("status 192.168.0.201")]) == 5
+    assert not any(e.startswith("status 192.168.0.202") for e in fake.events)
+    assert clock.slept == [0.5, 1.0, 2.0, 4.0]
+    assert rollout.done[0][1] == "Applied configuration with a reboot; back and ready"
+
+
+def test_a_node_not_back_in_time_fails_and_stops_the_rollout(cluster: Cluster) -> None:
+    clock = FakeClock()
+    fake = FakeTalosctl(
+        results={"192.168.0.202": Result("192.168.0.202", reboot=True)},
+        statuses={"192.168.0.202": [Status("booting", False)]},
+    )
+    steps = plan_apply(targets_of(cluster, "worker-01", "worker-02", "worker-03"),
+                       config_for=config_for)
+    rollout = run_apply(steps, fake, waiting=clock.waiting(timeout=30))
+    assert rollout.failed is not None
+    assert str(rollout.failed[1]) == (
+        "worker-02 (192.168.0.202) is not back 30s after applying its config "
+        "(last: stage booting, not ready); check it (talosctl dmesg), then run apply again"
+    )
+    assert [s.name for s in rollout.not_attempted] == ["worker-03"]
+    assert max(clock.slept) == 5.0
+
+
+def test_a_first_install_is_not_waited_for(cluster: Cluster) -> None:
+    fake = FakeTalosctl(results={"192.168.0.201": Result("192.168.0.201", reboot=True)})
+    steps = plan_apply(targets_of(cluster, "worker-01"), config_for=config_for, insecure=True)
+    assert run_apply(steps, fake, waiting=FakeClock().waiting()).ok
+    assert fake.events == ["apply 192.168.0.201"]
 
 
 def test_ctrl_c_stops_the_run_and_keeps_the_account_with_exit_code_130() -> None:

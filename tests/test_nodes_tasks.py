@@ -453,3 +453,16 @@ def test_apply_brings_the_config_up_to_date_first_and_only_when_it_changed(
     third = inv(root, "apply", "--node", "worker-04")
     assert third.returncode == 0, third.stderr
     assert "regenerated" not in third.stdout
+
+
+def test_a_control_plane_that_reboots_is_back_before_the_next_is_applied(
+    standin: Standin, project: Path
+) -> None:
+    standin.pitower(reboot_seconds=0.3)
+    result = inv(project, "apply", "--role", "controlplane", "--mode", "reboot")
+    assert result.returncode == 0, result.stderr
+    calls = [(argv[0], argv[argv.index("--nodes") + 1]) for argv in node_calls(standin)]
+    runs = [call for i, call in enumerate(calls) if i == 0 or calls[i - 1] != call]
+    # each apply is followed by polls of that node's machine status until it is back
+    assert runs == [(command, ip) for ip in CP.values() for command in ("apply-config", "get")]
+    assert result.stdout.count("back and ready") == 3
