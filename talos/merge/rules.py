@@ -71,6 +71,8 @@ def _leaf(code: str) -> Rule:
         parts = code.split(":")
         keys = tuple(parts[2].split(",")) if len(parts) > 2 else ()
         return Rule(LIST, items=parts[1], keys=keys)
+    if code.startswith(LIST_REPLACE + ":"):
+        return Rule(LIST_REPLACE, keys=tuple(code[2:].split(",")))
     return Rule(code)
 
 

@@ -514,13 +514,26 @@ def _delete_in_list(node: Any, rule: Rule | None, path: Path, item: tuple[str, s
     if item is None or len(path) != 1 or not isinstance(path[0], int):
         raise ValueFailure(walked, "searching for complex paths in slices is not supported")
     items = node if isinstance(node, list) else []
-    free_items = rule is None or (rule.code == R.LIST and rule.items == R.ITEMS_FREE)
     key, value = item
-    if not free_items:
+    if _selectable(rule, key):
         for index, candidate in enumerate(items):
             if isinstance(candidate, dict) and _string_form(candidate.get(key)) == value:
                 return [*items[:index], *items[index + 1:]]
     raise ValueFailure(walked, "lookup failed")
+
+
+def _selectable(rule: Rule | None, key: str) -> bool:
+    """Whether Talos can select this list's items by ``key`` (a field with a string form).
+
+    Items of free-form lists, of lists of plain values, and fields that are numbers,
+    booleans or pointers never match.
+    """
+    if rule is None:
+        return False
+    if rule.code == R.KEYED:
+        field = rule.fields.get(key)
+        return field is not None and field.code in (R.STRING, R.ENUM, R.DURATION)
+    return key in rule.keys
 
 
 def _string_form(value: Any) -> str | None:
