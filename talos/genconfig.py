@@ -30,6 +30,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -40,13 +41,14 @@ from talos.errors import CommandError, OutputError
 
 if TYPE_CHECKING:
     from talos.cluster import Cluster, Node
-    from talos.merge import Patch
+    from talos.merge import Config, Patch
 
 STATE_FILE = ".state.json"
 TALOSCONFIG = "talosconfig"
 #: Bumped whenever the same inputs would give a different output (a change in this module).
 FORMAT = 1
 VALIDATE_MODE = "metal"
+VALIDATE_WORKERS = 8
 
 Progress = Callable[[str, str], None]
 
@@ -292,17 +294,18 @@ class _Patches:
         return self.loaded[path]
 
 
-def merge_node(cluster: Cluster, node: Node, base: str, patches: _Patches) -> str:
+def merge_node(
+    cluster: Cluster, node: Node, base: Config, patches: _Patches, *, hostname_document: bool
+) -> str:
     """``node``'s config: the base of its role with the derived patch, then its patches."""
-    from talos.merge import apply_patches, dump_config, parse_config, patch_from_documents
+    from talos.merge import apply_patches, dump_config, patch_from_documents
 
-    config = parse_config(base, f"talosctl gen config ({node.role}.yaml)")
     derived = patch_from_documents(
-        derived_documents(cluster, node, hostname_document=has_hostname_document(base)),
+        derived_documents(cluster, node, hostname_document=hostname_document),
         f"{shown(cluster, cluster.path)} (node {node.name})",
     )
     chain = [derived, *(patches.get(p) for p in node_patch_files(cluster, node))]
-    return dump_config(apply_patches(config, chain))
+    return dump_config(apply_patches(base, chain))
 
 
 # -- running -----------------------------------------------------------------------------
@@ -386,6 +389,7 @@ def _build(
     tell: Progress,
 ) -> dict[Path, bytes]:
     """Every file to write, generated and merged in a private temporary directory."""
+    from talos.merge import parse_config
     from talos.schematic import node_installer_image
     from talos.sops import decrypt_file, private_tempdir, write_private
 
@@ -415,18 +419,27 @@ def _build(
                 with_docs=False, with_examples=False,
             )
             bases[talos_version] = out
-        checked = work / "check"
-        checked.mkdir(mode=0o700)
+        # Each base is parsed once: merging never changes its input.
+        parsed: dict[tuple[str, str], tuple[Config, bool]] = {}
+        texts: dict[Node, str] = {}
         for node in todo:
-            base = _read_base(bases[cluster.talos_version_of(node)] / f"{node.role}.yaml")
-            text = merge_node(cluster, node, base, patches)
-            if validate:
-                _validate(talosctl, checked, node, text)
+            key = (cluster.talos_version_of(node), node.role)
+            if key not in parsed:
+                text = _read_base(bases[key[0]] / f"{node.role}.yaml")
+                parsed[key] = (parse_config(text, f"talosctl gen config ({node.role}.yaml)"),
+                               has_hostname_document(text))
+            base, hostname_document = parsed[key]
+            texts[node] = merge_node(cluster, node, base, patches,
+                                     hostname_document=hostname_document)
+            if not validate:
+                tell(node.name, f"generated ({report.reasons[node.name]})")
+        if validate:
+            _validate_all(talosctl, work, texts, report, tell)
+        for node, text in texts.items():
             staged[config_path(cluster, node)] = text.encode("utf-8")
-            tell(node.name, f"generated ({report.reasons[node.name]})")
         if with_talosconfig:
-            base = _read_base(bases[cluster.talos_version] / TALOSCONFIG)
-            staged[talosconfig_path(cluster)] = fill_talosconfig(base, cluster).encode("utf-8")
+            client = _read_base(bases[cluster.talos_version] / TALOSCONFIG)
+            staged[talosconfig_path(cluster)] = fill_talosconfig(client, cluster).encode("utf-8")
     return staged
 
 
@@ -440,16 +453,27 @@ def _read_base(path: Path) -> str:
         ) from exc
 
 
-def _validate(talosctl: ConfigTool, folder: Path, node: Node, text: str) -> None:
-    """``talosctl validate`` on the node's config, in a file named after the node so that
-    talosctl's complaint names it."""
+def _validate_all(
+    talosctl: ConfigTool,
+    work: Path,
+    texts: Mapping[Node, str],
+    report: GenerationReport,
+    tell: Progress,
+) -> None:
+    """``talosctl validate`` on every config at once; the first failure, in node order,
+    is raised. Each file is named after its node, so talosctl's complaint names it."""
     from talos.sops import write_private
 
-    path = write_private(folder / f"{node.name}.yaml", text.encode("utf-8"))
-    try:
-        talosctl.validate(path, mode=VALIDATE_MODE)
-    finally:
-        path.unlink(missing_ok=True)
+    folder = work / "check"
+    folder.mkdir(mode=0o700)
+    paths = {node: write_private(folder / f"{node.name}.yaml", text.encode("utf-8"))
+             for node, text in texts.items()}
+    with ThreadPoolExecutor(max_workers=min(VALIDATE_WORKERS, len(paths) or 1)) as pool:
+        futures = {node: pool.submit(talosctl.validate, path, mode=VALIDATE_MODE)
+                   for node, path in paths.items()}
+        for node, future in futures.items():
+            future.result()
+            tell(node.name, f"generated and valid ({report.reasons[node.name]})")
 
 
 def commit(cluster: Cluster, staged: Mapping[Path, bytes]) -> None:
