@@ -131,6 +131,7 @@ def test_a_failure_stops_the_rollout_and_a_second_run_resumes(
     assert result.returncode == 1
     assert "error: upgrade stopped: worker-04 failed" in result.stderr
     assert "Failed: worker-04: " in result.stdout and "failed to pull image" in result.stdout
+    assert "worker-04:   talosctl: error: failed to pull image" in result.stdout  # live
     assert ("Not touched: worker-05, worker-06, worker-pi-01, worker-pi-02, worker-pi-03"
             in result.stdout)
     assert [u["node"] for u in upgrades(cluster)] == ["worker-01", "worker-02", "worker-03",
@@ -154,6 +155,18 @@ def test_an_unreachable_node_is_planned_as_such_and_the_others_are_upgraded(
     assert "worker-pi-03 could not be reached" in result.stderr
     assert sorted(u["node"] for u in upgrades(cluster)) == [
         "worker-04", "worker-05", "worker-06", "worker-pi-01", "worker-pi-02"]
+
+
+def test_a_control_plane_down_keeps_the_others_from_being_upgraded(
+    cluster: Standin, tmp_path: Path
+) -> None:
+    set_nodes(cluster, worker_03={"reachable": False})
+    result = inv("upgrade", "--role", "controlplane", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Unreachable: worker-03: " in result.stdout
+    assert "Failed: worker-01: " in result.stdout and "etcd" in result.stdout
+    assert "Not touched: worker-02" in result.stdout
+    assert {n["talos_version"] for n in cluster.state()["nodes"].values()} == {OLD}
 
 
 def test_only_the_nodes_named_are_upgraded_with_the_options_given(
