@@ -392,6 +392,7 @@ def test_reset_refuses_without_a_terminal_and_without_yes(
         ("kubeconfig",),
         ("reboot", "--role", "controlplane"),
         ("reset", "--node", "worker-03"),
+        ("diff", "--node", "worker-03"),
     ],
 )
 def test_dry_runs_no_talosctl_command_that_changes_a_node(
@@ -400,12 +401,16 @@ def test_dry_runs_no_talosctl_command_that_changes_a_node(
     standin.pitower()
     before = standin.state()
     result = inv(project, "--dry", *args)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == (2 if args[0] == "diff" else 0), result.stderr
     mutating = {"apply-config", "bootstrap", "kubeconfig", "reboot", "reset", "upgrade"}
     ran = [argv for argv in node_calls(standin) if argv[0] in mutating
            and "--dry-run" not in argv]
     assert ran == []
     assert standin.state() == before
+    if args[0] == "diff":  # a diff only reads: it runs, and shows what would change
+        assert [argv[0] for argv in node_calls(standin)] == ["apply-config"]
+        assert "would change: worker-03" in result.stderr
+        return
     assert "dry run" in result.stdout
     assert f"{TALOSCTL} {args[0].replace('apply', 'apply-config')} " in result.stdout
 
