@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from talos.merge import rules as R
 from talos.merge.durations import format_duration, parse_duration
 from talos.merge.rules import Rule
-from talos.merge.yamlio import PlainWord, TextFloat, TextInt, scalar_text
+from talos.merge.yamlio import PlainWord, TextInt, scalar_text
 
 Path = tuple[str | int, ...]
 
@@ -486,7 +486,7 @@ def _delete(node: Any, rule: Rule | None, path: Path, item: tuple[str, str] | No
         if sub is None:
             raise ValueFailure((*walked, component), "lookup failed")
     elif code == R.MAP_STRUCTS:
-        sub = Rule(R.STRUCT, fields=rule.fields) if rule is not None else None
+        sub = Rule(R.PTR_STRUCT, fields=rule.fields) if rule is not None else None
     elif code in (R.MAP_STRINGS, R.MAP_BOOLS):
         sub = Rule(R.STRING)
     else:
@@ -498,8 +498,8 @@ def _delete(node: Any, rule: Rule | None, path: Path, item: tuple[str, str] | No
         result.pop(component, None)  # a struct field is reset, present or not
         return result
     child = node.get(component)
-    if child is None and sub is not None and sub.code == R.STRUCT:
-        child = {}
+    if child is None and in_struct and sub is not None and sub.code == R.STRUCT:
+        child = {}  # a struct (not a pointer) always exists in Go, empty or not
     if child is None and not (sub is not None and sub.code in (R.LIST, R.KEYED)):
         raise ValueFailure((*walked, component), "lookup failed")
     new_child = _delete(child, sub, rest, item, (*walked, component))
@@ -537,9 +537,5 @@ def _selectable(rule: Rule | None, key: str) -> bool:
 
 
 def _string_form(value: Any) -> str | None:
-    """What Talos compares a list item's field by: strings only (ints never match)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, TextFloat | float | int | bool) or value is None:
-        return None
-    return None
+    """What Talos compares a list item's field by: strings only (numbers never match)."""
+    return value if isinstance(value, str) else None
