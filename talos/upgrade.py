@@ -488,19 +488,9 @@ class _Rollout:
 
 
 def failure_message(exc: TalosError) -> str:
-    """One line: the error's message, with talosctl's last stderr line when it adds one."""
-    message = str(exc)
-    stderr = getattr(exc, "stderr", "") or ""
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    if lines:
-        last = _NODE_PREFIX.sub("", lines[-1].removeprefix("* "))
-        if last.lower() not in message.lower():
-            message = f"{message}: {last}"
-    return " ".join(message.split())
-
-
-# talosctl prefixes a node's lines with its address: `"10.5.0.2": ...` or `10.5.0.2: ...`
-_NODE_PREFIX = re.compile(r'^(?:"[^"]+"|[0-9a-fA-F.:]+):\s+')
+    """The error on one line. The talosctl adapter's messages already carry talosctl's
+    own words (tidied); its raw stderr stays on the exception."""
+    return " ".join(str(exc).split())
 
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
