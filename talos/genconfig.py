@@ -354,6 +354,12 @@ def generate(
         report.reasons[TALOSCONFIG] = tc_reason
 
     report.orphans = orphan_configs(cluster)
+    # Every patch is read now: a broken one fails the plan (dry runs too), before
+    # anything is decrypted.
+    patches = _Patches(cluster)
+    for node in todo:
+        for path in node_patch_files(cluster, node):
+            patches.get(path)
     if dry or (not todo and tc_reason is None):
         for node in todo:
             tell(node.name, f"would write ({report.reasons[node.name]})")
@@ -361,8 +367,8 @@ def generate(
         report.talosconfig_written = tc_reason is not None
         return report
 
-    staged = _build(cluster, talosctl, todo, tc_reason is not None, validate=validate,
-                    report=report, tell=tell)
+    staged = _build(cluster, talosctl, todo, patches, tc_reason is not None,
+                    validate=validate, report=report, tell=tell)
     files = dict(state.get("files") or {}) if isinstance(state.get("files"), dict) else {}
     for node in todo:
         files[node.name] = {"inputs": inputs[node.name],
@@ -382,6 +388,7 @@ def _build(
     cluster: Cluster,
     talosctl: ConfigTool,
     todo: Sequence[Node],
+    patches: _Patches,
     with_talosconfig: bool,
     *,
     validate: bool,
@@ -394,10 +401,6 @@ def _build(
     from talos.sops import decrypt_file, private_tempdir, write_private
 
     staged: dict[Path, bytes] = {}
-    patches = _Patches(cluster)
-    for node in todo:  # a broken patch fails here, before anything is decrypted
-        for path in node_patch_files(cluster, node):
-            patches.get(path)
     with private_tempdir() as work:
         secrets = write_private(
             work / "secrets.yaml",

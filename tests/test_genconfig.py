@@ -654,3 +654,10 @@ def test_inv_dry_secrets_init_creates_nothing(project: Project) -> None:
     assert "would create secrets.sops.yaml" in result.stdout
     assert not (project.root / "secrets.sops.yaml").exists()
     assert all(argv[:2] != ["gen", "secrets"] for argv in project.standin.calls())
+
+
+def test_a_dry_run_reports_a_malformed_patch_too(project: Project) -> None:
+    (project.root / "patches" / "general.patch").write_text("machine: [\n")
+    with pytest.raises(PatchError, match=r"general\.patch"):
+        project.generate(dry=True)
+    assert not project.output.exists()
