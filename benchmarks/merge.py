@@ -86,13 +86,15 @@ def yaml_all(outputs: list[str]) -> None:
         yaml.dump_all(documents, Dumper=Dumper, sort_keys=False, default_flow_style=False)
 
 
-def best(repeat: int, run: Callable[[], Any]) -> float:
-    times = []
+def best(repeat: int, *runs: Callable[[], Any]) -> list[float]:
+    """The best time of each run; runs are interleaved so load changes hit them alike."""
+    times: list[list[float]] = [[] for _ in runs]
     for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for index, run in enumerate(runs):
+            start = time.perf_counter()
+            run()
+            times[index].append(time.perf_counter() - start)
+    return [min(each) for each in times]
 
 
 def main() -> None:
@@ -109,9 +111,12 @@ def main() -> None:
     for count in (9, 100, 1000):
         jobs = cluster_jobs(count)
         outputs = merge_all(bases, jobs)
-        merged = best(args.repeat, lambda jobs=jobs: merge_all(bases, jobs))
-        cold = best(args.repeat, lambda jobs=jobs: merge_all(bases, jobs, reparse=True))
-        plain = best(args.repeat, lambda outputs=outputs: yaml_all(outputs))
+        merged, cold, plain = best(
+            args.repeat,
+            lambda jobs=jobs: merge_all(bases, jobs),
+            lambda jobs=jobs: merge_all(bases, jobs, reparse=True),
+            lambda outputs=outputs: yaml_all(outputs),
+        )
         print(
             f"{count:>6} {merged * 1000:>11.1f}ms {cold * 1000:>11.1f}ms "
             f"{plain * 1000:>13.1f}ms {merged / plain:>5.2f}x {cold / plain:>11.2f}x "
