@@ -30,7 +30,7 @@ FAMILIES: list[tuple[str, set[str]]] = [
     ("MAP_MERGE values:bool", {R.MAP_BOOLS}),
     ("LIST_APPEND", {R.LIST}),
     ("LIST_REPLACE", {R.LIST_REPLACE}),
-    ("BYTES_REPLACE", {R.BYTES}),
+    ("BYTES_REPLACE", {R.BYTES, R.BASE64}),
     ("UNSTRUCTURED", {R.FREE}),
     ("STRUCT_REPLACE", {R.FREE_REPLACE}),
     ("PTR -> ATOMIC_ALWAYS", {"PA"}),

@@ -18,7 +18,7 @@ from typing import Any
 # Leaf codes (see rules.json "_about").
 STRING, NUMBER, ENUM, BOOL, DURATION = "s", "i", "e", "b", "d"
 PTR_BOOL, PTR_NUMBER, PTR_ENUM = "pb", "pi", "pe"
-BYTES, LIST_REPLACE = "B", "R"
+BYTES, BASE64, LIST_REPLACE = "B", "B64", "R"
 MAP_STRINGS, MAP_BOOLS = "Ms", "Mb"
 FREE, FREE_REPLACE = "U", "UR"
 ALWAYS, SIZE, OPAQUE = "A", "Z", "X"

@@ -7,6 +7,8 @@ with the path inside the document; the caller adds which patch and document.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -149,6 +151,8 @@ def _value(value: Any, rule: Rule, path: Path, unknown: list[str]) -> Any:
         return _mapping(value, path)
     if code in (R.STRING, R.BYTES, R.URL, R.PTR_URL):
         return _string(value, path)
+    if code == R.BASE64:
+        return _base64(value, path)
     if code in (R.NUMBER, R.PTR_NUMBER):
         return _number(value, path)
     if code == R.DURATION:
@@ -190,6 +194,16 @@ def _number(value: Any, path: Path) -> int | float:
     if isinstance(value, float):
         return int(value)  # Go truncates a float going into an int field
     return value
+
+
+def _base64(value: Any, path: Path) -> str:
+    text = _string(value, path)
+    try:
+        # Go's decoder skips line breaks, as here; anything else must be base64.
+        raw = base64.b64decode(text.replace("\r", "").replace("\n", ""), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueFailure(path, f"illegal base64 data ({exc}); expected base64 text") from exc
+    return base64.b64encode(raw).decode("ascii")
 
 
 def _duration(value: Any, path: Path) -> str:
@@ -271,7 +285,8 @@ def merge_value(left: Any, right: Any, rule: Rule, path: Path) -> Any:
         if right is None:
             return False if left is not None else None
         return right
-    if code in (R.PTR_BOOL, R.PTR_NUMBER, R.PTR_ENUM, R.BYTES, R.LIST_REPLACE, R.SIZE):
+    if code in (R.PTR_BOOL, R.PTR_NUMBER, R.PTR_ENUM, R.BYTES, R.BASE64, R.LIST_REPLACE,
+                R.SIZE):
         return left if right is None else right
     if code == R.LIST:
         if right is None:
