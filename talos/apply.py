@@ -22,6 +22,7 @@ from typing import Generic, Protocol, TypeVar
 from talos.cluster import Node
 from talos.errors import CommandError, TalosError, ToolMissingError
 
+NO_CHANGES = "running config is already this one; nothing to do"
 MODES = ("auto", "no-reboot", "reboot", "staged", "try")
 # A node in maintenance mode has no running config to keep or to stage against.
 MAINTENANCE_REFUSED = ("no-reboot", "staged")
@@ -95,6 +96,8 @@ class ApplyStep:
     config: Path
     mode: str = "auto"
     insecure: bool = False
+    #: Ask the node first (``--dry-run``) and leave it alone when nothing would change.
+    compare: bool = True
 
     @property
     def name(self) -> str:
@@ -104,7 +107,11 @@ class ApplyStep:
         config = self.config
         if root is not None and config.is_relative_to(root):
             config = config.relative_to(root)
-        how = f"mode {self.mode}" + (", maintenance mode (--insecure)" if self.insecure else "")
+        how = f"mode {self.mode}"
+        if self.insecure:
+            how += ", maintenance mode (--insecure)"
+        elif not self.compare:
+            how += ", even if unchanged (--force)"
         return f"{shown(self.target)}: {config}, {how}"
 
 
@@ -124,11 +131,18 @@ def plan_apply(
     config_for: Callable[[Node], Path],
     mode: str = "auto",
     insecure: bool = False,
+    force: bool = False,
 ) -> list[ApplyStep]:
-    """One step per target, control planes first; ``config_for`` names each node's file."""
+    """One step per target, control planes first; ``config_for`` names each node's file.
+
+    A node is compared before it is applied to (and left alone when its running config
+    is already the file's) unless ``force``, or ``insecure``: a node in maintenance mode
+    has no config to compare with.
+    """
     check_mode(mode, insecure=insecure)
     return [
-        ApplyStep(target=t, config=config_for(t.node), mode=mode, insecure=insecure)
+        ApplyStep(target=t, config=config_for(t.node), mode=mode, insecure=insecure,
+                  compare=not (force or insecure))
         for t in rollout_order(targets)
     ]
 
@@ -143,6 +157,8 @@ class Rollout(Generic[T]):
     done: list[tuple[T, str]] = field(default_factory=list)
     failed: tuple[T, TalosError] | None = None
     not_attempted: list[T] = field(default_factory=list)
+    #: Items among ``done`` that needed nothing.
+    unchanged: list[T] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -189,8 +205,9 @@ def _interrupted() -> TalosError:
 def rollout_rows(
     rollout: Rollout[T], *, name: Callable[[T], str], done_as: str
 ) -> list[list[str]]:
-    """Rows ``[node, outcome]``: ``done_as`` / failed / not attempted."""
-    rows = [[name(item), done_as] for item, _ in rollout.done]
+    """Rows ``[node, outcome]``: ``done_as`` / unchanged / FAILED / not attempted."""
+    rows = [[name(item), "unchanged" if item in rollout.unchanged else done_as]
+            for item, _ in rollout.done]
     if rollout.failed is not None:
         rows.append([name(rollout.failed[0]), "FAILED"])
     rows.extend([name(item), "not attempted"] for item in rollout.not_attempted)
@@ -236,14 +253,23 @@ def run_apply(
 ) -> Rollout[ApplyStep]:
     """Apply each step's config in turn; stop at the first node that fails.
 
-    A node that reboots to take its config is waited for (running and ready) before the
-    next is touched, so two control planes are never down at once. Nodes installed from
-    maintenance mode (``--insecure``) are not waited for: a first control plane is not
-    ready until ``inv bootstrap``.
+    A step that ``compare`` s asks the node first (``apply-config --dry-run``) and skips
+    it when nothing would change: applying again is then a no-op. A node that reboots to
+    take its config is waited for (running and ready) before the next is touched, so two
+    control planes are never down at once. Nodes installed from maintenance mode
+    (``--insecure``) are not waited for: a first control plane is not ready until
+    ``inv bootstrap``.
     """
     waiting = waiting or Waiting()
+    unchanged: list[ApplyStep] = []
 
     def apply(step: ApplyStep) -> str:
+        if step.compare:
+            check = talosctl.apply_config(step.target.address, step.config, mode=step.mode,
+                                          dry_run=True)
+            if not check.changed:
+                unchanged.append(step)
+                return NO_CHANGES
         result = talosctl.apply_config(
             step.target.address, step.config, mode=step.mode, insecure=step.insecure
         )
@@ -254,7 +280,9 @@ def run_apply(
             return f"{said}; back and ready"
         return said
 
-    return run_in_turn(steps, apply, name=step_name, doing="applying", progress=progress)
+    rollout = run_in_turn(steps, apply, name=step_name, doing="applying", progress=progress)
+    rollout.unchanged = unchanged
+    return rollout
 
 
 def wait_until_ready(talosctl: ConfigApplier, target: TargetLike, waiting: Waiting) -> None:

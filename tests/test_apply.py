@@ -60,6 +60,7 @@ class FakeTalosctl:
 
     fail: dict[str, str] = field(default_factory=dict)
     results: dict[str, Result] = field(default_factory=dict)
+    unchanged: set[str] = field(default_factory=set)
     statuses: dict[str, list[Status | None]] = field(default_factory=dict)
     calls: list[tuple[str, Path, str, bool, bool]] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
@@ -73,6 +74,8 @@ class FakeTalosctl:
         if node in self.fail:
             raise CommandError(f"talosctl apply-config failed on {node}: {self.fail[node]}",
                                command=["talosctl", "apply-config"], exit_code=1)
+        if dry_run and node in self.unchanged:
+            return Result(node, changed=False)
         return self.results.get(node, Result(node))
 
     def machine_status(self, node: str) -> Status:
@@ -151,10 +154,39 @@ def test_apply_runs_every_step_in_order_with_its_file_and_mode(cluster: Cluster)
     rollout = run_apply(steps, fake, progress=lines.append)
     assert rollout.ok
     assert fake.calls == [
-        ("192.168.0.201", config_for(cluster.node("worker-01")), "staged", False, False),
-        ("192.168.0.204", config_for(cluster.node("worker-04")), "staged", False, False),
+        (address, config_for(cluster.node(name)), "staged", False, dry_run)
+        for name, address in (("worker-01", "192.168.0.201"), ("worker-04", "192.168.0.204"))
+        for dry_run in (True, False)  # asked first, then applied
     ]
     assert "worker-04: Applied configuration without a reboot" in lines
+
+
+def test_a_node_already_running_its_config_is_left_alone(cluster: Cluster) -> None:
+    fake = FakeTalosctl(unchanged={"192.168.0.201"})
+    steps = plan_apply(targets_of(cluster, "worker-01", "worker-02"), config_for=config_for)
+    rollout = run_apply(steps, fake)
+    assert [(call[0], call[4]) for call in fake.calls] == [
+        ("192.168.0.201", True), ("192.168.0.202", True), ("192.168.0.202", False),
+    ]
+    assert rollout_rows(rollout, name=step_name, done_as="applied") == [
+        ["worker-01", "unchanged"], ["worker-02", "applied"],
+    ]
+
+
+@pytest.mark.parametrize(("force", "insecure"), [(True, False), (False, True)])
+def test_force_and_first_installs_apply_without_asking_first(
+    cluster: Cluster, force: bool, insecure: bool
+) -> None:
+    fake = FakeTalosctl(unchanged={"192.168.0.201"})
+    steps = plan_apply(targets_of(cluster, "worker-01"), config_for=config_for, force=force,
+                       insecure=insecure)
+    run_apply(steps, fake, waiting=FakeClock().waiting())
+    assert [(call[0], call[3], call[4]) for call in fake.calls] == [
+        ("192.168.0.201", insecure, False)
+    ]
+    assert steps[0].describe().endswith(
+        "even if unchanged (--force)" if force else "maintenance mode (--insecure)"
+    )
 
 
 def test_a_failure_on_the_second_control_plane_stops_before_the_third(
@@ -163,7 +195,7 @@ def test_a_failure_on_the_second_control_plane_stops_before_the_third(
     fake = FakeTalosctl(fail={"192.168.0.202": "connection refused"})
     steps = plan_apply(targets_of(cluster), config_for=config_for)
     rollout = run_apply(steps, fake)
-    assert [call[0] for call in fake.calls] == ["192.168.0.201", "192.168.0.202"]
+    assert [call[0] for call in fake.calls] == ["192.168.0.201"] * 2 + ["192.168.0.202"]
     assert [s.name for s, _ in rollout.done] == ["worker-01"]
     assert rollout.failed is not None and rollout.failed[0].name == "worker-02"
     assert [s.name for s in rollout.not_attempted][:2] == ["worker-03", "worker-04"]

@@ -193,7 +193,10 @@ def test_inv_apply_node_worker_03_applies_its_config_to_its_address_only(
     standin.pitower()
     result = inv(project, "apply", "--node", "worker-03")
     assert result.returncode == 0, result.stderr
-    assert node_calls(standin) == [applied(project, "worker-03", "192.168.0.203")]
+    assert node_calls(standin) == [
+        applied(project, "worker-03", "192.168.0.203", "--dry-run"),  # anything to do?
+        applied(project, "worker-03", "192.168.0.203"),
+    ]
     assert "worker-03: Applied configuration without a reboot" in result.stdout
     assert standin.node("192.168.0.203")["config"] is not None
 
@@ -205,7 +208,8 @@ def test_apply_role_controlplane_goes_through_the_control_planes_in_order(
     result = inv(project, "apply", "--role", "controlplane", "--mode", "no-reboot")
     assert result.returncode == 0, result.stderr
     assert node_calls(standin) == [
-        [*applied(project, name, ip)[:-1], "no-reboot"] for name, ip in CP.items()
+        [*applied(project, name, ip)[:-1], "no-reboot", *dry_run]
+        for name, ip in CP.items() for dry_run in (["--dry-run"], [])
     ]
 
 
@@ -217,6 +221,7 @@ def test_a_node_without_ip_is_found_through_the_members_by_hostname(
     assert result.returncode == 0, result.stderr
     assert node_calls(standin) == [
         [*online(project, "get members", "192.168.0.201"), "--output", "json"],
+        applied(project, "worker-05", "192.168.0.205", "--dry-run"),
         applied(project, "worker-05", "192.168.0.205"),
     ]
 
@@ -240,9 +245,9 @@ def test_a_failure_on_the_second_control_plane_stops_before_the_third(
     standin.pitower(worker_02={"reachable": False})
     result = inv(project, "apply")
     assert result.returncode == 1
-    applies = [argv[argv.index("--nodes") + 1] for argv in node_calls(standin)
-               if argv[0] == "apply-config"]
-    assert applies == ["192.168.0.201", "192.168.0.202"]
+    asked = [argv[argv.index("--nodes") + 1] for argv in node_calls(standin)
+             if argv[0] == "apply-config"]
+    assert list(dict.fromkeys(asked)) == ["192.168.0.201", "192.168.0.202"]
     rows = {line.split()[0]: line.split(maxsplit=1)[1] for line in result.stdout.splitlines()
             if line.startswith("worker-") and "  " in line and ":" not in line}
     assert rows["worker-01"] == "applied"
@@ -471,3 +476,23 @@ def test_a_control_plane_that_reboots_is_back_before_the_next_is_applied(
     # each apply is followed by polls of that node's machine status until it is back
     assert runs == [(command, ip) for ip in CP.values() for command in ("apply-config", "get")]
     assert result.stdout.count("back and ready") == 3
+
+
+def test_applying_again_leaves_nodes_alone_unless_forced(
+    standin: Standin, project: Path
+) -> None:
+    standin.pitower()
+    assert inv(project, "apply", "--role", "controlplane").returncode == 0
+    first = len(standin.calls())
+    again = inv(project, "apply", "--role", "controlplane")
+    assert again.returncode == 0, again.stderr
+    assert all("--dry-run" in argv for argv in standin.calls()[first:]
+               if argv[0] == "apply-config")
+    assert again.stdout.count("nothing to do") == 3
+    assert "worker-02  unchanged" in again.stdout
+    second = len(standin.calls())
+    forced = inv(project, "apply", "--node", "worker-02", "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert [argv for argv in standin.calls()[second:] if argv[0] == "apply-config"] == [
+        applied(project, "worker-02", "192.168.0.202")
+    ]

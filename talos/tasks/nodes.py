@@ -90,16 +90,20 @@ def make_configs_current(c: Context, cluster: Cluster, talosctl: Talosctl,
         "mode": MODE_HELP,
         "insecure": "the nodes are in maintenance mode (first install): no talosconfig, "
                     "reached at their IP",
+        "force": "apply even to nodes whose running config is already the file's "
+                 "(normally left alone)",
     },
 )
 def apply(
     c: Context, node: list[str] | None = None, role: str | None = None, mode: str = "auto",
-    insecure: bool = False,
+    insecure: bool = False, force: bool = False,
 ) -> None:
     """Apply each node's config, control planes first, one node at a time.
 
     Each selected node's config is first brought up to date (as `inv genconfig` would, a
-    no-op when nothing changed), then sent with `talosctl apply-config`. Control planes go
+    no-op when nothing changed), then sent with `talosctl apply-config`; a node whose
+    running config is already the file's (asked with --dry-run) is left alone unless
+    --force. Control planes go
     first, then workers, one node at a time: a node that reboots to take its config is
     back and ready before the next is touched. The first failure stops the run, and the
     table says what was applied, what failed and what was not attempted.
@@ -129,7 +133,7 @@ def apply(
     make_configs_current(c, cluster, talosctl, nodes)
     targets = resolve_targets(cluster, nodes, talosctl)
     steps = plan_apply(targets, config_for=partial(config_path, cluster), mode=mode,
-                       insecure=insecure)
+                       insecure=insecure, force=force)
     say(f"apply, one node at a time ({len(steps)}):")
     for step in steps:
         say(f"  {step.describe(cluster.root)}")
