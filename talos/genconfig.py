@@ -79,6 +79,8 @@ class GenerationReport:
     dry: bool = False
     #: ``*.yaml`` files of the output folder that belong to no node of the cluster file
     orphans: list[str] = field(default_factory=list)
+    #: the talosctl client's version (``v1.12.4``)
+    client_version: str = ""
 
     @property
     def nothing_to_do(self) -> bool:
@@ -99,6 +101,18 @@ def orphan_configs(cluster: Cluster) -> list[str]:
         return []
     names = {f"{n.name}.yaml" for n in cluster.nodes}
     return sorted(p.name for p in cluster.output_dir.glob("*.yaml") if p.name not in names)
+
+
+def version_skew(cluster: Cluster, client_version: str) -> str | None:
+    """A warning when talosctl's minor version is not the cluster's: configs follow the
+    client's version contract, so they would be shaped for another Talos."""
+    def minor(version: str) -> str:
+        return ".".join(version.lstrip("v").split(".")[:2])
+
+    if not client_version or minor(client_version) == minor(cluster.talos_version):
+        return None
+    return (f"talosctl is {client_version} but the cluster runs {cluster.talos_version}; "
+            f"install talosctl v{minor(cluster.talos_version)} (or point TALOSCTL at it)")
 
 
 def talosconfig_path(cluster: Cluster) -> Path:
@@ -329,7 +343,7 @@ def generate(
     tell = progress or (lambda name, what: None)
     report = GenerationReport(output_dir=cluster.output_dir, dry=dry)
     require_encrypted(cluster.secrets_file, shown(cluster, cluster.secrets_file))
-    version = talosctl.client_version()
+    version = report.client_version = talosctl.client_version()
     state = load_state(cluster)
 
     inputs: dict[str, dict[str, str]] = {}

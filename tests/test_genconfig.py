@@ -667,3 +667,19 @@ def test_a_dry_run_reports_a_malformed_patch_too(project: Project) -> None:
     with pytest.raises(PatchError, match=r"general\.patch"):
         project.generate(dry=True)
     assert not project.output.exists()
+
+
+def test_a_new_talosctl_rewrites_every_node_and_says_why(project: Project) -> None:
+    project.generate()
+    project.standin.pitower(client_version="v1.12.5")
+    report = project.generate()
+    assert report.written == PITOWER
+    assert "talosctl v1.12.4 -> v1.12.5" in report.reasons["worker-01"]
+
+
+def test_inv_genconfig_warns_when_talosctl_is_of_another_minor_version(
+    project: Project,
+) -> None:
+    project.standin.pitower(client_version="v1.13.0")
+    result = inv(project, "genconfig", "--node", "worker-01")
+    assert "warning: talosctl is v1.13.0 but the cluster runs v1.12.4" in result.stdout

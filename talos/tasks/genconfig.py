@@ -40,7 +40,7 @@ def genconfig(
     c: Context, node: list[str] | None = None, force: bool = False, validate: bool = False
 ) -> None:
     """Generate clusterconfig/<node>.yaml from the secrets and patches (changed nodes only)."""
-    from talos.genconfig import generate
+    from talos.genconfig import generate, version_skew
     from talos.targets import talosctl_for
 
     cluster = load_cluster(c)
@@ -52,6 +52,9 @@ def genconfig(
     )
     shown_dir = f"{report.output_dir.name}/"
     say(summary(report, shown_dir=shown_dir))
+    skew = version_skew(cluster, report.client_version)
+    if skew:
+        say(f"warning: {skew}")
     for name in report.orphans:
         say(f"note: {shown_dir}{name} belongs to no node of {cluster.path.name}; "
             "delete it if that node is gone")
