@@ -490,6 +490,9 @@ def test_applying_again_leaves_nodes_alone_unless_forced(
                if argv[0] == "apply-config")
     assert again.stdout.count("nothing to do") == 3
     assert "worker-02  unchanged" in again.stdout
+    dry = inv(project, "--dry", "apply", "--role", "controlplane")
+    assert dry.returncode == 0, dry.stderr
+    assert "worker-03  unchanged" in dry.stdout
     second = len(standin.calls())
     forced = inv(project, "apply", "--node", "worker-02", "--force")
     assert forced.returncode == 0, forced.stderr

@@ -138,14 +138,14 @@ def apply(
     for step in steps:
         say(f"  {step.describe(cluster.root)}")
     rollout = run_apply(steps, talosctl, progress=outcome(c))
-    if is_dry(c):
-        say(DRY_DONE)
-        return
-    if len(steps) > 1 or not rollout.ok:
+    if len(steps) > 1 or not rollout.ok or is_dry(c):
+        done_as = "would apply" if is_dry(c) else "applied"
         say(render_table(["NODE", "RESULT"], rollout_rows(rollout, name=step_name,
-                                                          done_as="applied")))
+                                                          done_as=done_as)))
     if not rollout.ok:
         raise rollout_error(rollout, name=step_name, verb="apply")
+    if is_dry(c):
+        say(DRY_DONE)
 
 
 @task(  # type: ignore[untyped-decorator]
