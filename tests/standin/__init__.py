@@ -1,7 +1,35 @@
 """A stand-in for talosctl v1.12 that tests run instead of the real binary.
 
-``tests/bin/talosctl`` runs :func:`standin.cli.main`. The simulated cluster lives in the
-JSON file named by ``TALOSCTL_STANDIN_STATE``; each invocation is appended as a JSON line
-to ``TALOSCTL_STANDIN_LOG``. Facts it follows: the talosctl CLI reference in the shared
-reference material (flags, defaults, stdout/stderr, exit codes, formats).
+``tests/bin/talosctl`` runs :func:`standin.cli.main`. Facts it follows: the talosctl CLI
+reference in the shared reference material (flags and defaults, stdout vs stderr, exit
+codes 0/1, output formats, error texts). Code under test must not know it is a stand-in.
+
+Environment
+    ``TALOSCTL_STANDIN_STATE``  JSON file holding the simulated cluster (below).
+    ``TALOSCTL_STANDIN_LOG``    every invocation is appended as one JSON line:
+                                ``{"argv": [...after the program name], "env_talosconfig",
+                                "time", "end", "exit", "pid"}``.
+
+State file
+    ``{"nodes": {"<ip>": NODE}, "latency": seconds added to every call that talks to a
+    node, "client_version": "v1.12.4", "cluster": {"name", "endpoint"} (for kubeconfig)}``
+
+    NODE fields (all optional, defaults in :data:`standin.state.NODE_DEFAULTS`):
+    ``hostname``, ``role`` (controlplane|worker), ``talos_version``, ``kubernetes_version``,
+    ``schematic`` (its ID; shown by ``get extensions`` as the ``schematic`` entry),
+    ``config`` / ``staged_config`` (applied YAML or null), ``reachable``, ``maintenance``
+    (only ``--insecure`` reaches it), ``member`` (listed by ``get members``),
+    ``bootstrapped``, ``stage``, ``ready``, ``boots``, ``upgrade_seconds`` /
+    ``reboot_seconds`` (how long the node is down), ``fail_upgrade`` (message: the upgrade
+    fails with it and the node comes back on its old version), ``extensions``
+    (``[{name, version}]``), ``images`` (``[{name, digest, size, created, namespace}]``),
+    ``usage`` (``{path: bytes}``).
+
+    Written by the commands: ``applied`` (modes used), ``upgrades`` (images), ``resets``
+    (``{labels, graceful, reboot, user_disks}``), ``pending`` (a reboot or upgrade in
+    progress: the node refuses connections until ``pending.at``, then takes
+    ``pending.changes``).
+
+Concurrency: every change holds an exclusive lock on ``<state>.lock`` and replaces the file
+atomically; nothing sleeps while holding it, so parallel calls (a rollout) overlap.
 """
