@@ -14,7 +14,7 @@ ideal with checks: what the schedule loses; against the bare ideal the ratio als
 the checks, whose cost is the stand-in's start-up here and seconds against a real cluster
 whose upgrades take minutes) and the speed-up over the sequential loop. One run each.
 
-    python benchmarks/upgrade.py [--controlplanes 3] [--workers 8] [--seconds 2]
+    python benchmarks/upgrade.py [--controlplanes 3] [--workers 8] [--seconds 3]
                                  [--parallel 1,2,4,8] [--latency 0.0] [--in-process]
 
 ``--in-process`` replaces the stand-in by a client in this process whose checks cost
@@ -146,7 +146,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--controlplanes", type=int, default=3)
     parser.add_argument("--workers", type=int, default=8)
-    parser.add_argument("--seconds", type=float, default=2.0, help="upgrade time of a node")
+    parser.add_argument("--seconds", type=float, default=3.0, help="upgrade time of a node")
     parser.add_argument("--parallel", default="1,2,4,8", help="values of K, comma-separated")
     parser.add_argument("--latency", type=float, default=0.0,
                         help="the stand-in's delay for every call")
