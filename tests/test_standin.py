@@ -879,3 +879,18 @@ def test_parallel_state_changes_are_not_lost(standin: Standin, cluster: Path) ->
     for thread in threads:
         thread.join()
     assert standin.node("192.168.0.204")["boots"] == 9
+
+
+def test_the_cluster_vip_answers_while_a_control_plane_does(
+    standin: Standin, cluster: Path
+) -> None:
+    vip = "192.168.0.200"
+    through_vip = talosctl("get", "nodename", "--talosconfig", str(cluster), "-e", vip, "-n",
+                           "192.168.0.204", "-o", "json")
+    assert through_vip.returncode == 0, through_vip.stderr
+    standin.pitower(worker_01={"reachable": False}, worker_02={"reachable": False},
+                    worker_03={"reachable": False})
+    down = talosctl("get", "nodename", "--talosconfig", str(cluster), "-e", vip, "-n",
+                    "192.168.0.204")
+    assert down.returncode == 1
+    assert "dial tcp 192.168.0.200:50000" in down.stderr

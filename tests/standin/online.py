@@ -149,10 +149,23 @@ def connect(p: Parsed, data: dict[str, Any], client_version: str, *, single: str
     latency = float(data.get("latency") or 0)
     if latency > 0:
         time.sleep(latency)
-    problems = [node_problem(data, _host(e), insecure=insecure) for e in session.endpoints]
+    problems = [endpoint_problem(data, _host(e), insecure=insecure)
+                for e in session.endpoints]
     if all(problems):
         raise CLIError(str(problems[0]))
     return session
+
+
+def endpoint_problem(data: dict[str, Any], host: str, *, insecure: bool) -> str | None:
+    """Why the API at ``host`` cannot be reached; the cluster's shared VIP answers while
+    any control plane does."""
+    vip = _host(str((data.get("cluster") or {}).get("endpoint") or ""))
+    if host == vip and host not in data["nodes"]:
+        control_planes = [ip for ip, n in data["nodes"].items()
+                          if n.get("role") == "controlplane"]
+        if any(node_problem(data, ip, insecure=insecure) is None for ip in control_planes):
+            return None
+    return node_problem(data, host, insecure=insecure)
 
 
 def per_node(session: Session, action: str, fn: Callable[[str, dict[str, Any]], None],
@@ -368,8 +381,7 @@ def get(p: Parsed, data: dict[str, Any], client_version: str) -> None:
                              str(meta["version"]),
                              *[cell(spec) for _, cell in COLUMNS[kind]]])
             elif fmt == "yaml":
-                meta_out = {k: v for k, v in meta.items() if v is not None}
-                chunks.append(yamlio.dump({"node": ip, "metadata": meta_out, "spec": spec}))
+                chunks.append(yamlio.dump({"node": ip, "metadata": meta, "spec": spec}))
             elif fmt == "json":
                 chunks.append(json.dumps({"node": ip, "metadata": meta, "spec": spec},
                                          indent=4, sort_keys=True, ensure_ascii=False) + "\n")
