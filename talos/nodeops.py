@@ -94,7 +94,11 @@ def describe_reset(
     """``reset worker-03 (192.168.0.203): wipe EPHEMERAL, META, then reboot``."""
     how = "leaving etcd and draining first" if graceful else "without draining (not graceful)"
     after = "reboot" if reboot else "power off"
-    return f"reset {shown(target)}: wipe {', '.join(wipe)} {how}, then {after}"
+    text = f"reset {shown(target)}: wipe {', '.join(wipe)} {how}, then {after}"
+    if target.node.is_controlplane and not graceful:
+        text += (" (a control plane: its etcd member stays listed until removed with "
+                 f"talosctl etcd remove-member {target.node.hostname})")
+    return text
 
 
 def reset(

@@ -132,10 +132,21 @@ def test_wipe_labels_are_checked_and_upper_cased() -> None:
 
 
 def test_the_reset_description_says_what_is_wiped_and_what_follows(cluster: Cluster) -> None:
-    text = describe_reset(target(cluster, "worker-03"), wipe=("EPHEMERAL", "META"),
+    text = describe_reset(target(cluster, "worker-04"), wipe=("EPHEMERAL", "META"),
                           graceful=False, reboot=False)
-    assert text == ("reset worker-03 (192.168.0.203): wipe EPHEMERAL, META without draining "
+    assert text == ("reset worker-04 (192.168.0.204): wipe EPHEMERAL, META without draining "
                     "(not graceful), then power off")
+
+
+def test_resetting_a_control_plane_abruptly_says_its_etcd_member_stays(
+    cluster: Cluster,
+) -> None:
+    abrupt = describe_reset(target(cluster, "worker-03"), wipe=("EPHEMERAL",), graceful=False,
+                            reboot=True)
+    assert abrupt.endswith("until removed with talosctl etcd remove-member worker-03)")
+    graceful = describe_reset(target(cluster, "worker-03"), wipe=("EPHEMERAL",),
+                              graceful=True, reboot=True)
+    assert "etcd member" not in graceful
 
 
 # -- end to end: `inv` against the talosctl stand-in --------------------------------------
