@@ -35,7 +35,7 @@ from types import FrameType
 
 import yaml
 
-from talos.errors import SecretsError, ToolMissingError
+from talos.errors import OutputError, SecretsError, ToolMissingError
 
 SOPS = "sops"
 CONFIG_FILE = ".sops.yaml"
@@ -76,10 +76,22 @@ def require_encrypted(path: Path, shown: str | None = None) -> None:
 
 
 def write_private(path: Path, data: bytes) -> Path:
-    """Create ``path`` with mode 0600 and write ``data``; refuses an existing file."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+    """Create ``path`` with mode 0600 and write ``data``; refuses an existing file.
+
+    Meant for files in a :func:`private_tempdir`: a failure (disk full) is an
+    :class:`OutputError` that says which folder to free or move.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write {path.name} in {path.parent.parent}: {exc.strerror or exc}; "
+            "free some space there or point TMPDIR at another folder"
+        ) from exc
     return path
 
 
@@ -135,7 +147,13 @@ def private_tempdir(prefix: str = "talos-tasks-") -> Iterator[Path]:
     directory is removed in every case but SIGKILL, after the program running in it
     has stopped.
     """
-    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        path = Path(tempfile.mkdtemp(prefix=prefix))
+    except OSError as exc:
+        raise OutputError(
+            f"cannot create a private folder in {tempfile.gettempdir()}: "
+            f"{exc.strerror or exc}; free some space there or point TMPDIR at another folder"
+        ) from exc
     os.chmod(path, 0o700)
     previous = None
     in_main = threading.current_thread() is threading.main_thread()

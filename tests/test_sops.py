@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import yaml
 from sopskit import age_identity, encrypted_secrets, secrets_bundle, sops_path
 
 from talos import sops
-from talos.errors import SecretsError, ToolMissingError
+from talos.errors import OutputError, SecretsError, ToolMissingError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -226,3 +228,26 @@ def test_write_atomic_replaces_the_file_with_mode_0600(tmp_path: Path) -> None:
     assert target.read_text() == "new"
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["worker-01.yaml"]
+
+
+def test_a_temp_folder_that_cannot_be_made_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    monkeypatch.setattr(tempfile, "tempdir", str(not_a_folder))
+    with pytest.raises(OutputError, match=r"cannot create a private folder in .*TMPDIR"), \
+            sops.private_tempdir():
+        pass
+
+
+def test_a_full_temp_folder_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(path: Path, flags: int, mode: int = 0o777) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with sops.private_tempdir() as folder:
+        monkeypatch.setattr(os, "open", full)
+        with pytest.raises(OutputError, match="No space left on device"):
+            sops.write_private(folder / "secrets.yaml", b"plaintext")
+        monkeypatch.undo()
+    assert not folder.exists()
