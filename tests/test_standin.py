@@ -894,3 +894,12 @@ def test_the_cluster_vip_answers_while_a_control_plane_does(
                     "192.168.0.204")
     assert down.returncode == 1
     assert "dial tcp 192.168.0.200:50000" in down.stderr
+
+
+def test_validate_refuses_a_yaml_11_boolean_in_hostname_auto(generated: Path) -> None:
+    text = (generated / "worker.yaml").read_text().replace("auto: stable", "auto: false")
+    broken = generated / "false.yaml"
+    broken.write_text(text)
+    result = talosctl("validate", "-c", str(broken), "-m", "metal")
+    assert result.returncode == 1
+    assert "false does not belong to AutoHostnameKind values" in result.stderr

@@ -552,8 +552,9 @@ def problems(documents: list[dict[str, Any]], mode: str) -> tuple[list[str], lis
     if hostname_doc is not None:
         auto = hostname_doc.get("auto")
         name = hostname_doc.get("hostname")
-        if auto is not None and auto not in ("stable", "off"):
-            errors.append(f'"{_go_text(auto)}" is not a valid hostname auto mode')
+        if "auto" in hostname_doc and auto not in ("stable", "off"):
+            shown = "" if auto is None else _go_text(auto)
+            errors.append(f"{shown} does not belong to AutoHostnameKind values")
         elif auto == "stable" and name:
             errors.append("'auto' and 'hostname' cannot be set at the same time")
         elif (auto in (None, "off")) and not name:
