@@ -903,3 +903,17 @@ def test_validate_refuses_a_yaml_11_boolean_in_hostname_auto(generated: Path) ->
     result = talosctl("validate", "-c", str(broken), "-m", "metal")
     assert result.returncode == 1
     assert "false does not belong to AutoHostnameKind values" in result.stderr
+
+
+def test_a_talosconfig_variable_naming_a_missing_file_falls_back_silently(
+    standin: Standin, cluster: Path, tmp_path: Path
+) -> None:
+    talosctl("--talosconfig", str(cluster), "config", "endpoint", CP1)
+    talosctl("--talosconfig", str(cluster), "config", "node", CP1)
+    fallback = Path(os.environ["TALOS_HOME"]) / "config"
+    fallback.parent.mkdir(parents=True)
+    fallback.write_text(cluster.read_text())
+    result = talosctl("version", env={"TALOSCONFIG": str(tmp_path / "missing")})
+    assert result.returncode == 0, result.stderr
+    assert "\tNODE:        192.168.0.201\n" in result.stdout
+    assert not (tmp_path / "missing").exists()
