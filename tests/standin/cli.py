@@ -169,7 +169,7 @@ def build(client_version: str) -> Command:
         ],
     )
 
-    version = talos("version", "version", "Prints the version", lazy("online", "version"), [
+    version = talos("version", "version", "Prints the version", lazy("resources", "version"), [
         Flag("client", BOOL, False, "Print client version only"),
         Flag("insecure", BOOL, False, "use Talos maintenance mode API", short="i"),
         Flag("json", BOOL, False, "", hidden=True),
@@ -177,7 +177,7 @@ def build(client_version: str) -> Command:
     ])
     get = talos("get", "get <type> [<id>]", "Get a specific resource or list of resources "
                 "(use 'talosctl get rd' to see all available resource types).",
-                lazy("online", "get"), [
+                lazy("resources", "get"), [
         Flag("insecure", BOOL, False, "get resources using the insecure (encrypted with no "
              "auth) maintenance service", short="i"),
         Flag("namespace", STRING, "", "resource namespace (default is to use default "
@@ -187,7 +187,7 @@ def build(client_version: str) -> Command:
         Flag("watch", BOOL, False, "watch resource changes", short="w"),
     ], args=(1, 2), aliases=("g",))
     apply_config = talos("apply-config", "apply-config", "Apply a new configuration to a "
-                         "node", lazy("online", "apply_config"), [
+                         "node", lazy("lifecycle", "apply_config"), [
         Flag("cert-fingerprint", STRINGS, [], "list of server certificate fingeprints to "
              "accept (defaults to no check)"),
         Flag("config-patch", STRING_ARRAY, [], "the list of config patches to apply to the "
@@ -202,7 +202,7 @@ def build(client_version: str) -> Command:
              "timeout (if try mode is selected)"),
     ], aliases=("apply",))
     upgrade = talos("upgrade", "upgrade", "Upgrade Talos on the target node",
-                    lazy("online", "upgrade"), [
+                    lazy("lifecycle", "upgrade"), [
         Flag("debug", BOOL, False, "debug operation from kernel logs. --wait is set to true "
              "when this flag is set"),
         Flag("force", BOOL, False, "force the upgrade (skip checks on etcd health and "
@@ -223,7 +223,7 @@ def build(client_version: str) -> Command:
              "always set to true when --debug is set"),
     ])
     upgrade_k8s = talos("upgrade-k8s", "upgrade-k8s", "Upgrade Kubernetes control plane in "
-                        "the Talos cluster.", lazy("online", "upgrade_k8s"), [
+                        "the Talos cluster.", lazy("lifecycle", "upgrade_k8s"), [
         Flag("apiserver-image", STRING, "registry.k8s.io/kube-apiserver", "kube-apiserver "
              "image to use"),
         Flag("controller-manager-image", STRING, "registry.k8s.io/kube-controller-manager",
@@ -245,19 +245,19 @@ def build(client_version: str) -> Command:
              "examples"),
     ])
     bootstrap = talos("bootstrap", "bootstrap", "Bootstrap the etcd cluster on the specified "
-                      "node.", lazy("online", "bootstrap"), [
+                      "node.", lazy("lifecycle", "bootstrap"), [
         Flag("recover-from", STRING, "", "recover etcd cluster from the snapshot"),
         Flag("recover-skip-hash-check", BOOL, False, "skip integrity check when recovering "
              "etcd (use when recovering from data directory copy)"),
     ])
     kubeconfig = talos("kubeconfig", "kubeconfig [local-path]", "Download the admin "
-                       "kubeconfig from the node", lazy("online", "kubeconfig"), [
+                       "kubeconfig from the node", lazy("access", "kubeconfig"), [
         Flag("force", BOOL, False, "Force overwrite of kubeconfig if already present, force "
              "overwrite on kubeconfig merge", short="f"),
         Flag("force-context-name", STRING, "", "Force context name for kubeconfig merge"),
         Flag("merge", BOOL, True, "Merge with existing kubeconfig", short="m"),
     ], args=(0, 1))
-    reboot = talos("reboot", "reboot", "Reboot a node", lazy("online", "reboot"), [
+    reboot = talos("reboot", "reboot", "Reboot a node", lazy("lifecycle", "reboot"), [
         Flag("debug", BOOL, False, "debug operation from kernel logs. --wait is set to true "
              "when this flag is set"),
         Flag("mode", STRING, "default", "select the reboot mode: \"default\", \"powercycle\" "
@@ -267,7 +267,7 @@ def build(client_version: str) -> Command:
         Flag("wait", BOOL, True, "wait for the operation to complete, tracking its progress. "
              "always set to true when --debug is set"),
     ])
-    reset = talos("reset", "reset", "Reset a node", lazy("online", "reset"), [
+    reset = talos("reset", "reset", "Reset a node", lazy("lifecycle", "reset"), [
         Flag("debug", BOOL, False, "debug operation from kernel logs. --wait is set to true "
              "when this flag is set"),
         Flag("graceful", BOOL, True, "if true, attempt to cordon/drain node and leave etcd "
@@ -285,7 +285,7 @@ def build(client_version: str) -> Command:
              "always set to true when --debug is set"),
         Flag("wipe-mode", STRING, "all", "disk reset mode", ),
     ])
-    health = talos("health", "health", "Check cluster health", lazy("online", "health"), [
+    health = talos("health", "health", "Check cluster health", lazy("health", "health"), [
         Flag("control-plane-nodes", STRINGS, [], "specify IPs of control plane nodes"),
         Flag("init-node", STRING, "", "specify IPs of init node"),
         Flag("k8s-endpoint", STRING, "", "use endpoint instead of kubeconfig default"),
@@ -295,7 +295,7 @@ def build(client_version: str) -> Command:
         Flag("worker-nodes", STRINGS, [], "specify IPs of worker nodes"),
     ])
     image_list = Command("list", "list", "List CRI images", aliases=("ls", "l"),
-                         args=(0, 0), run=lazy("online", "image_list"))
+                         args=(0, 0), run=lazy("resources", "image_list"))
     image = Command(
         "image", "image", "Manage CRI container images", aliases=("images",),
         persistent=[*connection_flags(),
@@ -304,7 +304,7 @@ def build(client_version: str) -> Command:
     )
     image.add(image_list)
     usage = talos("usage", "usage [path1] [path2] ... [pathN]", "Retrieve a disk usage",
-                  lazy("online", "usage"), [
+                  lazy("resources", "usage"), [
         Flag("all", BOOL, False, "write counts for all files, not just directories",
              short="a"),
         Flag("depth", INT, 0, "maximum recursion depth", short="d"),
@@ -317,15 +317,15 @@ def build(client_version: str) -> Command:
     config.add(
         Command("endpoint", "endpoint <endpoint>...", "Set the endpoint(s) for the current "
                 "context", aliases=("endpoints",), args=(0, None),
-                run=lazy("online", "config_set", "endpoints")),
+                run=lazy("access", "config_set", "endpoints")),
         Command("node", "node <endpoint>...", "Set the node(s) for the current context",
-                aliases=("nodes",), args=(0, None), run=lazy("online", "config_set", "nodes")),
+                aliases=("nodes",), args=(0, None), run=lazy("access", "config_set", "nodes")),
         Command("merge", "merge <from>", "Merge additional contexts from another client "
-                "configuration file", args=(1, 1), run=lazy("online", "config_merge")),
+                "configuration file", args=(1, 1), run=lazy("access", "config_merge")),
         Command("context", "context <context>", "Set the current context",
-                aliases=("use-context",), args=(1, 1), run=lazy("online", "config_context")),
+                aliases=("use-context",), args=(1, 1), run=lazy("access", "config_context")),
         Command("contexts", "contexts", "List defined contexts", aliases=("get-contexts",),
-                args=(0, 0), run=lazy("online", "config_contexts")),
+                args=(0, 0), run=lazy("access", "config_contexts")),
     )
     root.add(apply_config, bootstrap, config, gen, get, health, image, kubeconfig,
              machineconfig, reboot, reset, upgrade, upgrade_k8s, usage, validate, version)

@@ -1,0 +1,429 @@
+"""Commands that change nodes: apply-config, upgrade, upgrade-k8s, bootstrap, reboot,
+reset. Reboots and upgrades take the node down for its injected time."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from . import machineconfig as mc
+from . import state, yamlio
+from .client import (
+    START,
+    NodeError,
+    connect,
+    dig,
+    go_list,
+    ip_key,
+    node_problem,
+    per_node,
+    tabulate,
+    version_tuple,
+    version_warning,
+)
+from .flags import CLIError, Parsed, format_duration
+from .offline import err, out
+
+VANILLA_SCHEMATIC = "376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba"
+
+
+REBOOT_SECTIONS = (("machine", "kernel"), ("machine", "systemDiskEncryption"),
+                   ("machine", "disks"), ("machine", "type"), ("machine", "install", "disk"))
+
+
+def _needs_reboot(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> bool:
+    before, after = mc.v1alpha1(old) or {}, mc.v1alpha1(new) or {}
+    if not before:
+        return False  # a running node whose config the state does not record
+    return any(dig(before, path) != dig(after, path) for path in REBOOT_SECTIONS)
+
+
+def plain(text: str | None) -> str:
+    if not text:
+        return ""
+    try:
+        return yamlio.dump_all(mc.parse(text))
+    except Exception:
+        return text
+
+
+def unified_diff(old: str, new: str) -> str:
+    import difflib
+
+    lines = list(difflib.unified_diff(old.splitlines(), new.splitlines(), "a", "b",
+                                      n=3, lineterm=""))
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def apply_config(p: Parsed, data: dict[str, Any], client_version: str) -> None:
+    mode = p["mode"]
+    if mode not in ("auto", "no-reboot", "reboot", "staged", "try", "interactive"):
+        raise CLIError(f'invalid argument "{mode}" for "-m, --mode" flag: must be one of '
+                       '"auto", "no-reboot", "reboot", "staged", "try"')
+    if not p["file"]:
+        raise CLIError("no filename supplied for configuration")
+    try:
+        text = Path(p["file"]).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CLIError(f"open {p['file']}: no such file or directory") from None
+    if not text.strip():
+        raise CLIError("no configuration data read")
+    documents = mc.parse(text)
+    if p["config-patch"]:
+        patches = [mc.load_patch(s) for s in p["config-patch"]]
+        documents = mc.apply_patches(documents, patches)
+        text = yamlio.dump_all(documents)
+    insecure = p["insecure"]
+    if insecure and mode in ("no-reboot", "staged"):
+        raise CLIError(f"apply configuration --mode='{mode}' is not supported in "
+                       "maintenance mode")
+    session = connect(p, data, client_version)
+    if mc.v1alpha1(documents) is None:
+        raise CLIError("error applying new configuration: rpc error: code = InvalidArgument "
+                       "desc = the applied machine configuration doesn't contain v1alpha1 "
+                       "config, did you mean to patch the machine config instead?")
+    errors, warnings = mc.problems(documents, "metal")
+    for warning in warnings:
+        err(f"WARNING: {warning}\n")
+    if errors:
+        raise CLIError("error applying new configuration: rpc error: code = InvalidArgument "
+                       "desc = configuration validation failed: " + mc.multierror(errors))
+    messages: list[str] = []
+    reboot_seconds: dict[str, float] = {}
+
+    def one(ip: str, node: dict[str, Any]) -> None:
+        if insecure:
+            if p["dry-run"]:
+                messages.append("Dry run summary:\nNode is running in maintenance mode and "
+                                "does not have a config yet.\n")
+                return
+            _install(ip, documents, text)
+            return
+        old_docs = mc.parse(node["config"]) if node["config"] else []
+        reboot = mode == "reboot" or (mode == "auto" and _needs_reboot(old_docs, documents))
+        if mode in ("no-reboot", "try") and _needs_reboot(old_docs, documents):
+            raise NodeError(f"rpc error: code = InvalidArgument desc = the config change can't "
+                            f"be applied in '{mode}' mode: a reboot is required")
+        if mode == "staged":
+            sentence = "Staged configuration to be applied after the next reboot"
+        elif reboot and mode == "auto":
+            sentence = ("Applied configuration with a reboot: this config change can't be "
+                        "applied in immediate mode")
+        elif reboot:
+            sentence = "Applied configuration with a reboot"
+        else:
+            sentence = "Applied configuration without a reboot"
+        if p["dry-run"]:
+            diff = unified_diff(plain(node["config"]), plain(text))
+            messages.append(f"Dry run summary:\n{sentence} (skipped in dry-run).\n"
+                            f"Config diff:\n\n{diff or 'No changes.'}"
+                            + ("" if diff else "\n"))
+            return
+        if mode == "try":
+            sentence += ("\nThe config is applied in 'try' mode and will be automatically "
+                         f"reverted back in {format_duration(p['timeout'])}")
+        messages.append(sentence + "\n")
+        _store(ip, text, documents, staged=mode == "staged", reboot=reboot, mode=mode)
+        if reboot:
+            reboot_seconds[ip] = float(node["reboot_seconds"])
+
+    try:
+        per_node(session, "error applying new configuration", one, insecure=insecure)
+    finally:
+        err("".join(messages))
+
+
+def _store(ip: str, text: str, documents: list[dict[str, Any]], *, staged: bool,
+           reboot: bool, mode: str) -> None:
+    with state.update() as data:
+        node = data["nodes"][ip]
+        node.setdefault("applied", []).append(mode)
+        if staged:
+            node["staged_config"] = text
+            return
+        node["config"] = text
+        name = mc.hostname_of(documents)
+        if name:
+            node["hostname"] = name
+        if reboot:
+            _schedule_reboot(node, {})
+
+
+def _schedule_reboot(node: dict[str, Any], changes: dict[str, Any],
+                     seconds: float | None = None) -> float:
+    delay = float(node.get("reboot_seconds", 0.0) if seconds is None else seconds)
+    final = {"boots": int(node.get("boots", 1)) + 1, "stage": "running", **changes}
+    if node.get("staged_config"):
+        final["config"] = node["staged_config"]
+        final["staged_config"] = None
+    if delay > 0:
+        node["pending"] = {"at": time.time() + delay, "changes": final}
+        node["stage"] = changes.get("_stage", "rebooting")
+    else:
+        node.update(final)
+    node.pop("_stage", None)
+    if node.get("pending"):
+        node["pending"]["changes"].pop("_stage", None)
+    return delay
+
+
+def _install(ip: str, documents: list[dict[str, Any]], text: str) -> None:
+    image = str(dig(mc.v1alpha1(documents), ("machine", "install", "image")) or "")
+    parsed = parse_image(image)
+    with state.update() as data:
+        node = data["nodes"][ip]
+        node["config"] = text
+        node["maintenance"] = False
+        node.setdefault("applied", []).append("install")
+        name = mc.hostname_of(documents)
+        if name:
+            node["hostname"] = name
+        if parsed:
+            node["talos_version"], node["schematic"] = parsed[0], parsed[1]
+        _schedule_reboot(node, {})
+
+
+def parse_image(image: str) -> tuple[str, str | None] | None:
+    """(version, schematic) of an installer reference; None when it has no tag."""
+    match = re.fullmatch(r"(?P<repo>[^@\s]+?):(?P<tag>[\w][\w.-]*)(?:@sha256:[0-9a-f]{64})?",
+                         image)
+    if not match:
+        return None
+    repo = match["repo"]
+    factory = re.search(r"/(?:[a-z0-9-]*installer[a-z0-9-]*)/(?P<id>[0-9a-f]{64})$", repo)
+    if factory:
+        return match["tag"], factory["id"]
+    if repo.endswith("siderolabs/installer"):
+        return match["tag"], VANILLA_SCHEMATIC
+    return match["tag"], None
+
+
+def track_start(ip: str, action: str) -> None:
+    import uuid
+
+    err(f'"{ip}": waiting for actor ID\n')
+    err(f'"{ip}": actor ID: {uuid.uuid4()}\n')
+    err(f'"{ip}": task: {action} action: START\n')
+    err(f'"{ip}": sequence: {action} action: START\n')
+
+
+def track_end(ip: str, action: str, failure: str | None) -> None:
+    if failure:
+        err(f'"{ip}": sequence: {action} action: STOP\n')
+        err(f'"{ip}": {failure}\n')
+        return
+    err(f'"{ip}": unavailable, retrying...\n')
+    err(f'"{ip}": stage: BOOTING ready: false unmetCond: [name:"nodeReady" '
+        f'reason:"node not ready"]\n')
+    err(f'"{ip}": events check condition met\n')
+    err(f'"{ip}": post check passed\n')
+
+
+def _wait_out(ips: list[str], action: str, seconds: dict[str, float], timeout: float,
+              failures: dict[str, str]) -> None:
+    """Follow every node's progress (non-TTY form, one line per update); a failure or a
+    timeout is printed by the tracker and the command exits 1 without repeating it."""
+    for ip in ips:
+        track_start(ip, action)
+    longest = max([seconds.get(ip, 0.0) for ip in ips] or [0.0])
+    if longest > 0:
+        time.sleep(min(longest, timeout))
+    failed = dict(failures)
+    for ip in ips:
+        if seconds.get(ip, 0.0) > timeout:
+            failed[ip] = "context deadline exceeded"
+        track_end(ip, action, failed.get(ip))
+    with state.update():
+        pass  # the nodes seen back are settled in the state file
+    if failed:
+        raise CLIError("", suppressed=True)
+
+
+def upgrade(p: Parsed, data: dict[str, Any], client_version: str) -> None:
+    if p["insecure"] and p["wait"]:
+        raise CLIError("cannot use --wait and --insecure together")
+    if p["reboot-mode"] not in ("default", "powercycle"):
+        raise CLIError(f'invalid reboot mode: "{p["reboot-mode"]}"')
+    image = p["image"] or f"ghcr.io/siderolabs/installer:{client_version}"
+    session = connect(p, data, client_version)
+    version_warning(session)
+    parsed = parse_image(image)
+    seconds: dict[str, float] = {}
+    failures: dict[str, str] = {}
+    started: list[tuple[str, str]] = []
+    wait = p["wait"] and not p["insecure"]
+
+    def one(ip: str, node: dict[str, Any]) -> None:
+        if parsed is None:
+            raise NodeError(f'rpc error: code = InvalidArgument desc = error validating '
+                            f'installer image "{image}": invalid reference format')
+        with state.update() as current:
+            raw = current["nodes"][ip]
+            if node["role"] == "controlplane" and not (p["force"] or p["preserve"]):
+                for other_ip, _other in current["nodes"].items():
+                    view = state.node_view(current, other_ip)
+                    if other_ip == ip or view is None or view["role"] != "controlplane":
+                        continue
+                    if node_problem(current, other_ip) or view["stage"] != "running":
+                        raise NodeError(
+                            "rpc error: code = FailedPrecondition desc = error validating etcd "
+                            f"for upgrade: etcd member {view['hostname']} is not healthy; all "
+                            "members must be healthy to perform an upgrade: context deadline "
+                            "exceeded")
+            delay = float(node["upgrade_seconds"])
+            raw.setdefault("upgrades", []).append(image)
+            if node["fail_upgrade"]:
+                failures[ip] = str(node["fail_upgrade"])
+                _schedule_reboot(raw, {"_stage": "upgrading"}, delay)
+            else:
+                version_tag, schematic = parsed
+                changes: dict[str, Any] = {"talos_version": version_tag, "_stage": "upgrading"}
+                if schematic is not None:
+                    changes["schematic"] = schematic
+                _schedule_reboot(raw, changes, delay)
+            seconds[ip] = delay
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now))
+        nanos = int((now % 1) * 1e9)
+        monotonic = time.monotonic() - START
+        started.append((ip, f"{stamp}.{nanos:09d} +0000 UTC m=+{monotonic:.9f}"))
+
+    per_node(session, "error performing upgrade", one)
+    if not wait:
+        out(tabulate([["NODE", "ACK", "STARTED"],
+                      *[[ip, "Upgrade request received", at] for ip, at in started]],
+                     trailing_tab=True))
+        return
+    _wait_out([ip for ip, _ in started], "upgrade", seconds, p["timeout"], failures)
+
+
+def upgrade_k8s(p: Parsed, data: dict[str, Any], client_version: str) -> None:
+    session = connect(p, data, client_version, single="upgrade-k8s")
+    version_warning(session)
+    to = p["to"].removeprefix("v")
+    views = [state.node_view(data, ip) for ip in sorted(data["nodes"], key=ip_key)]
+    members = [v for v in views if v is not None and v["member"] and not v["maintenance"]]
+    ip_of = {id(v): ip for ip, v in zip(sorted(data["nodes"], key=ip_key), views,
+                                         strict=True) if v is not None}
+
+    def one(ip: str, node: dict[str, Any]) -> None:
+        if not any(v["bootstrapped"] for v in members):
+            raise NodeError("error building kubernetes client: rpc error: code = "
+                            "Unavailable desc = kubernetes API is not available: etcd is "
+                            "not bootstrapped")
+        current = p["from"].removeprefix("v") or min(
+            (v["kubernetes_version"] for v in members), key=version_tuple)
+        if not p["from"]:
+            out(f"automatically detected the lowest Kubernetes version {current}\n")
+        cps = [ip_of[id(v)] for v in members if v["role"] == "controlplane"]
+        workers = [ip_of[id(v)] for v in members if v["role"] != "controlplane"]
+        out(f"discovered controlplane nodes {go_list(cps)}\n")
+        out(f"discovered worker nodes {go_list(workers)}\n")
+        for component in ("kube-apiserver", "kube-controller-manager", "kube-scheduler"):
+            out(f'updating "{component}" to version "{to}"\n')
+            for cp in cps:
+                out(f' > "{cp}": starting update\n')
+                if p["dry-run"]:
+                    out(" > skipped in dry-run\n")
+                    continue
+                out(f' > "{cp}": machine configuration patched\n')
+                out(f' > "{cp}": waiting for {component} pod update\n')
+                out(f' < "{cp}": successfully updated\n')
+        out(f'updating kube-proxy to version "{to}"\n')
+        out(f'updating kubelet to version "{to}"\n')
+        for target in cps + workers:
+            out(f' > "{target}": starting update\n')
+            if p["dry-run"]:
+                out(" > skipped in dry-run\n")
+                continue
+            out(f' < "{target}": successfully updated\n')
+        if p["dry-run"]:
+            return
+        with state.update() as current_state:
+            for target in cps + workers:
+                current_state["nodes"][target]["kubernetes_version"] = to
+
+    per_node(session, "error upgrading kubernetes", one)
+
+
+def bootstrap(p: Parsed, data: dict[str, Any], client_version: str) -> None:
+    session = connect(p, data, client_version, single="bootstrap")
+    if p["recover-from"] and not Path(p["recover-from"]).exists():
+        raise CLIError(f"open {p['recover-from']}: no such file or directory")
+
+    def one(ip: str, node: dict[str, Any]) -> None:
+        if node["role"] != "controlplane":
+            raise NodeError("rpc error: code = FailedPrecondition desc = bootstrap can only "
+                            "be performed on a control plane node")
+        with state.update() as current:
+            if current["nodes"][ip].get("bootstrapped"):
+                raise NodeError("rpc error: code = AlreadyExists desc = etcd data directory "
+                                "is not empty")
+            current["nodes"][ip]["bootstrapped"] = True
+
+    per_node(session, "error executing bootstrap", one)
+
+
+def reboot(p: Parsed, data: dict[str, Any], client_version: str) -> None:
+    mode = p["mode"]
+    if mode not in ("default", "powercycle", "force"):
+        raise CLIError(f'invalid reboot mode: "{mode}"')
+    session = connect(p, data, client_version)
+    version_warning(session)
+    seconds: dict[str, float] = {}
+
+    def one(ip: str, node: dict[str, Any]) -> None:
+        with state.update() as current:
+            seconds[ip] = _schedule_reboot(current["nodes"][ip], {})
+
+    per_node(session, "error executing reboot", one)
+    if p["wait"]:
+        _wait_out(list(seconds), "reboot", seconds, p["timeout"], {})
+
+
+WIPE_MODES = ("all", "system-disk", "user-disks")
+
+
+def reset(p: Parsed, data: dict[str, Any], client_version: str) -> None:
+    if p["wipe-mode"] not in WIPE_MODES:
+        raise CLIError(f'invalid argument "{p["wipe-mode"]}" for "--wipe-mode" flag: '
+                       'valid values are ["all" "system-disk" "user-disks"]')
+    if p["insecure"] and p["wait"]:
+        raise CLIError("cannot use --wait and --insecure together")
+    session = connect(p, data, client_version)
+    version_warning(session)
+    labels = [x.upper() for x in p["system-labels-to-wipe"]]
+    seconds: dict[str, float] = {}
+
+    def one(ip: str, node: dict[str, Any]) -> None:
+        if p["wipe-mode"] == "system-disk" and p["user-disks-to-wipe"]:
+            raise NodeError("rpc error: code = InvalidArgument desc = wipe mode SYSTEM_DISK "
+                            "doesn't support UserDisksToWipe parameter")
+        wiped = labels or (["STATE", "EPHEMERAL", "META"]
+                           if p["wipe-mode"] != "user-disks" else [])
+        with state.update() as current:
+            raw = current["nodes"][ip]
+            raw.setdefault("resets", []).append({
+                "labels": wiped, "graceful": p["graceful"], "reboot": p["reboot"],
+                "user_disks": list(p["user-disks-to-wipe"]),
+            })
+            changes: dict[str, Any] = {}
+            if "EPHEMERAL" in wiped:
+                changes["bootstrapped"] = False
+            if "STATE" in wiped:
+                changes.update({"config": None, "staged_config": None, "maintenance": True,
+                                "bootstrapped": False})
+            if p["reboot"]:
+                changes["_stage"] = "resetting"
+                seconds[ip] = _schedule_reboot(raw, changes)
+            else:
+                changes.pop("_stage", None)
+                raw.update(changes)
+                raw["reachable"] = False
+                seconds[ip] = 0.0
+
+    per_node(session, "error executing reset", one)
+    if p["wait"]:
+        _wait_out(list(seconds), "reset", seconds, p["timeout"], {})

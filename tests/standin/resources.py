@@ -1,0 +1,295 @@
+"""Reading commands: version, get, image list, usage."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+from collections.abc import Callable
+from typing import Any
+
+from . import state, yamlio
+from .client import (
+    CREATED,
+    NodeError,
+    connect,
+    ip_key,
+    per_node,
+    tabulate,
+    version_warning,
+)
+from .flags import CLIError, Parsed
+from .offline import client_block, out
+
+
+def version(p: Parsed, data: dict[str, Any], client_version: str) -> None:
+    if p["client"] and not p["json"]:
+        out(client_block(client_version, p["short"]))
+        return
+    session = connect(p, data, client_version)
+    blocks: list[str] = []
+
+    def one(ip: str, node: dict[str, Any]) -> None:
+        tag = node["talos_version"]
+        if p["json"]:
+            blocks.append(json.dumps({
+                "metadata": {"hostname": ip},
+                "version": {"tag": tag, "sha": "d4e2f1b3", "goVersion": "go1.25.7",
+                            "os": "linux", "arch": "amd64"},
+                "platform": {"name": "metal", "mode": "metal"},
+                "features": {"rbac": True},
+            }) + "\n")
+            return
+        blocks.append(
+            f"\tNODE:        {ip}\n\tTag:         {tag}\n\tSHA:         d4e2f1b3\n"
+            "\tBuilt:       \n\tGo version:  go1.25.7\n\tOS/Arch:     linux/amd64\n"
+            "\tEnabled:     RBAC\n"
+        )
+
+    if not p["json"]:
+        out(client_block(client_version, p["short"]))
+    try:
+        per_node(session, "error getting version", one, insecure=p["insecure"])
+    finally:
+        if p["json"]:
+            out("".join(blocks))
+        elif blocks:
+            out("Server:\n" + "".join(blocks))
+
+
+SHOWN_TYPE = {"members": "Member", "machinestatus": "MachineStatus", "nodename": "Nodename",
+              "extensions": "ExtensionStatus"}
+
+RESOURCES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    # canonical: (namespace, type, aliases)
+    "members": ("cluster", "Members.cluster.talos.dev", ("member", "members")),
+    "machinestatus": ("runtime", "MachineStatuses.runtime.talos.dev",
+                      ("machinestatus", "machinestatuses")),
+    "nodename": ("k8s", "Nodenames.kubernetes.talos.dev", ("nodename", "nodenames")),
+    "extensions": ("runtime", "ExtensionStatuses.runtime.talos.dev",
+                   ("extension", "extensions", "extensionstatus", "extensionstatuses")),
+}
+
+COLUMNS: dict[str, list[tuple[str, Callable[[dict[str, Any]], str]]]] = {
+    "members": [
+        ("HOSTNAME", lambda s: s["hostname"]),
+        ("MACHINE TYPE", lambda s: s["machineType"]),
+        ("OS", lambda s: s["operatingSystem"]),
+        ("ADDRESSES", lambda s: json.dumps(s["addresses"], separators=(",", ":"))),
+    ],
+    "machinestatus": [
+        ("STAGE", lambda s: s["stage"]),
+        ("READY", lambda s: "true" if s["status"]["ready"] else "false"),
+    ],
+    "nodename": [("NODENAME", lambda s: s["nodename"])],
+    "extensions": [
+        ("NAME", lambda s: s["metadata"]["name"]),
+        ("VERSION", lambda s: s["metadata"]["version"]),
+    ],
+}
+
+
+def _resource_kind(word: str) -> str:
+    lowered = word.lower()
+    for kind, (_, type_name, aliases) in RESOURCES.items():
+        if lowered in aliases or lowered == type_name.lower():
+            return kind
+    raise CLIError(f'resource "{word}" is not registered')
+
+
+def _metadata(namespace: str, type_name: str, rid: str, version: int, owner: str | None,
+              ) -> dict[str, Any]:
+    return {"namespace": namespace, "type": type_name, "id": rid, "version": version,
+            "owner": owner, "phase": "running", "created": CREATED, "updated": CREATED}
+
+
+def resources(kind: str, ip: str, node: dict[str, Any], data: dict[str, Any],
+              ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    namespace, type_name, _ = RESOURCES[kind]
+    found: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    if kind == "members":
+        for member_ip in sorted(data["nodes"], key=ip_key):
+            other = state.node_view(data, member_ip)
+            assert other is not None
+            if not other["member"] or other["maintenance"]:
+                continue
+            spec: dict[str, Any] = {
+                "nodeId": base64.b64encode(hashlib.sha256(member_ip.encode()).digest())
+                .decode().rstrip("=").replace("+", "x").replace("/", "y")[:43],
+                "addresses": [member_ip, *other.get("extra_addresses", [])],
+                "hostname": other["hostname"],
+                "machineType": other["role"],
+                "operatingSystem": f"Talos ({other['talos_version']})",
+            }
+            if other["role"] == "controlplane":
+                spec["controlPlane"] = {"port": 6443}
+            meta = _metadata(namespace, type_name, other["hostname"], other["boots"] + 1,
+                             "cluster.MemberController")
+            found.append((meta, spec))
+    elif kind == "machinestatus":
+        ready = node["ready"] and node["stage"] == "running"
+        unmet = [] if ready else [{"name": "nodeReady", "reason": "node not ready"}]
+        spec = {"stage": node["stage"], "status": {"ready": ready, "unmetConditions": unmet}}
+        found.append((_metadata(namespace, type_name, "machine", 5,
+                                "runtime.MachineStatusController"), spec))
+    elif kind == "nodename":
+        spec = {"nodename": node["hostname"], "hostnameVersion": "2",
+                "skipNodeRegistration": False}
+        found.append((_metadata(namespace, type_name, "nodename", 2,
+                                "k8s.NodenameController"), spec))
+    elif kind == "extensions":
+        entries = list(node["extensions"])
+        if node["schematic"]:
+            entries.append({"name": "schematic", "version": node["schematic"],
+                            "author": "Image Factory",
+                            "description": "Image Factory schematic"})
+        for index, entry in enumerate(entries):
+            spec = {
+                "image": f"{index:03d}-{entry['name']}.sqsh",
+                "metadata": {
+                    "name": entry["name"], "version": entry["version"],
+                    "author": entry.get("author", "Sidero Labs"),
+                    "description": entry.get("description", ""),
+                    "compatibility": {"talos": {"version": f">= {node['talos_version']}"}},
+                },
+            }
+            found.append((_metadata(namespace, type_name, str(index), 1, None), spec))
+    return found
+
+
+def get(p: Parsed, data: dict[str, Any], client_version: str) -> None:
+    kind = _resource_kind(p.args[0])
+    wanted_id = p.args[1] if len(p.args) > 1 else None
+    fmt = p["output"]
+    if fmt not in ("table", "yaml", "json") and not fmt.startswith("jsonpath="):
+        raise CLIError(f'output format "{fmt}" is not supported')
+    session = connect(p, data, client_version)
+    version_warning(session)
+    rows: list[list[str]] = []
+    chunks: list[str] = []
+
+    def one(ip: str, node: dict[str, Any]) -> None:
+        items = resources(kind, ip, node, data)
+        if wanted_id is not None:
+            items = [(m, s) for m, s in items if m["id"] == wanted_id]
+            if not items:
+                raise NodeError(f'rpc error: code = NotFound desc = resource '
+                                f'{RESOURCES[kind][1]}({RESOURCES[kind][0]}/{wanted_id}@'
+                                'undefined) doesn\'t exist')
+        for meta, spec in items:
+            if fmt == "table":
+                rows.append([ip, meta["namespace"], SHOWN_TYPE[kind], meta["id"],
+                             str(meta["version"]),
+                             *[cell(spec) for _, cell in COLUMNS[kind]]])
+            elif fmt == "yaml":
+                chunks.append(yamlio.dump({"node": ip, "metadata": meta, "spec": spec}))
+            elif fmt == "json":
+                chunks.append(json.dumps({"node": ip, "metadata": meta, "spec": spec},
+                                         indent=4, sort_keys=True, ensure_ascii=False) + "\n")
+            else:
+                chunks.append(_jsonpath(fmt[len("jsonpath="):],
+                                        {"node": ip, "metadata": meta, "spec": spec}))
+
+    try:
+        per_node(session, "error getting resources", one, insecure=p["insecure"])
+    finally:
+        if fmt == "table":
+            header = ["NODE", "NAMESPACE", "TYPE", "ID", "VERSION",
+                      *[name for name, _ in COLUMNS[kind]]]
+            out(tabulate([header, *rows]))
+        elif fmt == "yaml":
+            out("---\n".join(chunks))
+        else:
+            out("".join(chunks))
+
+
+def _jsonpath(expr: str, obj: dict[str, Any]) -> str:
+    path = expr.strip().strip("{}").lstrip(".")
+    value: Any = obj
+    for part in [x for x in path.split(".") if x]:
+        value = value.get(part) if isinstance(value, dict) else None
+    if isinstance(value, (dict, list)):
+        return json.dumps(value) + "\n"
+    return ("" if value is None else str(value)) + "\n"
+
+
+def humanize_bytes(size: int) -> str:
+    """go-humanize ``Bytes``: SI units, one decimal under 10."""
+    if size < 10:
+        return f"{size} B"
+    exponent = math.floor(math.log(size) / math.log(1000))
+    suffix = ["B", "kB", "MB", "GB", "TB", "PB", "EB"][exponent]
+    value = math.floor(size / 1000 ** exponent * 10 + 0.5) / 10
+    return f"{value:.1f} {suffix}" if value < 10 else f"{value:.0f} {suffix}"
+
+
+def node_images(node: dict[str, Any], namespace: str) -> list[dict[str, Any]]:
+    if node["images"] is not None:
+        return [i for i in node["images"] if i.get("namespace", "cri") == namespace]
+    k8s = node["kubernetes_version"]
+    if namespace == "system":
+        names = [(f"ghcr.io/siderolabs/kubelet:v{k8s}", 98_412_345),
+                 ("registry.k8s.io/etcd:v3.6.5", 23_456_789)]
+    else:
+        names = [("registry.k8s.io/pause:3.10", 320_368),
+                 (f"registry.k8s.io/kube-proxy:v{k8s}", 30_811_234),
+                 ("registry.k8s.io/coredns/coredns:v1.12.4", 22_384_805)]
+        if node["role"] == "controlplane":
+            names += [(f"registry.k8s.io/kube-apiserver:v{k8s}", 27_372_145),
+                      (f"registry.k8s.io/kube-controller-manager:v{k8s}", 25_012_993),
+                      (f"registry.k8s.io/kube-scheduler:v{k8s}", 19_847_223)]
+    return [{"name": name, "size": size, "created": CREATED,
+             "digest": "sha256:" + hashlib.sha256(name.encode()).hexdigest()}
+            for name, size in names]
+
+
+def image_list(p: Parsed, data: dict[str, Any], client_version: str) -> None:
+    namespace = p["namespace"]
+    if namespace not in ("cri", "system"):
+        raise CLIError(f'unsupported namespace "{namespace}"')
+    session = connect(p, data, client_version)
+    rows: list[list[str]] = []
+
+    def one(ip: str, node: dict[str, Any]) -> None:
+        for image in node_images(node, namespace):
+            rows.append([ip, image["name"], image["digest"],
+                         humanize_bytes(int(image["size"])), image["created"]])
+
+    try:
+        per_node(session, "error listing images", one)
+    finally:
+        out(tabulate([["NODE", "IMAGE", "DIGEST", "SIZE", "CREATED"], *rows]))
+
+
+def usage(p: Parsed, data: dict[str, Any], client_version: str) -> None:
+    paths = p.args or ["/"]
+    session = connect(p, data, client_version)
+    rows: list[list[str]] = []
+
+    def one(ip: str, node: dict[str, Any]) -> None:
+        table = dict(node["usage"])
+        if "/var/lib/containerd" not in table:
+            table["/var/lib/containerd"] = sum(
+                int(i["size"]) for ns in ("cri", "system") for i in node_images(node, ns))
+        for path in paths:
+            clean = "/" + path.strip("/") if path != "/" else "/"
+            under = {k: v for k, v in table.items()
+                     if k == clean or k.startswith(clean.rstrip("/") + "/")}
+            if not under:
+                raise NodeError(f"lstat {clean}: no such file or directory")
+            total = sum(int(v) for v in under.values())
+            size = humanize_bytes(total) if p["humanize"] else str(total)
+            rows.append([ip, size, path])
+            if p["depth"] > 0:
+                for key in sorted(under):
+                    if key != clean:
+                        child = int(under[key])
+                        rows.append([ip, humanize_bytes(child) if p["humanize"] else str(child),
+                                     key])
+
+    try:
+        per_node(session, "error fetching disk usage", one)
+    finally:
+        if rows:
+            out(tabulate([["NODE", "SIZE", "NAME"], *rows]))
