@@ -917,3 +917,58 @@ def test_a_talosconfig_variable_naming_a_missing_file_falls_back_silently(
     assert result.returncode == 0, result.stderr
     assert "\tNODE:        192.168.0.201\n" in result.stdout
     assert not (tmp_path / "missing").exists()
+
+
+# ---------------------------------------------------------------------------------------
+# Generated configuration against the reference's real v1.12 output
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "talos" / (
+    "talosctl-cli.md")
+SECRET_KEYS = {"token", "crt", "key", "id", "secret", "secretboxEncryptionSecret"}
+
+
+def reference_controlplane() -> list[Any]:
+    if not REFERENCE.exists():
+        pytest.skip("talosctl reference not available")
+    text = REFERENCE.read_text()
+    section = text.split("### Exact generated controlplane.yaml (no comments)", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    return list(yaml.safe_load_all(block))
+
+
+def same_shape(ours: Any, theirs: Any, path: str = "") -> None:
+    if isinstance(theirs, dict):
+        assert isinstance(ours, dict), path
+        assert list(ours) == list(theirs), path
+        for key in theirs:
+            if key not in SECRET_KEYS:
+                same_shape(ours[key], theirs[key], f"{path}.{key}")
+    elif isinstance(theirs, list):
+        assert isinstance(ours, list) and len(ours) == len(theirs), path
+        for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+            same_shape(a, b, f"{path}[{i}]")
+    else:
+        assert ours == theirs, path
+
+
+def test_gen_config_matches_the_real_v112_generator_output(standin: Standin) -> None:
+    theirs = reference_controlplane()
+    result = talosctl("gen", "config", "demo", "https://10.5.0.2:6443", "-t", "controlplane",
+                      "-o", "-", "--with-docs=false", "--with-examples=false",
+                      "--kubernetes-version", "1.35.4",
+                      "--install-image", "ghcr.io/siderolabs/installer:v1.12.11")
+    assert result.returncode == 0, result.stderr
+    ours = list(yaml.safe_load_all(result.stdout))
+    same_shape(ours, theirs)
+    assert "\n    kubelet:\n        image: ghcr.io/siderolabs/kubelet:v1.35.4\n" in (
+        result.stdout)
+    assert result.stdout.endswith("---\napiVersion: v1alpha1\nkind: HostnameConfig\n"
+                                  "auto: stable\n")
+
+
+def test_help_goes_to_stdout_and_exits_zero(standin: Standin) -> None:
+    result = talosctl("upgrade", "--help")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert "  -i, --image string" in result.stdout
+    assert "--preserve" not in result.stdout
+    assert "      --talosconfig string" in result.stdout
