@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 import signal
@@ -154,3 +155,154 @@ def test_ctrl_c_propagates_and_the_program_does_not_outlive_it(
     assert pids
     with pytest.raises(ProcessLookupError):
         os.kill(pids[0], 0)
+
+
+def test_the_program_writes_to_a_pipe_not_a_terminal() -> None:
+    code = "import sys; print(sys.stdout.isatty(), sys.stderr.isatty(), sys.stdin.isatty())"
+    result = Runner().run(script(code), mutates=False)
+    assert result.stdout == "False False False\n"
+
+
+def test_without_input_the_program_reads_an_empty_stdin() -> None:
+    result = Runner().run(script("import sys; print(repr(sys.stdin.read()))"), timeout=10)
+    assert result.stdout == "''\n"
+
+
+def test_bytes_input_reaches_the_program_unchanged() -> None:
+    data = bytes(range(256)) * 40  # not UTF-8, and more than one pipe write
+    code = "import sys, hashlib; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())"
+    result = Runner().run(script(code), input=data)
+    assert result.stdout == hashlib.sha256(data).hexdigest() + "\n"
+
+
+def test_binary_keeps_stdout_as_the_raw_bytes_the_program_wrote() -> None:
+    data = bytes(range(256)) * 1000 + b"\r\n\x00no newline at the end"
+    code = "import sys; sys.stdout.buffer.write(sys.stdin.buffer.read())"
+    result = Runner().run(script(code), input=data, binary=True)
+    assert result.stdout_bytes == data
+    assert result.stdout == ""
+
+
+def test_without_binary_stdout_bytes_stay_empty_and_bad_utf8_is_replaced() -> None:
+    code = "import sys; sys.stdout.buffer.write(b'caf\\xe9 ok\\n')"
+    result = Runner().run(script(code), mutates=False)
+    assert result.stdout == "caf\ufffd ok\n"
+    assert result.stdout_bytes == b""
+
+
+def test_text_input_is_sent_as_utf8() -> None:
+    code = "import sys; print(sys.stdin.buffer.read().hex())"
+    result = Runner().run(script(code), input="é\n")
+    assert result.stdout == "c3a90a\n"
+
+
+def test_with_binary_progress_still_receives_the_stderr_lines() -> None:
+    seen: list[str] = []
+    code = "import sys; sys.stdout.buffer.write(b'\\x00\\x01'); print('step', file=sys.stderr)"
+    result = Runner().run(script(code), binary=True, progress=seen.append)
+    assert seen == ["step"]
+    assert result.stdout_bytes == b"\x00\x01" and result.stderr == "step\n"
+
+
+def test_a_program_killed_by_a_signal_has_a_negative_exit_code() -> None:
+    code = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
+    result = Runner().run(script(code), check=False)
+    assert result.exit_code == -signal.SIGKILL
+    with pytest.raises(CommandError, match=r"exit code -9"):
+        Runner().run(script(code))
+
+
+def test_a_timeout_keeps_what_the_program_said_before_it_was_stopped() -> None:
+    code = (
+        "import sys, time\n"
+        "print('waiting for 10.0.0.9', file=sys.stderr, flush=True)\n"
+        "time.sleep(30)\n"
+    )
+    with pytest.raises(CommandError) as caught:
+        Runner().run(script(code), timeout=1.0)
+    assert command.timed_out(caught.value)
+    assert caught.value.stderr == "waiting for 10.0.0.9"
+
+
+def test_a_program_is_looked_for_on_the_path_given_in_env(tmp_path: Path) -> None:
+    program = tmp_path / "talosctl-xyz"
+    program.write_text("#!/bin/sh\necho found\n")
+    program.chmod(0o755)
+    result = Runner().run(["talosctl-xyz"], env={"PATH": f"{tmp_path}{os.pathsep}/usr/bin:/bin"})
+    assert result.stdout == "found\n"
+
+
+def test_a_program_on_path_that_is_not_executable_is_a_command_error(tmp_path: Path) -> None:
+    program = tmp_path / "talosctl"
+    program.write_text("#!/bin/sh\necho hi\n")
+    program.chmod(0o644)
+    with pytest.raises(CommandError, match="permission denied") as caught:
+        Runner().run(["talosctl"], env={"PATH": str(tmp_path)})
+    assert not isinstance(caught.value, ToolMissingError)
+
+
+def test_a_file_that_is_no_program_is_a_command_error_not_a_crash(tmp_path: Path) -> None:
+    program = tmp_path / "talosctl"
+    program.write_bytes(b"\x7fELF not really")
+    program.chmod(0o755)
+    with pytest.raises(CommandError, match=r"cannot run .*talosctl") as caught:
+        Runner().run([str(program)])
+    assert "\n" not in str(caught.value)
+    assert not isinstance(caught.value, ToolMissingError)
+
+
+def test_a_script_whose_interpreter_is_missing_is_reported_as_a_missing_tool(
+    tmp_path: Path,
+) -> None:
+    program = tmp_path / "talosctl"
+    program.write_text("#!/nonexistent/interpreter\n")
+    program.chmod(0o755)
+    with pytest.raises(ToolMissingError, match="talosctl is not installed"):
+        Runner().run([str(program)])
+
+
+def test_the_program_is_not_shielded_from_hangups() -> None:
+    # Running in sh's background mode must not make the program outlive the terminal.
+    code = "import signal; print(signal.getsignal(signal.SIGHUP) == signal.SIG_DFL)"
+    assert Runner().run(script(code)).stdout == "True\n"
+
+
+def test_an_error_in_the_progress_callback_reaches_the_caller_after_the_program_ends(
+    tmp_path: Path,
+) -> None:
+    marker = tmp_path / "finished"
+    code = f"print('a', flush=True); print('b'); open({str(marker)!r}, 'w').close()"
+
+    def fail(line: str) -> None:
+        raise RuntimeError(f"cannot show {line}")
+
+    with pytest.raises(RuntimeError, match="cannot show a"):
+        Runner().run(script(code), progress=fail)
+    assert marker.exists()
+
+
+def test_runs_from_several_threads_at_once_each_get_their_own_output() -> None:
+    results: dict[int, Result] = {}
+
+    def run(index: int) -> None:
+        code = f"import sys; print({index}); print('e{index}', file=sys.stderr)"
+        results[index] = Runner().run(script(code), input=str(index))
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert {i: (r.stdout, r.stderr) for i, r in results.items()} == {
+        i: (f"{i}\n", f"e{i}\n") for i in range(8)
+    }
+
+
+def test_a_result_built_the_old_way_has_no_raw_stdout() -> None:
+    result = Result(("true",), 0, "", "")
+    assert result.stdout_bytes == b""
+
+
+def test_the_program_stays_in_our_process_group_so_a_terminal_ctrl_c_reaches_it() -> None:
+    result = Runner().run(script("import os; print(os.getpgrp())"), mutates=False)
+    assert result.stdout == f"{os.getpgrp()}\n"
