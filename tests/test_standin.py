@@ -365,7 +365,8 @@ def test_worker_config_carries_no_private_keys(standin: Standin) -> None:
     v1 = next(yaml.safe_load_all(result.stdout))
     assert v1["machine"]["ca"]["key"] == ""
     assert v1["cluster"]["ca"]["key"] == ""
-    assert "aggregatorCA" not in v1["cluster"]
+    assert list(v1["cluster"]) == ["id", "secret", "controlPlane", "clusterName", "network",
+                                   "token", "ca", "discovery"]
     assert "nodeLabels" not in v1["machine"]
 
 
@@ -972,3 +973,23 @@ def test_help_goes_to_stdout_and_exits_zero(standin: Standin) -> None:
     assert "  -i, --image string" in result.stdout
     assert "--preserve" not in result.stdout
     assert "      --talosconfig string" in result.stdout
+
+
+@pytest.mark.parametrize(("text", "seconds"), [
+    ("30m0s", 1800.0), ("1m", 60.0), ("1h30m", 5400.0), ("200ms", 0.2), ("0", 0.0),
+    ("1.5s", 1.5),
+])
+def test_durations_parse_as_go_parses_them(text: str, seconds: float) -> None:
+    from standin.flags import parse_duration
+
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize(("size", "shown"), [
+    (5, "5 B"), (999, "999 B"), (8_123, "8.1 kB"), (27_372_145, "27 MB"),
+    (1_234_567_890, "1.2 GB"), (10_000, "10 kB"),
+])
+def test_sizes_are_humanized_in_si_units(size: int, shown: str) -> None:
+    from standin.resources import humanize_bytes
+
+    assert humanize_bytes(size) == shown

@@ -375,7 +375,8 @@ def render(documents: list[dict[str, Any]], *, docs: bool, examples: bool) -> st
     parts = []
     for document in documents:
         document = copy.deepcopy(document)
-        if "cluster" in document and document.get("version") == "v1alpha1":
+        machine_type = (document.get("machine") or {}).get("type")
+        if "cluster" in document and machine_type == "controlplane":
             document["cluster"].setdefault("extraManifests", [])
             document["cluster"].setdefault("inlineManifests", [])
         text = yamlio.dump(document)
