@@ -22,7 +22,7 @@ SYSTEM_LABELS = ("STATE", "EPHEMERAL", "META")
 class Bootstrapper(Protocol):
     def bootstrap(self, node: str) -> bool: ...
 
-    def kubeconfig(self, node: str, path: Path) -> None: ...
+    def kubeconfig(self, node: str, path: Path, *, merge: bool = False) -> None: ...
 
 
 class Rebooter(Protocol):
@@ -47,10 +47,13 @@ def bootstrap(target: TargetLike, talosctl: Bootstrapper) -> str:
     return f"{shown(target)}: already bootstrapped; nothing to do"
 
 
-def write_kubeconfig(target: TargetLike, talosctl: Bootstrapper, path: Path) -> str:
-    """Fetch the admin kubeconfig from a control plane into ``path``."""
-    talosctl.kubeconfig(target.address, path)
-    return f"kubeconfig from {shown(target)} written to {path}"
+def write_kubeconfig(
+    target: TargetLike, talosctl: Bootstrapper, path: Path, *, merge: bool = False
+) -> str:
+    """Fetch the admin kubeconfig from a control plane into ``path`` (``merge``: into it)."""
+    talosctl.kubeconfig(target.address, path, merge=merge)
+    verb = "merged into" if merge else "written to"
+    return f"kubeconfig from {shown(target)} {verb} {path}"
 
 
 def target_name(target: TargetLike) -> str:

@@ -286,9 +286,15 @@ class Talosctl:
             return False
         raise self._error(result, node, "bootstrap")
 
-    def kubeconfig(self, node: str, path: Path) -> None:
-        """Write the cluster's admin kubeconfig to ``path`` (replaced, not merged)."""
-        argv = [*self._online("kubeconfig", node=node), "--force", "--merge=false", str(path)]
+    def kubeconfig(self, node: str, path: Path, *, merge: bool = False) -> None:
+        """Write the cluster's admin kubeconfig to ``path``.
+
+        Replaced by default (the file is ours). With ``merge``, the cluster's entries are
+        merged into an existing file (a user's ``~/.kube/config``), replacing only entries
+        of the same name, so the user's other clusters stay.
+        """
+        tail = ["--force", str(path)] if merge else ["--force", "--merge=false", str(path)]
+        argv = [*self._online("kubeconfig", node=node), *tail]
         self._run(argv, node=node, what="kubeconfig", mutates=True)
 
     def reboot(self, node: str, *, wait: bool = True, timeout: str | None = None) -> None:

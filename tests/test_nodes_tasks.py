@@ -58,7 +58,7 @@ class FakeTalosctl:
         done, self.bootstrapped = self.bootstrapped, True
         return not done
 
-    def kubeconfig(self, node: str, path: Path) -> None:
+    def kubeconfig(self, node: str, path: Path, *, merge: bool = False) -> None:
         self.calls.append(("kubeconfig", node, path))
 
     def reboot(self, node: str, *, wait: bool = True, timeout: str | None = None) -> None:
@@ -316,6 +316,29 @@ def strings(value: object) -> list[str]:
     return []
 
 
+def test_kubeconfig_into_a_users_file_keeps_their_other_clusters(
+    standin: Standin, project: Path
+) -> None:
+    standin.pitower()
+    users = project / "home-kube-config"
+    users.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: lab\n"
+        "clusters:\n- name: lab\n  cluster: {server: 'https://10.0.0.1:6443'}\n"
+        "users:\n- name: lab\n  user: {token: abc}\n"
+        "contexts:\n- name: lab\n  context: {cluster: lab, user: lab}\n"
+    )
+    done = inv(project, "kubeconfig", "--path", str(users))
+    assert done.returncode == 0, done.stderr
+    assert node_calls(standin)[-1] == [
+        *online(project, "kubeconfig", "192.168.0.201"), "--force", str(users)
+    ]
+    merged = yaml.safe_load(users.read_text())
+    contexts = {entry["name"] for entry in merged["contexts"]}
+    assert "lab" in contexts
+    assert any(name.endswith("@pitower") for name in contexts)
+    assert "merged into" in done.stdout
+
+
 def test_bootstrap_twice_succeeds_and_says_already_bootstrapped(
     standin: Standin, project: Path
 ) -> None:
@@ -342,10 +365,10 @@ def test_kubeconfig_writes_where_asked(standin: Standin, project: Path, tmp_path
     result = inv(project, "kubeconfig", "--path", str(target), "--node", "worker-02")
     assert result.returncode == 0, result.stderr
     assert node_calls(standin) == [
-        [*online(project, "kubeconfig", "192.168.0.202"), "--force", "--merge=false",
-         str(target)],
+        [*online(project, "kubeconfig", "192.168.0.202"), "--force", str(target)],
     ]
     assert target.is_file()
+    assert target.stat().st_mode & 0o777 == 0o600
 
 
 def test_reboot_role_worker_reboots_each_worker_in_turn(

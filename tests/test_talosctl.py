@@ -195,6 +195,11 @@ COMMAND_LINES: list[tuple[str, Callable[[Talosctl, Path], object], list[str]]] =
         lambda t, tmp: t.kubeconfig(NODE, tmp / "kubeconfig"),
         ["kubeconfig", *CONN, "--force", "--merge=false", "{tmp}/kubeconfig"],
     ),
+    (
+        "kubeconfig merged into a user's file replaces only same-named entries",
+        lambda t, tmp: t.kubeconfig(NODE, tmp / "config", merge=True),
+        ["kubeconfig", *CONN, "--force", "{tmp}/config"],
+    ),
     ("reboot and wait", lambda t, tmp: t.reboot(NODE), ["reboot", *CONN]),
     (
         "reboot without waiting",

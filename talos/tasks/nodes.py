@@ -201,9 +201,15 @@ def kubeconfig_path(cluster: Cluster, given: str | None) -> Path:
     return Path(given).expanduser() if given else default_kubeconfig(cluster)
 
 
+def merges_kubeconfig(cluster: Cluster, path: Path) -> bool:
+    """Our own clusterconfig/kubeconfig is replaced; any other file is the user's: merged."""
+    return path.absolute() != default_kubeconfig(cluster).absolute()
+
+
 @task(  # type: ignore[untyped-decorator]
-    help={"kubeconfig": "where to write the kubeconfig afterwards "
-                        "(default clusterconfig/kubeconfig; an existing file is replaced)"},
+    help={"kubeconfig": "where to write the kubeconfig afterwards (default "
+                        "clusterconfig/kubeconfig, replaced; another existing file is "
+                        "merged into)"},
 )
 def bootstrap(c: Context, kubeconfig: str | None = None) -> None:
     """Bootstrap etcd on the first control plane, then write the kubeconfig.
@@ -219,15 +225,15 @@ def bootstrap(c: Context, kubeconfig: str | None = None) -> None:
     path = kubeconfig_path(cluster, kubeconfig)
     say(f"bootstrap etcd on {target.node.name} ({target.address}), then write {path}")
     outcome(c)(bootstrap_etcd(target, talosctl))
-    outcome(c)(write_kubeconfig(target, talosctl, path))
+    outcome(c)(write_kubeconfig(target, talosctl, path, merge=merges_kubeconfig(cluster, path)))
     if is_dry(c):
         say(DRY_DONE)
 
 
 @task(  # type: ignore[untyped-decorator]
     help={
-        "path": "file to write (default clusterconfig/kubeconfig); an existing file is "
-                "replaced, not merged",
+        "path": "file to write (default clusterconfig/kubeconfig, replaced); another "
+                "existing file, such as ~/.kube/config, gets this cluster's entries merged in",
         "node": "control plane to ask (default: the first one)",
     },
 )
@@ -243,7 +249,9 @@ def kubeconfig(c: Context, path: str | None = None, node: str | None = None) -> 
                              "control plane; name one with --node")
     talosctl = talosctl_of(c, cluster)
     (target,) = selected_targets(cluster, talosctl, [chosen.name], None)
-    outcome(c)(write_kubeconfig(target, talosctl, kubeconfig_path(cluster, path)))
+    chosen_path = kubeconfig_path(cluster, path)
+    merge = merges_kubeconfig(cluster, chosen_path)
+    outcome(c)(write_kubeconfig(target, talosctl, chosen_path, merge=merge))
     if is_dry(c):
         say(DRY_DONE)
 
