@@ -204,20 +204,6 @@ class Talosctl:
             raise failure(result, f"cannot read the version of {self.binary}: no Tag in its output")
         return tag
 
-    def client_version_warning(self, cluster_version: str) -> str | None:
-        """A warning when the client's minor version differs from the cluster's, else None.
-
-        Generated configs follow the client's version contract, so a v1.11 talosctl
-        generating for a v1.12 cluster writes configs of the wrong shape.
-        """
-        client = self.client_version()
-        if _minor(client) == _minor(cluster_version):
-            return None
-        return (
-            f"talosctl is {client} but the cluster runs {cluster_version}; install talosctl "
-            f"{_minor(cluster_version) or cluster_version} (or point TALOSCTL at it)"
-        )
-
     # -- talking to nodes ------------------------------------------------------------------
 
     def apply_config(
@@ -760,9 +746,3 @@ def parse_apply(node: str, stderr: str, *, dry_run: bool, insecure: bool) -> App
 
 def _flag(value: bool) -> str:
     return "true" if value else "false"
-
-
-def _minor(version: str) -> str | None:
-    match = re.match(r"v?(\d+)\.(\d+)", version)
-    return f"v{match.group(1)}.{match.group(2)}" if match else None
-

@@ -683,3 +683,16 @@ def test_inv_genconfig_warns_when_talosctl_is_of_another_minor_version(
     project.standin.pitower(client_version="v1.13.0")
     result = inv(project, "genconfig", "--node", "worker-01")
     assert "warning: talosctl is v1.13.0 but the cluster runs v1.12.4" in result.stdout
+
+
+def test_a_talosctl_of_another_minor_version_than_the_cluster_is_warned_about() -> None:
+    from talos.cluster import load_cluster_file
+    from talos.genconfig import version_skew
+
+    cluster = load_cluster_file(Path(__file__).resolve().parents[1] / "cluster.yaml")
+    assert cluster.talos_version == "v1.12.4"
+    warning = version_skew(cluster, "v1.11.5")
+    assert warning is not None
+    assert "talosctl is v1.11.5 but the cluster runs v1.12.4" in warning
+    assert "install talosctl v1.12" in warning
+    assert version_skew(cluster, "v1.12.11") is None  # patch releases may differ

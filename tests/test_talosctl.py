@@ -567,17 +567,6 @@ def test_the_client_version_is_the_tag_of_the_client_block_long_or_short() -> No
     assert parse_version_tag(client_only, "Server") is None
 
 
-def test_a_client_of_another_minor_version_than_the_cluster_is_warned_about() -> None:
-    client = VERSION_OUTPUT[: VERSION_OUTPUT.index("Server:")].replace("v1.12.11", "v1.11.5")
-    talosctl, _ = adapter(None, FakeRunner(replies={"version": (0, client, "")}))
-    warning = talosctl.client_version_warning("v1.12.4")
-    assert warning is not None
-    assert "talosctl is v1.11.5 but the cluster runs v1.12.4" in warning
-    assert "install talosctl v1.12" in warning
-    same, _ = adapter(None, FakeRunner(replies={"version": (0, VERSION_OUTPUT, "")}))
-    assert same.client_version_warning("v1.12.4") is None  # patch releases may differ
-
-
 IMAGE_LIST = (
     "NODE            IMAGE                                         DIGEST"
     "                                                                    SIZE     CREATED\n"
