@@ -993,3 +993,14 @@ def test_sizes_are_humanized_in_si_units(size: int, shown: str) -> None:
     from standin.resources import humanize_bytes
 
     assert humanize_bytes(size) == shown
+
+
+def test_a_maintenance_node_answers_only_insecure_calls_with_its_stage(
+    standin: Standin, cluster: Path
+) -> None:
+    standin.pitower(worker_04={"maintenance": True})
+    result = talosctl("get", "machinestatus", "--insecure", "-n", "192.168.0.204", "-o", "json")
+    assert result.returncode == 0, result.stderr
+    assert stream(result.stdout)[0]["spec"]["stage"] == "maintenance"
+    members = stream(online(cluster, CP1, "get", "members", "-o", "json").stdout)
+    assert "worker-04" not in [m["spec"]["hostname"] for m in members]

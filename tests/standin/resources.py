@@ -128,9 +128,10 @@ def resources(kind: str, ip: str, node: dict[str, Any], data: dict[str, Any],
                              "cluster.MemberController")
             found.append((meta, spec))
     elif kind == "machinestatus":
-        ready = node["ready"] and node["stage"] == "running"
+        stage = "maintenance" if node["maintenance"] else node["stage"]
+        ready = node["ready"] and stage == "running"
         unmet = [] if ready else [{"name": "nodeReady", "reason": "node not ready"}]
-        spec = {"stage": node["stage"], "status": {"ready": ready, "unmetConditions": unmet}}
+        spec = {"stage": stage, "status": {"ready": ready, "unmetConditions": unmet}}
         found.append((_metadata(namespace, type_name, "machine", 5,
                                 "runtime.MachineStatusController"), spec))
     elif kind == "nodename":
