@@ -21,6 +21,7 @@ import io
 import os
 import shlex
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -151,7 +152,6 @@ class Runner:
                     _err=output.stderr_line,
                     _out_bufsize=_BINARY_BLOCK if binary else 1,
                     _env=full_env,
-                    _timeout=_sh_timeout(timeout),
                     _ok_code=_ANY_EXIT_CODE,
                     _encoding="utf-8",
                     _decode_errors="replace",
@@ -167,21 +167,25 @@ class Runner:
                 )
         except sh.ForkException as exc:
             raise _start_failure(command, exc) from exc
+        deadline = None if timeout is None else _Deadline(timeout, running)
         try:
             running.wait()
-        except sh.TimeoutException:
-            raise CommandError(
-                f"{shlex.join(command)} {TIMED_OUT} {timeout:g}s and was stopped",
-                command=command,
-                stderr=stderr_tail(output.stderr()),
-                hint="the program did not finish in time; check the target is reachable",
-            ) from None
         except KeyboardInterrupt:
             # A Ctrl-C from the terminal reached the program as well (same process
             # group); give it a moment to finish cleanly, then make sure it is gone
             # before letting Ctrl-C through.
             _stop(running)
             raise
+        finally:
+            if deadline is not None:
+                deadline.cancel()
+        if deadline is not None and deadline.killed(running.exit_code):
+            raise CommandError(
+                f"{shlex.join(command)} {TIMED_OUT} {timeout:g}s and was stopped",
+                command=command,
+                stderr=stderr_tail(output.stderr()),
+                hint="the program did not finish in time; check the target is reachable",
+            )
         output.raise_progress_error()
         result = Result(
             command, running.exit_code, output.stdout(), output.stderr(), output.stdout_bytes()
@@ -317,11 +321,34 @@ def _stdin(input: str | bytes | None) -> Iterator[IO[bytes] | bytes]:
         yield input
 
 
-def _sh_timeout(timeout: float | None) -> float | None:
-    # sh reads 0 as "no timeout"; for us (as for subprocess) it means "no time at all".
-    if timeout is None:
-        return None
-    return max(timeout, 1e-6)
+class _Deadline:
+    """Kills the program once ``seconds`` have passed.
+
+    Not sh's ``_timeout``: its watcher thread polls every 0.1 s and each command waits
+    for it when it ends, which would add that much to every read talosctl makes.
+    """
+
+    def __init__(self, seconds: float, running: sh.RunningCommand) -> None:
+        self._running = running
+        self._expired = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self) -> None:
+        self._expired = True
+        process = self._running.process
+        if process.exit_code is None:  # not reaped yet: the pid is still the program's
+            with suppress(ProcessLookupError):
+                process.kill()
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+    def killed(self, exit_code: int) -> bool:
+        """Whether the program ended because the deadline killed it (not by finishing
+        just as it passed)."""
+        return self._expired and exit_code == -signal.SIGKILL
 
 
 def _hangup_as_in_parent() -> Callable[[], None]:
@@ -350,5 +377,5 @@ def _stop(running: sh.RunningCommand) -> None:
         if process.is_alive()[0]:
             with suppress(ProcessLookupError):
                 process.kill()
-        with suppress(sh.ErrorReturnCode, sh.TimeoutException, ChildProcessError):
+        with suppress(sh.ErrorReturnCode, ChildProcessError):
             running.wait()
