@@ -1004,3 +1004,17 @@ def test_a_maintenance_node_answers_only_insecure_calls_with_its_stage(
     assert stream(result.stdout)[0]["spec"]["stage"] == "maintenance"
     members = stream(online(cluster, CP1, "get", "members", "-o", "json").stdout)
     assert "worker-04" not in [m["spec"]["hostname"] for m in members]
+
+
+def test_upgrade_reads_the_schematic_from_the_image_reference(
+    standin: Standin, cluster: Path
+) -> None:
+    stock = online(cluster, "192.168.0.211", "upgrade", "-i",
+                   "ghcr.io/siderolabs/installer:v1.12.5")
+    assert stock.returncode == 0, stock.stderr
+    assert standin.node("192.168.0.211")["schematic"] == (
+        "376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba")
+    untagged = online(cluster, "192.168.0.212", "upgrade", "-i", "factory.talos.dev/installer")
+    assert untagged.returncode == 1
+    assert 'error validating installer image "factory.talos.dev/installer"' in untagged.stderr
+    assert standin.node("192.168.0.212")["talos_version"] == "v1.12.4"
