@@ -123,6 +123,7 @@ class Runner:
         check: bool = True,
         progress: Callable[[str], None] | None = None,
         binary: bool = False,
+        cwd: Path | None = None,
     ) -> Result:
         """Run ``argv``; return its :class:`Result`.
 
@@ -132,7 +133,8 @@ class Runner:
         receives every line of output (stdout and stderr; with ``binary``, stderr only)
         as it comes, for long commands whose progress a person wants to see; the output
         is still collected in the Result. ``binary`` keeps stdout as raw bytes in
-        ``Result.stdout_bytes``, for programs whose output is not text.
+        ``Result.stdout_bytes``, for programs whose output is not text. ``cwd`` is the
+        folder the program runs in (default: ours).
         """
         command = tuple(os.fspath(part) for part in argv)
         if not command:
@@ -152,6 +154,7 @@ class Runner:
                     _err=output.stderr_line,
                     _out_bufsize=_BINARY_BLOCK if binary else 1,
                     _env=full_env,
+                    _cwd=None if cwd is None else os.fspath(cwd),
                     _ok_code=_ANY_EXIT_CODE,
                     _encoding="utf-8",
                     _decode_errors="replace",
@@ -170,11 +173,12 @@ class Runner:
         deadline = None if timeout is None else _Deadline(timeout, running)
         try:
             running.wait()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as interruption:
             # A Ctrl-C from the terminal reached the program as well (same process
             # group); give it a moment to finish cleanly, then make sure it is gone
-            # before letting Ctrl-C through.
-            _stop(running)
+            # before letting Ctrl-C through. Any other interruption (a SIGTERM turned
+            # into one) reached only us: pass it on first.
+            _stop(running, forward=type(interruption) is not KeyboardInterrupt)
             raise
         finally:
             if deadline is not None:
@@ -366,9 +370,15 @@ def _hangup_as_in_parent() -> Callable[[], None]:
     return restore
 
 
-def _stop(running: sh.RunningCommand) -> None:
-    """Wait up to INTERRUPT_GRACE for ``running`` to end, then kill it; reap it."""
+def _stop(running: sh.RunningCommand, *, forward: bool = False) -> None:
+    """Wait up to INTERRUPT_GRACE for ``running`` to end, then kill it; reap it.
+
+    ``forward``: send it SIGTERM first, as it did not get the signal that stopped us.
+    """
     process = running.process
+    if forward and process.is_alive()[0]:
+        with suppress(ProcessLookupError):
+            process.signal(signal.SIGTERM)
     try:
         deadline = time.monotonic() + INTERRUPT_GRACE
         while process.is_alive()[0] and time.monotonic() < deadline:

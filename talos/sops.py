@@ -26,16 +26,16 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 
 import yaml
 
-from talos.errors import OutputError, SecretsError, ToolMissingError
+from talos.command import Result, Runner, timed_out
+from talos.errors import CommandError, OutputError, SecretsError, ToolMissingError
 
 SOPS = "sops"
 CONFIG_FILE = ".sops.yaml"
@@ -170,24 +170,23 @@ def private_tempdir(prefix: str = "talos-tasks-") -> Iterator[Path]:
 # -- running sops ------------------------------------------------------------------------
 
 
-def _run(
-    argv: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None
-) -> subprocess.CompletedProcess[bytes]:
-    binary = shutil.which(argv[0], path=(env or os.environ).get("PATH"))
-    if binary is None:
+def _run(argv: Sequence[str], *, cwd: Path | None = None) -> Result:
+    """Run sops through the project's runner: its stdout as bytes, never echoed."""
+    try:
+        return Runner().run(argv, mutates=False, timeout=TIMEOUT, check=False, binary=True,
+                            cwd=cwd)
+    except ToolMissingError as exc:
         raise ToolMissingError(
             "sops is not installed or not on PATH",
             command=argv,
             hint="install sops (https://github.com/getsops/sops), or use ./run, whose "
             "virtualenv has one",
-        )
-    try:
-        return subprocess.run(
-            [binary, *argv[1:]], cwd=cwd, env=dict(env) if env is not None else None,
-            capture_output=True, timeout=TIMEOUT, check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise SecretsError(f"sops did not finish within {TIMEOUT:.0f}s: {' '.join(argv)}") from exc
+        ) from exc
+    except CommandError as exc:
+        if timed_out(exc):
+            raise SecretsError(f"sops did not finish within {TIMEOUT:.0f}s: {' '.join(argv)}"
+                               ) from exc
+        raise
 
 
 def shorten_reason(stderr: str) -> str:
@@ -227,25 +226,21 @@ def _cap(text: str) -> str:
     return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"
 
 
-def decrypt_file(
-    path: Path, *, shown: str | None = None, env: Mapping[str, str] | None = None
-) -> bytes:
+def decrypt_file(path: Path, *, shown: str | None = None) -> bytes:
     """The plaintext of a sops-encrypted YAML file; refuses a file that is not encrypted."""
     shown = shown or str(path)
     require_encrypted(path, shown)
     argv = [SOPS, "--decrypt", "--input-type", "yaml", "--output-type", "yaml", str(path)]
-    result = _run(argv, env=env)
-    if result.returncode != 0:
-        reason = shorten_reason(result.stderr.decode("utf-8", "replace"))
+    result = _run(argv)
+    if result.exit_code != 0:
+        reason = shorten_reason(result.stderr)
         raise SecretsError(f"sops cannot decrypt {shown}: {reason}; {KEY_HINT}")
-    return result.stdout
+    return result.stdout_bytes
 
 
-def decrypt_text(
-    path: Path, *, shown: str | None = None, env: Mapping[str, str] | None = None
-) -> str:
+def decrypt_text(path: Path, *, shown: str | None = None) -> str:
     """:func:`decrypt_file` as text."""
-    return decrypt_file(path, shown=shown, env=env).decode("utf-8")
+    return decrypt_file(path, shown=shown).decode("utf-8")
 
 
 def find_config(start: Path) -> Path | None:
@@ -263,7 +258,6 @@ def encrypt(
     *,
     recipients: Sequence[str] = (),
     root: Path,
-    env: Mapping[str, str] | None = None,
 ) -> bytes:
     """Encrypt ``plaintext_file`` as sops would encrypt ``target``; returns the encrypted text.
 
@@ -288,13 +282,13 @@ def encrypt(
             )
         argv += ["--config", str(config)]
     argv.append(str(plaintext_file))
-    result = _run(argv, cwd=root, env=env)
-    if result.returncode != 0:
-        stderr = result.stderr.decode("utf-8", "replace")
+    result = _run(argv, cwd=root)
+    if result.exit_code != 0:
+        stderr = result.stderr
         if "no matching creation rules" in stderr:
             raise SecretsError(
                 f"no creation rule in {CONFIG_FILE} matches {relative}: add one (see "
                 ".sops.yaml.example) or pass --recipient AGE_PUBLIC_KEY"
             )
         raise SecretsError(f"sops cannot encrypt {relative}: {shorten_reason(stderr)}")
-    return result.stdout
+    return result.stdout_bytes

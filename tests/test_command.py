@@ -166,6 +166,38 @@ def test_ctrl_c_propagates_and_the_program_does_not_outlive_it(
         os.kill(pids[0], 0)
 
 
+class Terminated(KeyboardInterrupt):
+    """An interruption that reached only this process (a SIGTERM turned into one)."""
+
+
+def test_an_interruption_the_program_did_not_get_is_passed_on_to_it_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(command, "INTERRUPT_GRACE", 20.0)
+    said: list[str] = []
+
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGUSR1, terminate)
+    code = ("import os, signal, sys, time\n"
+            "signal.signal(signal.SIGTERM, lambda *a: (print('got SIGTERM', flush=True), "
+            "sys.exit(0)))\n"
+            "print('ready', flush=True); time.sleep(30)")
+    started = time.monotonic()
+    try:
+        with pytest.raises(Terminated):
+            Runner().run(
+                script(code),
+                progress=lambda line: (said.append(line), line == "ready" and threading.Timer(
+                    0.1, os.kill, (os.getpid(), signal.SIGUSR1)).start()),
+            )
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert time.monotonic() - started < 10  # not the 20 s grace: it was told to stop
+    assert "got SIGTERM" in said
+
+
 def test_the_program_writes_to_a_pipe_not_a_terminal() -> None:
     code = "import sys; print(sys.stdout.isatty(), sys.stderr.isatty(), sys.stdin.isatty())"
     result = Runner().run(script(code), mutates=False)
