@@ -13,14 +13,15 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
+from talos import readiness
 from talos.cluster import Node
-from talos.errors import CommandError, TalosError, ToolMissingError
+from talos.errors import TalosError
+from talos.readiness import MachineStatusLike, Polling
 
 NO_CHANGES = "running config is already this one; nothing to do"
 MODES = ("auto", "no-reboot", "reboot", "staged", "try")
@@ -54,14 +55,6 @@ class ApplyResultLike(Protocol):
 
     @property
     def message(self) -> str: ...
-
-
-class MachineStatusLike(Protocol):
-    @property
-    def stage(self) -> str: ...
-
-    @property
-    def ready(self) -> bool: ...
 
 
 class ConfigApplier(Protocol):
@@ -233,23 +226,12 @@ def step_name(step: ApplyStep) -> str:
     return step.name
 
 
-@dataclass(frozen=True)
-class Waiting:
-    """How long to wait for a node that reboots to apply its config, and how to poll."""
-
-    timeout: float = 900.0
-    first_poll: float = 0.5
-    max_poll: float = 5.0
-    clock: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], None] = time.sleep
-
-
 def run_apply(
     steps: Sequence[ApplyStep],
     talosctl: ConfigApplier,
     *,
     progress: Callable[[str], None] = lambda line: None,
-    waiting: Waiting | None = None,
+    waiting: Polling | None = None,
 ) -> Rollout[ApplyStep]:
     """Apply each step's config in turn; stop at the first node that fails.
 
@@ -260,7 +242,7 @@ def run_apply(
     (``--insecure``) are not waited for: a first control plane is not ready until
     ``inv bootstrap``.
     """
-    waiting = waiting or Waiting()
+    waiting = waiting or Polling()
     unchanged: list[ApplyStep] = []
 
     def apply(step: ApplyStep) -> str:
@@ -285,30 +267,16 @@ def run_apply(
     return rollout
 
 
-def wait_until_ready(talosctl: ConfigApplier, target: TargetLike, waiting: Waiting) -> None:
-    """Poll the node's machine status until it is running and ready; it may not answer
-    for a while as it reboots. Raises :class:`TalosError` after ``waiting.timeout``."""
-    deadline = waiting.clock() + waiting.timeout
-    pause = waiting.first_poll
-    seen = "no answer"
-    while True:
-        try:
-            status = talosctl.machine_status(target.address)
-        except ToolMissingError:
-            raise
-        except CommandError as exc:
-            seen = f"no answer ({exc})"
-        else:
-            if status.stage.lower() == "running" and status.ready:
-                return
-            seen = f"stage {status.stage}, {'ready' if status.ready else 'not ready'}"
-        if waiting.clock() >= deadline:
-            raise TalosError(
-                f"{shown(target)} is not back {waiting.timeout:.0f}s after applying its "
-                f"config (last: {seen}); check it (talosctl dmesg), then run apply again"
-            )
-        waiting.sleep(pause)
-        pause = min(pause * 2, waiting.max_poll)
+def wait_until_ready(talosctl: ConfigApplier, target: TargetLike, waiting: Polling) -> None:
+    """Wait until the node is running and ready again (it may not answer for a while as
+    it reboots); a :class:`TalosError` saying what to do after ``waiting.timeout``."""
+    try:
+        readiness.wait_until_ready(talosctl, target.address, waiting)
+    except readiness.NotReady as exc:
+        raise TalosError(
+            f"{shown(target)} is not back {waiting.timeout:.0f}s after applying its "
+            f"config (last: {exc.last}); check it (talosctl dmesg), then run apply again"
+        ) from exc
 
 
 # -- diff --------------------------------------------------------------------------------

@@ -32,7 +32,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from talos import readiness
 from talos.errors import CommandError, TalosError, ToolMissingError
+from talos.readiness import MachineStatusLike, Polling
 from talos.schematic import VANILLA_ID
 
 if TYPE_CHECKING:
@@ -57,14 +59,6 @@ FAILED = "failed"
 
 # ---------------------------------------------------------------------------------------
 # The client: the part of the talosctl adapter the rollout uses
-
-
-class MachineStatusLike(Protocol):
-    @property
-    def stage(self) -> str: ...
-
-    @property
-    def ready(self) -> bool: ...
 
 
 class Client(Protocol):
@@ -443,25 +437,16 @@ class _Rollout:
     def wait_until_ready(self, address: str) -> None:
         """Poll the machine status until it is ``running`` and ready (it may not answer
         while it reboots)."""
-        deadline = self.clock() + self.wait_seconds
-        last = "no answer yet"
-        while True:
-            try:
-                status = self.client.machine_status(address)
-            except ToolMissingError:
-                raise
-            except CommandError as exc:
-                last = f"no answer: {failure_message(exc)}"
-            else:
-                if status.stage.lower() == "running" and status.ready:
-                    return
-                last = f"stage {status.stage}, ready {str(status.ready).lower()}"
-            if self.clock() >= deadline:
-                raise TalosError(
-                    f"{address} is not running and ready after {format_seconds(self.wait_seconds)}"
-                    f" ({last}); check it with talosctl dmesg, then run the upgrade again"
-                )
-            self.sleep(self.options.poll_interval)
+        interval = self.options.poll_interval
+        polling = Polling(timeout=self.wait_seconds, first=interval, most=interval,
+                          clock=self.clock, sleep=self.sleep)
+        try:
+            readiness.wait_until_ready(self.client, address, polling, explain=failure_message)
+        except readiness.NotReady as exc:
+            raise TalosError(
+                f"{address} is not running and ready after {format_seconds(self.wait_seconds)}"
+                f" ({exc.last}); check it with talosctl dmesg, then run the upgrade again"
+            ) from exc
 
     def emit(self, node: str, phase: str, detail: str = "") -> None:
         if self.progress is not None:

@@ -9,7 +9,6 @@ import pytest
 
 from talos.apply import (
     ApplyStep,
-    Waiting,
     plan_apply,
     rollout_error,
     rollout_rows,
@@ -20,6 +19,7 @@ from talos.apply import (
 )
 from talos.cluster import Cluster, Node, load_cluster_file
 from talos.errors import CommandError, TalosError
+from talos.readiness import Polling
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -100,8 +100,8 @@ class FakeClock:
         self.slept.append(seconds)
         self.now += seconds
 
-    def waiting(self, timeout: float = 60.0) -> Waiting:
-        return Waiting(timeout=timeout, clock=self.clock, sleep=self.sleep)
+    def waiting(self, timeout: float = 60.0) -> Polling:
+        return Polling(timeout=timeout, clock=self.clock, sleep=self.sleep)
 
 
 def targets_of(cluster: Cluster, *names: str) -> list[Target]:

@@ -104,8 +104,9 @@ def apply(
     no-op when nothing changed), then sent with `talosctl apply-config`; a node whose
     running config is already the file's (asked with --dry-run) is left alone unless
     --force. Control planes go first, then workers, one node at a time: a node that
-    reboots to take its config is back and ready before the next is touched. The first failure stops the run, and the
-    table says what was applied, what failed and what was not attempted.
+    reboots to take its config is back and ready before the next is touched. The first
+    failure stops the run, and the table says what was applied, what failed and what was
+    not attempted.
     Nodes without an IP in the cluster file are found among the members by hostname.
     `inv --dry apply ...` prints the talosctl commands instead of running them.
 
