@@ -135,27 +135,12 @@ def locate(cluster: Cluster, nodes: Sequence[Node], talosctl: Talosctl) -> dict[
 
     A node that cannot be found is reported as such instead of failing the others.
     """
-    from talos.targets import resolve_targets
+    from talos.targets import locate as locate_targets
 
-    try:
-        return {t.node.name: Location(t.address) for t in resolve_targets(cluster, nodes, talosctl)}
-    except ToolMissingError:
-        raise
-    except TalosError:
-        pass
-    located: dict[str, Location] = {}
-    for node in nodes:
-        if node.ip:
-            located[node.name] = Location(node.ip)
-            continue
-        try:
-            (target,) = resolve_targets(cluster, [node], talosctl)
-        except ToolMissingError:
-            raise
-        except TalosError as exc:
-            located[node.name] = Location(None, f"{NOT_FOUND}: {first_line(exc)}")
-        else:
-            located[node.name] = Location(target.address)
+    found, missing = locate_targets(cluster, nodes, talosctl)
+    located = {target.node.name: Location(target.address) for target in found}
+    for unlocated in missing:
+        located[unlocated.node.name] = Location(None, f"{NOT_FOUND}: {unlocated.reason}")
     return located
 
 

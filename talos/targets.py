@@ -56,22 +56,58 @@ def talosctl_for(
     return Talosctl(talosconfig_path(cluster), runner=Runner(dry=dry), progress=progress)
 
 
+@dataclass(frozen=True)
+class Unlocated:
+    """A node without an address in the cluster file that could not be found; ``reason``
+    says why (no member of that name, or no control plane answered)."""
+
+    node: Node
+    reason: str
+
+
+def locate(
+    cluster: Cluster, nodes: Sequence[Node], talosctl: Talosctl
+) -> tuple[list[Target], list[Unlocated]]:
+    """The address of each of ``nodes`` that can be found, and the others with why.
+
+    For views of the whole cluster (status, images, the upgrade plan), where one node
+    that cannot be found must not hide the others. Members are asked at most once.
+    """
+    members: _Members | None = None
+    unanswered: _NoAnswer | None = None
+    found: list[Target] = []
+    missing: list[Unlocated] = []
+    for node in dict.fromkeys(nodes):
+        if node.ip:
+            found.append(Target(node, node.ip))
+            continue
+        if members is None and unanswered is None:
+            try:
+                members = _Members.ask(cluster, talosctl)
+            except _NoAnswer as exc:
+                unanswered = exc
+        if members is None:
+            assert unanswered is not None
+            missing.append(Unlocated(node, unanswered.about(cluster, node)))
+            continue
+        try:
+            found.append(Target(node, members.address_of(cluster, node)))
+        except SelectionError as exc:
+            missing.append(Unlocated(node, str(exc)))
+    return found, missing
+
+
 def resolve_targets(cluster: Cluster, nodes: Sequence[Node], talosctl: Talosctl) -> list[Target]:
     """The address of each of ``nodes``, in order (see the module docstring).
 
     A node without an address in the cluster file and not among the members is a
     :class:`SelectionError` naming it.
     """
-    members: _Members | None = None
-    targets = []
-    for node in nodes:
-        if node.ip:
-            targets.append(Target(node, node.ip))
-            continue
-        if members is None:
-            members = _Members.ask(cluster, talosctl, node)
-        targets.append(Target(node, members.address_of(cluster, node)))
-    return targets
+    found, missing = locate(cluster, nodes, talosctl)
+    if missing:
+        raise SelectionError(missing[0].reason)
+    by_name = {target.node.name: target for target in found}
+    return [by_name[node.name] for node in nodes]
 
 
 @dataclass(frozen=True)
@@ -82,14 +118,10 @@ class _Members:
     members: tuple[Member, ...]
 
     @classmethod
-    def ask(cls, cluster: Cluster, talosctl: Talosctl, needing: Node) -> _Members:
-        file = cluster.path.name
+    def ask(cls, cluster: Cluster, talosctl: Talosctl) -> _Members:
         askable = [cp for cp in cluster.controlplanes if cp.ip]
         if not askable:
-            raise SelectionError(
-                f"{needing.name} has no IP in {file} and no control plane has one to ask "
-                f"for the members; add its ip"
-            )
+            raise _NoAnswer("no control plane has one to ask for the members", "add its ip")
         failures = []
         for controlplane in askable:
             assert controlplane.ip is not None
@@ -99,9 +131,9 @@ class _Members:
                 raise
             except CommandError as exc:
                 failures.append(str(exc))
-        raise SelectionError(
-            f"{needing.name} has no IP in {file} and no control plane answered for the "
-            f"members ({'; '.join(failures)}); add its ip or check the control planes"
+        raise _NoAnswer(
+            f"no control plane answered for the members ({'; '.join(failures)})",
+            "add its ip or check the control planes",
         )
 
     def address_of(self, cluster: Cluster, node: Node) -> str:
@@ -112,6 +144,18 @@ class _Members:
             f"{node.name} has no IP in {cluster.path.name} and no member named "
             f"{node.hostname} was found on {self.asked.name}; add its ip"
         )
+
+
+class _NoAnswer(Exception):
+    """No control plane could say who the members are."""
+
+    def __init__(self, why: str, todo: str) -> None:
+        super().__init__(why)
+        self.why = why
+        self.todo = todo
+
+    def about(self, cluster: Cluster, node: Node) -> str:
+        return f"{node.name} has no IP in {cluster.path.name} and {self.why}; {self.todo}"
 
 
 def _same_host(reported: str, wanted: str) -> bool:

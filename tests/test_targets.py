@@ -14,7 +14,7 @@ from talos.cluster import Cluster, Node
 from talos.command import Result
 from talos.errors import SelectionError, ToolMissingError
 from talos.talosctl import Talosctl
-from talos.targets import Target, resolve_targets, talosconfig_path, talosctl_for
+from talos.targets import Target, locate, resolve_targets, talosconfig_path, talosctl_for
 
 UNREACHABLE = (
     "rpc error: code = Unavailable desc = connection error: desc = \"transport: Error while "
@@ -250,3 +250,31 @@ def test_a_node_that_left_the_cluster_is_refused_through_the_standin(
         "worker-06 has no IP in cluster.yaml and no member named worker-06 was found on "
         "worker-01; add its ip"
     )
+
+
+def test_locate_keeps_the_nodes_it_finds_and_says_why_for_the_others(
+    tmp_path: Path, talosconfig: Path
+) -> None:
+    w7 = Node("worker-07", "worker", None, "intel")
+    runner = FakeRunner(replies={"get members": (0, PITOWER_MEMBERS, "")})
+    found, missing = locate(cluster(tmp_path, CP1, W4, W5, w7), [W4, w7, W5],
+                            adapter(talosconfig, runner))
+    assert found == [Target(W4, "192.168.0.204"), Target(W5, "192.168.0.205")]
+    assert [(m.node.name, m.reason) for m in missing] == [
+        ("worker-07", "worker-07 has no IP in cluster.yaml and no member named worker-07 "
+                      "was found on worker-01; add its ip"),
+    ]
+    assert asked(runner) == ["192.168.0.201"]
+
+
+def test_locate_asks_silent_control_planes_once_for_all_nodes_it_cannot_place(
+    tmp_path: Path, talosconfig: Path
+) -> None:
+    runner = FakeRunner(replies={"get members": (1, "", UNREACHABLE)})
+    found, missing = locate(cluster(tmp_path, CP1, CP2, W5, W6), [CP1, W5, W6],
+                            adapter(talosconfig, runner))
+    assert found == [Target(CP1, "192.168.0.201")]
+    assert [m.node.name for m in missing] == ["worker-05", "worker-06"]
+    assert missing[1].reason.startswith(
+        "worker-06 has no IP in cluster.yaml and no control plane answered for the members")
+    assert asked(runner) == ["192.168.0.201", "192.168.0.202"]

@@ -111,33 +111,14 @@ def locate(
     A node without an IP in the cluster file is looked up among the members; one that
     is not found must not stop the upgrade of the others.
     """
-    from talos.errors import CommandError, SelectionError, ToolMissingError
-    from talos.targets import resolve_targets
-    from talos.upgrade import Observed, failure_message
+    from talos.targets import locate as locate_targets
+    from talos.upgrade import Observed
 
-    unique = list(dict.fromkeys(nodes))
-    try:
-        targets = resolve_targets(cluster, unique, talosctl)
-        return {t.node.name: t.address for t in targets}, {}
-    except ToolMissingError:
-        raise
-    except (SelectionError, CommandError):
-        pass
-    addresses: dict[str, str] = {}
-    missing: dict[str, Observed] = {}
-    for item in unique:
-        try:
-            [target] = resolve_targets(cluster, [item], talosctl)
-        except ToolMissingError:
-            raise
-        except SelectionError:
-            missing[item.name] = Observed(reachable=False,
-                                          error="not found among the cluster's members")
-        except CommandError as exc:
-            missing[item.name] = Observed(reachable=False, error=failure_message(exc))
-        else:
-            addresses[item.name] = target.address
-    return addresses, missing
+    found, missing = locate_targets(cluster, nodes, talosctl)
+    return (
+        {target.node.name: target.address for target in found},
+        {item.node.name: Observed(reachable=False, error=item.reason) for item in missing},
+    )
 
 
 # -- what is printed -----------------------------------------------------------------------
