@@ -129,7 +129,10 @@ class Talosctl:
     ) -> None:
         self.talosconfig = talosconfig
         self.runner = runner or Runner()
-        self.binary = binary or os.environ.get(BINARY_VARIABLE) or DEFAULT_BINARY
+        named = None if binary else os.environ.get(BINARY_VARIABLE)
+        self.binary = binary or named or DEFAULT_BINARY
+        #: Where the binary was named, when the user named it (a missing one says so).
+        self.named_by = BINARY_VARIABLE if named else None
         self.progress = progress
         self.read_timeout = READ_TIMEOUT
 
@@ -429,8 +432,15 @@ class Talosctl:
                 timeout=limit,
                 progress=self.progress if stream else None,
             )
-        except ToolMissingError:
-            raise
+        except ToolMissingError as exc:
+            if self.named_by is None:
+                raise
+            raise ToolMissingError(
+                f"no talosctl at {self.binary} (named by {self.named_by})",
+                command=exc.command,
+                hint=f"point {self.named_by} at talosctl of the cluster's Talos version, "
+                "or unset it to use talosctl on PATH",
+            ) from exc
         except CommandError as exc:
             if not timed_out(exc):
                 raise

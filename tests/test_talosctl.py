@@ -899,6 +899,18 @@ def test_a_missing_talosctl_is_one_line_saying_how_to_install_it(talosconfig: Pa
                     str(caught.value))
 
 
+def test_a_talosctl_named_by_the_environment_but_missing_says_which_variable_named_it(
+    talosconfig: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TALOSCTL", "/opt/talos/nope")
+    with pytest.raises(ToolMissingError) as caught:
+        Talosctl(talosconfig).members(NODE)
+    assert str(caught.value) == (
+        "no talosctl at /opt/talos/nope (named by TALOSCTL) (point TALOSCTL at talosctl of "
+        "the cluster's Talos version, or unset it to use talosctl on PATH)"
+    )
+
+
 def test_explain_picks_the_error_line_over_warnings_usage_and_multierror_headers() -> None:
     assert explain(UNKNOWN_FLAG) == "unknown flag: --talosconfig"
     assert explain(ALREADY) == "etcd data directory is not empty (AlreadyExists)"

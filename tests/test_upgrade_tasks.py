@@ -214,3 +214,12 @@ def test_upgrade_k8s_refuses_a_version_that_is_not_one(cluster: Standin) -> None
     with pytest.raises(Exit, match=r"'latest' is not a Kubernetes version like v1\.35\.0"):
         upgrade_k8s(Context(), to="latest")
     assert cluster.calls() == []
+
+
+def test_a_parallel_that_is_not_a_number_is_one_line_and_upgrades_nothing(
+    cluster: Standin, tmp_path: Path
+) -> None:
+    result = inv("upgrade", "--parallel", "two", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: --parallel 'two': give a number of workers, like 2"
+    assert upgrades(cluster) == []

@@ -33,11 +33,12 @@ _K8S_VERSION = re.compile(r"^v?\d+\.\d+\.\d+$")
     },
 )
 def upgrade(
-    c: Context, node: list[str] | None = None, role: str | None = None, parallel: int = 1,
+    c: Context, node: list[str] | None = None, role: str | None = None, parallel: str | int = "1",
     stage: bool = False, timeout: str | None = None, force: bool = False,
     preserve: bool = False,
 ) -> None:
     """Upgrade Talos where a node's version or schematic differs from the cluster file."""
+    from talos.errors import SelectionError
     from talos.targets import talosctl_for
     from talos.upgrade import (
         RolloutOptions,
@@ -48,6 +49,8 @@ def upgrade(
         wanted_state,
     )
 
+    if not str(parallel).strip().isdigit():
+        raise SelectionError(f"--parallel {parallel!r}: give a number of workers, like 2")
     options = RolloutOptions(parallel=int(parallel), stage=stage, force=force,
                              preserve=preserve, timeout=timeout)
     cluster = load_cluster(c)
