@@ -26,6 +26,7 @@ URL, PTR_URL = "URL", "PURL"
 # List codes: "L" plus the element kind.
 LIST = "L"
 ITEMS_STRINGS, ITEMS_VALUES, ITEMS_FREE, ITEMS_OBJECTS = "s", "v", "u", "o"
+ITEMS_PORTS = "p"  # port ranges: 443 or "8000-8080" (a range of one port is written as a number)
 # Container codes.
 STRUCT, PTR_STRUCT, MAP_STRUCTS, KEYED = "S", "P", "M", "K"
 
@@ -43,6 +44,8 @@ class Rule:
     be selected by with ``$patch: delete``. ``items`` is a list's element kind.
     ``always`` names fields merged even when the patch lacks them (plain bools and
     always-replaced values reset, as Talos does when it merges the enclosing struct).
+    ``zero`` is the text of an enum's zero value (``accept``, ``none``): a Go enum is a
+    number, so its zero value does not overwrite, like ``""`` and ``0``.
     """
 
     code: str
@@ -50,6 +53,7 @@ class Rule:
     keys: tuple[str, ...] = ()
     items: str = ""
     always: tuple[str, ...] = ()
+    zero: str = ""
 
     @property
     def is_struct(self) -> bool:
@@ -71,6 +75,10 @@ def _leaf(code: str) -> Rule:
         parts = code.split(":")
         keys = tuple(parts[2].split(",")) if len(parts) > 2 else ()
         return Rule(LIST, items=parts[1], keys=keys)
+    if code.startswith(ENUM + ":"):
+        return Rule(ENUM, zero=code[2:])
+    if code == LIST_REPLACE + "/" + ITEMS_PORTS:
+        return Rule(LIST_REPLACE, items=ITEMS_PORTS)
     if code.startswith(LIST_REPLACE + ":"):
         return Rule(LIST_REPLACE, keys=tuple(code[2:].split(",")))
     return Rule(code)

@@ -131,6 +131,8 @@ def _value(value: Any, rule: Rule, path: Path, unknown: list[str]) -> Any:
         return list(items)
     if code == R.LIST_REPLACE:
         items = _sequence(value, path)
+        if rule.items == R.ITEMS_PORTS:
+            return [_port_range(item, (*path, i)) for i, item in enumerate(items)]
         return [
             _string(item, (*path, i)) if not isinstance(item, dict | list) else item
             for i, item in enumerate(items)
@@ -194,6 +196,18 @@ def _number(value: Any, path: Path) -> int | float:
     if isinstance(value, float):
         return int(value)  # Go truncates a float going into an int field
     return value
+
+
+def _port_range(value: Any, path: Path) -> int | str:
+    """A port (``443``) or a range (``"8000-8080"``), as Talos reads and writes them."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 65535:
+        return int(value)
+    low, dash, high = str(value).partition("-") if isinstance(value, str) else ("", "", "")
+    if dash and low.isdigit() and high.isdigit() and int(low) <= 65535 and int(high) <= 65535:
+        return int(low) if int(low) == int(high) else f"{int(low)}-{int(high)}"
+    raise ValueFailure(
+        path, f"invalid port range: {_short(value)!r} (a port number or \"LOW-HIGH\")"
+    )
 
 
 def _base64(value: Any, path: Path) -> str:
@@ -279,6 +293,8 @@ def merge_value(left: Any, right: Any, rule: Rule, path: Path) -> Any:
         return merge_struct(left, right, rule, path)
     if code in (R.STRING, R.NUMBER, R.ENUM, R.DURATION):
         if right in (None, "", "0s") or (right == 0 and not isinstance(right, str)):
+            return left
+        if code == R.ENUM and rule.zero and right == rule.zero:
             return left
         return right
     if code == R.BOOL:
