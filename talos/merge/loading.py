@@ -120,8 +120,8 @@ def classify_patch(content: str, source: str) -> Patch:
     if strategic_error is not None:
         raise strategic_error
     raise PatchError(
-        f"{source}: neither a strategic patch (YAML mappings) nor a JSON patch "
-        "(a list of operations)"
+        f"{source}: config not found: neither a strategic patch (a document with more than "
+        "version/kind/name) nor a JSON patch (a list of operations)"
     )
 
 
@@ -144,7 +144,27 @@ def _yaml_operations(content: str) -> list[dict[str, Any]] | None:
         return []
     if len(documents) != 1:
         return None
-    return _operations(documents[0])
+    return _operations(_plain(documents[0]))
+
+
+def _plain(value: Any) -> Any:
+    """YAML operations as go-yaml reads them into ``any``: ``on`` is a string, ``0644`` a number.
+
+    Their values then travel as JSON, so nothing of the original spelling is kept.
+    """
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    return value
 
 
 def load_patches(specs: Sequence[str], *, base_dir: Path) -> list[Patch]:

@@ -548,7 +548,7 @@ def _delete_in_list(node: Any, rule: Rule | None, path: Path, item: tuple[str, s
     key, value = item
     if _selectable(rule, key):
         for index, candidate in enumerate(items):
-            if isinstance(candidate, dict) and _string_form(candidate.get(key)) == value:
+            if isinstance(candidate, dict) and _string_form(candidate.get(key), key) == value:
                 return [*items[:index], *items[index + 1:]]
     raise ValueFailure(walked, "lookup failed")
 
@@ -567,6 +567,11 @@ def _selectable(rule: Rule | None, key: str) -> bool:
     return key in rule.keys
 
 
-def _string_form(value: Any) -> str | None:
-    """What Talos compares a list item's field by: strings only (numbers never match)."""
+def _string_form(value: Any, key: str = "") -> str | None:
+    """What Talos compares a list item's field by: its text (numbers never match).
+
+    File permissions are a number with a text form of their own (``0o644``).
+    """
+    if key == "permissions" and isinstance(value, int) and not isinstance(value, bool):
+        return f"0o{value:o}"
     return value if isinstance(value, str) else None
