@@ -309,14 +309,20 @@ def test_gen_config_refuses_json_patches_on_multi_document_configs(
 ) -> None:
     (tmp_path / "empty.patch").write_text("")
     json_patch = '[{"op": "add", "path": "/machine/network/hostname", "value": "x"}]'
-    for patch in (json_patch, f"@{tmp_path / 'empty.patch'}"):
-        result = talosctl("gen", "config", "c", "https://10.0.0.1:6443", "-o", "-", "-t",
-                          "controlplane", "--config-patch", patch)
-        assert result.returncode == 1
-        assert result.stderr == (
-            "generating PKI and tokens\n"
-            "failed to generate config bundle: error patching control plane configs: "
-            "JSON6902 patches are not supported for multi-document machine configuration\n")
+    # The bundle patches all types, then control planes, then workers, and says which
+    # step failed (siderolabs/talos#13029, #12613).
+    for flag, where in (("--config-patch", "configs"),
+                        ("--config-patch-control-plane", "control plane configs"),
+                        ("--config-patch-worker", "worker config")):
+        for patch in (json_patch, f"@{tmp_path / 'empty.patch'}"):
+            result = talosctl("gen", "config", "c", "https://10.0.0.1:6443", "-o", "-", "-t",
+                              "controlplane", flag, patch)
+            assert result.returncode == 1
+            assert result.stderr == (
+                "generating PKI and tokens\n"
+                f"failed to generate config bundle: error patching {where}: "
+                "JSON6902 patches are not supported for multi-document machine "
+                "configuration\n")
 
 
 def test_gen_config_applies_strategic_patches_keeping_off_a_string(
@@ -1018,3 +1024,148 @@ def test_upgrade_reads_the_schematic_from_the_image_reference(
     assert untagged.returncode == 1
     assert 'error validating installer image "factory.talos.dev/installer"' in untagged.stderr
     assert standin.node("192.168.0.212")["talos_version"] == "v1.12.4"
+
+
+# ---------------------------------------------------------------------------------------
+# Audit against the CLI reference: aliases, error texts, output order
+
+
+def test_machineconfig_gen_is_gen_config_without_any_flag(
+    standin: Standin, tmp_path: Path
+) -> None:
+    made = talosctl("mc", "gen", "demo", "https://10.5.0.2:6443", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert made.stderr == ("generating PKI and tokens\n"
+                           f"Created {tmp_path / 'controlplane.yaml'}\n"
+                           f"Created {tmp_path / 'worker.yaml'}\n"
+                           f"Created {tmp_path / 'talosconfig'}\n")
+    config = list(yaml.safe_load_all((tmp_path / "controlplane.yaml").read_text()))
+    assert config[0]["machine"]["install"]["disk"] == "/dev/sda"
+    assert config[-1] == {"apiVersion": "v1alpha1", "kind": "HostnameConfig", "auto": "stable"}
+    again = talosctl("machineconfig", "gen", "demo", "https://10.5.0.2:6443", cwd=tmp_path)
+    assert again.returncode == 1
+    assert f'file "{tmp_path / "controlplane.yaml"}" already exists' in again.stderr
+    for flag in ("--force", "-o", "--with-secrets"):
+        refused = talosctl("mc", "gen", "demo", "https://10.5.0.2:6443", flag, "x",
+                           cwd=tmp_path)
+        assert refused.returncode == 1
+        assert refused.stderr.startswith(("unknown flag: " + flag,
+                                          f"unknown shorthand flag: '{flag[1:]}'"))
+        assert "talosctl machineconfig gen <cluster name> <cluster endpoint> [flags]" in (
+            refused.stderr)
+
+
+def test_gen_config_option_errors_read_as_talosctls(standin: Standin, tmp_path: Path) -> None:
+    def gen(*args: str) -> subprocess.CompletedProcess[str]:
+        return talosctl("gen", "config", "c", "https://10.0.0.1:6443", *args, cwd=tmp_path)
+
+    cases = {
+        ("--version", "v2"): 'unknown config version: "v2"\n',
+        ("-t", "controlplane,bogus", "-o", "x"): (
+            '1 error occurred:\n\t* invalid output type: "bogus"\n\n\n'),
+        ("--output-dir", "a", "-o", "b"): "can't use both output-dir and output\n",
+        ("--registry-mirror", "docker.io"): 'invalid registry mirror spec: "docker.io"\n',
+        ("--config-patch", "@missing.yaml"): (
+            "error parsing config JSON patch: open missing.yaml: no such file or directory\n"),
+    }
+    for args, stderr in cases.items():
+        result = gen(*args)
+        assert (result.returncode, result.stdout, result.stderr) == (1, "", stderr), args
+    assert [p.name for p in tmp_path.iterdir()] == ["standin"]  # nothing written
+
+
+def test_apply_takes_the_config_word_only_through_the_apply_alias(
+    cluster: Path, generated: Path
+) -> None:
+    config = str(generated / "controlplane.yaml")
+    for word in ("config", "machineconfig", "MachineConfig"):
+        ok = online(cluster, CP1, "apply", word, "-f", config, "--dry-run")
+        assert ok.returncode == 0, ok.stderr
+        assert ok.stderr.startswith("Dry run summary:\n")
+    direct = online(cluster, CP1, "apply-config", "config", "-f", config)
+    assert (direct.returncode, direct.stderr) == (1, "expected no positional arguments\n")
+    assert direct.stdout.startswith("Apply a new configuration to a node\n\nUsage:\n")
+    other = online(cluster, CP1, "apply", "cfg", "-f", config)
+    assert (other.returncode, other.stderr) == (1, "unknown positional argument cfg\n")
+    two = online(cluster, CP1, "apply", "config", "config", "-f", config)
+    assert two.returncode == 1
+    assert two.stderr.startswith("accepts at most 1 arg(s), received 2\n\nUsage:\n")
+    missing = online(cluster, CP1, "apply-config", "-f", "nope.yaml")
+    assert (missing.returncode, missing.stderr) == (
+        1, 'failed to read configuration from "nope.yaml": open nope.yaml: '
+           "no such file or directory\n")
+
+
+def test_enum_flags_refuse_other_values_while_parsing_and_list_their_options(
+    cluster: Path,
+) -> None:
+    mode = online(cluster, CP1, "apply-config", "-f", "x", "--mode", "later")
+    assert mode.returncode == 1
+    assert mode.stderr.startswith(
+        'invalid argument "later" for "-m, --mode" flag: possible options are: auto, '
+        "interactive, no-reboot, reboot, staged, try\n\nUsage:\n")
+    wipe = online(cluster, CP1, "reset", "--wipe-mode", "everything")
+    assert wipe.returncode == 1
+    assert wipe.stderr.startswith(
+        'invalid argument "everything" for "--wipe-mode" flag: possible options are: all, '
+        "system-disk, user-disks\n\nUsage:\n")
+    assert "--wipe-mode all, system-disk, user-disks   disk reset mode (default all)" in (
+        talosctl("reset", "--help").stdout)
+
+
+def test_upgrade_reboot_mode_is_case_insensitive_and_named_bare_when_wrong(
+    standin: Standin, cluster: Path
+) -> None:
+    image = "ghcr.io/siderolabs/installer:v1.12.5"
+    ok = online(cluster, "192.168.0.211", "upgrade", "-i", image, "-m", "PowerCycle",
+                "--wait=false")
+    assert ok.returncode == 0, ok.stderr
+    bad = online(cluster, "192.168.0.212", "upgrade", "-i", image, "-m", "kexec")
+    assert (bad.returncode, bad.stderr) == (1, "invalid reboot mode: kexec\n")
+    debug = online(cluster, "192.168.0.212", "upgrade", "-i", image, "--insecure",
+                   "--wait=false", "--debug")
+    assert (debug.returncode, debug.stderr) == (
+        1, "cannot use --wait and --insecure together\n")
+
+
+def test_version_prints_the_server_heading_before_connecting(
+    standin: Standin, cluster: Path
+) -> None:
+    down = talosctl("version", "--short", "--talosconfig", str(cluster), "-e", CP1, "-n",
+                    "10.9.9.9")
+    assert down.returncode == 1
+    assert down.stdout == "Client:\nTalos v1.12.4\nServer:\n"
+    assert down.stderr.startswith("error getting version: 1 error occurred:\n\t* 10.9.9.9: ")
+    empty = cluster.with_name("empty-talosconfig")
+    failed = talosctl("version", "--talosconfig", str(empty), "-n", CP1)
+    assert failed.returncode == 1
+    assert failed.stdout.endswith("\tOS/Arch:     linux/amd64\nServer:\n")
+
+
+def test_version_warns_about_nodes_that_fail_while_others_answer(
+    standin: Standin, cluster: Path
+) -> None:
+    result = talosctl("version", "--talosconfig", str(cluster), "-e", CP1, "-n",
+                      f"{CP1},10.9.9.9")
+    assert result.returncode == 0, result.stderr
+    assert f"\tNODE:        {CP1}\n" in result.stdout
+    assert "10.9.9.9" not in result.stdout
+    assert result.stderr.startswith("WARNING: 1 error occurred:\n\t* 10.9.9.9: rpc error: ")
+    json_only = talosctl("version", "--json", "--client", "--talosconfig", str(cluster), "-e",
+                         CP1, "-n", CP1)
+    assert json_only.returncode == 0, json_only.stderr
+    assert "Client:" not in json_only.stdout
+    assert stream(json_only.stdout)[0]["metadata"] == {"hostname": CP1}
+
+
+def test_validate_reads_the_config_before_it_looks_at_the_mode(
+    standin: Standin, tmp_path: Path
+) -> None:
+    missing = talosctl("validate", "-c", str(tmp_path / "none.yaml"), "-m", "bogus")
+    assert (missing.returncode, missing.stderr) == (
+        1, f"open {tmp_path / 'none.yaml'}: no such file or directory\n")
+    unnamed = talosctl("validate", "-m", "metal")
+    assert (unnamed.returncode, unnamed.stderr) == (1, "open : no such file or directory\n")
+    (tmp_path / "empty.yaml").write_text("")
+    empty = talosctl("validate", "-c", str(tmp_path / "empty.yaml"), "-m", "metal")
+    assert (empty.returncode, empty.stderr) == (1, "config not found\n")

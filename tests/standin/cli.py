@@ -23,7 +23,7 @@ from .flags import (
     Parsed,
     check_args,
     check_required,
-    find_command,
+    find_command_as,
     parse_flags,
 )
 
@@ -42,6 +42,19 @@ def lazy(module: str, name: str, *args: str) -> Run:
         body(p, data, version)
 
     return run
+
+
+def with_defaults(flags: list[Flag], run: Run) -> Run:
+    """A body that reads flags its command does not register, at their defaults."""
+
+    def wrapped(p: Parsed, data: dict[str, Any], version: str) -> None:
+        for flag in flags:
+            default = flag.default
+            p.values.setdefault(flag.name, list(default) if isinstance(default, list)
+                                else default)
+        run(p, data, version)
+
+    return wrapped
 
 
 def default_kubernetes(client_version: str) -> str:
@@ -154,9 +167,17 @@ def build(client_version: str) -> Command:
                  "node types), use @file to read a patch from file", short="p"),
         ],
     )
+    # `machineconfig gen` is `gen config` registered without its flags: every option keeps
+    # its default and passing one is an unknown flag.
+    defaults = [*gen_config.flags, *gen.persistent]
+    mc_gen = Command(
+        "gen", "gen <cluster name> <cluster endpoint>",
+        "Generates a set of configuration files for Talos cluster", args=(2, 2),
+        run=with_defaults(defaults, lazy("offline", "gen_config")),
+    )
     machineconfig = Command("machineconfig", "machineconfig", "Machine config related "
                             "commands", aliases=("mc",))
-    machineconfig.add(mc_patch)
+    machineconfig.add(mc_gen, mc_patch)
 
     validate = Command(
         "validate", "validate", "Validate config", args=(0, 0), run=lazy("offline", "validate"),
@@ -197,10 +218,11 @@ def build(client_version: str) -> Command:
         Flag("file", STRING, "", "the filename of the updated configuration", short="f"),
         Flag("insecure", BOOL, False, "apply the config using the insecure (encrypted with "
              "no auth) maintenance service", short="i"),
-        Flag("mode", STRING, "auto", "apply config mode", short="m"),
+        Flag("mode", STRING, "auto", "apply config mode", short="m",
+             choices=("auto", "interactive", "no-reboot", "reboot", "staged", "try")),
         Flag("timeout", DURATION, 60.0, "the config will be rolled back after specified "
              "timeout (if try mode is selected)"),
-    ], aliases=("apply",))
+    ], args=(0, 1), aliases=("apply",))
     upgrade = talos("upgrade", "upgrade", "Upgrade Talos on the target node",
                     lazy("lifecycle", "upgrade"), [
         Flag("debug", BOOL, False, "debug operation from kernel logs. --wait is set to true "
@@ -283,7 +305,8 @@ def build(client_version: str) -> Command:
         Flag("user-disks-to-wipe", STRINGS, [], "if set, wipes defined devices in the list"),
         Flag("wait", BOOL, True, "wait for the operation to complete, tracking its progress. "
              "always set to true when --debug is set"),
-        Flag("wipe-mode", STRING, "all", "disk reset mode", ),
+        Flag("wipe-mode", STRING, "all", "disk reset mode",
+             choices=("all", "system-disk", "user-disks")),
     ])
     health = talos("health", "health", "Check cluster health", lazy("health", "health"), [
         Flag("control-plane-nodes", STRINGS, [], "specify IPs of control plane nodes"),
@@ -338,8 +361,9 @@ def execute(argv: list[str]) -> int:
     root = build(version)
     command = root
     try:
-        command, rest = find_command(root, argv)
+        command, rest, called_as = find_command_as(root, argv)
         parsed: Parsed = parse_flags(command, rest)
+        parsed.called_as = called_as
         if command.run is None:
             raise HelpRequested()
         check_args(command, parsed.args)

@@ -42,6 +42,8 @@ class Flag:
     usage: str = ""
     short: str = ""
     hidden: bool = False
+    # An enum flag (a pflag Value whose Type() lists the options): checked while parsing.
+    choices: tuple[str, ...] = ()
 
     def shown(self) -> str:
         return f"-{self.short}, --{self.name}" if self.short else f"--{self.name}"
@@ -136,10 +138,14 @@ def _flag_usages(flags: Sequence[Flag]) -> list[str]:
     rows: list[tuple[str, str]] = []
     for flag in flags:
         left = f"  -{flag.short}, --{flag.name}" if flag.short else f"      --{flag.name}"
-        if flag.kind != BOOL:
+        if flag.choices:
+            left += " " + ", ".join(sorted(flag.choices))
+        elif flag.kind != BOOL:
             left += f" {flag.kind}"
         text = flag.usage
-        if flag.kind == BOOL and flag.default:
+        if flag.choices:
+            text += f" (default {flag.default})"
+        elif flag.kind == BOOL and flag.default:
             text += " (default true)"
         elif flag.kind == STRING and flag.default:
             text += f' (default "{flag.default}")'
@@ -225,6 +231,7 @@ class Parsed:
     values: dict[str, Any]
     changed: set[str]
     args: list[str]
+    called_as: str = ""  # the word that named the command (a name or an alias)
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
@@ -233,6 +240,16 @@ class Parsed:
 def find_command(root: Command, argv: Sequence[str]) -> tuple[Command, list[str]]:
     """cobra's ``Find``: walk subcommands by the first non-flag word at each level."""
     command, rest = root, list(argv)
+    return _find(root, command, rest)[:2]
+
+
+def find_command_as(root: Command, argv: Sequence[str]) -> tuple[Command, list[str], str]:
+    """:func:`find_command`, with the word the command was called by (cobra's CalledAs)."""
+    return _find(root, root, list(argv))
+
+
+def _find(root: Command, command: Command, rest: list[str]) -> tuple[Command, list[str], str]:
+    called_as = root.name
     while True:
         index = _first_word(rest, command)
         if index is None:
@@ -240,6 +257,7 @@ def find_command(root: Command, argv: Sequence[str]) -> tuple[Command, list[str]
         sub = command.child(rest[index])
         if sub is None:
             break
+        called_as = rest[index]
         rest = rest[:index] + rest[index + 1:]
         command = sub
     if command is root and command.children:
@@ -249,7 +267,7 @@ def find_command(root: Command, argv: Sequence[str]) -> tuple[Command, list[str]
                 f'unknown command "{rest[index]}" for "{root.path()}"'
                 + _suggestions(root, rest[index])
             )
-    return command, rest
+    return command, rest, called_as
 
 
 def _first_word(args: Sequence[str], command: Command) -> int | None:
@@ -319,6 +337,8 @@ def parse_flags(command: Command, argv: Sequence[str]) -> Parsed:
                 value = (values[flag.name] if flag.name in changed else []) + items
             elif flag.kind == STRING_ARRAY:
                 value = (values[flag.name] if flag.name in changed else []) + [text]
+            elif flag.choices and text not in flag.choices:
+                raise ValueError("possible options are: " + ", ".join(sorted(flag.choices)))
             else:
                 value = text
         except ValueError as exc:

@@ -62,13 +62,24 @@ def apply_config(p: Parsed, data: dict[str, Any], client_version: str) -> None:
     if mode not in ("auto", "no-reboot", "reboot", "staged", "try", "interactive"):
         raise CLIError(f'invalid argument "{mode}" for "-m, --mode" flag: must be one of '
                        '"auto", "no-reboot", "reboot", "staged", "try"')
+    if p.args:
+        # `apply config` / `apply machineconfig` name the command; anything else does not.
+        if p.args[0] != "config" and p.args[0].lower() != "machineconfig":
+            out(p.command.help())
+            raise CLIError(f"unknown positional argument {p.args[0]}")
+        if p.called_as == "apply-config":
+            out(p.command.help())
+            raise CLIError("expected no positional arguments")
     if not p["file"]:
         raise CLIError("no filename supplied for configuration")
     try:
         text = Path(p["file"]).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CLIError(f"open {p['file']}: no such file or directory") from None
-    if not text.strip():
+    except OSError as exc:
+        reason = "no such file or directory" if isinstance(exc, FileNotFoundError) else (
+            str(exc.strerror).lower())
+        raise CLIError(f'failed to read configuration from "{p["file"]}": '
+                       f'open {p["file"]}: {reason}') from None
+    if not text:
         raise CLIError("no configuration data read")
     documents = mc.parse(text)
     if p["config-patch"]:
@@ -242,10 +253,12 @@ def _wait_out(ips: list[str], action: str, seconds: dict[str, float], timeout: f
 
 
 def upgrade(p: Parsed, data: dict[str, Any], client_version: str) -> None:
+    if p["debug"]:
+        p.values["wait"] = True  # --debug forces --wait
     if p["insecure"] and p["wait"]:
         raise CLIError("cannot use --wait and --insecure together")
-    if p["reboot-mode"] not in ("default", "powercycle"):
-        raise CLIError(f'invalid reboot mode: "{p["reboot-mode"]}"')
+    if p["reboot-mode"].upper() not in ("DEFAULT", "POWERCYCLE"):
+        raise CLIError(f'invalid reboot mode: {p["reboot-mode"]}')
     image = p["image"] or f"ghcr.io/siderolabs/installer:{client_version}"
     session = connect(p, data, client_version)
     version_warning(session)

@@ -35,29 +35,34 @@ def _contract(text: str, client_version: str) -> tuple[int, int]:
 
 
 def gen_config(p: Parsed, data: dict[str, Any], client_version: str) -> None:
+    """``gen config``, and ``machineconfig gen`` (the same command without its flags:
+    every option keeps its default)."""
     name, endpoint = p.args
     mc.check_endpoint(endpoint)
-    for flag in ("version",):
-        if p[flag] != "v1alpha1":
-            raise CLIError(f"unknown config version: {p[flag]}")
+    if p["version"] != "v1alpha1":
+        raise CLIError(f'unknown config version: "{p["version"]}"')
     types = p["output-types"]
-    for kind in types:
-        if kind not in OUTPUT_TYPES:
-            raise CLIError(f"unknown output type: {kind}")
     output = p["output"]
-    if p["output-dir"]:
-        if "output" in p.changed:
-            raise CLIError("both --output and --output-dir cannot be set")
-        output = p["output-dir"]
-    if output == "-" and len(types) > 1:
+    if not types:
+        raise CLIError("at least one output type must be specified")
+    if len(types) > 1 and output == "-":
         raise CLIError("can't use multiple output types with stdout")
+    if p["output-dir"] and output:
+        raise CLIError("can't use both output-dir and output")
+    if p["output-dir"]:
+        output = p["output-dir"]
+    unknown = [f'invalid output type: "{kind}"' for kind in types if kind not in OUTPUT_TYPES]
+    if unknown:
+        raise CLIError(mc.multierror(unknown))
+    for mirror in p["registry-mirror"]:
+        if "=" not in mirror:
+            raise CLIError(f'invalid registry mirror spec: "{mirror}"')
     contract = _contract(p["talos-version"], client_version)
     kubernetes = p["kubernetes-version"].removeprefix("v")
     tag = os.environ.get("TAG") or client_version
     image = p["install-image"] or f"ghcr.io/siderolabs/installer:{tag}"
 
     bundle = mc.load_bundle(p["with-secrets"]) if p["with-secrets"] else mc.new_bundle()
-    err("generating PKI and tokens\n")
     opts = mc.Options(
         cluster_name=name, endpoint=endpoint, kubernetes_version=kubernetes,
         install_disk=p["install-disk"], install_image=image, dns_domain=p["dns-domain"],
@@ -65,26 +70,38 @@ def gen_config(p: Parsed, data: dict[str, Any], client_version: str) -> None:
         discovery=p["with-cluster-discovery"], kubespan=p["with-kubespan"],
         contract=contract, registry_mirrors=p["registry-mirror"],
     )
-    common = [mc.load_patch(s) for s in p["config-patch"]]
-    cp_patches = [mc.load_patch(s) for s in p["config-patch-control-plane"]]
-    worker_patches = [mc.load_patch(s) for s in p["config-patch-worker"]]
-    rendered: dict[str, str] = {}
-    for role, extra in (("controlplane", cp_patches), ("worker", worker_patches)):
-        documents = mc.generate(role, bundle, opts)
-        where = "control plane" if role == "controlplane" else "worker"
-        try:
-            documents = mc.apply_patches(documents, common + extra)
-        except CLIError as exc:
-            raise CLIError(f"failed to generate config bundle: error patching {where} "
-                           f"configs: {exc.message}") from None
-        rendered[role] = mc.render(documents, docs=p["with-docs"],
-                                   examples=p["with-examples"])
+    try:
+        groups = [[mc.load_patch(s) for s in p[flag]]
+                  for flag in ("config-patch", "config-patch-control-plane",
+                               "config-patch-worker")]
+    except CLIError as exc:
+        raise CLIError(f"error parsing config JSON patch: {exc.message}") from None
+    err("generating PKI and tokens\n")
+    documents = {role: mc.generate(role, bundle, opts) for role in ("controlplane", "worker")}
+    # The bundle patches every type, then control planes, then workers; each step names
+    # itself in the error.
+    steps = (("configs", ("controlplane", "worker"), groups[0]),
+             ("control plane configs", ("controlplane",), groups[1]),
+             ("worker config", ("worker",), groups[2]))
+    for where, roles, patches in steps:
+        if not patches:
+            continue
+        for role in roles:
+            try:
+                documents[role] = mc.apply_patches(documents[role], patches)
+            except CLIError as exc:
+                raise CLIError(f"failed to generate config bundle: error patching {where}: "
+                               f"{exc.message}") from None
+    rendered: dict[str, str] = {
+        role: mc.render(documents[role], docs=p["with-docs"], examples=p["with-examples"])
+        for role in ("controlplane", "worker")
+    }
     rendered["talosconfig"] = yamlio.dump(mc.talosconfig(name, bundle))
 
     if output == "-":
         out(rendered[types[0]])
         return
-    single_file = len(types) == 1 and output != "" and "output-dir" not in p.changed
+    single_file = len(types) == 1 and output != "" and not p["output-dir"]
     base = Path(output) if output else Path.cwd()
     for kind in OUTPUT_TYPES:
         if kind not in types:
@@ -143,12 +160,17 @@ def _bundle_from_config(documents: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _read(path: str) -> str:
+    """A file's text, failing with Go's ``open`` error text."""
     try:
+        if not path:
+            raise FileNotFoundError(path)
         return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise CLIError(f"open {path}: no such file or directory") from None
+    except IsADirectoryError:
+        raise CLIError(f"read {path}: is a directory") from None
     except OSError as exc:
-        raise CLIError(f"open {path}: {exc.strerror}") from None
+        raise CLIError(f"open {path}: {str(exc.strerror).lower()}") from None
 
 
 def machineconfig_patch(p: Parsed, data: dict[str, Any], client_version: str) -> None:
@@ -170,9 +192,8 @@ def machineconfig_patch(p: Parsed, data: dict[str, Any], client_version: str) ->
 
 
 def validate(p: Parsed, data: dict[str, Any], client_version: str) -> None:
-    mode = p["mode"]
-    if mode not in mc.RUNTIME_MODES:
-        raise CLIError(f'unknown runtime mode: "{mode}"')
+    """The config is read first (``open ...`` errors win over a bad mode), then the mode
+    is parsed, then the config validated."""
     config = p["config"]
     text = _read(config)
     try:
@@ -181,6 +202,11 @@ def validate(p: Parsed, data: dict[str, Any], client_version: str) -> None:
         raise
     except Exception as exc:
         raise CLIError(f"failed to decode configuration: {exc}") from None
+    if not documents:
+        raise CLIError("config not found")
+    mode = p["mode"]
+    if mode not in mc.RUNTIME_MODES:
+        raise CLIError(f'unknown runtime mode: "{mode}"')
     errors, warnings = mc.problems(documents, mode)
     for warning in warnings:
         err(f"WARNING: {warning}\n")

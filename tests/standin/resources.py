@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -20,13 +21,18 @@ from .client import (
     version_warning,
 )
 from .flags import CLIError, Parsed
-from .offline import client_block, out
+from .offline import client_block, err, out
 
 
 def version(p: Parsed, data: dict[str, Any], client_version: str) -> None:
-    if p["client"] and not p["json"]:
+    """The client block, then ``Server:`` before any connection is tried; one block per
+    node that answered. Nodes that failed while others answered are one warning; when
+    none answered the command fails. ``--json`` drops the client block (and ``--client``)."""
+    if not p["json"]:
         out(client_block(client_version, p["short"]))
-        return
+        if p["client"]:
+            return
+        out("Server:\n")
     session = connect(p, data, client_version)
     blocks: list[str] = []
 
@@ -47,15 +53,13 @@ def version(p: Parsed, data: dict[str, Any], client_version: str) -> None:
             "\tEnabled:     RBAC\n"
         )
 
-    if not p["json"]:
-        out(client_block(client_version, p["short"]))
     try:
         per_node(session, "error getting version", one, insecure=p["insecure"])
-    finally:
-        if p["json"]:
-            out("".join(blocks))
-        elif blocks:
-            out("Server:\n" + "".join(blocks))
+    except CLIError as exc:
+        if not blocks:
+            raise
+        err("WARNING: " + exc.message.removeprefix("error getting version: ") + "\n")
+    out("".join(blocks))
 
 
 SHOWN_TYPE = {"members": "Member", "machinestatus": "MachineStatus", "nodename": "Nodename",
@@ -165,6 +169,7 @@ def get(p: Parsed, data: dict[str, Any], client_version: str) -> None:
     fmt = p["output"]
     if fmt not in ("table", "yaml", "json") and not fmt.startswith("jsonpath="):
         raise CLIError(f'output format "{fmt}" is not supported')
+    path = _parse_jsonpath(fmt[len("jsonpath="):]) if fmt.startswith("jsonpath=") else []
     session = connect(p, data, client_version)
     version_warning(session)
     rows: list[list[str]] = []
@@ -178,19 +183,22 @@ def get(p: Parsed, data: dict[str, Any], client_version: str) -> None:
                 raise NodeError(f'rpc error: code = NotFound desc = resource '
                                 f'{RESOURCES[kind][1]}({RESOURCES[kind][0]}/{wanted_id}@'
                                 'undefined) doesn\'t exist')
+        # The maintenance API does not say which node answered.
+        shown = "" if p["insecure"] else ip
         for meta, spec in items:
             if fmt == "table":
-                rows.append([ip, meta["namespace"], SHOWN_TYPE[kind], meta["id"],
+                rows.append([shown, meta["namespace"], SHOWN_TYPE[kind], meta["id"],
                              str(meta["version"]),
                              *[cell(spec) for _, cell in COLUMNS[kind]]])
             elif fmt == "yaml":
-                chunks.append(yamlio.dump({"node": ip, "metadata": meta, "spec": spec}))
+                chunks.append(f"node: {shown}\n" + yamlio.dump({"metadata": meta,
+                                                               "spec": spec}))
             elif fmt == "json":
-                chunks.append(json.dumps({"node": ip, "metadata": meta, "spec": spec},
+                chunks.append(json.dumps({"node": shown, "metadata": meta, "spec": spec},
                                          indent=4, sort_keys=True, ensure_ascii=False) + "\n")
             else:
-                chunks.append(_jsonpath(fmt[len("jsonpath="):],
-                                        {"node": ip, "metadata": meta, "spec": spec}))
+                chunks.append(_jsonpath(path, {"node": shown, "metadata": meta,
+                                               "spec": spec}))
 
     try:
         per_node(session, "error getting resources", one, insecure=p["insecure"])
@@ -205,14 +213,86 @@ def get(p: Parsed, data: dict[str, Any], client_version: str) -> None:
             out("".join(chunks))
 
 
-def _jsonpath(expr: str, obj: dict[str, Any]) -> str:
-    path = expr.strip().strip("{}").lstrip(".")
-    value: Any = obj
-    for part in [x for x in path.split(".") if x]:
-        value = value.get(part) if isinstance(value, dict) else None
+_JSONPATH_STEP = re.compile(r"\.([^.\[\]]+)|\[(\*|-?\d+)\]|\.\*")
+
+
+def _parse_jsonpath(template: str) -> list[tuple[str, Any]]:
+    """A Kubernetes JSONPath template: literal text and ``{.field.list[0].x}`` actions
+    (fields, indexes, ``[*]``). Returns ``("text", str)`` and ``("path", steps)`` parts."""
+    parts: list[tuple[str, Any]] = []
+    rest = template
+    while rest:
+        start = rest.find("{")
+        if start < 0:
+            parts.append(("text", rest))
+            break
+        if start:
+            parts.append(("text", rest[:start]))
+        end = rest.find("}", start)
+        if end < 0:
+            raise CLIError("error parsing jsonpath: unclosed action")
+        action = rest[start + 1:end].strip()
+        if action.startswith('"') and action.endswith('"') and len(action) >= 2:
+            parts.append(("text", json.loads(action)))
+        else:
+            body = action[1:] if action.startswith("$") else action
+            steps: list[Any] = []
+            pos = 0
+            while pos < len(body):
+                match = _JSONPATH_STEP.match(body, pos)
+                if match is None:
+                    raise CLIError(f"error parsing jsonpath: unrecognized character in "
+                                   f"action: {body[pos]!r}")
+                if match[1] is not None:
+                    steps.append(match[1])
+                elif match[2] is not None:
+                    steps.append("*" if match[2] == "*" else int(match[2]))
+                else:
+                    steps.append("*")
+                pos = match.end()
+            parts.append(("path", steps))
+        rest = rest[end + 1:]
+    return parts
+
+
+def _jsonpath(parts: list[tuple[str, Any]], obj: dict[str, Any]) -> str:
+    """Every result on its own line: maps and lists as indented JSON (sorted keys),
+    scalars as Go prints them."""
+    lines: list[str] = []
+    for kind, value in parts:
+        if kind == "text":
+            lines.append(value)
+            continue
+        found: list[Any] = [obj]
+        for step in value:
+            following: list[Any] = []
+            for item in found:
+                if step == "*":
+                    following.extend(item.values() if isinstance(item, dict) else
+                                     item if isinstance(item, list) else [])
+                elif isinstance(step, int):
+                    if not isinstance(item, list) or not -len(item) <= step < len(item):
+                        raise NodeError("error finding result for jsonpath: array index "
+                                        "out of bounds")
+                    following.append(item[step])
+                elif isinstance(item, dict) and step in item:
+                    following.append(item[step])
+                else:
+                    raise NodeError(f"error finding result for jsonpath: {step} is not "
+                                    "found")
+            found = following
+        lines.extend(_go_value(item) for item in found)
+    return "".join(line + "\n" for line in lines)
+
+
+def _go_value(value: Any) -> str:
     if isinstance(value, (dict, list)):
-        return json.dumps(value) + "\n"
-    return ("" if value is None else str(value)) + "\n"
+        return json.dumps(value, indent=4, sort_keys=True, ensure_ascii=False)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "<nil>"
+    return str(value)
 
 
 def humanize_bytes(size: int) -> str:
