@@ -1169,3 +1169,32 @@ def test_validate_reads_the_config_before_it_looks_at_the_mode(
     (tmp_path / "empty.yaml").write_text("")
     empty = talosctl("validate", "-c", str(tmp_path / "empty.yaml"), "-m", "metal")
     assert (empty.returncode, empty.stderr) == (1, "config not found\n")
+
+
+def test_get_over_the_maintenance_api_names_no_node(standin: Standin) -> None:
+    standin.pitower(worker_04={"maintenance": True})
+    args = ("get", "machinestatus", "--insecure", "-n", "192.168.0.204")
+    as_json = talosctl(*args, "-o", "json")
+    assert as_json.returncode == 0, as_json.stderr
+    assert stream(as_json.stdout)[0]["node"] == ""
+    as_yaml = talosctl(*args, "-o", "yaml")
+    assert as_yaml.stdout.startswith("node: \nmetadata:\n    namespace: runtime\n")
+    table = talosctl(*args).stdout.splitlines()
+    assert table[1].startswith(" " * len("NODE   ") + "runtime   MachineStatus   machine")
+
+
+def test_get_jsonpath_prints_each_result_on_a_line_the_go_way(cluster: Path) -> None:
+    def path(expr: str, kind: str = "members") -> subprocess.CompletedProcess[str]:
+        return online(cluster, CP1, "get", kind, "-o", f"jsonpath={expr}")
+
+    first = path("{.spec.addresses[0]}")
+    assert first.stdout.splitlines()[:2] == ["192.168.0.201", "192.168.0.202"]
+    assert path("{.spec.status.ready}", "machinestatus").stdout == "true\n"
+    assert path("{.metadata.version}", "machinestatus").stdout == "5\n"
+    assert path("{.spec.controlPlane}").stdout.startswith('{\n    "port": 6443\n}\n')
+    assert path("{.spec.addresses}").stdout.startswith('[\n    "192.168.0.201"\n]\n')
+    missing = path("{.spec.nope}", "machinestatus")
+    assert missing.returncode == 1
+    assert "nope is not found" in missing.stderr
+    broken = path("{.spec", "machinestatus")
+    assert (broken.returncode, broken.stderr) == (1, "error parsing jsonpath: unclosed action\n")
