@@ -1,4 +1,9 @@
-"""Go's YAML library (gopkg.in/yaml.v3) as the Image Factory uses it, in pure Python.
+"""Go's YAML library as the Image Factory uses it, in pure Python.
+
+The factory marshals with go.yaml.in/yaml/v4, whose ``Marshal`` keeps yaml.v3's layout
+(v3 preset, unlimited line width); where v4 differs from gopkg.in/yaml.v3 (``<<`` is
+quoted, blank multi-line text is double-quoted, a literal block keeps a leading empty
+line) this module follows v4.
 
 A schematic ID is the sha256 of what Go's ``yaml.Marshal`` writes for the factory's
 schematic struct, so reproducing it byte for byte needs that library's conventions,
@@ -324,9 +329,29 @@ def is_base60_float(text: str) -> bool:
 
 
 def plain_is_safe(text: str) -> bool:
-    """Whether yaml.v3 may write this string unquoted (it must read back as a string)."""
+    """Whether Go's encoder asks for this string unquoted (it must read back as a string).
+
+    yaml/v4 also quotes ``<<``, which reads back as a merge key (yaml.v3 wrote it plain).
+    """
     rtag, _ = resolve("", text)
-    return rtag == STR and not is_base60_float(text) and text not in OLD_BOOLS
+    return (rtag == STR and not is_base60_float(text) and text not in OLD_BOOLS
+            and text != "<<")
+
+
+# unicode.IsSpace: Latin-1 white space, then the Unicode White_Space property.
+_GO_SPACES = frozenset(
+    "\t\n\v\f\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000"
+    + "".join(chr(code) for code in range(0x2000, 0x200B))
+)
+
+
+def literal_is_wanted(text: str) -> bool:
+    """yaml/v4's ``shouldUseLiteralStyle``: multi-line text of 2+ bytes that shows something.
+
+    Other multi-line text ("\\n", blank lines only) is written double-quoted.
+    """
+    return ("\n" in text and len(text.encode("utf-8", "surrogatepass")) >= 2
+            and any(ch not in _GO_SPACES for ch in text))
 
 
 # ---------------------------------------------------------------------------------------
@@ -376,8 +401,10 @@ class Node:
 
     @property
     def is_merge_key(self) -> bool:
+        # Go's parser tags a quoted "<<" as !!str: only a plain one merges.
         return (self.kind == "scalar" and self.value == "<<"
-                and (self.tag in ("", "!") or short_tag(self.tag) == MERGE))
+                and ((self.tag in ("", "!") and self.style == "")
+                     or short_tag(self.tag) == MERGE))
 
 
 def compose(text: str) -> Node | None:
@@ -937,7 +964,7 @@ def scalar_text(value: Any) -> tuple[str, str]:
         return value.text, PLAIN
     if isinstance(value, str):
         if "\n" in value:
-            return value, LITERAL
+            return value, (LITERAL if literal_is_wanted(value) else DOUBLE)
         return value, (PLAIN if plain_is_safe(value) else DOUBLE)
     raise TypeError(f"cannot marshal {type(value).__name__}")
 

@@ -245,3 +245,45 @@ def test_only_the_first_document_is_read() -> None:
     root = compose("a: 1\n---\n[broken\n")
     assert root is not None and root.kind == "map"
     assert compose("# only a comment\n") is None
+
+
+# The Image Factory marshals with go.yaml.in/yaml/v4 (its go.mod; pkg/schematic imports
+# it). v4's Marshal is Dump(V3 preset, unlimited width): yaml.v3's layout, plus two
+# representer rules of its own that the cases below pin down.
+
+
+def test_the_merge_key_text_is_quoted_when_written_as_a_string() -> None:
+    # v4 stringv: canUsePlain excludes looksLikeMerge(s), i.e. s == "<<" (v3 wrote it plain).
+    assert plain_is_safe("<<") is False
+    assert marshal(GoMap((("k", "<<"), ("<<", 1)))) == '"<<": 1\nk: "<<"\n'
+
+
+def test_a_quoted_merge_key_is_an_ordinary_string_key() -> None:
+    # Go's parser tags a quoted "<<" as !!str; only a plain one is a merge key.
+    root = compose("'<<': a\nb: 1\n")
+    assert root is not None
+    assert decode_any(root) == GoMap((("<<", "a"), ("b", 1)))
+    plain = compose("<<: {a: 1}\n")
+    assert plain is not None
+    with pytest.raises(GoYAMLError, match="merge keys"):
+        decode_any(plain)
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        ("\n", '"\\n"'),  # shorter than 2 bytes
+        ("\n\n", '"\\n\\n"'),  # nothing but white space
+        (" \n", '" \\n"'),
+        ("\t\n", '"\\t\\n"'),
+        ("\u3000\n", '"\u3000\\n"'),  # an ideographic space is white space to Go too
+        ("a\n", "|\n    a"),  # two bytes, one of them visible: a literal block
+        ("\x1c\n", '"\\x1C\\n"'),  # not white space to Go; special, so no block either
+    ],
+)
+def test_text_with_a_line_break_is_a_literal_block_only_if_it_shows_something(
+    text: str, written: str
+) -> None:
+    # v4 stringv: a string holding "\n" is a literal block only when shouldUseLiteralStyle
+    # (at least 2 bytes and one rune that unicode.IsSpace rejects); else double-quoted.
+    assert marshal(GoMap((("k", text),))) == f"k: {written}\n"

@@ -380,7 +380,7 @@ _TEXT = st.text(
     # fit inside a list item: their canonical form is not valid YAML.
     lambda text: not ("\n" in text and text[:1] in (" ", "\n", "\r", "\x85"))
 )
-_KEYS = _TEXT.filter(lambda key: key != "<<")  # Go writes it plain; it reads back as a merge
+_KEYS = _TEXT  # "<<" included: yaml/v4 quotes it, so it reads back as a string key
 _SCALARS = (
     _TEXT | st.integers(-(2**63), 2**64 - 1) | st.booleans() | st.none()
     | st.floats(allow_nan=False).filter(lambda f: f != 0 or str(f) == "0.0")  # Go: -0 -> 0
@@ -411,3 +411,176 @@ def test_the_canonical_form_reads_back_to_itself(
     assert again.extra_kernel_args == schematic.extra_kernel_args
     assert again.meta == schematic.meta
     assert canonical_yaml(again) == text
+
+
+# Canonical bytes below are derived from the factory's struct (siderolabs/image-factory
+# pkg/schematic: Owner, Overlay{Image, Name, Options}, Customization{ExtraKernelArgs,
+# Meta{Key uint8, Value}, SystemExtensions{OfficialExtensions}, Bootloader, SecureBoot})
+# and the emitter of go.yaml.in/yaml/v4 (indent 4; a block in a list item starts 2
+# columns after the dash; anything else rounds up to the next multiple of 4).
+
+
+def test_a_multi_line_meta_value_is_a_literal_block_under_its_key() -> None:
+    schematic = parse_schematic(
+        "customization:\n"
+        "  meta:\n"
+        "    - key: 0xa\n"
+        "      value: |\n"
+        "        machine:\n"
+        "          network: {}\n"
+    )
+    assert canonical_yaml(schematic) == (
+        "customization:\n"
+        "    meta:\n"
+        "        - key: 10\n"
+        "          value: |\n"
+        "            machine:\n"
+        "              network: {}\n"
+    )
+
+
+@pytest.mark.parametrize("key", ["10", "0xa", "0XA", "0o12", "012", "1_0", "10.0", "!!int '10'"])
+def test_every_spelling_of_a_meta_key_is_the_same_byte(key: str) -> None:
+    schematic = parse_schematic(f"customization: {{meta: [{{key: {key}, value: foo}}]}}")
+    assert schematic.meta == (MetaValue(10, "foo"),)
+    assert schematic_id(schematic) == (
+        "d308a2a5ee2277bed5fbaa104fcbc8d59122abfa737df987a95b4ca763459a7f"
+    )
+
+
+def test_meta_entries_keep_their_order_and_an_empty_entry_is_key_zero() -> None:
+    schematic = parse_schematic("customization: {meta: [{key: 12, value: b}, ~, {}, {key: 5}]}")
+    assert canonical_yaml(schematic) == (
+        "customization:\n"
+        "    meta:\n"
+        "        - key: 12\n"
+        "          value: b\n"
+        "        - key: 0\n"
+        '          value: ""\n'
+        "        - key: 5\n"
+        '          value: ""\n'
+    )
+
+
+def test_extensions_are_neither_sorted_nor_deduplicated() -> None:
+    schematic = parse_schematic(
+        "customization:\n"
+        "  systemExtensions:\n"
+        "    officialExtensions: [siderolabs/zfs, siderolabs/amd-ucode, siderolabs/zfs]\n"
+    )
+    assert canonical_yaml(schematic).endswith(
+        "        officialExtensions:\n"
+        "            - siderolabs/zfs\n"
+        "            - siderolabs/amd-ucode\n"
+        "            - siderolabs/zfs\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argument", "written"),
+    [
+        # Plain unless the text would read back as something else (resolve, base-60
+        # floats, YAML 1.1 booleans, "<<"): those are double-quoted by the encoder.
+        ("'1.2.3'", "1.2.3"),
+        ("'0x0a'", '"0x0a"'),
+        ("'0o17'", '"0o17"'),
+        ("'0b101'", '"0b101"'),
+        ("'1_000'", '"1_000"'),
+        ("'+1'", '"+1"'),
+        ("'.5'", '".5"'),
+        ("'1e3'", '"1e3"'),
+        ("'12:30:00'", '"12:30:00"'),
+        ("'.inf'", '".inf"'),
+        ("'.NaN'", '".NaN"'),
+        ("'True'", '"True"'),
+        ("'FALSE'", '"FALSE"'),
+        ("'y'", '"y"'),
+        ("'No'", '"No"'),
+        ("'OFF'", '"OFF"'),
+        ("'Null'", '"Null"'),
+        ("'~'", '"~"'),
+        ("'<<'", '"<<"'),
+        ("'2001-12-14t21:59:43.10-05:00'", '"2001-12-14t21:59:43.10-05:00"'),
+        # The emitter's own checks move a plain candidate to single quotes.
+        ("'-'", "'-'"),
+        ("'?'", "'?'"),
+        ("'? x'", "'? x'"),
+        ("'?x'", "?x"),
+        ("'x: y'", "'x: y'"),
+        ("'x:y'", "x:y"),
+        ("'!x'", "'!x'"),
+        ("'&x'", "'&x'"),
+        ("'*x'", "'*x'"),
+        ("'%x'", "'%x'"),
+        ("'|x'", "'|x'"),
+        ("'>x'", "'>x'"),
+        ("'`x'", "'`x'"),
+        ("'{x}'", "'{x}'"),
+        ("'x{y}'", "x{y}"),
+        ("'...'", "'...'"),
+        ("'it''s'", "it's"),
+        ("'''x'", "'''x'"),
+        ("' x'", "' x'"),
+        ("'x '", "'x '"),
+        # Text single quotes cannot hold goes double-quoted with Go's escapes.
+        ('"a\\tb"', '"a\\tb"'),
+        ('"\\x7f"', '"\\x7F"'),
+        ('"\\u00a0x"', "\u00a0x"),
+        ('"\\ufeffx"', '"\\uFEFFx"'),
+        ('"\\U0001F600"', '"\\U0001F600"'),
+        ('"\\x85"', '"\\N"'),
+        ('"a\\rb"', '"a\\rb"'),
+        # Unicode letters are printable: written as they are.
+        ("ünïcødé", "ünïcødé"),
+        ("'日本語'", "日本語"),
+    ],
+)
+def test_kernel_arguments_quoting_follows_the_go_encoder_and_emitter(
+    argument: str, written: str
+) -> None:
+    schematic = parse_schematic(f"customization:\n  extraKernelArgs:\n    - {argument}\n")
+    assert canonical_yaml(schematic) == (
+        f"customization:\n    extraKernelArgs:\n        - {written}\n"
+    )
+
+
+def test_a_bootloader_is_written_by_its_lower_case_name_before_secureboot() -> None:
+    # imageropts.BootloaderKind: enumer -text; names none/dual-boot/sd-boot/grub, exact or
+    # lower-cased match; "none" is the zero value, so omitempty drops it.
+    schematic = parse_schematic(
+        "customization: {secureboot: {includeWellKnownCertificates: true}, bootloader: GRUB}"
+    )
+    assert canonical_yaml(schematic) == (
+        "customization:\n"
+        "    bootloader: grub\n"
+        "    secureboot:\n"
+        "        includeWellKnownCertificates: true\n"
+    )
+    assert schematic_id(parse_schematic("customization: {bootloader: None}")) == VANILLA_ID
+    for bad in ("''", "1", "true", "sdboot"):
+        with pytest.raises(SchematicError, match=r"customization\.bootloader"):
+            parse_schematic(f"customization: {{bootloader: {bad}}}", "b.yaml")
+
+
+def test_an_overlay_with_only_options_still_writes_empty_image_and_name() -> None:
+    schematic = parse_schematic("overlay: {options: {a: ~}}")
+    assert canonical_yaml(schematic) == (
+        "overlay:\n"
+        '    image: ""\n'
+        '    name: ""\n'
+        "    options:\n"
+        "        a: null\n"
+        "customization: {}\n"
+    )
+
+
+def test_overlay_options_may_use_a_quoted_merge_key_text() -> None:
+    schematic = parse_schematic("overlay: {name: rpi, image: sbc, options: {'<<': a}}")
+    assert canonical_yaml(schematic) == (
+        "overlay:\n"
+        "    image: sbc\n"
+        "    name: rpi\n"
+        "    options:\n"
+        '        "<<": a\n'
+        "customization: {}\n"
+    )
