@@ -90,6 +90,7 @@ for _words, _tag, _value in (
     ((".nan", ".NaN", ".NAN"), FLOAT, math.nan),
     ((".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), FLOAT, math.inf),
     (("-.inf", "-.Inf", "-.INF"), FLOAT, -math.inf),
+    (("-0", "-0.0"), FLOAT, -0.0),  # yaml/v4 (yaml.v3 read "-0" as the int 0)
     (("<<",), MERGE, "<<"),
 ):
     for _word in _words:

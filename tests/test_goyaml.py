@@ -287,3 +287,13 @@ def test_text_with_a_line_break_is_a_literal_block_only_if_it_shows_something(
     # v4 stringv: a string holding "\n" is a literal block only when shouldUseLiteralStyle
     # (at least 2 bytes and one rune that unicode.IsSpace rejects); else double-quoted.
     assert marshal(GoMap((("k", text),))) == f"k: {written}\n"
+
+
+@pytest.mark.parametrize("text", ["-0", "-0.0"])
+def test_negative_zero_resolves_to_a_float_and_is_written_back_as_minus_zero(text: str) -> None:
+    # v4's resolve table maps "-0" and "-0.0" to -0.0 (yaml.v3 read "-0" as the int 0).
+    tag, value = resolve("", text)
+    assert tag == FLOAT and value == 0 and math.copysign(1.0, value) < 0
+    root = compose(f"k: {text}\n")
+    assert root is not None
+    assert marshal(decode_any(root)) == "k: -0\n"
