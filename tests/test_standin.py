@@ -4,6 +4,7 @@ injected failures."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import stat
@@ -1199,3 +1200,84 @@ def test_get_jsonpath_prints_each_result_on_a_line_the_go_way(cluster: Path) -> 
     assert "nope is not found" in missing.stderr
     broken = path("{.spec", "machinestatus")
     assert (broken.returncode, broken.stderr) == (1, "error parsing jsonpath: unclosed action\n")
+
+
+def test_upgrade_ack_table_pads_rows_not_the_header_and_warns_for_failed_nodes(
+    standin: Standin, cluster: Path
+) -> None:
+    result = talosctl("upgrade", "--talosconfig", str(cluster), "-e", CP1, "-n",
+                      "192.168.0.204,10.1.1.1", "-i", "ghcr.io/siderolabs/installer:v1.12.5",
+                      "--wait=false")
+    assert result.returncode == 0, result.stderr
+    header, row = result.stdout.splitlines()
+    assert header == "NODE            ACK                        STARTED"
+    assert row.startswith("192.168.0.204   Upgrade request received   ") and row.endswith("   ")
+    assert result.stderr.startswith("WARNING: 1 error occurred:\n\t* 10.1.1.1: rpc error: ")
+    none = talosctl("upgrade", "--talosconfig", str(cluster), "-e", CP1, "-n", "10.1.1.1",
+                    "-i", "ghcr.io/siderolabs/installer:v1.12.5", "--wait=false")
+    assert (none.returncode, none.stdout) == (1, "")
+    assert none.stderr.startswith("error performing upgrade: 1 error occurred:\n")
+
+
+def test_gen_config_names_a_single_output_file_as_given(standin: Standin, tmp_path: Path) -> None:
+    first = talosctl("gen", "config", "c", "https://10.0.0.1:6443", "-t", "talosconfig", "-o",
+                     "./tc", cwd=tmp_path)
+    assert first.stderr == "generating PKI and tokens\nCreated ./tc\n"
+    again = talosctl("gen", "config", "c", "https://10.0.0.1:6443", "-t", "talosconfig", "-o",
+                     "./tc", cwd=tmp_path)
+    assert again.stderr.endswith('file "./tc" already exists, use --force to overwrite\n')
+    spread = talosctl("gen", "config", "c", "https://10.0.0.1:6443", "-o", "./out/",
+                      cwd=tmp_path)
+    assert "Created out/controlplane.yaml\n" in spread.stderr
+
+
+def test_talos_version_contracts_parse_as_talos_does(standin: Standin, tmp_path: Path) -> None:
+    bad = talosctl("gen", "secrets", "--talos-version", "garbage", "-o", "-")
+    assert (bad.returncode, bad.stderr) == (
+        1, 'invalid talos-version: error parsing version "vgarbage"\n')
+    suffixed = talosctl("gen", "config", "c", "https://10.0.0.1:6443", "-t", "worker", "-o",
+                        "-", "--talos-version", "v1.12-rc")
+    assert suffixed.stderr.endswith('error parsing version "v1.12-rc"\n')
+    bare = talosctl("gen", "config", "c", "https://10.0.0.1:6443", "-t", "worker", "-o", "-",
+                    "--talos-version", "1.11.3")
+    assert bare.returncode == 0, bare.stderr
+    assert len(list(yaml.safe_load_all(bare.stdout))) == 1
+
+
+def test_gen_secrets_sources_fail_with_talosctls_words(standin: Standin, tmp_path: Path) -> None:
+    config = talosctl("gen", "secrets", "--from-controlplane-config", "nope.yaml",
+                      cwd=tmp_path)
+    assert (config.returncode, config.stderr) == (
+        1, "failed to load controlplane config: open nope.yaml: no such file or directory\n")
+    pki = tmp_path / "pki"
+    missing = talosctl("gen", "secrets", "-p", str(pki), cwd=tmp_path)
+    assert (missing.returncode, missing.stderr) == (
+        1, f"failed to create secrets bundle: open {pki / 'ca.crt'}: no such file or "
+           "directory\n")
+    (pki / "etcd").mkdir(parents=True)
+    for name in ("ca.crt", "ca.key", "etcd/ca.crt", "etcd/ca.key", "front-proxy-ca.crt",
+                 "front-proxy-ca.key", "sa.key"):
+        (pki / name).write_text(f"PEM {name}\n")
+    made = talosctl("gen", "secrets", "-p", str(pki), "-t", "abcdef.0123456789abcdef", "-o",
+                    "-")
+    assert made.returncode == 0, made.stderr
+    bundle = yaml.safe_load(made.stdout)
+    assert bundle["secrets"]["bootstraptoken"] == "abcdef.0123456789abcdef"
+    assert base64.b64decode(bundle["certs"]["k8s"]["crt"]) == b"PEM ca.crt\n"
+    assert base64.b64decode(bundle["certs"]["k8sserviceaccount"]["key"]) == b"PEM sa.key\n"
+
+
+def test_kubeconfig_settles_its_path_before_downloading(
+    standin: Standin, cluster: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "kubeconfig").write_text("existing\n")
+    refused = talosctl("kubeconfig", str(tmp_path), "--merge=false", "--talosconfig",
+                       str(cluster), "-e", CP1, "-n", "192.168.0.204")
+    assert (refused.returncode, refused.stderr) == (
+        1, f'kubeconfig file already exists, use --force to overwrite: '
+           f'"{tmp_path / "kubeconfig"}"\n')
+    worker = talosctl("kubeconfig", str(tmp_path / "a" / "b" / "kc"), "--talosconfig",
+                      str(cluster), "-e", CP1, "-n", "192.168.0.204")
+    assert worker.returncode == 1
+    assert worker.stderr.startswith("error copying: ")
+    assert (tmp_path / "a" / "b").is_dir() and not (tmp_path / "a" / "b" / "kc").exists()

@@ -23,7 +23,35 @@ from .offline import out
 
 
 def kubeconfig(p: Parsed, data: dict[str, Any], client_version: str) -> None:
+    """The target path is settled (parents made, an existing file refused without
+    --force/--merge) before the kubeconfig is downloaded, as talosctl does."""
     session = connect(p, data, client_version, single="kubeconfig")
+    target = p.args[0] if p.args else ""
+    merge = p["merge"]
+    to_stdout = target == "-"
+    path = Path(".")
+    if not to_stdout:
+        if not target:
+            env = [x for x in os.environ.get("KUBECONFIG", "").split(os.pathsep) if x]
+            if len(env) > 1:
+                raise CLIError("multiple kubeconfig files defined")
+            if env:
+                target = env[0]
+            elif merge:
+                target = str(Path.home() / ".kube" / "config")
+            else:
+                target = str(Path.cwd() / "kubeconfig")
+        path = Path(os.path.normpath(target))
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+        elif path.is_dir():
+            path = path / "kubeconfig"
+        if path.exists():
+            if not merge and not p["force"]:
+                raise CLIError(f'kubeconfig file already exists, use --force to overwrite: '
+                               f'"{path}"')
+        else:
+            merge = False  # nothing to merge into
     result: list[str] = []
 
     def one(ip: str, node: dict[str, Any]) -> None:
@@ -39,33 +67,12 @@ def kubeconfig(p: Parsed, data: dict[str, Any], client_version: str) -> None:
 
     per_node(session, "error copying", one)
     text = result[0]
-    target = p.args[0] if p.args else ""
-    merge = p["merge"]
-    if target == "-":
+    if to_stdout:
         out(text)
         return
-    if not target:
-        env = [x for x in os.environ.get("KUBECONFIG", "").split(os.pathsep) if x]
-        if len(env) > 1:
-            raise CLIError("multiple kubeconfig files defined")
-        if env:
-            target = env[0]
-        elif merge:
-            target = str(Path.home() / ".kube" / "config")
-        else:
-            target = str(Path.cwd() / "kubeconfig")
-    path = Path(target)
-    if path.is_dir():
-        path = path / "kubeconfig"
-    if path.exists():
-        if not merge:
-            if not p["force"]:
-                raise CLIError(f'kubeconfig file already exists, use --force to overwrite: '
-                               f'"{path}"')
-        else:
-            text = yamlio.dump(_merge_kubeconfig(path, yamlio.load(text), p["force"],
-                                                 p["force-context-name"]))
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+    if merge:
+        text = yamlio.dump(_merge_kubeconfig(path, yamlio.load(text), p["force"],
+                                             p["force-context-name"]))
     mc.write_file(path, text, 0o600)
 
 

@@ -217,14 +217,17 @@ def dig(data: Any, path: tuple[str, ...]) -> Any:
 
 def tabulate(rows: list[list[str]], *, trailing_tab: bool = False) -> str:
     """Go's tabwriter with padding 3: tab-terminated cells are padded, the last is not
-    unless the row ends with a tab too."""
-    padded = len(rows[0]) if trailing_tab else len(rows[0]) - 1
+    unless the row ends with a tab too (``trailing_tab``: every row but the header, as
+    ``upgrade`` prints them)."""
+    count = len(rows[0])
+    terminated = [count if trailing_tab and index else count - 1
+                  for index in range(len(rows))]
     widths: dict[int, int] = {}
-    for row in rows:
+    for row, padded in zip(rows, terminated, strict=True):
         for i, cell in enumerate(row[:padded]):
             widths[i] = max(widths.get(i, 0), len(cell))
     lines = []
-    for row in rows:
+    for row, padded in zip(rows, terminated, strict=True):
         cells = [cell.ljust(widths[i] + 3) for i, cell in enumerate(row[:padded])]
         lines.append("".join(cells) + "".join(row[padded:]))
     return "".join(line + "\n" for line in lines)

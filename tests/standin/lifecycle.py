@@ -303,7 +303,13 @@ def upgrade(p: Parsed, data: dict[str, Any], client_version: str) -> None:
         monotonic = time.monotonic() - START
         started.append((ip, f"{stamp}.{nanos:09d} +0000 UTC m=+{monotonic:.9f}"))
 
-    per_node(session, "error performing upgrade", one)
+    try:
+        per_node(session, "error performing upgrade", one)
+    except CLIError as exc:
+        if wait or not started:
+            raise
+        # Some nodes took the request: the others are one warning, the table follows.
+        err("WARNING: " + exc.message.removeprefix("error performing upgrade: ") + "\n")
     if not wait:
         out(tabulate([["NODE", "ACK", "STARTED"],
                       *[[ip, "Upgrade request received", at] for ip, at in started]],

@@ -27,10 +27,12 @@ def err(text: str) -> None:
 
 
 def _contract(text: str, client_version: str) -> tuple[int, int]:
-    value = text or client_version
-    match = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.\d+)?(?:-[\w.]+)?", value)
+    """Talos' ``ParseContractFromVersion``: a ``v`` is put in front, then
+    ``^v(\\d+)\\.(\\d+)($|\\.)`` must match."""
+    value = "v" + (text or client_version).removeprefix("v")
+    match = re.match(r"v(\d+)\.(\d+)($|\.)", value)
     if not match:
-        raise CLIError(f"invalid talos-version: error parsing version {value!r}")
+        raise CLIError(f'invalid talos-version: error parsing version "{value}"')
     return int(match[1]), int(match[2])
 
 
@@ -107,27 +109,32 @@ def gen_config(p: Parsed, data: dict[str, Any], client_version: str) -> None:
         if kind not in types:
             continue
         if single_file:
-            path = base
+            shown = output  # a single file is named exactly as given, not cleaned
         else:
-            shown = kind if kind == "talosconfig" else f"{kind}.yaml"
-            path = base / shown
+            shown = str(base / (kind if kind == "talosconfig" else f"{kind}.yaml"))
+        path = Path(shown)
         if path.exists() and not p["force"]:
-            raise CLIError(f'file "{path}" already exists, use --force to overwrite')
+            raise CLIError(f'file "{shown}" already exists, use --force to overwrite')
         path.parent.mkdir(parents=True, exist_ok=True)
         mc.write_file(path, rendered[kind])
-        err(f"Created {path}\n")
+        err(f"Created {shown}\n")
 
 
 def gen_secrets(p: Parsed, data: dict[str, Any], client_version: str) -> None:
-    if p["from-controlplane-config"]:
-        text = _read(p["from-controlplane-config"])
-        documents = mc.parse(text)
+    """The version contract is parsed first; then the bundle comes from a Kubernetes PKI
+    directory, a controlplane config, or fresh; then the file is checked and written."""
+    _contract(p["talos-version"], "v1.12.0")
+    if p["from-kubernetes-pki"]:
+        bundle = _bundle_from_pki(p["from-kubernetes-pki"], p["kubernetes-bootstrap-token"])
+    elif p["from-controlplane-config"]:
+        source = p["from-controlplane-config"]
+        try:
+            documents = mc.parse(_read(source))
+        except CLIError as exc:
+            raise CLIError(f"failed to load controlplane config: {exc.message}") from None
         bundle = _bundle_from_config(documents)
-    elif p["from-kubernetes-pki"]:
-        raise CLIError("importing Kubernetes PKI is not supported by this build")
     else:
         bundle = mc.new_bundle()
-    _contract(p["talos-version"], "v1.12.0")
     text = yamlio.dump(bundle)
     target = p["output-file"]
     if target == "-":
@@ -137,6 +144,30 @@ def gen_secrets(p: Parsed, data: dict[str, Any], client_version: str) -> None:
     if path.exists() and not p["force"]:
         raise CLIError(f'file "{target}" already exists, use --force to overwrite')
     mc.write_file(path, text, 0o600)
+
+
+def _bundle_from_pki(directory: str, token: str) -> dict[str, Any]:
+    """A bundle whose Kubernetes CAs and service-account key are a kubeadm PKI's."""
+    import base64
+
+    def encoded(name: str) -> str:
+        try:
+            raw = (Path(directory) / name).read_bytes()
+        except FileNotFoundError:
+            raise CLIError(f"failed to create secrets bundle: open "
+                           f"{Path(directory) / name}: no such file or directory") from None
+        return base64.b64encode(raw).decode()
+
+    bundle = mc.new_bundle()
+    certs = bundle["certs"]
+    certs["k8s"] = {"crt": encoded("ca.crt"), "key": encoded("ca.key")}
+    certs["etcd"] = {"crt": encoded("etcd/ca.crt"), "key": encoded("etcd/ca.key")}
+    certs["k8saggregator"] = {"crt": encoded("front-proxy-ca.crt"),
+                              "key": encoded("front-proxy-ca.key")}
+    certs["k8sserviceaccount"] = {"key": encoded("sa.key")}
+    if token:
+        bundle["secrets"]["bootstraptoken"] = token
+    return bundle
 
 
 def _bundle_from_config(documents: list[dict[str, Any]]) -> dict[str, Any]:
