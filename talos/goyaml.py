@@ -472,6 +472,8 @@ def describe(node: Node) -> str:
         return "a mapping"
     if node.kind == "seq":
         return "a list"
+    if node.style in ("'", '"'):
+        return f"the quoted string {node.style}{node.value}{node.style}"
     return f"`{node.value}`"
 
 

@@ -108,9 +108,9 @@ class _Reader:
         if goyaml.is_null(node):
             return {}
         if node.kind != "map":
-            what = path or "the schematic"
+            what = "must" if path else "the schematic must"
             raise self.error(
-                path, f"{what} must be a mapping, not {goyaml.describe(node)}", node.line
+                path, f"{what} be a mapping, not {goyaml.describe(node)}", node.line
             )
         found: dict[str, Any] = {}
         done: set[str] = set()

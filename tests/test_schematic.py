@@ -262,10 +262,15 @@ def test_meta_keys_are_bytes() -> None:
          "x.yaml:2: customization.extraKernelArgs: must be a list of strings, not `quiet`"),
         ("customization:\n  extraKernelArgs: [[a]]\n",
          "x.yaml:2: customization.extraKernelArgs[0]: expected a string, found a list"),
-        ("customization: [a]\n", "x.yaml:1: customization: customization must be a mapping"),
+        ("customization: [a]\n", "x.yaml:1: customization: must be a mapping, not a list"),
+        ("customization: {meta: [5]}\n", "x.yaml:1: customization.meta[0]: must be a mapping"),
         ("- a\n", "x.yaml:1: the schematic must be a mapping, not a list"),
         ("customization:\n  secureboot: {includeWellKnownCertificates: maybe}\n",
          "customization.secureboot.includeWellKnownCertificates: expected true or false"),
+        # Go reads a quoted 'true' as a string, and a string is a bool only if it is a
+        # YAML 1.1 word (yes, on, ...).
+        ("customization:\n  secureboot: {includeWellKnownCertificates: 'true'}\n",
+         "expected true or false, found the quoted string 'true'"),
         ("customization: {diskImage: {sectorSize: -512}}\n",
          "customization.diskImage.sectorSize: expected a whole number"),
         ("customization: {bootloader: lilo}\n",
