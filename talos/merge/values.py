@@ -114,7 +114,13 @@ def _value(value: Any, rule: Rule, path: Path, unknown: list[str]) -> Any:
         return None
     code = rule.code
     if code in (R.STRUCT, R.PTR_STRUCT):
-        return _struct(value, rule, path, unknown)
+        result = _struct(value, rule, path, unknown)
+        if _is_pem_pair(rule):
+            # Talos decodes a certificate and key pair as a whole: a half left out is
+            # decoded as empty bytes, which replace the base's half when merged.
+            result.setdefault("crt", "")
+            result.setdefault("key", "")
+        return result
     if code == R.MAP_STRUCTS:
         mapping = _mapping(value, path)
         return {
@@ -164,6 +170,16 @@ def _value(value: Any, rule: Rule, path: Path, unknown: list[str]) -> Any:
     if isinstance(value, dict | list) and code in (R.ENUM, R.PTR_ENUM):
         raise ValueFailure(path, f"cannot unmarshal {_yaml_kind(value)} into a scalar")
     return value
+
+
+def _is_pem_pair(rule: Rule) -> bool:
+    """A PEM certificate and key (``machine.ca``, ``cluster.etcd.ca``, client identities)."""
+    fields = rule.fields
+    return (
+        len(fields) == 2
+        and getattr(fields.get("crt"), "code", None) == R.BASE64
+        and getattr(fields.get("key"), "code", None) == R.BASE64
+    )
 
 
 def _mapping(value: Any, path: Path) -> dict[Any, Any]:
