@@ -851,8 +851,10 @@ def test_config_endpoint_node_and_merge_edit_the_talosconfig(
     merged = tmp_path / "merged"
     assert talosctl("config", "merge", str(cluster), "--talosconfig", str(merged)
                     ).returncode == 0
-    assert talosctl("config", "merge", str(cluster), "--talosconfig", str(merged)
-                    ).stdout == 'renamed talosconfig context "pitower" -> "pitower-1"\n'
+    # v1.12 reports renames on stderr (talosctl's config merge; stdout stays empty).
+    again = talosctl("config", "merge", str(cluster), "--talosconfig", str(merged))
+    assert (again.stdout, again.stderr) == (
+        "", 'renamed talosconfig context "pitower" -> "pitower-1"\n')
     assert sorted(yaml.safe_load(merged.read_text())["contexts"]) == ["pitower", "pitower-1"]
 
 
@@ -1281,3 +1283,89 @@ def test_kubeconfig_settles_its_path_before_downloading(
     assert worker.returncode == 1
     assert worker.stderr.startswith("error copying: ")
     assert (tmp_path / "a" / "b").is_dir() and not (tmp_path / "a" / "b" / "kc").exists()
+
+
+def test_config_subcommands_are_talosctls_with_their_argument_rules(
+    standin: Standin, cluster: Path, tmp_path: Path
+) -> None:
+    def config(*args: str) -> subprocess.CompletedProcess[str]:
+        return talosctl("config", *args, "--talosconfig", str(cluster), cwd=tmp_path)
+
+    bare = config("endpoint")
+    assert bare.returncode == 1
+    assert bare.stderr.startswith("requires at least 1 arg(s), only received 0\n")
+    assert config("endpoint", f" {CP1} ").returncode == 0
+    assert config("nodes", CP1, "192.168.0.202", "192.168.0.203", "192.168.0.204"
+                  ).returncode == 0
+    (tmp_path / "crt").write_text("crt")
+    (tmp_path / "key").write_text("key")
+    half = config("add", "other", "--crt", "crt")
+    assert (half.returncode, half.stderr.splitlines()[0]) == (
+        1, "if either the 'crt' or 'key' flag is specified, both are required")
+    assert config("add", "other", "--crt", "crt", "--key", "key").returncode == 0
+    assert config("add", "another").returncode == 0
+    listed = config("contexts").stdout.splitlines()
+    assert [line.split()[0] if line.split() else "" for line in listed] == [
+        "CURRENT", "another", "other", "*"]
+    assert listed[3].endswith(f"{CP1}   {CP1},192.168.0.202,192.168.0.203...")
+    removed = config("remove", "*other", "-y")
+    assert removed.stderr == ('removing context "another"\nremoving context "other"\n')
+    current = config("remove", "pitower", "-y")
+    assert current.stderr.startswith('skipping removal of current context "pitower"')
+    assert sorted(yaml.safe_load(cluster.read_text())["contexts"]) == ["pitower"]
+    none = config("remove", "nothing*", "-y")
+    assert (none.returncode, none.stderr) == (1, 'no contexts matched "nothing*"\n')
+
+
+def test_config_info_describes_the_current_context(standin: Standin, cluster: Path) -> None:
+    talosctl("config", "endpoint", CP1, "--talosconfig", str(cluster))
+    text = talosctl("config", "info", "--talosconfig", str(cluster))
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    assert lines[:4] == ["Current context:     pitower", "Nodes:               not defined",
+                         f"Endpoints:           {CP1}", "Roles:               os:admin"]
+    assert lines[4].startswith("Certificate expires: 1 year from now (")
+    as_json = json.loads(talosctl("config", "info", "-o", "json", "--talosconfig",
+                                  str(cluster)).stdout)
+    assert (as_json["context"], as_json["nodes"], as_json["endpoints"]) == (
+        "pitower", None, [CP1])
+    bad = talosctl("config", "info", "-o", "xml", "--talosconfig", str(cluster))
+    assert (bad.returncode, bad.stderr) == (1, 'unknown output format: "xml"\n')
+
+
+def test_config_new_asks_one_node_for_a_fresh_talosconfig(
+    standin: Standin, cluster: Path, tmp_path: Path
+) -> None:
+    made = online(cluster, CP1, "config", "new", str(tmp_path / "new"), "--roles", "os:reader")
+    assert made.returncode == 0, made.stderr
+    fresh = yaml.safe_load((tmp_path / "new").read_text())
+    assert fresh["contexts"][fresh["context"]]["endpoints"] == [CP1]
+    assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o600
+    again = online(cluster, CP1, "config", "new", str(tmp_path / "new"))
+    assert (again.returncode, again.stderr) == (
+        1, f'talosconfig file already exists: "{tmp_path / "new"}"\n')
+    roles = online(cluster, CP1, "config", "new", str(tmp_path / "x"), "--roles", "os:god")
+    assert (roles.returncode, roles.stderr) == (1, "unknown roles: os:god\n")
+    assert "--crt-ttl duration   certificate TTL (default 8760h0m0s)" in talosctl(
+        "config", "new", "--help").stdout
+
+
+def test_help_lists_subcommands_sorted_and_flags_sorted(standin: Standin) -> None:
+    group = talosctl("config", "--help").stdout
+    names = [line.split()[0] for line in
+             group.split("Available Commands:\n")[1].split("\n\n")[0].splitlines()]
+    assert names == sorted(names)
+    assert "  add         Add a new context\n" in group
+    flags = talosctl("get", "--help").stdout.split("Flags:\n")[1].splitlines()
+    longs = [line.split("--")[1].split()[0] for line in flags if "--" in line]
+    assert longs == sorted(longs)
+
+
+def test_bootstrap_from_a_snapshot_reports_it_on_stdout(
+    standin: Standin, cluster: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "db").write_bytes(b"snapshot\n")
+    result = online(cluster, CP1, "bootstrap", "--recover-from", str(tmp_path / "db"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f'recovering from snapshot "{tmp_path / "db"}": hash ')
+    assert result.stdout.endswith(", revision 1, total keys 1, total size 9\n")

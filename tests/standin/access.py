@@ -19,7 +19,7 @@ from .client import (
     tabulate,
 )
 from .flags import CLIError, Parsed
-from .offline import out
+from .offline import err, out
 
 
 def kubeconfig(p: Parsed, data: dict[str, Any], client_version: str) -> None:
@@ -152,7 +152,7 @@ def config_set(field: str) -> Callable[[Parsed, dict[str, Any], str], None]:
     def run(p: Parsed, data: dict[str, Any], client_version: str) -> None:
         path, config = _config_file(p)
         context = _current(config, p)
-        context[field] = list(p.args)
+        context[field] = [arg.strip() for arg in p.args]
         ordered = {k: context[k] for k in ("endpoints", "nodes", "ca", "crt", "key")
                    if k in context}
         ordered.update({k: v for k, v in context.items() if k not in ordered})
@@ -173,10 +173,12 @@ def config_context(p: Parsed, data: dict[str, Any], client_version: str) -> None
 def config_contexts(p: Parsed, data: dict[str, Any], client_version: str) -> None:
     _, config = _config_file(p)
     rows = [["CURRENT", "NAME", "ENDPOINTS", "NODES"]]
-    for name, context in config["contexts"].items():
+    for name in sorted(config["contexts"]):
+        context = config["contexts"][name] or {}
+        nodes = list(context.get("nodes") or [])
+        shown = ",".join(nodes[:3]) + "..." if len(nodes) > 3 else ",".join(nodes)
         rows.append(["*" if name == config["context"] else "", name,
-                     ",".join(context.get("endpoints") or []),
-                     ",".join(context.get("nodes") or [])])
+                     ",".join(context.get("endpoints") or []), shown])
     out(tabulate(rows))
 
 
@@ -197,10 +199,161 @@ def config_merge(p: Parsed, data: dict[str, Any], client_version: str) -> None:
             target = f"{name}-{n}"
             n += 1
         if target != name:
-            out(f'renamed talosconfig context "{name}" -> "{target}"\n')
+            err(f'renamed talosconfig context "{name}" -> "{target}"\n')
         config["contexts"][target] = context
         if name == incoming["context"]:
             current = target
     if current:
         config["context"] = current
     _save_config(path, config)
+
+
+def config_add(p: Parsed, data: dict[str, Any], client_version: str) -> None:
+    """A context from CA, certificate and key files (base64 of their bytes)."""
+    import base64
+
+    path, config = _config_file(p)
+
+    def encoded(flag: str, what: str) -> str:
+        try:
+            return base64.b64encode(Path(p[flag]).read_bytes()).decode()
+        except OSError:
+            raise CLIError(f"error reading {what}: open {p[flag]}: no such file or "
+                           "directory") from None
+
+    context: dict[str, Any] = {}
+    if p["ca"]:
+        context["ca"] = encoded("ca", "CA")
+    if p["crt"] or p["key"]:
+        if not (p["crt"] and p["key"]):
+            raise CLIError("if either the 'crt' or 'key' flag is specified, both are required")
+        context["crt"] = encoded("crt", "certificate")
+        context["key"] = encoded("key", "key")
+    config["contexts"][p.args[0]] = context
+    _save_config(path, config)
+
+
+def config_remove(p: Parsed, data: dict[str, Any], client_version: str) -> None:
+    """Contexts matching a glob go, except the current one; without -y each is asked
+    about (no terminal here: the answer is no)."""
+    import fnmatch
+
+    pattern = p.args[0]
+    if not pattern:
+        raise CLIError("no context specified")
+    path, config = _config_file(p)
+    if not config["contexts"]:
+        raise CLIError("no contexts defined")
+    matches = sorted(n for n in config["contexts"] if fnmatch.fnmatchcase(n, pattern))
+    if not matches:
+        raise CLIError(f'no contexts matched "{pattern}"')
+    changed = False
+    for name in matches:
+        if name == config["context"]:
+            err(f'skipping removal of current context "{name}", please change it to another '
+                "before removing\n")
+            continue
+        if not p["noconfirm"]:
+            err(f'remove context "{name}"? [y/N]: ')
+            continue
+        err(f'removing context "{name}"\n')
+        del config["contexts"][name]
+        changed = True
+    if changed and not p["dry-run"]:
+        _save_config(path, config)
+
+
+def config_info(p: Parsed, data: dict[str, Any], client_version: str) -> None:
+    """The current context, its nodes and endpoints, and the client certificate's roles
+    and expiry (issued for a year when the talosconfig was written)."""
+    import datetime
+    import json
+
+    path, config = _config_file(p)
+    _current(config, p)  # the same "no context is set" / "is not defined" checks
+    context = config["contexts"][p["context"] or config["context"]] or {}
+    info: dict[str, Any] = {
+        "context": config["context"],
+        "nodes": context.get("nodes") or None,
+        "endpoints": context.get("endpoints") or None,
+        "roles": None, "certTTL": "", "certNotAfter": "",
+    }
+    if context.get("crt"):
+        written = datetime.datetime.fromtimestamp(path.stat().st_mtime, datetime.UTC)
+        not_after = written + datetime.timedelta(days=365)
+        now = datetime.datetime.now(datetime.UTC)
+        info["roles"] = ["os:admin"]
+        info["certTTL"] = _rel_time(not_after, now)
+        info["certNotAfter"] = not_after.strftime("%Y-%m-%d")
+    fmt = p["output"]
+    if fmt == "json":
+        out(json.dumps(info, indent=2) + "\n")
+    elif fmt == "yaml":
+        out(yamlio.dump({k: ([] if v is None else v) for k, v in info.items()}))
+    elif fmt == "text":
+        lines = [
+            f"Current context:     {info['context']}",
+            "Nodes:               " + (", ".join(info["nodes"]) if info["nodes"]
+                                       else "not defined"),
+            "Endpoints:           " + (", ".join(info["endpoints"]) if info["endpoints"]
+                                       else "not defined"),
+        ]
+        if info["roles"]:
+            lines.append("Roles:               " + ", ".join(info["roles"]))
+        if info["certTTL"]:
+            lines.append(f"Certificate expires: {info['certTTL']} ({info['certNotAfter']})")
+        out("\n".join(lines) + "\n")
+    else:
+        raise CLIError(f'unknown output format: "{fmt}"')
+
+
+_DAY = 86400.0
+_MAGNITUDES = (  # go-humanize RelTime: (below, format, divisor)
+    (1, "now", 0), (2, "1 second %s", 0), (60, "%d seconds %s", 1),
+    (120, "1 minute %s", 0), (3600, "%d minutes %s", 60), (7200, "1 hour %s", 0),
+    (_DAY, "%d hours %s", 3600), (2 * _DAY, "1 day %s", 0), (7 * _DAY, "%d days %s", _DAY),
+    (14 * _DAY, "1 week %s", 0), (30 * _DAY, "%d weeks %s", 7 * _DAY),
+    (60 * _DAY, "1 month %s", 0), (360 * _DAY, "%d months %s", 30 * _DAY),
+    (540 * _DAY, "1 year %s", 0), (720 * _DAY, "2 years %s", 0),
+    (float("inf"), "%d years %s", 360 * _DAY),
+)
+
+
+def _rel_time(then: Any, now: Any) -> str:
+    seconds = (then - now).total_seconds()
+    label = "from now" if seconds > 0 else "ago"
+    seconds = abs(seconds)
+    for below, text, divisor in _MAGNITUDES:
+        if seconds < below:
+            if "%d" in text:
+                return text % (int(seconds // divisor), label)
+            return text % label if "%s" in text else text
+    return "a long while " + label
+
+
+def config_new(p: Parsed, data: dict[str, Any], client_version: str) -> None:
+    """A talosconfig with a fresh client certificate from the node, pointing at the
+    endpoints used to get it."""
+    session = connect(p, data, client_version, single="talosconfig")
+    known = {"os:admin", "os:operator", "os:reader", "os:etcd:backup"}
+    unknown = [r for r in p["roles"] if r not in known and not r.startswith("os:impersonator")]
+    if unknown:
+        raise CLIError("unknown roles: " + ", ".join(unknown))
+    target = p.args[0] if p.args else "talosconfig"
+    if Path(target).exists():
+        raise CLIError(f'talosconfig file already exists: "{target}"')
+    current = read_talosconfig(session.talosconfig) if session.talosconfig else {}
+    name = (p["context"] or current.get("context") or "talos-default")
+    base = (current.get("contexts") or {}).get(name) or {}
+    result: list[dict[str, Any]] = []
+
+    def one(ip: str, node: dict[str, Any]) -> None:
+        result.append({"context": name, "contexts": {name: {
+            "endpoints": list(session.endpoints),
+            "ca": base.get("ca") or mc._pem("CERTIFICATE", 200),
+            "crt": mc._pem("CERTIFICATE", 200),
+            "key": mc._pem("ED25519 PRIVATE KEY", 48),
+        }}})
+
+    per_node(session, "", one)
+    _save_config(Path(target), result[0])

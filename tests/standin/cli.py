@@ -339,16 +339,37 @@ def build(client_version: str) -> Command:
                      "(talosconfig)", persistent=connection_flags())
     config.add(
         Command("endpoint", "endpoint <endpoint>...", "Set the endpoint(s) for the current "
-                "context", aliases=("endpoints",), args=(0, None),
+                "context", aliases=("endpoints",), args=(1, None),
                 run=lazy("access", "config_set", "endpoints")),
         Command("node", "node <endpoint>...", "Set the node(s) for the current context",
                 aliases=("nodes",), args=(0, None), run=lazy("access", "config_set", "nodes")),
-        Command("merge", "merge <from>", "Merge additional contexts from another client "
-                "configuration file", args=(1, 1), run=lazy("access", "config_merge")),
         Command("context", "context <context>", "Set the current context",
                 aliases=("use-context",), args=(1, 1), run=lazy("access", "config_context")),
+        Command("add", "add <context>", "Add a new context", args=(1, 1),
+                run=lazy("access", "config_add"), flags=[
+                    Flag("ca", STRING, "", "the path to the CA certificate"),
+                    Flag("crt", STRING, "", "the path to the certificate"),
+                    Flag("key", STRING, "", "the path to the key"),
+                ]),
+        Command("remove", "remove <context>", "Remove contexts", args=(1, 1),
+                run=lazy("access", "config_remove"), flags=[
+                    Flag("dry-run", BOOL, False, "dry run"),
+                    Flag("noconfirm", BOOL, False, "do not ask for confirmation", short="y"),
+                ]),
         Command("contexts", "contexts", "List defined contexts", aliases=("get-contexts",),
                 args=(0, 0), run=lazy("access", "config_contexts")),
+        Command("merge", "merge <from>", "Merge additional contexts from another client "
+                "configuration file", args=(1, None), run=lazy("access", "config_merge")),
+        Command("new", "new [<path>]", "Generate a new client configuration file",
+                args=(0, 1), run=lazy("access", "config_new"), flags=[
+                    Flag("crt-ttl", DURATION, 8760 * 3600.0, "certificate TTL"),
+                    Flag("roles", STRINGS, ["os:admin"], "roles"),
+                ]),
+        Command("info", "info", "Show information about the current context", args=(0, 0),
+                run=lazy("access", "config_info"), flags=[
+                    Flag("output", STRING, "text", "output format (json|yaml|text). Default "
+                         "text.", short="o"),
+                ]),
     )
     root.add(apply_config, bootstrap, config, gen, get, health, image, kubeconfig,
              machineconfig, reboot, reset, upgrade, upgrade_k8s, usage, validate, version)

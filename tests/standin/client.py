@@ -176,7 +176,8 @@ def per_node(session: Session, action: str, fn: Callable[[str, dict[str, Any]], 
         except NodeError as exc:
             errors.append(f"{ip}: {exc}")
     if errors:
-        raise CLIError(f"{action}: {mc.multierror(errors)}")
+        text = mc.multierror(errors)
+        raise CLIError(f"{action}: {text}" if action else text)
 
 
 class NodeError(Exception):

@@ -109,14 +109,17 @@ class Command:
             lines.append(f"  {self.path()} [command]")
         if self.aliases:
             lines += ["", "Aliases:", f"  {', '.join((self.name, *self.aliases))}"]
-        visible = [c for c in self.children if not c.hidden]
+        # cobra sorts subcommands by name and pads names to at least 11 characters;
+        # pflag sorts flags by name.
+        visible = sorted((c for c in self.children if not c.hidden), key=lambda c: c.name)
         if visible:
             lines += ["", "Available Commands:"]
-            width = max(len(c.name) for c in visible)
+            width = max(11, *(len(c.name) for c in visible))
             lines += [f"  {c.name.ljust(width)} {c.short}" for c in visible]
-        local = [f for f in [*self.flags, *self.persistent, self.help_flag()] if not f.hidden]
+        local = sorted((f for f in [*self.flags, *self.persistent, self.help_flag()]
+                        if not f.hidden), key=lambda f: f.name)
         lines += ["", "Flags:", *_flag_usages(local)]
-        inherited = [f for f in self.inherited() if not f.hidden]
+        inherited = sorted((f for f in self.inherited() if not f.hidden), key=lambda f: f.name)
         if inherited:
             lines += ["", "Global Flags:", *_flag_usages(inherited)]
         if self.children:

