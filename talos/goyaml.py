@@ -1,9 +1,10 @@
 """Go's YAML library as the Image Factory uses it, in pure Python.
 
 The factory marshals with go.yaml.in/yaml/v4, whose ``Marshal`` keeps yaml.v3's layout
-(v3 preset, unlimited line width); where v4 differs from gopkg.in/yaml.v3 (``<<`` is
-quoted, blank multi-line text is double-quoted, a literal block keeps a leading empty
-line) this module follows v4.
+(v3 preset, unlimited line width); where v4 differs from gopkg.in/yaml.v3 this module
+follows v4: YAML 1.1 booleans, base-60 numbers and ``<<`` are single-quoted (v3:
+double-quoted, ``<<`` plain), blank multi-line text is double-quoted, a literal block
+keeps a leading empty line, ``-0`` is a float.
 
 A schematic ID is the sha256 of what Go's ``yaml.Marshal`` writes for the factory's
 schematic struct, so reproducing it byte for byte needs that library's conventions,
@@ -329,14 +330,16 @@ def is_base60_float(text: str) -> bool:
     return bool(text) and ":" in text and bool(_BASE60.fullmatch(text))
 
 
-def plain_is_safe(text: str) -> bool:
-    """Whether Go's encoder asks for this string unquoted (it must read back as a string).
+def needs_compat_quotes(text: str) -> bool:
+    """yaml/v4's representer single-quotes text other YAML readers take for something
+    else: YAML 1.1 booleans (yes, on, n, ...), base-60 numbers (1:20) and ``<<``."""
+    return text in OLD_BOOLS or is_base60_float(text) or text == "<<"
 
-    yaml/v4 also quotes ``<<``, which reads back as a merge key (yaml.v3 wrote it plain).
-    """
+
+def plain_is_safe(text: str) -> bool:
+    """Whether Go's encoder asks for this string unquoted (it must read back as a string)."""
     rtag, _ = resolve("", text)
-    return (rtag == STR and not is_base60_float(text) and text not in OLD_BOOLS
-            and text != "<<")
+    return rtag == STR and not needs_compat_quotes(text)
 
 
 # unicode.IsSpace: Latin-1 white space, then the Unicode White_Space property.
@@ -968,6 +971,10 @@ def scalar_text(value: Any) -> tuple[str, str]:
     if isinstance(value, str):
         if "\n" in value:
             return value, (LITERAL if literal_is_wanted(value) else DOUBLE)
+        if needs_compat_quotes(value):
+            return value, SINGLE
+        # The desolver quotes a string that would read back as another type with the
+        # v3 preset's quote preference: double quotes.
         return value, (PLAIN if plain_is_safe(value) else DOUBLE)
     raise TypeError(f"cannot marshal {type(value).__name__}")
 

@@ -207,12 +207,12 @@ def test_multi_line_strings_are_literal_blocks_unless_they_cannot_be(
         ("\x7f", '"\\x7F"'),
         ("\ufeff", '"\\uFEFF"'),
         ("a\\b", "a\\b"),
-        ("yes", '"yes"'),
+        ("yes", "'yes'"),
         ("1", '"1"'),
         ("", '""'),
     ],
 )
-def test_strings_are_quoted_exactly_when_yaml_v3_quotes_them(text: str, written: str) -> None:
+def test_strings_are_quoted_exactly_when_go_quotes_them(text: str, written: str) -> None:
     assert marshal(GoMap((("k", text),))) == f"k: {written}\n"
 
 
@@ -253,9 +253,12 @@ def test_only_the_first_document_is_read() -> None:
 
 
 def test_the_merge_key_text_is_quoted_when_written_as_a_string() -> None:
-    # v4 stringv: canUsePlain excludes looksLikeMerge(s), i.e. s == "<<" (v3 wrote it plain).
+    # v4 stringv: looksLikeMerge(s) forces single quotes, like isOldBool and
+    # isBase60Float (yaml.v3 wrote "<<" plain and the others double-quoted).
     assert plain_is_safe("<<") is False
-    assert marshal(GoMap((("k", "<<"), ("<<", 1)))) == '"<<": 1\nk: "<<"\n'
+    assert marshal(GoMap((("k", "<<"), ("<<", 1), ("b", "on"), ("c", "1:20")))) == (
+        "'<<': 1\nb: 'on'\nc: '1:20'\nk: '<<'\n"
+    )
 
 
 def test_a_quoted_merge_key_is_an_ordinary_string_key() -> None:

@@ -172,7 +172,7 @@ def test_empty_and_null_fields_are_omitted() -> None:
         ("'1'", '"1"'),
         ("1", '"1"'),
         ("true", '"true"'),
-        ("on", '"on"'),
+        ("on", "'on'"),  # YAML 1.1 booleans: single quotes (yaml/v4)
         ("0x10", '"0x10"'),
         ("1.0", '"1.0"'),
         ("~", "null"),  # a null item is dropped ...
@@ -224,8 +224,8 @@ def test_overlay_options_keep_go_types_and_sort_their_keys() -> None:
         "    options:\n"
         '        "1": one\n'
         "        a2:\n"
-        '            - "on"\n'
-        '            - "on"\n'
+        "            - 'on'\n"
+        "            - 'on'\n"
         "            - 15\n"
         "            - null\n"
         "        a10: 1.5\n"
@@ -484,8 +484,9 @@ def test_extensions_are_neither_sorted_nor_deduplicated() -> None:
 @pytest.mark.parametrize(
     ("argument", "written"),
     [
-        # Plain unless the text would read back as something else (resolve, base-60
-        # floats, YAML 1.1 booleans, "<<"): those are double-quoted by the encoder.
+        # Plain unless the text would read back as something else: another type to
+        # Go's resolver -> double quotes (the desolver, v3 preset); a YAML 1.1 boolean,
+        # a base-60 number or "<<" -> single quotes (the v4 representer).
         ("'1.2.3'", "1.2.3"),
         ("'0x0a'", '"0x0a"'),
         ("'0o17'", '"0o17"'),
@@ -494,17 +495,17 @@ def test_extensions_are_neither_sorted_nor_deduplicated() -> None:
         ("'+1'", '"+1"'),
         ("'.5'", '".5"'),
         ("'1e3'", '"1e3"'),
-        ("'12:30:00'", '"12:30:00"'),
+        ("'12:30:00'", "'12:30:00'"),
         ("'.inf'", '".inf"'),
         ("'.NaN'", '".NaN"'),
         ("'True'", '"True"'),
         ("'FALSE'", '"FALSE"'),
-        ("'y'", '"y"'),
-        ("'No'", '"No"'),
-        ("'OFF'", '"OFF"'),
+        ("'y'", "'y'"),
+        ("'No'", "'No'"),
+        ("'OFF'", "'OFF'"),
         ("'Null'", '"Null"'),
         ("'~'", '"~"'),
-        ("'<<'", '"<<"'),
+        ("'<<'", "'<<'"),
         ("'2001-12-14t21:59:43.10-05:00'", '"2001-12-14t21:59:43.10-05:00"'),
         # The emitter's own checks move a plain candidate to single quotes.
         ("'-'", "'-'"),
@@ -586,6 +587,17 @@ def test_overlay_options_may_use_a_quoted_merge_key_text() -> None:
         "    image: sbc\n"
         "    name: rpi\n"
         "    options:\n"
-        '        "<<": a\n'
+        "        '<<': a\n"
         "customization: {}\n"
     )
+
+
+PUBLISHED = Path(__file__).resolve().parent / "data" / "schematics" / "published.yaml"
+
+
+@pytest.mark.parametrize(
+    "vector", yaml.safe_load(PUBLISHED.read_text()), ids=lambda v: v["name"]
+)
+def test_published_schematics_get_the_id_the_factory_gave_them(vector: dict[str, str]) -> None:
+    schematic = parse_schematic(vector["input"], vector["name"])
+    assert schematic_id(schematic) == vector["id"]
