@@ -601,3 +601,20 @@ PUBLISHED = Path(__file__).resolve().parent / "data" / "schematics" / "published
 def test_published_schematics_get_the_id_the_factory_gave_them(vector: dict[str, str]) -> None:
     schematic = parse_schematic(vector["input"], vector["name"])
     assert schematic_id(schematic) == vector["id"]
+
+
+def test_a_file_with_a_byte_order_mark_and_crlf_line_ends_has_the_same_id(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "windows.yaml"
+    path.write_bytes(
+        "\ufeffcustomization:\r\n  extraKernelArgs:\r\n    - noapic\r\n    - nolapic\r\n"
+        .encode()
+    )
+    assert schematic_id(load_schematic(path)) == (
+        "9cba8e32753f91a16c1837ab8abf356af021706ef284aef07380780177d9a06c"
+    )
+    path.write_bytes(
+        b"overlay:\r\n  name: x\r\n  image: y\r\n  options:\r\n    t: |\r\n      a\r\n"
+    )
+    assert load_schematic(path).overlay_options == (("t", "a\n"),)
