@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any
 
@@ -22,6 +22,7 @@ BYTES, BASE64, LIST_REPLACE = "B", "B64", "R"
 MAP_STRINGS, MAP_BOOLS = "Ms", "Mb"
 FREE, FREE_REPLACE = "U", "UR"
 ALWAYS, SIZE, OPAQUE = "A", "Z", "X"
+DISK_SIZE = "DS"  # bytes: 1073741824, "10GB" or "1 GiB"; written back the way Talos writes it
 URL, PTR_URL = "URL", "PURL"
 # List codes: "L" plus the element kind.
 LIST = "L"
@@ -46,6 +47,8 @@ class Rule:
     always-replaced values reset, as Talos does when it merges the enclosing struct).
     ``zero`` is the text of an enum's zero value (``accept``, ``none``): a Go enum is a
     number, so its zero value does not overwrite, like ``""`` and ``0``.
+    ``item`` is the struct of an appended list's items, where it is known (``_items`` in
+    rules.json): items are then decoded like any struct (types, unknown keys).
     """
 
     code: str
@@ -54,6 +57,7 @@ class Rule:
     items: str = ""
     always: tuple[str, ...] = ()
     zero: str = ""
+    item: Rule | None = None
 
     @property
     def is_struct(self) -> bool:
@@ -110,13 +114,42 @@ def all_kinds() -> Mapping[str, KindRules]:
     """Every registered kind, by kind name (``v1alpha1`` is the legacy machine config)."""
     text = resources.files("talos.merge").joinpath("rules.json").read_text(encoding="utf-8")
     raw: dict[str, Any] = json.loads(text)
+    items: dict[str, dict[str, Any]] = raw.get("_items", {})
     kinds: dict[str, KindRules] = {}
     for kind, spec in raw.items():
         if kind.startswith("_"):
             continue
         root = _container({"@": STRUCT, **spec["doc"]})
+        for path, item in items.get(kind, {}).items():
+            root = _with_item(root, path.split("."), _item(item))
         kinds[kind] = KindRules(kind, str(spec["api"]), bool(spec["named"]), root)
     return kinds
+
+
+def _item(spec: Mapping[str, Any]) -> Rule:
+    """An item struct: fields as in ``doc``; a field ``{"@": "L:...", ...}`` is a list of them."""
+    fields: dict[str, Rule] = {}
+    for name, sub in spec.items():
+        if isinstance(sub, Mapping) and str(sub["@"]).startswith("L:"):
+            inner = {k: v for k, v in sub.items() if k != "@"}
+            fields[name] = replace(_leaf(str(sub["@"])), item=_item(inner))
+        else:
+            fields[name] = _build(sub)
+    return Rule(STRUCT, fields=fields)
+
+
+def _with_item(rule: Rule, path: list[str], item: Rule) -> Rule:
+    """``rule`` with the list at ``path`` (field names) given its item struct."""
+    if not path:
+        if rule.code != LIST:
+            raise ValueError(f"rules.json _items: not an appended list ({rule.code})")
+        return replace(rule, item=item)
+    name, rest = path[0], path[1:]
+    if name not in rule.fields:
+        raise ValueError(f"rules.json _items: no field {name}")
+    fields = dict(rule.fields)
+    fields[name] = _with_item(fields[name], rest, item)
+    return replace(rule, fields=fields)
 
 
 def kind_rules(kind: str, api_version: str) -> KindRules | None:

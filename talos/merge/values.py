@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -134,6 +135,11 @@ def _value(value: Any, rule: Rule, path: Path, unknown: list[str]) -> Any:
         items = _sequence(value, path)
         if rule.items == R.ITEMS_STRINGS:
             return [_string(item, (*path, i)) for i, item in enumerate(items)]
+        if rule.item is not None:
+            return [
+                None if item is None else _struct(item, rule.item, (*path, i), unknown)
+                for i, item in enumerate(items)
+            ]
         return list(items)
     if code == R.LIST_REPLACE:
         items = _sequence(value, path)
@@ -165,6 +171,8 @@ def _value(value: Any, rule: Rule, path: Path, unknown: list[str]) -> Any:
         return _number(value, path)
     if code == R.DURATION:
         return _duration(value, path)
+    if code == R.DISK_SIZE:
+        return _disk_size(value, path)
     if code in (R.BOOL, R.PTR_BOOL):
         return _bool(value, path)
     if isinstance(value, dict | list) and code in (R.ENUM, R.PTR_ENUM):
@@ -224,6 +232,48 @@ def _port_range(value: Any, path: Path) -> int | str:
     raise ValueFailure(
         path, f"invalid port range: {_short(value)!r} (a port number or \"LOW-HIGH\")"
     )
+
+
+_SIZE_UNITS = {"": 1, "b": 1}
+for _power, _letter in enumerate("kmgtpe", 1):
+    _SIZE_UNITS[_letter] = _SIZE_UNITS[_letter + "b"] = 1000**_power
+    _SIZE_UNITS[_letter + "i"] = _SIZE_UNITS[_letter + "ib"] = 1024**_power
+_SI_NAMES = ("B", "kB", "MB", "GB", "TB", "PB", "EB")
+
+
+def parse_bytes(text: str) -> int:
+    """A size as Talos reads it (go-humanize): ``10GB``, ``1.5 GiB``, ``1,000``, ``512``."""
+    digits = 0
+    for char in text:
+        if not (char.isdigit() or char in ".,"):
+            break
+        digits += 1
+    number = float(text[:digits].replace(",", ""))  # ValueError when there is none
+    unit = text[digits:].strip().lower()
+    if unit not in _SIZE_UNITS:
+        raise ValueError(f"unhandled size name: {unit}")
+    return int(number * _SIZE_UNITS[unit])
+
+
+def format_bytes(size: int) -> int | str:
+    """A size the way Talos writes it: ``10 GB`` when that reads back exactly, else bytes."""
+    if size % 1000 or size < 10:
+        return size
+    exponent = min(math.floor(math.log(size) / math.log(1000)), len(_SI_NAMES) - 1)
+    value = math.floor(size / 1000**exponent * 10 + 0.5) / 10
+    text = f"{value:.1f} {_SI_NAMES[exponent]}" if value < 10 else (
+        f"{value:.0f} {_SI_NAMES[exponent]}"
+    )
+    return text if parse_bytes(text) == size else size
+
+
+def _disk_size(value: Any, path: Path) -> int | str:
+    if isinstance(value, bool | dict | list):
+        raise ValueFailure(path, f"cannot unmarshal {_yaml_kind(value)} into a size")
+    try:
+        return format_bytes(parse_bytes(scalar_text(value)))
+    except ValueError as exc:
+        raise ValueFailure(path, f"{exc} (a size such as 10GB, 1GiB or a number of bytes)") from exc
 
 
 def _base64(value: Any, path: Path) -> str:
