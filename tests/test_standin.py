@@ -810,8 +810,9 @@ def test_get_warns_when_a_node_is_older_than_the_client(standin: Standin, cluste
     standin.pitower(worker_04={"talos_version": "v1.12.1"})
     result = online(cluster, "192.168.0.204", "get", "machinestatus")
     assert result.returncode == 0
-    assert result.stderr == ("WARNING: 192.168.0.204: server version v1.12.1 is older than "
-                             "client version v1.12.4\n")
+    # talosctl prints semver forms (no "v"), all older nodes on one line.
+    assert result.stderr == ("WARNING: 192.168.0.204: server version 1.12.1 is older than "
+                             "client version 1.12.4\n")
 
 
 def test_image_list_humanizes_sizes(standin: Standin, cluster: Path) -> None:
@@ -1369,3 +1370,31 @@ def test_bootstrap_from_a_snapshot_reports_it_on_stdout(
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f'recovering from snapshot "{tmp_path / "db"}": hash ')
     assert result.stdout.endswith(", revision 1, total keys 1, total size 9\n")
+
+
+def test_an_unreachable_endpoint_fails_the_first_call_under_the_commands_prefix(
+    standin: Standin, cluster: Path
+) -> None:
+    dial = ('rpc error: code = Unavailable desc = connection error: desc = "transport: Error '
+            'while dialing: dial tcp 10.9.9.9:50000: connect: no route to host"\n')
+    for args, prefix in ((("get", "members"), "error getting resources"),
+                         (("image", "ls"), "error listing images"),
+                         (("reboot",), "error executing reboot"),
+                         (("bootstrap",), "error executing bootstrap")):
+        result = talosctl(*args, "--talosconfig", str(cluster), "-e", "10.9.9.9", "-n", CP1)
+        assert (result.returncode, result.stdout, result.stderr) == (1, "", f"{prefix}: {dial}")
+    insecure = talosctl("apply-config", "--insecure", "-n", "10.9.9.9", "-f", str(cluster))
+    assert insecure.stderr == f"error applying new configuration: {dial}"
+
+
+def test_the_version_check_names_every_older_node_on_one_line(
+    standin: Standin, cluster: Path
+) -> None:
+    standin.pitower(worker_04={"talos_version": "v1.12.1"},
+                    worker_05={"talos_version": "v1.11.6"})
+    result = talosctl("reboot", "--wait=false", "--talosconfig", str(cluster), "-e", CP1,
+                      "-n", "192.168.0.204,192.168.0.205,192.168.0.206")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == (
+        "WARNING: 192.168.0.204: server version 1.12.1 is older than client version 1.12.4, "
+        "192.168.0.205: server version 1.11.6 is older than client version 1.12.4\n")

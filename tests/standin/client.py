@@ -30,6 +30,9 @@ class Session:
         self.nodes: list[str] = []
         self.endpoints: list[str] = []
         self.talosconfig: Path | None = None
+        # Set when no endpoint answers: the first RPC fails with it, under the command's
+        # own prefix and without a node (nothing was proxied).
+        self.unreachable: str | None = None
 
 
 def unavailable(ip: str, reason: str = "connect: no route to host") -> str:
@@ -144,7 +147,7 @@ def connect(p: Parsed, data: dict[str, Any], client_version: str, *, single: str
     problems = [endpoint_problem(data, host_of(e), insecure=insecure)
                 for e in session.endpoints]
     if all(problems):
-        raise CLIError(str(problems[0]))
+        session.unreachable = str(problems[0])
     return session
 
 
@@ -163,6 +166,8 @@ def endpoint_problem(data: dict[str, Any], host: str, *, insecure: bool) -> str 
 def per_node(session: Session, action: str, fn: Callable[[str, dict[str, Any]], None],
              *, insecure: bool = False) -> None:
     """Run ``fn`` for each reachable node; collect the others' errors as talosctl does."""
+    if session.unreachable:
+        raise CLIError(f"{action}: {session.unreachable}" if action else session.unreachable)
     errors: list[str] = []
     for ip in session.nodes:
         problem = node_problem(session.data, ip, insecure=insecure)
@@ -185,14 +190,19 @@ class NodeError(Exception):
 
 
 def version_warning(session: Session) -> None:
+    """talosctl's client version check: one ``WARNING:`` line naming every node older than
+    the client, versions in semver form (no ``v``); nodes that do not answer are skipped."""
     client = version_tuple(session.client_version)
+    older: list[str] = []
     for ip in session.nodes:
         view = state.node_view(session.data, ip)
-        if view is None or node_problem(session.data, ip):
+        if session.unreachable or view is None or node_problem(session.data, ip):
             continue
         if version_tuple(view["talos_version"]) < client:
-            err(f"WARNING: {ip}: server version {view['talos_version']} is older than client "
-                f"version {session.client_version}\n")
+            older.append(f"{ip}: server version {view['talos_version'].removeprefix('v')} is "
+                         f"older than client version {session.client_version.removeprefix('v')}")
+    if older:
+        err("WARNING: " + ", ".join(older) + "\n")
 
 
 def version_tuple(text: str) -> tuple[int, ...]:

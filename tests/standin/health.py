@@ -30,7 +30,7 @@ def health(p: Parsed, data: dict[str, Any], client_version: str) -> None:
     session = connect(p, data, client_version,
                       single="health" if p["server"] else "")
     target = session.nodes[0]
-    problem = node_problem(data, target)
+    problem = session.unreachable or node_problem(data, target)
     if problem:
         raise CLIError(problem)
     views = {ip: state.node_view(data, ip) for ip in data["nodes"]}

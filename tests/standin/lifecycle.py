@@ -91,6 +91,8 @@ def apply_config(p: Parsed, data: dict[str, Any], client_version: str) -> None:
         raise CLIError(f"apply configuration --mode='{mode}' is not supported in "
                        "maintenance mode")
     session = connect(p, data, client_version)
+    if session.unreachable:  # the checks below are the node's: nothing reached one
+        raise CLIError(f"error applying new configuration: {session.unreachable}")
     if mc.v1alpha1(documents) is None:
         raise CLIError("error applying new configuration: rpc error: code = InvalidArgument "
                        "desc = the applied machine configuration doesn't contain v1alpha1 "

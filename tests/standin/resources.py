@@ -203,7 +203,9 @@ def get(p: Parsed, data: dict[str, Any], client_version: str) -> None:
     try:
         per_node(session, "error getting resources", one, insecure=p["insecure"])
     finally:
-        if fmt == "table":
+        if session.unreachable:
+            pass  # nothing answered: not even the resource definition, so no header
+        elif fmt == "table":
             header = ["NODE", "NAMESPACE", "TYPE", "ID", "VERSION",
                       *[name for name, _ in COLUMNS[kind]]]
             out(tabulate([header, *rows]))
@@ -340,7 +342,8 @@ def image_list(p: Parsed, data: dict[str, Any], client_version: str) -> None:
     try:
         per_node(session, "error listing images", one)
     finally:
-        out(tabulate([["NODE", "IMAGE", "DIGEST", "SIZE", "CREATED"], *rows]))
+        if not session.unreachable:
+            out(tabulate([["NODE", "IMAGE", "DIGEST", "SIZE", "CREATED"], *rows]))
 
 
 def usage(p: Parsed, data: dict[str, Any], client_version: str) -> None:
