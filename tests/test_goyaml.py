@@ -1,4 +1,5 @@
-"""Go's yaml.v3 conventions: what a plain scalar means, how values are written back."""
+"""Go's YAML conventions (go.yaml.in/yaml/v4 with yaml.v3's layout): what a plain scalar
+means, how values are written back."""
 
 from __future__ import annotations
 
