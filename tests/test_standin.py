@@ -1398,3 +1398,28 @@ def test_the_version_check_names_every_older_node_on_one_line(
     assert result.stderr == (
         "WARNING: 192.168.0.204: server version 1.12.1 is older than client version 1.12.4, "
         "192.168.0.205: server version 1.11.6 is older than client version 1.12.4\n")
+
+
+def test_help_names_a_command_or_says_the_topic_is_unknown(standin: Standin) -> None:
+    known = talosctl("help", "gen", "config")
+    assert known.returncode == 0
+    assert "talosctl gen config <cluster name> <cluster endpoint> [flags]" in known.stdout
+    unknown = talosctl("help", "frobnicate")
+    assert (unknown.returncode, unknown.stdout) == (0, "")
+    assert unknown.stderr.startswith("Unknown help topic [`frobnicate`]\nUsage:\n")
+
+
+def test_image_pull_adds_the_image_where_image_list_sees_it(
+    standin: Standin, cluster: Path
+) -> None:
+    node = "192.168.0.204"
+    pulled = online(cluster, node, "image", "pull", "docker.io/library/nginx:1.27")
+    assert (pulled.returncode, pulled.stdout, pulled.stderr) == (0, "", "")
+    listed = online(cluster, node, "images", "ls").stdout
+    assert "docker.io/library/nginx:1.27" in listed
+    assert "registry.k8s.io/pause:3.10" in listed  # the images it had are still there
+    system = online(cluster, node, "image", "list", "--namespace", "system").stdout
+    assert "nginx" not in system
+    bad = online(cluster, node, "image", "pull", "Not A Ref")
+    assert bad.returncode == 1
+    assert bad.stderr.startswith("error pulling image: 1 error occurred:\n\t* 192.168.0.204: ")

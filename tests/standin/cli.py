@@ -23,6 +23,7 @@ from .flags import (
     Parsed,
     check_args,
     check_required,
+    find_command,
     find_command_as,
     parse_flags,
 )
@@ -325,7 +326,9 @@ def build(client_version: str) -> Command:
                     Flag("namespace", STRING, "cri", "namespace to use: `system` (etcd and "
                          "kubelet images) or `cri` for all Kubernetes workloads")],
     )
-    image.add(image_list)
+    image_pull = Command("pull", "pull <image>", "Pull an image into CRI", aliases=("p",),
+                         args=(1, 1), run=lazy("resources", "image_pull"))
+    image.add(image_list, image_pull)
     usage = talos("usage", "usage [path1] [path2] ... [pathN]", "Retrieve a disk usage",
                   lazy("resources", "usage"), [
         Flag("all", BOOL, False, "write counts for all files, not just directories",
@@ -373,7 +376,25 @@ def build(client_version: str) -> Command:
     )
     root.add(apply_config, bootstrap, config, gen, get, health, image, kubeconfig,
              machineconfig, reboot, reset, upgrade, upgrade_k8s, usage, validate, version)
+    root.add(Command("help", "help [command]", "Help about any command", args=(0, None),
+                     run=help_command(root)))
     return root
+
+
+def help_command(root: Command) -> Run:
+    """cobra's ``help``: the named command's help on stdout; an unknown topic and the
+    root usage on stderr, still exit 0."""
+
+    def run(p: Parsed, data: dict[str, Any], version: str) -> None:
+        try:
+            command, _ = find_command(root, p.args)
+        except CLIError:
+            topic = " ".join(f"`{arg}`" for arg in p.args)
+            sys.stderr.write(f"Unknown help topic [{topic}]\n" + root.usage())
+            return
+        sys.stdout.write(command.help())
+
+    return run
 
 
 def execute(argv: list[str]) -> int:

@@ -346,6 +346,39 @@ def image_list(p: Parsed, data: dict[str, Any], client_version: str) -> None:
             out(tabulate([["NODE", "IMAGE", "DIGEST", "SIZE", "CREATED"], *rows]))
 
 
+def image_pull(p: Parsed, data: dict[str, Any], client_version: str) -> None:
+    """Pulls into the namespace's image store on every node; prints nothing."""
+    namespace = p["namespace"]
+    if namespace not in ("cri", "system"):
+        raise CLIError(f'unsupported namespace "{namespace}"')
+    reference = p.args[0]
+    session = connect(p, data, client_version)
+
+    def one(ip: str, node: dict[str, Any]) -> None:
+        if not re.fullmatch(r"[a-z0-9][\w./-]*(?::\w[\w.-]*)?(?:@sha256:[0-9a-f]{64})?",
+                            reference):
+            raise NodeError(f'rpc error: code = Unknown desc = failed to pull image '
+                            f'"{reference}": invalid reference format')
+        with state.update() as current:
+            raw = current["nodes"][ip]
+            images = raw.get("images")
+            if images is None:
+                view = state.node_view(current, ip)
+                assert view is not None
+                images = [{**image, "namespace": ns} for ns in ("cri", "system")
+                          for image in node_images(view, ns)]
+            name = reference if ":" in reference.rsplit("/", 1)[-1] or "@" in reference \
+                else f"{reference}:latest"
+            if not any(i["name"] == name and i.get("namespace", "cri") == namespace
+                       for i in images):
+                images.append({"name": name, "namespace": namespace, "size": 10_000_000,
+                               "created": CREATED, "digest": "sha256:" + hashlib.sha256(
+                                   name.encode()).hexdigest()})
+            raw["images"] = images
+
+    per_node(session, "error pulling image", one)
+
+
 def usage(p: Parsed, data: dict[str, Any], client_version: str) -> None:
     paths = p.args or ["/"]
     session = connect(p, data, client_version)
