@@ -1423,3 +1423,9 @@ def test_image_pull_adds_the_image_where_image_list_sees_it(
     bad = online(cluster, node, "image", "pull", "Not A Ref")
     assert bad.returncode == 1
     assert bad.stderr.startswith("error pulling image: 1 error occurred:\n\t* 192.168.0.204: ")
+
+
+def test_insecure_calls_dial_the_nodes_and_need_them(standin: Standin, tmp_path: Path) -> None:
+    missing = talosctl("get", "machinestatus", "--insecure", cwd=tmp_path)
+    assert (missing.returncode, missing.stderr) == (1, "failed to determine endpoints\n")
+    assert not (tmp_path / "standin" / "talos-home" / "config").exists()  # config not read

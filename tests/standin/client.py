@@ -118,6 +118,9 @@ def connect(p: Parsed, data: dict[str, Any], client_version: str, *, single: str
     insecure = bool(p.values.get("insecure"))
     nodes = list(p["nodes"])
     if insecure:
+        # The maintenance client dials the nodes themselves; the talosconfig is not read.
+        if not nodes:
+            raise CLIError("failed to determine endpoints")
         session.endpoints = nodes
     else:
         session.talosconfig = resolve_talosconfig(p["talosconfig"])
