@@ -175,7 +175,7 @@ def test_without_talosctl_status_is_one_line_not_nine_unreachable_nodes(
     with pytest.raises(Exit) as caught:
         run("status")
     message = str(caught.value.message)
-    assert "not installed" in message
+    assert "no talosctl at" in message and "named by TALOSCTL" in message
     assert len(message.splitlines()) == 1
 
 
