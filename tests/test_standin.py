@@ -551,10 +551,13 @@ def test_insecure_apply_installs_a_maintenance_node(
                      str(generated / "worker.yaml"))
     assert again.returncode == 1
     assert "tls: certificate required" in again.stderr
+    # The maintenance service refuses the modes it cannot do (server-side, after dialing).
+    standin.pitower(worker_06={"maintenance": True})
     staged = talosctl("apply-config", "-i", "-n", "192.168.0.206", "-f",
                       str(generated / "worker.yaml"), "--mode", "staged")
-    assert staged.stderr == ("apply configuration --mode='staged' is not supported in "
-                             "maintenance mode\n")
+    assert staged.stderr == ("error applying new configuration: rpc error: code = "
+                             "Unimplemented desc = apply configuration --mode='staged' is not "
+                             "supported in maintenance mode\n")
 
 
 # ---------------------------------------------------------------------------------------
@@ -1429,3 +1432,35 @@ def test_insecure_calls_dial_the_nodes_and_need_them(standin: Standin, tmp_path:
     missing = talosctl("get", "machinestatus", "--insecure", cwd=tmp_path)
     assert (missing.returncode, missing.stderr) == (1, "failed to determine endpoints\n")
     assert not (tmp_path / "standin" / "talos-home" / "config").exists()  # config not read
+
+
+def test_maintenance_calls_report_errors_without_a_node_prefix(standin: Standin) -> None:
+    standin.pitower(worker_04={"maintenance": True}, worker_05={"maintenance": True},
+                    worker_06={"maintenance": True})
+    staged = talosctl("apply-config", "--insecure", "-n", "192.168.0.204", "-f",
+                      str(Path(__file__)), "--mode", "staged")
+    assert (staged.returncode, staged.stderr) == (
+        1, "error applying new configuration: rpc error: code = Unimplemented desc = apply "
+           "configuration --mode='staged' is not supported in maintenance mode\n")
+    upgraded = talosctl("upgrade", "--insecure", "--wait=false", "-n", "192.168.0.205", "-i",
+                        "ghcr.io/siderolabs/installer:v1.12.5")
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert standin.node("192.168.0.205")["talos_version"] == "v1.12.5"
+    wiped = talosctl("reset", "--insecure", "--wait=false", "-n", "192.168.0.206")
+    assert wiped.returncode == 0, wiped.stderr
+    running = talosctl("reset", "--insecure", "--wait=false", "-n", CP1)
+    assert (running.returncode, running.stderr) == (
+        1, 'error executing reset: rpc error: code = Unavailable desc = connection error: '
+           'desc = "transport: authentication handshake failed: remote error: tls: '
+           'certificate required"\n')
+
+
+def test_apply_of_bytes_that_are_no_config_is_the_nodes_refusal_not_a_crash(
+    cluster: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "junk.yaml").write_text("key: [unclosed\n")
+    result = online(cluster, CP1, "apply-config", "-f", str(tmp_path / "junk.yaml"))
+    assert result.returncode == 1
+    assert result.stderr.startswith("error applying new configuration: rpc error: code = "
+                                    "InvalidArgument desc = failed to parse config: ")
+    assert "Traceback" not in result.stderr

@@ -172,10 +172,12 @@ def per_node(session: Session, action: str, fn: Callable[[str, dict[str, Any]], 
     if session.unreachable:
         raise CLIError(f"{action}: {session.unreachable}" if action else session.unreachable)
     errors: list[str] = []
+    direct: list[str] = []  # the maintenance client talks to the node itself: no proxy
     for ip in session.nodes:
         problem = node_problem(session.data, ip, insecure=insecure)
         if problem:
             errors.append(f"{ip}: {problem}")
+            direct.append(problem)
             continue
         view = state.node_view(session.data, ip)
         assert view is not None
@@ -183,8 +185,9 @@ def per_node(session: Session, action: str, fn: Callable[[str, dict[str, Any]], 
             fn(ip, view)
         except NodeError as exc:
             errors.append(f"{ip}: {exc}")
+            direct.append(str(exc))
     if errors:
-        text = mc.multierror(errors)
+        text = direct[0] if insecure else mc.multierror(errors)
         raise CLIError(f"{action}: {text}" if action else text)
 
 

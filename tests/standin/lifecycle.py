@@ -81,18 +81,30 @@ def apply_config(p: Parsed, data: dict[str, Any], client_version: str) -> None:
                        f'open {p["file"]}: {reason}') from None
     if not text:
         raise CLIError("no configuration data read")
-    documents = mc.parse(text)
+    parse_error = ""
+    try:
+        documents = mc.parse(text)
+    except Exception as exc:  # the bytes go to the node as they are; it refuses them
+        if p["config-patch"]:
+            raise CLIError(f"failed to decode configuration: {exc}") from None
+        documents, parse_error = [], str(exc).replace("\n", " ")
     if p["config-patch"]:
         patches = [mc.load_patch(s) for s in p["config-patch"]]
         documents = mc.apply_patches(documents, patches)
         text = yamlio.dump_all(documents)
     insecure = p["insecure"]
-    if insecure and mode in ("no-reboot", "staged"):
-        raise CLIError(f"apply configuration --mode='{mode}' is not supported in "
-                       "maintenance mode")
     session = connect(p, data, client_version)
     if session.unreachable:  # the checks below are the node's: nothing reached one
         raise CLIError(f"error applying new configuration: {session.unreachable}")
+    if insecure and mode not in ("auto", "reboot", "try"):
+        def refuse(ip: str, node: dict[str, Any]) -> None:  # the maintenance service's check
+            raise NodeError(f"rpc error: code = Unimplemented desc = apply configuration "
+                            f"--mode='{mode}' is not supported in maintenance mode")
+
+        per_node(session, "error applying new configuration", refuse, insecure=True)
+    if parse_error:
+        raise CLIError("error applying new configuration: rpc error: code = InvalidArgument "
+                       f"desc = failed to parse config: {parse_error}")
     if mc.v1alpha1(documents) is None:
         raise CLIError("error applying new configuration: rpc error: code = InvalidArgument "
                        "desc = the applied machine configuration doesn't contain v1alpha1 "
@@ -306,7 +318,7 @@ def upgrade(p: Parsed, data: dict[str, Any], client_version: str) -> None:
         started.append((ip, f"{stamp}.{nanos:09d} +0000 UTC m=+{monotonic:.9f}"))
 
     try:
-        per_node(session, "error performing upgrade", one)
+        per_node(session, "error performing upgrade", one, insecure=p["insecure"])
     except CLIError as exc:
         if wait or not started:
             raise
@@ -454,6 +466,6 @@ def reset(p: Parsed, data: dict[str, Any], client_version: str) -> None:
                 raw["reachable"] = False
                 seconds[ip] = 0.0
 
-    per_node(session, "error executing reset", one)
+    per_node(session, "error executing reset", one, insecure=p["insecure"])
     if p["wait"]:
         _wait_out(list(seconds), "reset", seconds, p["timeout"], {})
