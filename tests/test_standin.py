@@ -1464,3 +1464,25 @@ def test_apply_of_bytes_that_are_no_config_is_the_nodes_refusal_not_a_crash(
     assert result.stderr.startswith("error applying new configuration: rpc error: code = "
                                     "InvalidArgument desc = failed to parse config: ")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ("machineconfig", "patch", "{bad}", "-p", "{{}}"),
+    ("gen", "secrets", "--from-controlplane-config", "{bad}", "-o", "-"),
+    ("gen", "secrets", "-o", "{tmp}/missing/dir/secrets.yaml"),
+    ("validate", "-c", "{bad}", "-m", "metal"),
+    ("config", "contexts", "--talosconfig", "{list}"),
+    ("version", "--talosconfig", "{list}", "-n", CP1),
+    ("kubeconfig", "/dev/null/x", "--talosconfig", "{talosconfig}", "-e", CP1, "-n", CP1),
+])
+def test_malformed_inputs_fail_in_one_line_of_talosctl_not_a_traceback(
+    cluster: Path, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    (tmp_path / "bad.yaml").write_text("a: [\n")
+    (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
+    names = {"bad": tmp_path / "bad.yaml", "list": tmp_path / "list.yaml", "tmp": tmp_path,
+             "talosconfig": cluster}
+    result = talosctl(*[arg.format(**names) for arg in args])
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip(), "an error is reported"

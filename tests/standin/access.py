@@ -42,9 +42,17 @@ def kubeconfig(p: Parsed, data: dict[str, Any], client_version: str) -> None:
             else:
                 target = str(Path.cwd() / "kubeconfig")
         path = Path(os.path.normpath(target))
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
-        elif path.is_dir():
+        try:
+            path.stat()
+        except FileNotFoundError:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+            except OSError as exc:
+                raise CLIError(f"mkdir {path.parent}: {str(exc.strerror).lower()}") from None
+        except OSError as exc:
+            raise CLIError(f'error checking path "{path}": stat {path}: '
+                           f"{str(exc.strerror).lower()}") from None
+        if path.is_dir():
             path = path / "kubeconfig"
         if path.exists():
             if not merge and not p["force"]:

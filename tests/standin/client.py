@@ -106,6 +106,10 @@ def read_talosconfig(path: Path) -> dict[str, Any]:
         raise CLIError(f"failed to open config: {exc.strerror}") from None
     except Exception as exc:
         raise CLIError(f"failed to parse config: {exc}") from None
+    if not isinstance(data, dict):
+        kind = "!!seq" if isinstance(data, list) else "!!str"
+        raise CLIError(f"failed to parse config: yaml: unmarshal errors:\n  line 1: cannot "
+                       f"unmarshal {kind} into config.Config")
     data.setdefault("context", "")
     data["contexts"] = data.get("contexts") or {}
     return data

@@ -518,7 +518,12 @@ RUNTIME_MODES = ("metal", "cloud", "container", "metal-agent")
 
 
 def parse(text: str) -> list[dict[str, Any]]:
-    documents = yamlio.load_all(text)
+    """The documents of a machine configuration; bad YAML is a one-line error."""
+    try:
+        documents = yamlio.load_all(text)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CLIError(f"failed to decode configuration: {first}") from None
     for doc in documents:
         if not isinstance(doc, dict):
             raise CLIError("failed to decode configuration: document is not a mapping")
@@ -593,6 +598,9 @@ def v1alpha1(documents: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 def write_file(path: Path, text: str, mode: int = 0o644) -> None:
     """``os.WriteFile``: creates with ``mode`` (before umask), keeps an existing mode."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    except OSError as exc:
+        raise CLIError(f"open {path}: {_os_reason(exc)}") from None
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
