@@ -1486,3 +1486,15 @@ def test_malformed_inputs_fail_in_one_line_of_talosctl_not_a_traceback(
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.strip(), "an error is reported"
+
+
+def test_root_help_groups_commands_as_talosctl_does(standin: Standin) -> None:
+    text = talosctl("--help").stdout
+    talos = text.split("Manage running Talos clusters:\n")[1].split("\n\n")[0]
+    offline = text.split("Commands to generate and manage machine configuration offline:\n"
+                         )[1].split("\n\n")[0]
+    assert {line.split()[0] for line in talos.splitlines()} >= {
+        "apply-config", "bootstrap", "config", "get", "health", "image", "kubeconfig",
+        "reboot", "reset", "upgrade", "upgrade-k8s", "version"}
+    assert [line.split()[0] for line in offline.splitlines()] == [
+        "gen", "machineconfig", "validate"]

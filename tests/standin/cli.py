@@ -374,6 +374,13 @@ def build(client_version: str) -> Command:
                          "text.", short="o"),
                 ]),
     )
+    root.groups = (("talos", "Manage running Talos clusters:"),
+                   ("mgmt", "Commands to generate and manage machine configuration offline:"))
+    for command in (gen, machineconfig, validate):
+        command.group = "mgmt"
+    for command in (apply_config, bootstrap, config, get, health, image, kubeconfig, reboot,
+                    reset, upgrade, upgrade_k8s, usage, version):
+        command.group = "talos"
     root.add(apply_config, bootstrap, config, gen, get, health, image, kubeconfig,
              machineconfig, reboot, reset, upgrade, upgrade_k8s, usage, validate, version)
     root.add(Command("help", "help [command]", "Help about any command", args=(0, None),

@@ -63,6 +63,8 @@ class Command:
     parent: Command | None = None
     hidden: bool = False
     required: tuple[str, ...] = ()
+    group: str = ""  # the root's help lists commands under their group's title
+    groups: tuple[tuple[str, str], ...] = ()  # (id, title) of a command's groups
 
     def add(self, *commands: Command) -> Command:
         for command in commands:
@@ -113,9 +115,19 @@ class Command:
         # pflag sorts flags by name.
         visible = sorted((c for c in self.children if not c.hidden), key=lambda c: c.name)
         if visible:
-            lines += ["", "Available Commands:"]
             width = max(11, *(len(c.name) for c in visible))
-            lines += [f"  {c.name.ljust(width)} {c.short}" for c in visible]
+
+            def listed(commands: list[Command]) -> list[str]:
+                return [f"  {c.name.ljust(width)} {c.short}" for c in commands]
+
+            if not self.groups:
+                lines += ["", "Available Commands:", *listed(visible)]
+            else:
+                for group_id, title in self.groups:
+                    lines += ["", title, *listed([c for c in visible if c.group == group_id])]
+                rest = [c for c in visible if not c.group]
+                if rest:
+                    lines += ["", "Additional Commands:", *listed(rest)]
         local = sorted((f for f in [*self.flags, *self.persistent, self.help_flag()]
                         if not f.hidden), key=lambda f: f.name)
         lines += ["", "Flags:", *_flag_usages(local)]
