@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -110,7 +111,9 @@ def build(client_version: str) -> Command:
                  "(applied to 'worker' type)"),
             Flag("dns-domain", STRING, "cluster.local", "the dns domain to use for cluster"),
             Flag("install-disk", STRING, "/dev/sda", "the disk to install to"),
-            Flag("install-image", STRING, "", "the image used to perform an installation"),
+            Flag("install-image", STRING,
+                 f"ghcr.io/siderolabs/installer:{os.environ.get('TAG') or client_version}",
+                 "the image used to perform an installation"),
             Flag("kubernetes-version", STRING, k8s_default, "desired kubernetes version to "
                  "run"),
             Flag("output", STRING, "", "destination to output generated files. when multiple "
