@@ -1498,3 +1498,19 @@ def test_root_help_groups_commands_as_talosctl_does(standin: Standin) -> None:
         "reboot", "reset", "upgrade", "upgrade-k8s", "version"}
     assert [line.split()[0] for line in offline.splitlines()] == [
         "gen", "machineconfig", "validate"]
+
+
+def test_force_rewrites_a_file_but_keeps_its_mode(standin: Standin, tmp_path: Path) -> None:
+    target = tmp_path / "controlplane.yaml"
+    target.write_text("old\n")
+    target.chmod(0o600)
+    result = talosctl("gen", "config", "c", "https://10.0.0.1:6443", "-t", "controlplane",
+                      "-o", str(target), "--force")
+    assert result.returncode == 0, result.stderr
+    assert target.read_text() != "old\n"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600  # os.WriteFile keeps the mode
+    patched = tmp_path / "deep" / "patched.yaml"
+    made = talosctl("mc", "patch", str(target), "-p", '{"machine": {"env": {"A": "b"}}}',
+                    "-o", str(patched))
+    assert (made.returncode, made.stdout, made.stderr) == (0, "", "")
+    assert stat.S_IMODE(patched.stat().st_mode) == 0o644
