@@ -1514,3 +1514,28 @@ def test_force_rewrites_a_file_but_keeps_its_mode(standin: Standin, tmp_path: Pa
                     "-o", str(patched))
     assert (made.returncode, made.stdout, made.stderr) == (0, "", "")
     assert stat.S_IMODE(patched.stat().st_mode) == 0o644
+
+
+def test_json_patches_apply_to_single_document_configs_in_ghodss_style(
+    standin: Standin, tmp_path: Path
+) -> None:
+    old = tmp_path / "v111.yaml"
+    made = talosctl("gen", "config", "c", "https://10.0.0.1:6443", "--talos-version", "v1.11",
+                    "-t", "controlplane", "-o", str(old))
+    assert made.returncode == 0, made.stderr
+    ops = ('[{"op": "replace", "path": "/cluster/clusterName", "value": "test"},'
+           ' {"op": "add", "path": "/machine/certSANs/-", "value": "x.example"}]')
+    patched = talosctl("mc", "patch", str(old), "-p", ops)
+    assert patched.returncode == 0, patched.stderr
+    assert patched.stdout.startswith("cluster:\n  aggregatorCA:\n")  # sorted, 2-space
+    config = yaml.safe_load(patched.stdout)
+    assert config["cluster"]["clusterName"] == "test"
+    assert config["machine"]["certSANs"][-1] == "x.example"
+    missing = talosctl("mc", "patch", str(old), "-p", '[{"op": "remove", "path": "/nope"}]')
+    assert missing.returncode == 1
+    assert "/nope" in missing.stderr
+    at_generation = talosctl("gen", "config", "c", "https://10.0.0.1:6443", "--talos-version",
+                             "v1.11", "-t", "worker", "-o", "-", "--config-patch",
+                             '[{"op": "add", "path": "/machine/env", "value": {"A": "b"}}]')
+    assert at_generation.returncode == 0, at_generation.stderr
+    assert yaml.safe_load(at_generation.stdout)["machine"]["env"] == {"A": "b"}

@@ -451,6 +451,100 @@ def load_patch(spec: str) -> PatchSpec:
     return PatchSpec(spec, documents, False)
 
 
+def _pointer(path: str) -> list[str]:
+    if path == "":
+        return []
+    if not path.startswith("/"):
+        raise CLIError(f'JSON pointer must be empty or start with a "/": {path}')
+    return [part.replace("~1", "/").replace("~0", "~") for part in path[1:].split("/")]
+
+
+def _parent(document: Any, parts: list[str], op: str, path: str) -> tuple[Any, str]:
+    node = document
+    for part in parts[:-1]:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            raise CLIError(f"error in {op} for path: '{path}': doc is missing path: "
+                           f"\"{path}\": missing value")
+    return node, parts[-1]
+
+
+def json_patch(document: dict[str, Any], operations: list[Any]) -> dict[str, Any]:
+    """RFC 6902 (add, remove, replace, move, copy, test) on one document."""
+    result: Any = copy.deepcopy(document)
+
+    def get(path: str, op: str) -> Any:
+        node: Any = result
+        for part in _pointer(path):
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                raise CLIError(f"error in {op} for path: '{path}': doc is missing path: "
+                               f"\"{path}\": missing value")
+        return node
+
+    def remove(path: str, op: str) -> Any:
+        parent, key = _parent(result, _pointer(path), op, path)
+        if isinstance(parent, dict) and key in parent:
+            return parent.pop(key)
+        if isinstance(parent, list) and key.isdigit() and int(key) < len(parent):
+            return parent.pop(int(key))
+        raise CLIError(f"error in {op} for path: '{path}': Unable to remove nonexistent key: "
+                       f"{key}: missing value")
+
+    def add(path: str, value: Any, op: str, replace: bool = False) -> None:
+        nonlocal result
+        parts = _pointer(path)
+        if not parts:
+            result = value
+            return
+        parent, key = _parent(result, parts, op, path)
+        if isinstance(parent, dict):
+            if replace and key not in parent:
+                raise CLIError(f"error in {op} for path: '{path}': doc is missing key: "
+                               f"{path}: missing value")
+            parent[key] = value
+        elif isinstance(parent, list):
+            index = len(parent) if key == "-" else int(key) if key.isdigit() else -1
+            if not 0 <= index <= len(parent) - (1 if replace else 0):
+                raise CLIError(f"error in {op} for path: '{path}': index out of bounds")
+            if replace:
+                parent[index] = value
+            else:
+                parent.insert(index, value)
+        else:
+            raise CLIError(f"error in {op} for path: '{path}': doc is missing path: "
+                           f"\"{path}\": missing value")
+
+    for operation in operations:
+        if not isinstance(operation, dict) or "op" not in operation:
+            raise CLIError("failed to parse patch: JSON patch operation is missing \"op\"")
+        op, path = str(operation["op"]), str(operation.get("path", ""))
+        if op == "add":
+            add(path, copy.deepcopy(operation.get("value")), op)
+        elif op == "remove":
+            remove(path, op)
+        elif op == "replace":
+            add(path, copy.deepcopy(operation.get("value")), op, replace=True)
+        elif op == "move":
+            add(path, remove(str(operation.get("from", "")), op), op)
+        elif op == "copy":
+            add(path, copy.deepcopy(get(str(operation.get("from", "")), op)), op)
+        elif op == "test":
+            if get(path, op) != operation.get("value"):
+                raise CLIError(f"testing value {path} failed: test failed")
+        else:
+            raise CLIError(f"Unexpected kind: {op}")
+    if not isinstance(result, dict):
+        raise CLIError("failed to decode configuration: document is not a mapping")
+    return dict(result)
+
+
 def _doc_key(doc: dict[str, Any]) -> tuple[str, str, str]:
     if "kind" not in doc:
         return ("v1alpha1", "", "")
@@ -495,7 +589,9 @@ def apply_patches(documents: list[dict[str, Any]], patches: list[PatchSpec],
             if len(result) > 1:
                 raise CLIError(f"{context}JSON6902 patches are not supported for "
                                "multi-document machine configuration")
-            raise CLIError(f"{context}JSON6902 patches are not supported by this tool")
+            if result:
+                result[0] = json_patch(result[0], patch.documents)
+            continue
         for doc in patch.documents:
             key = _doc_key(doc)
             index = next((i for i, d in enumerate(result) if _doc_key(d) == key), None)

@@ -213,7 +213,14 @@ def machineconfig_patch(p: Parsed, data: dict[str, Any], client_version: str) ->
         patches = [mc.load_patch(s) for s in p["patch"]]
         documents = mc.parse(text)
         patched = mc.apply_patches(documents, patches)
-        result = yamlio.dump_all(patched)
+        if patches[-1].json6902:
+            # The JSON patch result is re-read by ghodss/yaml: 2-space indent, sorted keys.
+            import yaml
+
+            result = "".join(yaml.safe_dump(doc, default_flow_style=False, sort_keys=True)
+                             for doc in patched)
+        else:
+            result = yamlio.dump_all(patched)
     if p["output"]:
         path = Path(p["output"])
         path.parent.mkdir(parents=True, exist_ok=True)
