@@ -58,10 +58,7 @@ def unified_diff(old: str, new: str) -> str:
 
 
 def apply_config(p: Parsed, data: dict[str, Any], client_version: str) -> None:
-    mode = p["mode"]
-    if mode not in ("auto", "no-reboot", "reboot", "staged", "try", "interactive"):
-        raise CLIError(f'invalid argument "{mode}" for "-m, --mode" flag: must be one of '
-                       '"auto", "no-reboot", "reboot", "staged", "try"')
+    mode = p["mode"]  # an enum flag: other values were refused while parsing
     if p.args:
         # `apply config` / `apply machineconfig` name the command; anything else does not.
         if p.args[0] != "config" and p.args[0].lower() != "machineconfig":
@@ -425,13 +422,9 @@ def reboot(p: Parsed, data: dict[str, Any], client_version: str) -> None:
         _wait_out(list(seconds), "reboot", seconds, p["timeout"], {})
 
 
-WIPE_MODES = ("all", "system-disk", "user-disks")
 
 
 def reset(p: Parsed, data: dict[str, Any], client_version: str) -> None:
-    if p["wipe-mode"] not in WIPE_MODES:
-        raise CLIError(f'invalid argument "{p["wipe-mode"]}" for "--wipe-mode" flag: '
-                       'valid values are ["all" "system-disk" "user-disks"]')
     if p["insecure"] and p["wait"]:
         raise CLIError("cannot use --wait and --insecure together")
     session = connect(p, data, client_version)
