@@ -10,7 +10,9 @@ from __future__ import annotations
 import copy
 import json
 import os
+import signal
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,6 +120,16 @@ class Standin:
                 data[key] = copy.deepcopy(value)
         self.set_state(data)
         return data
+
+
+@pytest.fixture(autouse=True, scope="session")
+def interruptible() -> Iterator[None]:
+    """Ctrl-C is KeyboardInterrupt in the tests and in the programs they start, even when
+    the suite was started with SIGINT ignored (a background job of a non-interactive
+    shell, some CI runners): the interruption tests would otherwise wait in vain."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
 
 
 @pytest.fixture
