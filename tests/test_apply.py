@@ -20,6 +20,7 @@ from talos.apply import (
 from talos.cluster import Cluster, Node, load_cluster_file
 from talos.errors import CommandError, TalosError
 from talos.readiness import Polling
+from talos.targets import Target
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -27,12 +28,6 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def cluster() -> Cluster:
     return load_cluster_file(REPO / "cluster.yaml")
-
-
-@dataclass(frozen=True)
-class Target:
-    node: Node
-    address: str
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import yaml
 from conftest import Standin
 from sopskit import decrypt, pitower_project, project_env
 
-from talos.cluster import Cluster, Node, load_cluster_file
+from talos.cluster import Cluster, load_cluster_file
 from talos.errors import CommandError, TalosError
 from talos.nodeops import (
     bootstrap,
@@ -27,6 +27,7 @@ from talos.nodeops import (
     reset,
     write_kubeconfig,
 )
+from talos.targets import Target
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -34,12 +35,6 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def cluster() -> Cluster:
     return load_cluster_file(REPO / "cluster.yaml")
-
-
-@dataclass(frozen=True)
-class Target:
-    node: Node
-    address: str
 
 
 def target(cluster: Cluster, name: str) -> Target:
