@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -88,3 +89,32 @@ def test_a_bad_cluster_file_is_one_line_and_exit_1(
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_tasks_run_from_a_folder_below_the_project_use_its_cluster_file_and_env(
+    tmp_path: Path,
+) -> None:
+    project = tmp_path / "lab"
+    for part in ("cluster.yaml", "patches", "extensions"):
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, project / part)
+        else:
+            project.mkdir(exist_ok=True)
+            shutil.copy(source, project / part)
+    (project / "clusters").mkdir()
+    renamed = (REPO / "cluster.yaml").read_text().replace("name: pitower", "name: lab", 1)
+    (project / "clusters" / "lab.yaml").write_text(
+        renamed.replace("extensions/", "../extensions/").replace("patches/", "../patches/")
+    )
+    below = project / "patches" / "nodes"
+    unset = {k: v for k, v in os.environ.items() if k != "TALOS_CLUSTER_FILE"}
+    plain = subprocess.run([*INV, "--search-root", str(REPO), "nodes"], cwd=below, env=unset,
+                           capture_output=True, text=True, timeout=60)
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout.startswith("pitower: ")
+    (project / ".env").write_text("TALOS_CLUSTER_FILE=clusters/lab.yaml\n")
+    chosen = subprocess.run([*INV, "--search-root", str(REPO), "nodes"], cwd=below, env=unset,
+                            capture_output=True, text=True, timeout=60)
+    assert chosen.returncode == 0, chosen.stderr
+    assert chosen.stdout.startswith("lab: ")
