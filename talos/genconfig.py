@@ -134,11 +134,18 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _file_digest(path: Path) -> str:
+def _file_digest(path: Path, seen: dict[Path, str] | None = None) -> str:
+    """The digest of ``path``'s bytes; ``seen`` keeps those of files read already, so a
+    file every node shares (the secrets, a role patch) is read once per run."""
+    if seen is not None and path in seen:
+        return seen[path]
     try:
-        return _digest(path.read_bytes())
+        digest = _digest(path.read_bytes())
     except FileNotFoundError:
-        return "missing"
+        digest = "missing"
+    if seen is not None:
+        seen[path] = digest
+    return digest
 
 
 def node_patch_files(cluster: Cluster, node: Node) -> tuple[Path, ...]:
@@ -146,8 +153,11 @@ def node_patch_files(cluster: Cluster, node: Node) -> tuple[Path, ...]:
     return (*cluster.patches_all, *cluster.role_patches(node.role), *node.patches)
 
 
-def node_inputs(cluster: Cluster, node: Node, client_version: str | None) -> dict[str, str]:
-    """A digest of every input of ``node``'s config, keyed by what the user would call it."""
+def node_inputs(
+    cluster: Cluster, node: Node, client_version: str | None, seen: dict[Path, str] | None = None
+) -> dict[str, str]:
+    """A digest of every input of ``node``'s config, keyed by what the user would call it
+    (``seen``: digests of files already read, see :func:`_file_digest`)."""
     declared = {
         "format": FORMAT,
         "name": cluster.name,
@@ -161,10 +171,10 @@ def node_inputs(cluster: Cluster, node: Node, client_version: str | None) -> dic
     inputs = {f"{shown(cluster, cluster.path)} (node {node.name})":
               _digest(json.dumps(declared, sort_keys=True).encode())}
     schematic = cluster.schematics[node.schematic].file
-    inputs[shown(cluster, schematic)] = _file_digest(schematic)
+    inputs[shown(cluster, schematic)] = _file_digest(schematic, seen)
     for patch in node_patch_files(cluster, node):
-        inputs[shown(cluster, patch)] = _file_digest(patch)
-    inputs[shown(cluster, cluster.secrets_file)] = _file_digest(cluster.secrets_file)
+        inputs[shown(cluster, patch)] = _file_digest(patch, seen)
+    inputs[shown(cluster, cluster.secrets_file)] = _file_digest(cluster.secrets_file, seen)
     if client_version is not None:
         inputs["talosctl"] = client_version
     return inputs
@@ -223,15 +233,22 @@ def stale_reason(entry: Mapping[str, Any], inputs: Mapping[str, str], path: Path
     return None
 
 
-def config_is_current(cluster: Cluster, node: Node) -> bool:
+def config_is_current(
+    cluster: Cluster,
+    node: Node,
+    *,
+    state: Mapping[str, Any] | None = None,
+    seen: dict[Path, str] | None = None,
+) -> bool:
     """True when ``node``'s config exists and nothing that feeds it changed since.
 
-    The talosctl version is taken as recorded (checking it would run talosctl).
+    The talosctl version is taken as recorded (checking it would run talosctl). Asking
+    for many nodes, pass the ``state`` (:func:`load_state`) and a ``seen`` dict once.
     """
-    entry = _entry(load_state(cluster), node.name)
+    entry = _entry(load_state(cluster) if state is None else state, node.name)
     stored = entry.get("inputs")
     version = stored.get("talosctl") if isinstance(stored, dict) else None
-    inputs = node_inputs(cluster, node, version if isinstance(version, str) else None)
+    inputs = node_inputs(cluster, node, version if isinstance(version, str) else None, seen)
     return stale_reason(entry, inputs, config_path(cluster, node)) is None
 
 
@@ -348,8 +365,9 @@ def generate(
 
     inputs: dict[str, dict[str, str]] = {}
     todo: list[Node] = []
+    seen: dict[Path, str] = {}
     for node in selected:
-        inputs[node.name] = node_inputs(cluster, node, version)
+        inputs[node.name] = node_inputs(cluster, node, version, seen)
         reason = stale_reason(_entry(state, node.name), inputs[node.name],
                               config_path(cluster, node))
         if force:

@@ -6,7 +6,7 @@ thing and tests feed facts in directly. A node that cannot be reached or located
 saying so, never a failure of the whole table.
 
     locate(cluster, nodes, talosctl)     -> {name: Location}   address or why there is none
-    collect_facts(cluster, nodes, talosctl, config_state=...) -> {name: NodeFacts}
+    collect_facts(cluster, nodes, talosctl, config=...)      -> {name: NodeFacts}
     desired_state(cluster)               -> {name: Desired}    Talos version, schematic ID
     status_rows(nodes, desired, facts)   -> [NodeStatus]       pure
     status_table(rows) / status_summary(rows) / status_json(rows)
@@ -26,6 +26,8 @@ from talos.errors import CommandError, SelectionError, TalosError, ToolMissingEr
 from talos.table import colour, render_table
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from talos.cluster import Cluster, Node
     from talos.talosctl import Talosctl
 
@@ -161,16 +163,33 @@ def probe(talosctl: Talosctl, address: str) -> NodeFacts:
     return NodeFacts(address, True, version, schematic)
 
 
-def config_state(cluster: Cluster, node: Node) -> str:
+def config_judge(cluster: Cluster) -> Callable[[Cluster, Node], str]:
+    """:func:`config_state` for many nodes: genconfig's record read once, and each shared
+    input (secrets, role patches) hashed once."""
+    from talos.genconfig import load_state
+
+    state = load_state(cluster)
+    seen: dict[Path, str] = {}
+    return lambda cluster, node: config_state(cluster, node, state=state, seen=seen)
+
+
+def config_state(
+    cluster: Cluster,
+    node: Node,
+    *,
+    state: Mapping[str, Any] | None = None,
+    seen: dict[Path, str] | None = None,
+) -> str:
     """Whether the node's generated config reflects the cluster file and patches as they are."""
     from talos.genconfig import config_is_current, config_path
 
     if not config_path(cluster, node).exists():
         return MISSING
     try:
-        return CURRENT if config_is_current(cluster, node) else OUTDATED
+        current = config_is_current(cluster, node, state=state, seen=seen)
     except TalosError:
         return UNKNOWN
+    return CURRENT if current else OUTDATED
 
 
 def collect_facts(
@@ -178,15 +197,16 @@ def collect_facts(
     nodes: Sequence[Node],
     talosctl: Talosctl,
     *,
-    config: Callable[[Cluster, Node], str] = config_state,
+    config: Callable[[Cluster, Node], str] | None = None,
     max_workers: int = MAX_WORKERS,
 ) -> dict[str, NodeFacts]:
     """Probe every node at once; the slowest node, not their sum, sets the time taken."""
     require_talosconfig(talosctl)
     located = locate(cluster, nodes, talosctl)
+    judge = config or config_judge(cluster)
 
     def one(node: Node) -> NodeFacts:
-        state = config(cluster, node)
+        state = judge(cluster, node)
         where = located[node.name]
         if where.address is None:
             return NodeFacts(None, False, config=state, problem=where.problem)

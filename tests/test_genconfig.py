@@ -696,3 +696,29 @@ def test_a_talosctl_of_another_minor_version_than_the_cluster_is_warned_about() 
     assert "talosctl is v1.11.5 but the cluster runs v1.12.4" in warning
     assert "install talosctl v1.12" in warning
     assert version_skew(cluster, "v1.12.11") is None  # patch releases may differ
+
+
+def test_files_every_node_shares_are_read_once_for_all_nodes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from collections import Counter
+
+    from talos.cluster import load_cluster_file
+    from talos.genconfig import node_inputs
+
+    cluster = load_cluster_file(Path(__file__).resolve().parents[1] / "cluster.yaml")
+    reads: Counter[str] = Counter()
+    read_bytes = Path.read_bytes
+
+    def counted(path: Path) -> bytes:
+        reads[path.name] += 1
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", counted)
+    seen: dict[Path, str] = {}
+    digests = [node_inputs(cluster, node, "v1.12.4", seen) for node in cluster.nodes]
+    assert reads["general.patch"] == 1
+    assert reads["controlplane.patch"] == 1
+    assert reads["secrets.sops.yaml"] == 1
+    assert reads["worker-04.patch"] == 1
+    assert len({d["patches/general.patch"] for d in digests}) == 1
