@@ -13,19 +13,10 @@ from typing import TYPE_CHECKING
 from invoke.collection import Collection
 from invoke.context import Context
 
-from talos.tasks.runtime import load_cluster, task
+from talos.tasks.runtime import is_dry, load_cluster, say, task
 
 if TYPE_CHECKING:
     from talos.genconfig import GenerationReport
-
-
-def is_dry(c: Context) -> bool:
-    """Invoke's own ``--dry`` (``inv --dry genconfig``)."""
-    return bool(c.config.run.dry)
-
-
-def say(line: str) -> None:
-    print(line, flush=True)
 
 
 @task(  # type: ignore[untyped-decorator]  # runtime.task returns Any when given options

@@ -16,25 +16,15 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
 
-from talos.tasks.runtime import load_cluster, task
+from talos.tasks.runtime import NODE_HELP, ROLE_HELP, connect, is_dry, say, task
 
 if TYPE_CHECKING:
     from talos.cluster import Cluster, Node
     from talos.talosctl import Talosctl
     from talos.targets import Target
 
-NODE_HELP = "a node by name (repeatable); default: every node (of --role, if given)"
-ROLE_HELP = "only nodes of this role: controlplane or worker"
 MODE_HELP = "apply mode: auto (default; reboots only if needed), no-reboot, reboot, staged, try"
 DRY_DONE = "dry run: the talosctl commands above were printed, not run; nothing changed"
-
-
-def is_dry(c: Context) -> bool:
-    return bool(c.config.run.dry)
-
-
-def say(line: str) -> None:
-    print(line, flush=True)
 
 
 def quiet(line: str) -> None:
@@ -43,12 +33,6 @@ def quiet(line: str) -> None:
 
 def outcome(c: Context) -> Callable[[str], None]:
     return quiet if is_dry(c) else say
-
-
-def talosctl_of(c: Context, cluster: Cluster) -> Talosctl:
-    from talos.targets import talosctl_for
-
-    return talosctl_for(cluster, dry=is_dry(c))
 
 
 def selected_nodes(cluster: Cluster, node: Sequence[str] | None, role: str | None
@@ -127,8 +111,7 @@ def apply(
     from talos.targets import resolve_targets
 
     check_mode(mode, insecure=insecure)
-    cluster = load_cluster(c)
-    talosctl = talosctl_of(c, cluster)
+    cluster, talosctl = connect(c)
     nodes = selected_nodes(cluster, node, role)
     make_configs_current(c, cluster, talosctl, nodes)
     targets = resolve_targets(cluster, nodes, talosctl)
@@ -170,8 +153,7 @@ def diff(c: Context, node: list[str] | None = None, role: str | None = None,
     from talos.table import render_table
     from talos.targets import resolve_targets
 
-    cluster = load_cluster(c)
-    talosctl = talosctl_of(c, cluster)
+    cluster, talosctl = connect(c)
     nodes = selected_nodes(cluster, node, role)
     make_configs_current(c, cluster, talosctl, nodes)
     targets = resolve_targets(cluster, nodes, talosctl)
@@ -219,8 +201,7 @@ def bootstrap(c: Context, kubeconfig: str | None = None) -> None:
     from talos.nodeops import bootstrap as bootstrap_etcd
     from talos.nodeops import write_kubeconfig
 
-    cluster = load_cluster(c)
-    talosctl = talosctl_of(c, cluster)
+    cluster, talosctl = connect(c)
     (target,) = selected_targets(cluster, talosctl, [cluster.first_controlplane.name], None)
     path = kubeconfig_path(cluster, kubeconfig)
     say(f"bootstrap etcd on {target.node.name} ({target.address}), then write {path}")
@@ -242,12 +223,11 @@ def kubeconfig(c: Context, path: str | None = None, node: str | None = None) -> 
     from talos.errors import SelectionError
     from talos.nodeops import write_kubeconfig
 
-    cluster = load_cluster(c)
+    cluster, talosctl = connect(c)
     chosen = cluster.node(node) if node else cluster.first_controlplane
     if not chosen.is_controlplane:
         raise SelectionError(f"{chosen.name} is a worker: the kubeconfig comes from a "
                              "control plane; name one with --node")
-    talosctl = talosctl_of(c, cluster)
     (target,) = selected_targets(cluster, talosctl, [chosen.name], None)
     chosen_path = kubeconfig_path(cluster, path)
     merge = merges_kubeconfig(cluster, chosen_path)
@@ -272,8 +252,7 @@ def reboot(c: Context, node: list[str] | None = None, role: str | None = None,
     from talos.nodeops import reboot_in_turn, target_name
     from talos.table import render_table
 
-    cluster = load_cluster(c)
-    talosctl = talosctl_of(c, cluster)
+    cluster, talosctl = connect(c)
     targets = selected_targets(cluster, talosctl, node, role)
     order = ", ".join(f"{t.node.name} ({t.address})" for t in rollout_order(targets))
     say(f"reboot one at a time, waiting for each: {order}")
@@ -314,8 +293,7 @@ def reset(c: Context, node: str | None = None, yes: bool = False,
     if not node:
         raise SelectionError("inv reset needs --node NAME: the one node to reset")
     labels = check_wipe(wipe or [])
-    cluster = load_cluster(c)
-    talosctl = talosctl_of(c, cluster)
+    cluster, talosctl = connect(c)
     (target,) = selected_targets(cluster, talosctl, [node], None)
     action = describe_reset(target, wipe=labels, graceful=graceful, reboot=reboot)
     if is_dry(c):

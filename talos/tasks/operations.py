@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from invoke.collection import Collection
 from invoke.context import Context
 
 from talos.table import colour
-from talos.tasks.runtime import load_cluster, task
+from talos.tasks.runtime import NODE_HELP, ROLE_HELP, connect, is_dry, load_cluster, task
 
 if TYPE_CHECKING:
     from talos.cluster import Cluster, Node
-    from talos.talosctl import Talosctl
-
-
-def is_dry(c: Context) -> bool:
-    """Invoke's own ``--dry`` (``inv --dry TASK``)."""
-    return bool(c.config.run.dry)
-
-
-def connect(c: Context, progress: Callable[[str], None] | None = None) -> tuple[Cluster, Talosctl]:
-    from talos.targets import talosctl_for
-
-    cluster = load_cluster(c)
-    return cluster, talosctl_for(cluster, dry=is_dry(c), progress=progress)
 
 
 def selected(cluster: Cluster, node: list[str] | None, role: str | None) -> tuple[Node, ...]:
@@ -63,7 +49,7 @@ def addons(c: Context, dry: bool = False) -> None:
     iterable=["node"],
     help={
         "node": "list this node's images (repeatable; default every node)",
-        "role": "only nodes of this role: controlplane or worker",
+        "role": ROLE_HELP,
         "namespace": "containerd namespace: cri (Kubernetes workloads) or system",
         "json": "print JSON for scripts instead of the table",
     },
@@ -80,7 +66,7 @@ def images_list(
     from talos.images import IMAGE_HEADERS, collect_images, image_rows, images_json
     from talos.table import render_table
 
-    cluster, talosctl = connect(c)
+    cluster, talosctl = connect(c, progress=None)
     results = collect_images(cluster, selected(cluster, node, role), talosctl, namespace=namespace)
     print(images_json(results) if json else render_table(IMAGE_HEADERS, image_rows(results)))
     failed = [f"{r.node}: {r.problem}" for r in results if r.problem]
@@ -91,8 +77,8 @@ def images_list(
 @task(  # type: ignore[untyped-decorator]
     iterable=["node"],
     help={
-        "node": "only this node (repeatable; default every node of the cluster file)",
-        "role": "only nodes of this role: controlplane or worker",
+        "node": NODE_HELP,
+        "role": ROLE_HELP,
         "json": "print JSON for scripts instead of the table",
     },
 )
@@ -103,7 +89,7 @@ def usage(
     from talos.images import USAGE_HEADERS, collect_usage, usage_json, usage_rows
     from talos.table import render_table
 
-    cluster, talosctl = connect(c)
+    cluster, talosctl = connect(c, progress=None)
     usages = collect_usage(cluster, selected(cluster, node, role), talosctl)
     print(usage_json(usages) if json else render_table(USAGE_HEADERS, usage_rows(usages)))
 
@@ -111,8 +97,8 @@ def usage(
 @task(  # type: ignore[untyped-decorator]
     iterable=["node"],
     help={
-        "node": "only this node (repeatable; default every node of the cluster file)",
-        "role": "only nodes of this role: controlplane or worker",
+        "node": NODE_HELP,
+        "role": ROLE_HELP,
         "json": "print JSON for scripts instead of the table",
     },
 )
@@ -129,7 +115,7 @@ def status(
         status_table,
     )
 
-    cluster, talosctl = connect(c)
+    cluster, talosctl = connect(c, progress=None)
     nodes = selected(cluster, node, role)
     facts = collect_facts(cluster, nodes, talosctl)
     rows = status_rows(nodes, desired_state(cluster, nodes), facts)
@@ -156,7 +142,7 @@ def health(c: Context, timeout: str = "5m") -> None:
         if sys.stderr.isatty():  # the checks take minutes: show them to a person waiting
             print(colour(line, "dim", sys.stderr), file=sys.stderr, flush=True)
 
-    cluster, talosctl = connect(c, progress)
+    cluster, talosctl = connect(c, progress=progress)
     print(check_health(cluster, talosctl, timeout=timeout, transcript=transcript))
 
 

@@ -18,6 +18,11 @@ from talos.errors import TalosError
 
 if TYPE_CHECKING:
     from talos.cluster import Cluster
+    from talos.talosctl import Talosctl
+
+#: Help of the node selection every node task shares.
+NODE_HELP = "a node by name (repeatable); default: every node (of --role, if given)"
+ROLE_HELP = "only nodes of this role: controlplane or worker"
 
 
 def task(*args: Any, **kwargs: Any) -> Any:
@@ -58,6 +63,25 @@ def load_cluster(c: Context) -> Cluster:
     cluster = load_cluster_file(cluster_file_path())
     c._talos_cluster = cluster
     return cluster
+
+
+def is_dry(c: Context) -> bool:
+    """Invoke's own ``--dry`` (``inv --dry TASK``): print commands that change things."""
+    return bool(c.config.run.dry)
+
+
+def say(line: str) -> None:
+    """A line for the person running the task, at once (not when the buffer fills)."""
+    print(line, flush=True)
+
+
+def connect(c: Context, **options: Any) -> tuple[Cluster, Talosctl]:
+    """The cluster file and the talosctl adapter for it, dry under ``inv --dry``;
+    ``options`` (``progress=``) go to :func:`talos.targets.talosctl_for`."""
+    from talos.targets import talosctl_for
+
+    cluster = load_cluster(c)
+    return cluster, talosctl_for(cluster, dry=is_dry(c), **options)
 
 
 def not_built(name: str) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from invoke.collection import Collection
 from invoke.context import Context
 
-from talos.tasks.runtime import load_cluster, task
+from talos.tasks.runtime import ROLE_HELP, is_dry, load_cluster, task
 
 if TYPE_CHECKING:
     from talos.cluster import Cluster, Node
@@ -24,7 +24,7 @@ _K8S_VERSION = re.compile(r"^v?\d+\.\d+\.\d+$")
     iterable=["node"],
     help={
         "node": "upgrade this node (repeatable); default: every node of the role, or all",
-        "role": "only nodes of this role: controlplane or worker",
+        "role": ROLE_HELP,
         "parallel": "workers upgraded at once (default 1); control planes always go one by one",
         "stage": "stage the upgrade and apply it on the next boot (talosctl upgrade --stage)",
         "timeout": "how long to wait for each node, a duration like 30m (default 30m)",
@@ -55,7 +55,7 @@ def upgrade(
                              preserve=preserve, timeout=timeout)
     cluster = load_cluster(c)
     selected = cluster.select(node or (), role)
-    dry = bool(c.config.run.dry)
+    dry = is_dry(c)
     printer = ProgressPrinter()
     talosctl = talosctl_for(cluster, dry=dry, progress=printer.talosctl_line)
     # Every node is asked, selected or not: the health check after a control plane
@@ -91,7 +91,7 @@ def upgrade_k8s(c: Context, to: str | None = None) -> None:
     version = to or cluster.kubernetes_version
     if not _K8S_VERSION.match(version):
         raise SelectionError(f"--to {version!r} is not a Kubernetes version like v1.35.0")
-    talosctl = talosctl_for(cluster, dry=bool(c.config.run.dry), progress=print_line)
+    talosctl = talosctl_for(cluster, dry=is_dry(c), progress=print_line)
     [target] = resolve_targets(cluster, [cluster.first_controlplane], talosctl)
     print(f"{cluster.name}: upgrading Kubernetes to {version} through "
           f"{target.node.name} ({target.address})", flush=True)
