@@ -459,9 +459,10 @@ def _pointer(path: str) -> list[str]:
     return [part.replace("~1", "/").replace("~0", "~") for part in path[1:].split("/")]
 
 
-def _parent(document: Any, parts: list[str], op: str, path: str) -> tuple[Any, str]:
+def _walk(document: Any, parts: list[str], op: str, path: str) -> Any:
+    """The value at ``parts`` (a parsed JSON pointer) in ``document``, or talosctl's error."""
     node = document
-    for part in parts[:-1]:
+    for part in parts:
         if isinstance(node, dict) and part in node:
             node = node[part]
         elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
@@ -469,7 +470,11 @@ def _parent(document: Any, parts: list[str], op: str, path: str) -> tuple[Any, s
         else:
             raise CLIError(f"error in {op} for path: '{path}': doc is missing path: "
                            f"\"{path}\": missing value")
-    return node, parts[-1]
+    return node
+
+
+def _parent(document: Any, parts: list[str], op: str, path: str) -> tuple[Any, str]:
+    return _walk(document, parts[:-1], op, path), parts[-1]
 
 
 def json_patch(document: dict[str, Any], operations: list[Any]) -> dict[str, Any]:
@@ -477,16 +482,7 @@ def json_patch(document: dict[str, Any], operations: list[Any]) -> dict[str, Any
     result: Any = copy.deepcopy(document)
 
     def get(path: str, op: str) -> Any:
-        node: Any = result
-        for part in _pointer(path):
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-                node = node[int(part)]
-            else:
-                raise CLIError(f"error in {op} for path: '{path}': doc is missing path: "
-                               f"\"{path}\": missing value")
-        return node
+        return _walk(result, _pointer(path), op, path)
 
     def remove(path: str, op: str) -> Any:
         parent, key = _parent(result, _pointer(path), op, path)
