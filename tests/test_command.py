@@ -25,10 +25,9 @@ def script(code: str) -> list[str]:
 
 
 def test_a_command_runs_and_its_output_and_exit_code_are_kept() -> None:
-    result = Runner().run(
-        script("import sys; print('out'); print('err', file=sys.stderr)"), mutates=False
-    )
-    assert result == Result((PY, "-c", result.argv[2]), 0, "out\n", "err\n")
+    code = "import sys; print('out'); print('err', file=sys.stderr)"
+    result = Runner().run(script(code), mutates=False)
+    assert result == Result((PY, "-c", code), 0, "out\n", "err\n")
     assert result.ok
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import pitower_schematics
 
 from talos.command import Result, Runner
 from talos.errors import CommandError, ToolMissingError
@@ -973,7 +974,7 @@ def test_generated_configs_validate_and_a_broken_one_says_why(
 
 
 def test_reads_against_the_pitower_cluster(standin: Any, generated: Path) -> None:
-    standin.pitower(bootstrapped=True)
+    standin.pitower(bootstrapped=True, worker_01={"usage": {"/var/lib/containerd": 123456789}})
     talosctl = online(generated)
     members = {m.hostname: m for m in talosctl.members("192.168.0.201")}
     assert members["worker-05"].address == "192.168.0.205"
@@ -981,10 +982,10 @@ def test_reads_against_the_pitower_cluster(standin: Any, generated: Path) -> Non
     assert talosctl.server_version("192.168.0.204") == "v1.12.4"
     status = talosctl.machine_status("192.168.0.211")
     assert status.stage == "running" and status.ready
-    assert isinstance(talosctl.installed_schematic("192.168.0.201"), (str, type(None)))
+    assert talosctl.installed_schematic("192.168.0.201") == pitower_schematics()["worker-01"]
     images = talosctl.image_list("192.168.0.201")
-    assert all(image.size_bytes > 0 for image in images)
-    assert talosctl.usage("192.168.0.201", "/var/lib/containerd") >= 0
+    assert images and all(image.size_bytes > 0 for image in images)
+    assert talosctl.usage("192.168.0.201", "/var/lib/containerd") == 123456789
     report = talosctl.health(
         "192.168.0.201", control_planes=[f"192.168.0.20{i}" for i in (1, 2, 3)],
         workers=[f"192.168.0.{i}" for i in (204, 205, 206, 211, 212, 213)],
