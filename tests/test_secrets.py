@@ -157,3 +157,15 @@ def tempdir_watch(tmp_path: Path) -> Iterator[Path]:
         yield folder
     finally:
         tempfile.tempdir = saved
+
+
+def test_create_bundle_refuses_a_recipient_that_is_not_an_age_key(
+    fresh: tuple[Path, str]
+) -> None:
+    root, recipient = fresh
+    cluster = load_cluster_file(root / "cluster.yaml")
+    tool = FakeSecretsTool()
+    with pytest.raises(SecretsError, match=r"'ssh-ed25519 AAAA' is not an age public key"):
+        create_bundle(cluster, talosctl=tool, recipients=[recipient, "ssh-ed25519 AAAA"])
+    assert tool.calls == []
+    assert not (root / "secrets.sops.yaml").exists()

@@ -39,7 +39,7 @@ def test_decrypt_returns_the_plaintext_bundle(tmp_path: Path, keyed: tuple[Path,
     bundle = secrets_bundle()
     path = encrypted_secrets(tmp_path, keyed[1], bundle=bundle)
     assert yaml.safe_load(sops.decrypt_text(path)) == yaml.safe_load(bundle)
-    assert isinstance(sops.decrypt_file(path), bytes)
+    assert yaml.safe_load(sops.decrypt_file(path).decode()) == yaml.safe_load(bundle)
 
 
 def test_an_encrypted_file_is_recognised_and_plaintext_is_not(
