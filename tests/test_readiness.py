@@ -56,12 +56,12 @@ def test_a_node_running_and_ready_is_not_asked_twice() -> None:
 
 
 def test_a_rebooting_node_is_asked_again_until_it_is_running_and_ready() -> None:
-    node = Node(DOWN, DOWN, Status("booting", False), Status("running", False),
-                Status("running", True))
+    node = Node(DOWN, DOWN, Status("booting", False), Status("booting", False),
+                Status("running", False), Status("running", True))
     clock = Clock()
     wait_until_ready(node, "192.168.0.201", clock.polling())
-    assert node.asked == 5
-    assert clock.slept == [0.5, 1.0, 2.0, 4.0]  # doubling, capped at `most`
+    assert node.asked == 6
+    assert clock.slept == [0.5, 1.0, 2.0, 4.0, 4.0]  # doubling, capped at `most`
 
 
 def test_giving_up_says_what_the_node_said_last() -> None:
