@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -51,8 +52,18 @@ def test_every_task_has_a_summary_and_help_for_every_argument() -> None:
 def test_inv_list_shows_every_task_with_its_summary() -> None:
     result = inv("--list")
     assert result.returncode == 0, result.stderr
-    for name in all_tasks(build_namespace()):
-        assert name in result.stdout
+    listed: dict[str, str] = {}  # task name -> its summary, wrapped lines joined
+    for line in result.stdout.splitlines()[2:]:
+        if line.startswith("  ") and not line.startswith("   "):
+            name, _, summary = line.strip().partition(" ")
+            listed[name] = re.sub(r"^\s*\([\w.-]+\)", "", summary)  # a default's alias
+        elif line.strip() and listed:
+            listed[name] += line
+    tasks = all_tasks(build_namespace())
+    assert sorted(listed) == sorted(tasks)
+    for name, task in tasks.items():
+        summary = (task.__doc__ or "").strip().splitlines()[0]
+        assert "".join(listed[name].split()) == "".join(summary.split()), name
 
 
 def test_inv_nodes_prints_the_pitower_table() -> None:
