@@ -240,8 +240,8 @@ def test_talosctl_gets_the_versions_and_the_secrets_explicitly(project: Project)
     gen = [argv for argv in project.standin.calls() if argv[:2] == ["gen", "config"]]
     assert len(gen) == 1
     argv = gen[0]
-    assert argv[argv.index("--talos-version") + 1] in ("v1.12.4", "v1.12")
-    assert argv[argv.index("--kubernetes-version") + 1] in ("v1.35.0", "1.35.0")
+    assert argv[argv.index("--talos-version") + 1] == "v1.12.4"
+    assert argv[argv.index("--kubernetes-version") + 1] == "v1.35.0"
     assert "--with-secrets" in argv
     assert not argv[argv.index("--with-secrets") + 1].startswith(str(project.root))
 
@@ -304,6 +304,47 @@ def test_a_node_entry_of_the_cluster_file_rewrites_that_node_only(project: Proje
     assert report.written == ["worker-04"]
     assert "cluster.yaml" in report.reasons["worker-04"]
     assert project.machine_config("worker-04")["machine"]["install"]["disk"] == "/dev/sdb"
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path.name}"
+    path.write_text(text.replace(old, new, 1))
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "written", "reason", "talosconfig"),
+    [
+        pytest.param("extensions/intel.yaml", "      - siderolabs/i915-ucode\n", "",
+                     ["worker-04", "worker-05", "worker-06"], "extensions/intel.yaml", False,
+                     id="a schematic's extensions"),
+        pytest.param("cluster.yaml", "registry: factory.talos.dev", "registry: mirror.example",
+                     PITOWER, "cluster.yaml (node worker-04)", False, id="the installer"),
+        pytest.param("cluster.yaml", "kubernetesVersion: v1.35.0", "kubernetesVersion: v1.35.1",
+                     PITOWER, "cluster.yaml (node worker-04)", True, id="kubernetes"),
+        pytest.param("cluster.yaml", "ip: 192.168.0.213", "ip: 192.168.0.214", [], None, True,
+                     id="a node's address: the talosconfig only"),
+    ],
+)
+def test_each_input_rewrites_what_it_feeds(
+    project: Project, file: str, old: str, new: str, written: list[str], reason: str | None,
+    talosconfig: bool,
+) -> None:
+    project.generate()
+    _edit(project.root / file, old, new)
+    report = project.generate()
+    assert report.written == written
+    if reason is not None:
+        assert reason in report.reasons["worker-04" if "worker-04" in written else written[0]]
+    assert report.talosconfig_written is talosconfig
+
+
+def test_a_patch_dropped_from_a_node_is_named_as_no_longer_used(project: Project) -> None:
+    project.generate()
+    (project.root / "patches" / "nodes" / "worker-04.patch").unlink()
+    report = project.generate()
+    assert report.written == ["worker-04"]
+    assert "patches/nodes/worker-04.patch no longer used" in report.reasons["worker-04"]
 
 
 def test_new_secrets_rewrite_every_node_and_the_talosconfig(project: Project) -> None:
