@@ -131,6 +131,10 @@ def test_status_json_parses_and_holds_the_same_facts(
     assert data["worker-pi-01"]["config"] == "missing"
     assert data["worker-01"]["talos"]["current"] is True
     assert data["worker-01"]["schematic"]["current"] is True
+    # each answering node runs its own schematic (AMD, Intel, Pi): all but the old Pi match
+    matching = [name for name, entry in data.items() if entry["schematic"]["current"]]
+    assert matching == ["worker-01", "worker-02", "worker-03", "worker-05", "worker-pi-01",
+                        "worker-pi-03"]
 
 
 def test_status_asks_each_node_itself_with_the_talosconfig(
