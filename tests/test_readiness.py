@@ -56,7 +56,7 @@ def test_a_node_running_and_ready_is_not_asked_twice() -> None:
 
 
 def test_a_rebooting_node_is_asked_again_until_it_is_running_and_ready() -> None:
-    node = Node(DOWN, DOWN, Status("booting", False), Status("booting", False),
+    node = Node(DOWN, DOWN, Status("booting", False), Status("booting", True),
                 Status("running", False), Status("running", True))
     clock = Clock()
     wait_until_ready(node, "192.168.0.201", clock.polling())
