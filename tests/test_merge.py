@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -194,6 +195,51 @@ def test_data_patches_coerce_values_to_field_types() -> None:
     config = apply_patches(parse_config("version: v1alpha1\n", "b"), [patch])
     assert config.documents[0]["machine"] == {"env": {"A": "1", "B": "true"},
                                               "network": {"hostname": "42"}}
+
+
+@pytest.mark.parametrize(
+    ("base", "patch", "expected"),
+    [
+        pytest.param(
+            "apiVersion: v1alpha1\nkind: EthernetConfig\nname: eth1\n"
+            "features:\n  tx-checksumming: true\n",
+            {"apiVersion": "v1alpha1", "kind": "EthernetConfig", "name": "eth1",
+             "features": {"rx-gro": False}},
+            {"apiVersion": "v1alpha1", "kind": "EthernetConfig", "name": "eth1",
+             "features": {"tx-checksumming": True, "rx-gro": False}},
+            id="a map of booleans merges per key",
+        ),
+        pytest.param(
+            "version: v1alpha1\ncluster:\n  apiServer:\n    auditPolicy:\n"
+            "      kind: Policy\n      rules: [{level: Metadata}]\n",
+            {"cluster": {"apiServer": {"auditPolicy": {"rules": [{"level": "None"}]}}}},
+            {"version": "v1alpha1", "cluster": {"apiServer": {"auditPolicy": {
+                "rules": [{"level": "None"}]}}}},
+            id="an audit policy is replaced whole",
+        ),
+        pytest.param(
+            "version: v1alpha1\ncluster:\n  apiServer:\n    auditPolicy:\n"
+            "      kind: Policy\n      rules: [{level: Metadata}]\n",
+            {"cluster": {"apiServer": {"auditPolicy": {}}}},
+            {"version": "v1alpha1", "cluster": {"apiServer": {"auditPolicy": {
+                "kind": "Policy", "rules": [{"level": "Metadata"}]}}}},
+            id="an empty audit policy keeps the base one",
+        ),
+        pytest.param(
+            "version: v1alpha1\ncluster:\n  controlPlane:\n"
+            "    endpoint: https://127.0.0.1:6443/api?a=1\n",
+            {"cluster": {"controlPlane": {"endpoint": "https://192.168.0.200:6443#top"}}},
+            {"version": "v1alpha1", "cluster": {"controlPlane": {
+                "endpoint": "https://192.168.0.200:6443/api?a=1#top"}}},
+            id="a URL keeps each component the patch leaves empty",
+        ),
+    ],
+)
+def test_field_rules_merge_as_talos_does(
+    base: str, patch: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    config = apply_patches(parse_config(base, "base.yaml"), [patch_from_documents([patch], "p")])
+    assert list(config.documents) == [expected]
 
 
 # -- output and purity ---------------------------------------------------------------------
