@@ -154,8 +154,10 @@ def _cases() -> dict[str, Any]:
 
 
 def test_single_patches_are_classified_as_talos_does() -> None:
+    checked = 0
     for case in _cases()["load_cases"]:
         if case["call"].startswith("LoadPatch("):
+            checked += 1
             name = case["call"].split("testdata/")[1].rstrip(")")
             patch = classify_patch((P / name).read_text(), name)
             expect = case["expect"]
@@ -168,10 +170,12 @@ def test_single_patches_are_classified_as_talos_does() -> None:
                 document = patch.items[0]
                 assert document.key[1] == "v1alpha1"  # type: ignore[union-attr]
                 assert document.data["machine"]["network"]["hostname"] == "foo.bar"  # type: ignore[union-attr]
+    assert checked == 3
 
 
 def test_patch_lists_are_loaded_and_fused_as_talos_does() -> None:
     base_dir = P.parent
+    checked = 0
     for case in _cases()["load_cases"]:
         if case["call"] != "LoadPatches":
             continue
@@ -182,6 +186,8 @@ def test_patch_lists_are_loaded_and_fused_as_talos_does() -> None:
             for p in patches
         ]
         assert got == case["expect"], case["test"]
+        checked += 1
+    assert checked == 3
 
 
 def _selector_text(selector: Any, index: int) -> str:

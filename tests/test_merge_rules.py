@@ -93,6 +93,7 @@ def test_every_field_of_the_reference_has_a_rule_of_its_family() -> None:
 
 
 def test_list_items_are_deleted_by_the_keys_the_reference_names() -> None:
+    checked = 0
     for name, spec in reference().items():
         root = all_kinds()[name].root
         for row in field_rows(spec):
@@ -103,9 +104,12 @@ def test_list_items_are_deleted_by_the_keys_the_reference_names() -> None:
             assert rule is not None
             keys = tuple(k.strip() for k in found.group(1).split(","))
             assert rule.keys == keys, (name, row["path"])
+            checked += 1
+    assert checked > 30
 
 
 def test_no_rule_exists_that_the_reference_does_not_know() -> None:
+    walked: list[str] = []
     for name, spec in reference().items():
         paths = {row["path"].replace("[]", "").replace(".<key>", "") for row in field_rows(spec)}
 
@@ -113,6 +117,8 @@ def test_no_rule_exists_that_the_reference_does_not_know() -> None:
             for field_name, sub in rule.fields.items():
                 path = f"{prefix}.{field_name}" if prefix else field_name
                 assert path in known, (kind, path)
+                walked.append(path)
                 walk(sub, path)
 
         walk(all_kinds()[name].root, "")
+    assert len(walked) > 600
