@@ -26,6 +26,7 @@ from talos.schematic import (
     parse_installer_image,
     parse_schematic,
     schematic_id,
+    schematic_usage,
 )
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -363,6 +364,24 @@ def test_a_node_runs_its_schematic_at_its_own_or_the_cluster_talos_version(
         f"factory.example/metal-installer/{VANILLA_ID}:v1.12.4"
     )
     assert node_installer_image(cluster, cluster.nodes[1]).endswith(f"{VANILLA_ID}:v1.13.0")
+
+
+def test_schematic_usage_lists_a_schematic_once_per_talos_version_its_nodes_run(
+    tmp_path: Path,
+) -> None:
+    cluster = make_cluster(
+        tmp_path, {"plain": "customization: {}\n", "spare": "customization: {}\n"},
+        [Node("cp-1", "controlplane", "10.0.0.2", "plain"),
+         Node("w-1", "worker", None, "plain", talos_version="v1.13.0"),
+         Node("w-2", "worker", None, "plain")],
+    )
+    uses = [(u.name, u.shown, u.talos_version, u.image, u.nodes) for u in schematic_usage(cluster)]
+    image = f"factory.example/metal-installer/{VANILLA_ID}"
+    assert uses == [
+        ("plain", "extensions/plain.yaml", "v1.12.4", f"{image}:v1.12.4", ("cp-1", "w-2")),
+        ("plain", "extensions/plain.yaml", "v1.13.0", f"{image}:v1.13.0", ("w-1",)),
+        ("spare", "extensions/spare.yaml", "v1.12.4", f"{image}:v1.12.4", ()),
+    ]
 
 
 def test_a_broken_schematic_file_is_named_relative_to_the_cluster(tmp_path: Path) -> None:
