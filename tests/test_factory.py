@@ -102,12 +102,17 @@ def test_a_5xx_that_persists_gives_up_after_the_retries() -> None:
 
 
 def test_a_timeout_is_retried_then_reported() -> None:
+    tries: list[str] = []
+
     def handler(request: httpx.Request) -> httpx.Response:
+        tries.append(request.url.path)
         raise httpx.ReadTimeout("timed out", request=request)
 
     made = client(handler, retries=1, timeout=2)
     message = one_line_error(lambda: made.register(SCHEMATIC))
+    assert tries == ["/schematics", "/schematics"] and made.naps == [0.5]
     assert "no answer from the Image Factory at https://factory.example within 2s" in message
+    assert "2 attempts" in message
     assert "TALOS_FACTORY_URL" in message
 
 
