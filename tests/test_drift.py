@@ -112,6 +112,8 @@ def test_later_patches_override_earlier_ones(tmp_path: Path) -> None:
     assert effective_pin([first, second, nothing]) == Pin("y/installer:v1", second, 1)
     assert effective_pin([first, unset]) is None
     assert effective_pin([unset, first]) == Pin("x/installer:v1", first, 1)
+    no_machine = write(tmp_path, "no-machine.patch", "machine: {$patch: delete}\n")
+    assert effective_pin([first, no_machine]) is None
 
 
 def test_compare_names_what_differs(tmp_path: Path) -> None:
@@ -146,6 +148,29 @@ def test_a_cluster_that_pins_nothing_has_no_drift(tmp_path: Path) -> None:
     pinned = dataclasses.replace(cluster, patches_all=(all_patch,))
     [drift] = find_drift(pinned)
     assert drift.patch == all_patch and drift.pinned_id == "a" * 64
+
+
+def test_drift_follows_the_patch_order_all_then_role_then_node(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text("customization: {}\n")
+    good, stale = IMAGE.format(VANILLA_ID), IMAGE.format("a" * 64)
+
+    def pinning(name: str, image: str) -> Path:
+        return write(tmp_path, name, f"machine: {{install: {{image: '{image}'}}}}\n")
+
+    cluster = Cluster(
+        path=tmp_path / "cluster.yaml", name="lab", endpoint="https://10.0.0.1:6443",
+        talos_version="v1.12.4", kubernetes_version="v1.35.0",
+        secrets_file=tmp_path / "secrets.sops.yaml",
+        schematics={"plain": SchematicRef("plain", tmp_path / "s.yaml")},
+        nodes=(
+            Node("cp1", "controlplane", "10.0.0.2", "plain"),
+            Node("w1", "worker", "10.0.0.3", "plain"),
+            Node("w2", "worker", "10.0.0.4", "plain", patches=(pinning("w2.patch", good),)),
+        ),
+        patches_all=(pinning("all.patch", stale),),
+        patches_controlplane=(pinning("cp.patch", good),),
+    )
+    assert [(d.node, d.patch.name) for d in find_drift(cluster)] == [("w1", "all.patch")]
 
 
 @pytest.mark.parametrize(
