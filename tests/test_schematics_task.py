@@ -17,7 +17,7 @@ import pytest
 from invoke.context import Context
 from invoke.exceptions import Exit
 
-from talos.schematic import VANILLA_ID
+from talos.schematic import VANILLA_ID, canonical_yaml, load_schematic, schematic_id
 from talos.tasks.schematics import compact_names, schematics
 
 REPO = Path(__file__).resolve().parents[1]
@@ -207,8 +207,9 @@ def test_submit_registers_each_file_and_confirms_the_id(
     amd = REPO / "extensions" / "amd.yaml"
     schematics(Context(), file=[str(amd)], submit=True)
     out = capsys.readouterr().out
-    assert len(local_factory.posted) == 1
-    assert "registered (the factory computes the same ID)" in out
+    assert local_factory.posted == [canonical_yaml(load_schematic(amd))]
+    assert f"{schematic_id(load_schematic(amd))} registered (the factory computes the same ID)" \
+        in out
 
 
 def test_submit_refuses_an_unknown_extension_before_registering(
@@ -232,7 +233,10 @@ def test_submit_registers_every_schematic_of_the_cluster(
 ) -> None:
     run(monkeypatch, REPO / "cluster.yaml", submit=True)
     out = capsys.readouterr().out
-    assert len(local_factory.posted) == 3
+    assert local_factory.posted == [
+        canonical_yaml(load_schematic(REPO / "extensions" / f"{name}.yaml"))
+        for name in ("amd", "intel", "rpi-poe")
+    ]
     assert local_factory.fetched == ["/version/v1.12.4/extensions/official"]  # fetched once
     assert "Registering 3 schematics with http://127.0.0.1:" in out
     assert out.count("registered (the factory computes the same ID)") == 3
