@@ -312,6 +312,7 @@ def test_health_is_asked_of_the_first_control_plane_that_answers(
     assert message.endswith("asked 192.168.0.202")
     (argv,) = [argv for argv in standin.calls() if argv[0] == "health"]
     assert connection(argv)[1] == "192.168.0.202"
+    assert argv[argv.index("--wait-timeout") + 1] == "5m"  # the documented default
 
 
 def test_health_with_every_control_plane_down_is_one_line(
