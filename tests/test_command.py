@@ -46,6 +46,21 @@ def test_a_failing_command_raises_one_line_with_command_exit_code_and_stderr_tai
     assert len(tail) == command.STDERR_TAIL_LINES
 
 
+@pytest.mark.parametrize(
+    ("code", "why"),
+    [
+        ("print('progress'); print('the real error', file=sys.stderr)", "the real error"),
+        ("print('said on stdout'); print('', file=sys.stderr)", "said on stdout"),
+        ("pass", "no output"),
+    ],
+    ids=["stderr over stdout", "stdout when stderr is empty", "neither"],
+)
+def test_a_failure_names_the_last_line_of_stderr_else_of_stdout(code: str, why: str) -> None:
+    with pytest.raises(CommandError) as caught:
+        Runner().run(script(f"import sys; {code}; sys.exit(2)"))
+    assert str(caught.value).endswith(f"failed (exit code 2): {why}")
+
+
 def test_check_false_returns_the_failed_result_instead_of_raising() -> None:
     result = Runner().run(script("import sys; sys.exit(1)"), check=False)
     assert result.exit_code == 1
@@ -66,12 +81,18 @@ def test_a_missing_unknown_program_still_gets_a_hint() -> None:
         Runner().run(["no-such-tool-xyz"])
 
 
-def test_a_program_that_is_not_executable_is_a_command_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("on_path", [False, True], ids=["by its path", "found on PATH"])
+def test_a_program_that_is_not_executable_is_a_command_error(
+    tmp_path: Path, on_path: bool
+) -> None:
     program = tmp_path / "talosctl"
     program.write_text("#!/bin/sh\necho hi\n")
     program.chmod(0o644)
     with pytest.raises(CommandError, match="permission denied") as caught:
-        Runner().run([str(program)])
+        if on_path:
+            Runner().run(["talosctl"], env={"PATH": str(tmp_path)})
+        else:
+            Runner().run([str(program)])
     assert not isinstance(caught.value, ToolMissingError)
 
 
@@ -270,15 +291,6 @@ def test_a_program_is_looked_for_on_the_path_given_in_env(tmp_path: Path) -> Non
     program.chmod(0o755)
     result = Runner().run(["talosctl-xyz"], env={"PATH": f"{tmp_path}{os.pathsep}/usr/bin:/bin"})
     assert result.stdout == "found\n"
-
-
-def test_a_program_on_path_that_is_not_executable_is_a_command_error(tmp_path: Path) -> None:
-    program = tmp_path / "talosctl"
-    program.write_text("#!/bin/sh\necho hi\n")
-    program.chmod(0o644)
-    with pytest.raises(CommandError, match="permission denied") as caught:
-        Runner().run(["talosctl"], env={"PATH": str(tmp_path)})
-    assert not isinstance(caught.value, ToolMissingError)
 
 
 def test_a_file_that_is_no_program_is_a_command_error_not_a_crash(tmp_path: Path) -> None:
