@@ -103,6 +103,33 @@ def test_a_declared_hostname_is_what_is_looked_for(tmp_path: Path, talosconfig: 
     assert targets == [Target(renamed, "192.168.0.205")]
 
 
+@pytest.mark.parametrize(
+    ("members", "address"),
+    [
+        pytest.param((("WORKER-05.lan.", ["192.168.0.205"], "worker"),), "192.168.0.205",
+                     id="case and a trailing dot do not matter"),
+        pytest.param((("worker-05", [], "worker"), ("worker-05.lan", ["192.168.0.15"], "worker")),
+                     "192.168.0.15", id="a member without addresses is passed over"),
+        pytest.param((("worker-055", ["192.168.0.55"], "worker"),
+                      ("worker-05x.lan", ["192.168.0.56"], "worker")), None,
+                     id="a longer name is another host"),
+    ],
+)
+def test_a_member_matches_by_hostname_as_dns_compares_it(
+    tmp_path: Path, talosconfig: Path, members: tuple[tuple[str, list[str], str], ...],
+    address: str | None,
+) -> None:
+    runner = FakeRunner(replies={"get members": (0, members_json(*members), "")})
+    talosctl = adapter(talosconfig, runner)
+    if address is None:
+        with pytest.raises(SelectionError, match="no member named worker-05 was found"):
+            resolve_targets(cluster(tmp_path, CP1, W5), [W5], talosctl)
+    else:
+        assert resolve_targets(cluster(tmp_path, CP1, W5), [W5], talosctl) == [
+            Target(W5, address)
+        ]
+
+
 def test_the_next_control_plane_is_asked_when_one_does_not_answer(
     tmp_path: Path, talosconfig: Path
 ) -> None:
