@@ -650,7 +650,10 @@ def test_a_control_plane_upgrade_waits_for_healthy_etcd_peers(
     first = subprocess.Popen(["talosctl", "upgrade", "-i", image, "--talosconfig",
                               str(cluster), "-n", CP1, "-e", CP1], stderr=subprocess.PIPE,
                              text=True)
-    time.sleep(0.5)
+    deadline = time.monotonic() + 10  # until worker-01 has taken the upgrade, however slow
+    while not standin.node(CP1).get("upgrades") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert standin.node(CP1)["upgrades"] == [image]
     second = online(cluster, "192.168.0.202", "upgrade", "-i", image)
     forced = online(cluster, "192.168.0.203", "upgrade", "-i", image, "--force")
     assert first.wait(timeout=30) == 0
