@@ -29,7 +29,8 @@ _K8S_VERSION = re.compile(r"^v?\d+\.\d+\.\d+$")
         "stage": "stage the upgrade and apply it on the next boot (talosctl upgrade --stage)",
         "timeout": "how long to wait for each node, a duration like 30m (default 30m)",
         "force": "skip etcd health and member checks on control planes (talosctl --force)",
-        "preserve": "keep the node's ephemeral data (talosctl upgrade --preserve)",
+        "preserve": "talosctl upgrade --preserve, as the old recipes passed it: data is always "
+                    "kept since Talos 1.8, and it skips the etcd pre-checks like --force",
     },
 )
 def upgrade(
