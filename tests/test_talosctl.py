@@ -591,6 +591,8 @@ def test_image_list_is_read_with_si_sizes_in_bytes(talosconfig: Path) -> None:
                        "2025-11-12T00:00:00Z"),
     ]
     assert parse_image_list("") == []
+    cut_short = IMAGE_LIST + "192.168.0.201   registry.k8s.io/etcd:3.6\n"
+    assert parse_image_list(cut_short) == talosctl.image_list(NODE)
 
 
 @pytest.mark.parametrize(
@@ -621,6 +623,8 @@ def test_usage_reads_the_size_of_the_path_with_or_without_a_node_column(
     assert parse_usage("SIZE     NAME\n4096     /var/lib/containerd/\n",
                        "/var/lib/containerd") == 4096
     assert parse_usage("", "/var") is None
+    # Named otherwise than asked (a relative or resolved name): the largest entry is the path.
+    assert parse_usage("SIZE   NAME\n100    ./a\n5000   .\n300    ./b\n", "/var") == 5000
 
 
 def test_usage_without_any_size_is_an_error(talosconfig: Path) -> None:
@@ -669,6 +673,13 @@ Config diff:
             True, False,
             ApplyResult(NODE, False, False, "", "Applied configuration without a reboot"),
             id="dry run, nothing differs",
+        ),
+        pytest.param(
+            "Dry run summary:\nApplied configuration with a reboot (skipped in dry-run).\n"
+            "Config diff:\n\nNo changes.\n",
+            True, False,
+            ApplyResult(NODE, False, False, "", "Applied configuration with a reboot"),
+            id="dry run, nothing differs: no reboot either",
         ),
         pytest.param(
             "Dry run summary:\nNode is running in maintenance mode and does not have a config "
