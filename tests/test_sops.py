@@ -51,6 +51,9 @@ def test_an_encrypted_file_is_recognised_and_plaintext_is_not(
     assert sops.is_encrypted(path)
     assert not sops.is_encrypted(plain)
     assert not sops.is_encrypted(tmp_path / "missing.yaml")
+    no_mac = tmp_path / "no-mac.yaml"
+    no_mac.write_text("cluster: {id: x}\nsops: {age: [], mac: ''}\n")
+    assert not sops.is_encrypted(no_mac)
 
 
 def test_plaintext_secrets_are_refused_without_running_sops(
@@ -159,6 +162,36 @@ def test_encrypt_uses_the_creation_rules_of_sops_yaml(
     assert yaml.safe_load(sops.decrypt_text(target)) == yaml.safe_load(plain.read_text())
 
 
+def test_encrypt_for_several_recipients_opens_with_each_key(
+    tmp_path: Path, keyed: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other_key, other = age_identity(tmp_path, "other.key")
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(secrets_bundle())
+    target = tmp_path / "secrets.sops.yaml"
+    target.write_bytes(
+        sops.encrypt(plain, target, recipients=[keyed[1], other], root=tmp_path)
+    )
+    for key in (keyed[0], other_key):
+        monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key))
+        assert yaml.safe_load(sops.decrypt_text(target)) == yaml.safe_load(plain.read_text())
+
+
+def test_encrypt_finds_the_sops_yaml_of_a_folder_above(
+    tmp_path: Path, keyed: tuple[Path, str]
+) -> None:
+    (tmp_path / ".sops.yaml").write_text(
+        f"creation_rules:\n  - path_regex: secrets\\.sops\\.yaml$\n    age: {keyed[1]}\n"
+    )
+    root = tmp_path / "clusters" / "lab"
+    root.mkdir(parents=True)
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("a: b\n")
+    assert sops.find_config(root) == tmp_path / ".sops.yaml"
+    encrypted = sops.encrypt(plain, root / "secrets.sops.yaml", root=root)
+    assert keyed[1] in encrypted.decode()
+
+
 def test_encrypt_without_rules_or_recipients_says_what_to_do(
     tmp_path: Path, sops_on_path: None
 ) -> None:
@@ -228,6 +261,22 @@ def test_write_atomic_replaces_the_file_with_mode_0600(tmp_path: Path) -> None:
     assert target.read_text() == "new"
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["worker-01.yaml"]
+
+
+def test_a_write_that_fails_leaves_no_temp_file_and_the_old_file_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "worker-01.yaml"
+    target.write_text("old")
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError, match="No space left on device"):
+        sops.write_atomic(target, b"new")
+    assert [p.name for p in tmp_path.iterdir()] == ["worker-01.yaml"]
+    assert target.read_text() == "old"
 
 
 def test_a_temp_folder_that_cannot_be_made_is_one_line(
