@@ -230,6 +230,22 @@ def test_talosconfig_has_the_control_planes_as_endpoints_and_the_nodes(
     ]
 
 
+def test_without_control_plane_addresses_the_talosconfig_points_at_the_endpoint(
+    project: Project,
+) -> None:
+    text = project.cluster_file.read_text()
+    for ip in ("192.168.0.201", "192.168.0.202", "192.168.0.203"):
+        text = text.replace(f"    ip: {ip}\n", "")
+    project.cluster_file.write_text(text)
+    project.generate()
+    talosconfig = yaml.safe_load((project.output / "talosconfig").read_text())
+    context = talosconfig["contexts"][talosconfig["context"]]
+    assert context["endpoints"] == ["192.168.0.200"]
+    assert context["nodes"] == [
+        "192.168.0.204", "192.168.0.211", "192.168.0.212", "192.168.0.213",
+    ]
+
+
 def test_no_plaintext_is_left_outside_clusterconfig(project: Project) -> None:
     project.generate()
     assert_no_plaintext_outside_clusterconfig(project)
