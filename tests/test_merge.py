@@ -242,6 +242,51 @@ def test_field_rules_merge_as_talos_does(
     assert list(config.documents) == [expected]
 
 
+JSON_BASE = "version: v1alpha1\nmachine:\n  env:\n    A: '1'\n"
+
+
+@pytest.mark.parametrize(
+    ("operations", "env", "labels"),
+    [
+        pytest.param([{"op": "add", "path": "/machine/env/a~01~10", "value": "x"}],
+                     {"A": "1", "a~1/0": "x"}, None, id="escapes are undone ~1 first"),
+        pytest.param([{"op": "copy", "from": "/machine/env", "path": "/machine/nodeLabels"},
+                      {"op": "add", "path": "/machine/nodeLabels/B", "value": "2"}],
+                     {"A": "1"}, {"A": "1", "B": "2"}, id="a copy is not the original"),
+        pytest.param([{"op": "test", "path": "/machine/env/A", "value": "1"},
+                      {"op": "remove", "path": "/machine/env/A"}],
+                     {}, None, id="a test that holds lets the patch go on"),
+    ],
+)
+def test_json_patch_operations(
+    tmp_path: Path, operations: list[dict[str, Any]], env: dict[str, str],
+    labels: dict[str, str] | None,
+) -> None:
+    import json
+
+    patch = load_patch(json.dumps(operations), base_dir=tmp_path)
+    before = copy.deepcopy(patch.operations)
+    [document] = apply_patches(parse_config(JSON_BASE, "base.yaml"), [patch]).documents
+    assert document["machine"].get("env") == env
+    assert document["machine"].get("nodeLabels") == labels
+    assert patch.operations == before
+
+
+def test_a_json_patch_value_is_not_shared_with_the_config(tmp_path: Path) -> None:
+    operations = '[{"op": "add", "path": "/machine/env", "value": {"A": "2"}},' \
+        ' {"op": "add", "path": "/machine/env/B", "value": "3"}]'
+    patch = load_patch(operations, base_dir=tmp_path)
+    apply_patches(parse_config(JSON_BASE, "base.yaml"), [patch])
+    assert patch.operations[0]["value"] == {"A": "2"}
+
+
+def test_a_json_patch_test_that_fails_stops_the_patch(tmp_path: Path) -> None:
+    patch = load_patch('[{"op": "test", "path": "/machine/env/A", "value": "2"}]',
+                       base_dir=tmp_path)
+    with pytest.raises(PatchError, match="testing value /machine/env/A failed"):
+        apply_patches(parse_config(JSON_BASE, "base.yaml"), [patch])
+
+
 # -- output and purity ---------------------------------------------------------------------
 
 
