@@ -35,6 +35,11 @@ def test_short_strings_and_sops_metadata_are_not_secrets() -> None:
     assert bundle_values(text) == {"a-long-enough-value"}
 
 
+def test_strings_in_lists_count_and_eight_characters_is_long_enough() -> None:
+    text = "certs:\n  extra: [list-item-secret, {key: nested-in-list}]\nb: 7-chars\nc: 8-chars!\n"
+    assert bundle_values(text) == {"list-item-secret", "nested-in-list", "8-chars!"}
+
+
 def test_a_bundle_that_is_not_a_mapping_is_refused() -> None:
     with pytest.raises(SecretsError, match="not a talosctl secrets bundle"):
         bundle_values("- a\n- b\n")
