@@ -177,6 +177,29 @@ def test_deleting_a_document_that_is_absent_is_skipped() -> None:
     assert apply_patches(config, [patch]) == config
 
 
+@pytest.mark.parametrize(
+    ("patch", "detail"),
+    [
+        ("machine:\n  network:\n    interfaces:\n      - interface: eth9\n        $patch: delete\n",
+         "lookup failed (no item with interface: eth9)"),
+        ("machine:\n  kubelet:\n    nodeIP:\n      validSubnets:\n        $patch: delete\n",
+         "failed to delete path 'machine.kubelet.nodeIP.validSubnets': lookup failed "
+         "(machine.kubelet is not set)"),
+    ],
+    ids=["the item that is not there", "the first section that is not set"],
+)
+def test_a_delete_that_finds_nothing_says_what_is_missing(
+    tmp_path: Path, patch: str, detail: str
+) -> None:
+    config = parse_config(
+        "version: v1alpha1\nmachine:\n  network:\n    interfaces:\n      - interface: eth0\n",
+        "base.yaml",
+    )
+    with pytest.raises(PatchError) as caught:
+        apply_patches(config, [load_patch(patch, base_dir=tmp_path)])
+    assert str(caught.value).endswith(detail)
+
+
 def test_a_vlan_inside_an_interface_cannot_be_deleted_by_its_key() -> None:
     config = parse_config(
         "version: v1alpha1\nmachine:\n  network:\n    interfaces:\n"
