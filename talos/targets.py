@@ -159,5 +159,7 @@ class _NoAnswer(Exception):
 
 
 def _same_host(reported: str, wanted: str) -> bool:
+    """Same name, or one is the short form of the other (``worker-05`` / ``worker-05.lan``)."""
     reported, wanted = reported.lower().rstrip("."), wanted.lower().rstrip(".")
-    return reported == wanted or reported.split(".", 1)[0] == wanted
+    short_reported, short_wanted = reported.split(".", 1)[0], wanted.split(".", 1)[0]
+    return reported == wanted or short_reported == wanted or short_wanted == reported

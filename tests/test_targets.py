@@ -95,6 +95,18 @@ def test_nodes_without_an_ip_are_found_among_the_members_by_hostname_asked_once(
     assert asked(runner) == ["192.168.0.201"]
 
 
+def test_a_declared_full_name_finds_the_member_reporting_its_short_name(
+    tmp_path: Path, talosconfig: Path
+) -> None:
+    qualified = Node("box", "worker", None, "intel", hostname="worker-05.lan")
+    longer = Node("other", "worker", None, "intel", hostname="worker-0.lan")
+    runner = FakeRunner(replies={"get members": (0, PITOWER_MEMBERS, "")})
+    found, missing = locate(cluster(tmp_path, CP1, qualified, longer), [qualified, longer],
+                            adapter(talosconfig, runner))
+    assert found == [Target(qualified, "192.168.0.205")]
+    assert [m.node.name for m in missing] == ["other"]
+
+
 def test_a_declared_hostname_is_what_is_looked_for(tmp_path: Path, talosconfig: Path) -> None:
     renamed = Node("box", "worker", None, "intel", hostname="worker-05")
     runner = FakeRunner(replies={"get members": (0, PITOWER_MEMBERS, "")})
