@@ -6,6 +6,7 @@ one line a person can act on (what failed, where, what to do). The task layer tu
 other exception is a bug and keeps its traceback.
 
     TalosError
+    ├── UsageError            a task's arguments are wrong (exit 2, like Invoke's own)
     ├── ClusterFileError      the cluster file is unreadable or invalid
     ├── SelectionError        --node / --role name no node of the cluster
     ├── PatchError            a machine-config patch cannot be loaded or applied
@@ -14,7 +15,11 @@ other exception is a bug and keeps its traceback.
     ├── SecretsError          sops could not decrypt / encrypt the secrets bundle
     ├── OutputError           generated files could not be written
     ├── ConfirmationError     a destructive task was not confirmed
+    ├── NotReady              a node did not come back running and ready in time
+    ├── RolloutError          a rollout (apply, upgrade, reboot) stopped: what was done, what not
+    ├── Interrupted           Ctrl-C (exit 130) or SIGTERM (exit 143) stopped the work
     └── CommandError          an external program failed (command, exit code, stderr tail)
+        ├── CommandTimeout    the program ran past its time limit and was stopped
         └── ToolMissingError  the program is not installed / not on PATH
 """
 
@@ -49,6 +54,14 @@ class ClusterFileError(TalosError):
         self.key = key
 
 
+class UsageError(TalosError):
+    """A task was called with arguments that cannot work (a bad ``--parallel``, a
+    duration that is not one, flags that exclude each other). Exit 2, as Invoke's own
+    usage errors."""
+
+    exit_code = 2
+
+
 class SelectionError(TalosError):
     """A node selection names no node, or a node cannot be located."""
 
@@ -77,6 +90,30 @@ class ConfirmationError(TalosError):
     """A destructive task was not confirmed by the user."""
 
 
+class NotReady(TalosError):
+    """The node was not running and ready within the time allowed; ``last`` is what it
+    said last (or why it did not answer)."""
+
+    def __init__(self, address: str, timeout: float, last: str) -> None:
+        super().__init__(f"{address} is not running and ready after {timeout:g}s ({last})")
+        self.address = address
+        self.timeout = timeout
+        self.last = last
+
+
+class RolloutError(TalosError):
+    """A rollout stopped before its end. The message says which node failed, what was
+    done and what was not attempted."""
+
+
+class Interrupted(TalosError):
+    """The user (Ctrl-C, exit 130) or the system (SIGTERM, exit 143) stopped the work."""
+
+    def __init__(self, message: str, *, signal_number: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signal_number
+
+
 class CommandError(TalosError):
     """An external program failed. Keeps the command, its exit code and its stderr tail."""
 
@@ -101,3 +138,7 @@ class CommandError(TalosError):
 
 class ToolMissingError(CommandError):
     """The external program is not installed or not on PATH."""
+
+
+class CommandTimeout(CommandError):
+    """The external program ran past its time limit and was stopped."""

@@ -13,7 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from talos.errors import CommandError, TalosError, ToolMissingError
+from talos.errors import CommandError, NotReady, ToolMissingError
+
+__all__ = ["NotReady", "Polling", "describe", "is_ready", "wait_until_ready"]
 
 
 class MachineStatusLike(Protocol):
@@ -42,17 +44,6 @@ class Polling:
     most: float = 5.0
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
-
-
-class NotReady(TalosError):
-    """The node was not running and ready within the time allowed; ``last`` is what it
-    said last (or why it did not answer)."""
-
-    def __init__(self, address: str, timeout: float, last: str) -> None:
-        super().__init__(f"{address} is not running and ready after {timeout:g}s ({last})")
-        self.address = address
-        self.timeout = timeout
-        self.last = last
 
 
 def is_ready(status: MachineStatusLike) -> bool:

@@ -7,6 +7,7 @@ imports (httpx, sh, the merger) belong inside task bodies or the modules they ca
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -82,6 +83,16 @@ def connect(c: Context, **options: Any) -> tuple[Cluster, Talosctl]:
 
     cluster = load_cluster(c)
     return cluster, talosctl_for(cluster, dry=is_dry(c), **options)
+
+
+def print_json(data: Any) -> None:
+    """The one JSON document a task prints with ``--json``: on stdout, sorted keys,
+    two-space indent, a final newline. Progress and prose go to stderr meanwhile, so
+    ``inv TASK --json | jq`` always reads a single document."""
+    import json
+
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    sys.stdout.flush()
 
 
 def not_built(name: str) -> None:
