@@ -25,6 +25,15 @@ State file
     (``[{name, version}]``), ``images`` (``[{name, digest, size, created, namespace}]``),
     ``usage`` (``{path: bytes}``).
 
+    etcd (``standin.etcd``: ``etcd status``, ``etcd members``, ``etcd snapshot``): the
+    members are the control planes that are members, once one is ``bootstrapped``.
+    Per node: ``etcd_member`` (false: a control plane outside etcd), ``etcd_running``
+    (false: the member's etcd does not answer: the unhealthy-member knob), ``etcd_errors``
+    (strings shown in the ERRORS column), ``etcd_learner``, ``etcd_member_id`` (default
+    derived from the address), ``etcd_db_size`` / ``etcd_db_in_use`` (bytes),
+    ``etcd_keys``. Top level ``"etcd": {"leader": ip, "raft_index", "raft_term"}``; the
+    leader falls back to the lowest running member, and without a quorum there is none.
+
     Written by the commands: ``applied`` (modes used), ``upgrades`` (images), ``resets``
     (``{labels, graceful, reboot, user_disks}``), ``pending`` (a reboot or upgrade in
     progress: the node refuses connections until ``pending.at``, then takes

@@ -341,6 +341,17 @@ def build(client_version: str) -> Command:
         Flag("threshold", INT, 0, "threshold exclude entries smaller than SIZE if positive, "
              "or entries greater than SIZE if negative", short="t"),
     ], args=(0, None), aliases=("du",))
+    # Talos: cmd/talosctl/cmd/talos/etcd.go (init): the subcommands take no flags of their
+    # own; the connection flags are the persistent ones every talos command gets.
+    etcd = Command("etcd", "etcd", "Manage etcd", persistent=connection_flags())
+    etcd.add(
+        Command("members", "members", "Get the list of etcd cluster members", args=(0, 0),
+                run=lazy("etcd", "member_list")),
+        Command("snapshot", "snapshot <path>", "Stream snapshot of the etcd node to the path.",
+                args=(1, 1), run=lazy("etcd", "snapshot")),
+        Command("status", "status", "Get the status of etcd cluster member", args=(0, 0),
+                run=lazy("etcd", "status")),
+    )
     config = Command("config", "config", "Manage the client configuration file "
                      "(talosconfig)", persistent=connection_flags())
     config.add(
@@ -381,10 +392,10 @@ def build(client_version: str) -> Command:
                    ("mgmt", "Commands to generate and manage machine configuration offline:"))
     for command in (gen, machineconfig, validate):
         command.group = "mgmt"
-    for command in (apply_config, bootstrap, config, get, health, image, kubeconfig, reboot,
+    for command in (apply_config, bootstrap, config, etcd, get, health, image, kubeconfig, reboot,
                     reset, upgrade, upgrade_k8s, usage, version):
         command.group = "talos"
-    root.add(apply_config, bootstrap, config, gen, get, health, image, kubeconfig,
+    root.add(apply_config, bootstrap, config, etcd, gen, get, health, image, kubeconfig,
              machineconfig, reboot, reset, upgrade, upgrade_k8s, usage, validate, version)
     root.add(Command("help", "help [command]", "Help about any command", args=(0, None),
                      run=help_command(root)))
