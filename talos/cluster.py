@@ -12,7 +12,7 @@ The file (``cluster.yaml``)::
     kubernetesVersion: v1.35.0
     secrets: secrets.sops.yaml
     installer: {registry: factory.talos.dev, form: installer}
-    schematics: {amd: extensions/amd.yaml}
+    schematics: {amd: extensions/amd.yaml, rpi: {file: extensions/rpi.yaml, arch: arm64}}
     patches: {all: [patches/general.patch], controlplane: [...], worker: [...]}
     nodes:
       - {name: worker-01, role: controlplane, ip: 192.168.0.201, schematic: amd}
@@ -35,6 +35,7 @@ from talos.errors import ClusterFileError, SelectionError
 
 ROLES = ("controlplane", "worker")
 INSTALLER_FORMS = ("installer", "metal-installer", "metal-installer-secureboot")
+ARCHES = ("amd64", "arm64")
 DEFAULT_REGISTRY = "factory.talos.dev"
 DEFAULT_FACTORY_URL = "https://factory.talos.dev"
 NODE_PATCH_DIR = Path("patches") / "nodes"
@@ -47,10 +48,16 @@ _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 @dataclass(frozen=True)
 class SchematicRef:
-    """A named schematic: the extension file the node's image is built from."""
+    """A named schematic: the extension file the node's image is built from.
+
+    ``arch`` is the CPU architecture its nodes boot (``amd64`` or ``arm64``) as
+    declared; None when the cluster file leaves it to the schematic (arm64 for a board
+    overlay, amd64 otherwise: see :func:`talos.media.schematic_arch`).
+    """
 
     name: str
     file: Path
+    arch: str | None = None
 
 
 @dataclass(frozen=True)
@@ -270,6 +277,7 @@ class _ClusterReader:
     )
     INSTALLER_KEYS = ("registry", "form", "factory")
     PATCH_KEYS = ("all", "controlplane", "worker")
+    SCHEMATIC_KEYS = ("file", "arch")
     NODE_KEYS = (
         "name", "role", "ip", "schematic", "installDisk", "talosVersion", "hostname", "patches",
     )
@@ -401,11 +409,26 @@ class _ClusterReader:
                 "schematics", "must map schematic names to extension files (name: path)"
             )
         result = {}
-        for name, file in value.items():
+        for name, entry in value.items():
             key = f"schematics.{name}"
-            resolved = self.existing_file(self.string(file, key), key, "extension file")
-            result[name] = SchematicRef(name=name, file=resolved)
+            # `name: path`, or `name: {file: path, arch: arm64}`
+            arch = None
+            if isinstance(entry, dict):
+                entry = self.mapping(entry, key, self.SCHEMATIC_KEYS)
+                arch = self.optional(entry, "arch", key, self.arch)
+                file = self.string(self.required(entry, "file", key), f"{key}.file")
+                key = f"{key}.file"
+            else:
+                file = self.string(entry, key)
+            resolved = self.existing_file(file, key, "extension file")
+            result[name] = SchematicRef(name=name, file=resolved, arch=arch)
         return result
+
+    def arch(self, value: Any, path: str) -> str:
+        text = self.string(value, path)
+        if text not in ARCHES:
+            raise self.doc.error(path, f"arch {text!r} is not one of {', '.join(ARCHES)}")
+        return text
 
     def patches(self, value: Any) -> dict[str, tuple[Path, ...]]:
         section = {} if value is None else self.mapping(value, "patches", self.PATCH_KEYS)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from invoke.collection import Collection
 
 from talos.tasks import cluster, genconfig, nodes, operations, patch, schematics, upgrade
+from talos.tasks import media
 
-AREAS = (cluster, schematics, patch, genconfig, nodes, upgrade, operations)
+AREAS = (cluster, schematics, patch, genconfig, nodes, upgrade, operations, media)
 
 
 def build_namespace() -> Collection:
