@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from invoke.collection import Collection
 
-from talos.tasks import cluster, genconfig, nodes, operations, patch, schematics, upgrade
-from talos.tasks import media
+from talos.tasks import (
+    cluster,
+    genconfig,
+    media,
+    nodes,
+    operations,
+    patch,
+    schematics,
+    upgrade,
+)
 
 AREAS = (cluster, schematics, patch, genconfig, nodes, upgrade, operations, media)
 
