@@ -1,28 +1,39 @@
-"""The secrets bundle's values, for keeping them out of what talos-tasks prints.
+"""Keeping secrets out of what talos-tasks prints, and creating the secrets bundle.
 
     bundle_values(text)        -> frozenset[str]   every secret string of a decrypted bundle
     secret_values(cluster)     -> frozenset[str]   the same, decrypting the cluster's bundle
-    redact(text, secrets)      -> str              each of them replaced by ``<redacted>``
+    redact(text, secrets)      -> str              secrets replaced by ``<redacted>``
+    redact_by_meaning(text)    -> str              only the values at secret config paths
+    Redactor.for_cluster(c)    -> callable         redact() with the bundle read on first use
     create_bundle(cluster, talosctl=..., recipients=())  -> Path   a new encrypted bundle
 
 ``create_bundle`` never replaces an existing bundle: new secrets for a running cluster
 lock its owner out (new CAs, new tokens), so that takes a deliberate ``rm`` first.
 
-The values are the bundle's strings as they appear in generated configs (base64 PEM
-blocks, tokens, the cluster ID and secret). Short strings are left alone: a value that
+Redaction works by meaning and by value. By meaning: in anything shaped like a machine
+config or a secrets bundle (YAML, one or more documents, or a unified diff of such as
+``talosctl apply-config --dry-run`` prints), the values of fields that hold secrets are
+masked whatever they are: every ``key`` (the private half of each CA and key pair),
+``token``, ``secret``, ``cluster.id``, the encryption secrets, ``bootstraptoken``,
+passphrases, passwords and private keys, and any base64 PEM private key wherever it
+appears. A diff keeps its ``-``/``+`` markers, so it still shows that a secret changed.
+By value: any string of the cluster's bundle (base64 PEM blocks, tokens, the cluster ID
+and secret) is masked wherever it appears. Short strings are left alone: a value that
 short is no secret and would mangle ordinary output.
 """
 
 from __future__ import annotations
 
+import base64
 import os
-from collections.abc import Iterable, Iterator, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
-from talos.errors import SecretsError
+from talos.errors import SecretsError, TalosError
 
 if TYPE_CHECKING:
     from talos.cluster import Cluster
@@ -63,11 +74,211 @@ def secret_values(cluster: Cluster) -> frozenset[str]:
 
 
 def redact(text: str, secrets: Iterable[str], mask: str = MASK) -> str:
-    """``text`` with every secret value replaced by ``mask`` (longest first)."""
+    """``text`` with the values at secret config paths and every one of ``secrets``
+    replaced by ``mask`` (see the module docstring)."""
+    text = redact_by_meaning(text, mask)
     for value in sorted(set(secrets), key=len, reverse=True):
         if value and value in text:
             text = text.replace(value, mask)
     return text
+
+
+# -- redaction by meaning ------------------------------------------------------------------
+
+#: Fields whose value is a secret wherever they appear (machine configs of any document
+#: kind, the secrets bundle, registry auth, disk encryption, WireGuard).
+SECRET_FIELDS = frozenset({
+    "key", "token", "secret", "bootstraptoken", "secretboxEncryptionSecret",
+    "secretboxencryptionsecret", "aescbcEncryptionSecret", "aescbcencryptionsecret",
+    "passphrase", "password", "privateKey", "presharedKey", "identityToken", "auth",
+})
+#: Fields that are secrets only at these paths from a document's root; when a diff hunk
+#: starts below the root (its parents out of context), the field counts as secret.
+SECRET_PATHS = frozenset({("cluster", "id")})
+_PATH_FIELDS = frozenset(path[-1] for path in SECRET_PATHS)
+
+# base64 of "-----BEGIN " and of the " PRIVATE KEY-----" that follows the key type.
+_PEM_BASE64 = re.compile(r"LS0tLS1CRUdJTi[A-Za-z0-9+/]{8,}={0,2}")
+_KEY_LINE = re.compile(
+    r"""^(?P<lead>[ ]*(?:-[ ]+)*)(?P<key>"[^"]*"|'[^']*'|[^\s:#'"\[\]{},][^:#]*?)"""
+    r"""[ ]*:(?:[ ]+(?P<value>.*?))?[ ]*$"""
+)
+_FLOW_PAIR = re.compile(r"(?P<key>[A-Za-z][A-Za-z0-9_]*)(?P<sep>\s*:\s*)(?P<value>[^,}\]]+)")
+_HUNK = re.compile(r"^@@ -\d+(?:,(?P<old>\d+))? \+\d+(?:,(?P<new>\d+))? @@")
+
+
+def redact_by_meaning(text: str, mask: str = MASK) -> str:
+    """``text`` with the values at secret config paths masked (see the module docstring).
+
+    Plain text is read as YAML-shaped lines; a unified diff (``@@`` hunks) is read side
+    by side, the old side (``-`` and context lines) and the new side (``+`` and
+    context) each with its own path, so a secret is masked on both sides of a change.
+    Lines that are not YAML pass through, apart from base64 PEM private keys.
+    """
+    if not text:
+        return text
+    lines = text.split("\n")
+    out: list[str] = []
+    plain = _Side()
+    old, new = _Side(), _Side()
+    remaining_old = remaining_new = 0
+    for line in lines:
+        if remaining_old > 0 or remaining_new > 0:
+            marker, body = (line[:1], line[1:]) if line else (" ", "")
+            if marker == " ":
+                out.append(marker + _mask_line(body, mask, old, new))
+                remaining_old -= 1
+                remaining_new -= 1
+                continue
+            if marker == "-":
+                out.append(marker + _mask_line(body, mask, old))
+                remaining_old -= 1
+                continue
+            if marker == "+":
+                out.append(marker + _mask_line(body, mask, new))
+                remaining_new -= 1
+                continue
+            if marker == "\\":  # "\ No newline at end of file"
+                out.append(line)
+                continue
+            remaining_old = remaining_new = 0  # not a hunk line after all
+        hunk = _HUNK.match(line)
+        if hunk:
+            remaining_old = int(hunk.group("old") or 1)
+            remaining_new = int(hunk.group("new") or 1)
+            old, new = _Side(unknown=True), _Side(unknown=True)
+            out.append(line)
+            continue
+        if line.startswith(("--- ", "+++ ")):
+            out.append(_mask_pem(line, mask))
+            continue
+        out.append(_mask_line(line, mask, plain))
+    return "\n".join(out)
+
+
+class _Side:
+    """Where one side of a YAML text is: the path of the line being read."""
+
+    def __init__(self, *, unknown: bool = False) -> None:
+        #: (indent, field) from the document root down to the last field read
+        self.stack: list[tuple[int, str]] = []
+        #: the fields above the first one on the stack are unknown (a hunk's parents)
+        self.unknown = unknown
+        #: indent of a secret block scalar being read (lines deeper than it are masked)
+        self.block: int | None = None
+
+    def read(self, indent: int, field: str) -> tuple[str, ...] | None:
+        """Record ``field`` at ``indent``; its path, or None when the root is not known."""
+        while self.stack and self.stack[-1][0] >= indent:
+            self.stack.pop()
+        if not self.stack and indent == 0:
+            self.unknown = False
+        self.stack.append((indent, field))
+        return None if self.unknown else tuple(f for _, f in self.stack)
+
+    def document(self) -> None:
+        self.stack.clear()
+        self.unknown = False
+        self.block = None
+
+
+def _mask_line(body: str, mask: str, side: _Side, other: _Side | None = None) -> str:
+    """Mask one line read on ``side`` (and ``other``, for a diff's context lines)."""
+    sides = (side,) if other is None else (side, other)
+    stripped = body.strip()
+    if stripped in ("---", "...") or body.startswith("--- "):
+        for s in sides:
+            s.document()
+        return body
+    indent = len(body) - len(body.lstrip(" "))
+    if side.block is not None:
+        if not stripped or indent > side.block:
+            return body[:indent] + mask if stripped else body
+        for s in sides:
+            s.block = None
+    match = _KEY_LINE.match(body)
+    if match is None or stripped.startswith("#"):
+        return _mask_flow(_mask_pem(body, mask), mask)
+    lead, field = match.group("lead"), match.group("key").strip("'\"")
+    depth = len(lead)
+    secret = False
+    for s in sides:
+        path = s.read(depth, field)
+        at_path = field in _PATH_FIELDS and (path is None or path in SECRET_PATHS)
+        secret = secret or field in SECRET_FIELDS or at_path
+    value = match.group("value")
+    if not secret or not value:
+        return _mask_flow(_mask_pem(body, mask), mask)
+    if value[:1] in "|>":
+        for s in sides:
+            s.block = depth
+        return body
+    return body[: match.start("value")] + mask
+
+
+def _mask_flow(body: str, mask: str) -> str:
+    """Secret fields inside flow collections (``ca: {crt: ..., key: ...}``)."""
+    if "{" not in body:
+        return body
+
+    def one(found: re.Match[str]) -> str:
+        if found.group("key") in SECRET_FIELDS:
+            return found.group("key") + found.group("sep") + mask
+        return found.group(0)
+
+    head, brace, rest = body.partition("{")
+    return head + brace + _FLOW_PAIR.sub(one, rest)
+
+
+def _mask_pem(body: str, mask: str) -> str:
+    """Base64 PEM blocks that hold a private key, wherever they are."""
+    if "LS0tLS1CRUdJTi" not in body:
+        return body
+
+    def one(found: re.Match[str]) -> str:
+        blob = found.group(0)
+        head = blob.rstrip("=")[:64]  # the "-----BEGIN ... PRIVATE KEY-----" line
+        try:
+            decoded = base64.b64decode(head[: len(head) - len(head) % 4])
+        except ValueError:
+            return blob
+        return mask if b"PRIVATE KEY" in decoded else blob
+
+    return _PEM_BASE64.sub(one, body)
+
+
+class Redactor:
+    """:func:`redact` for one cluster, as a one-argument callable for adapters' output.
+
+    The bundle's values are read (decrypted) on first use, once. When they cannot be
+    (no key at hand: applying configs that are already generated needs none), redaction
+    by meaning still applies and the bundle is not asked again.
+    """
+
+    def __init__(self, values: Callable[[], frozenset[str]]) -> None:
+        self._load = values
+        self._values: frozenset[str] | None = None
+
+    @classmethod
+    def for_cluster(cls, cluster: Cluster) -> Redactor:
+        return cls(lambda: secret_values(cluster))
+
+    def values(self) -> frozenset[str]:
+        if self._values is None:
+            try:
+                self._values = self._load()
+            except SecretsError:
+                self._values = frozenset()
+        return self._values
+
+    def __call__(self, text: str) -> str:
+        return redact(text, self.values()) if text else text
+
+    def error(self, exc: TalosError) -> TalosError:
+        """``exc`` with its message redacted (same type, same exit code)."""
+        exc.message = self(exc.message)
+        exc.args = (exc.message,)
+        return exc
 
 
 def _shown(cluster: Cluster) -> str:

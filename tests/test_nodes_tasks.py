@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -299,6 +300,84 @@ def test_no_secret_of_the_bundle_appears_in_the_diff(standin: Standin, project: 
     assert "token:" in shown  # the diff is there, with its values hidden
     leaked = [v[:12] for v in values if v in shown]
     assert leaked == []
+
+
+def foreign_config(config: str, bundle_text: str) -> str:
+    """``config`` with its secrets swapped for those of another bundle, as a node applied
+    from another checkout (or before a rotation) would hold it."""
+    bundle = yaml.safe_load(bundle_text)
+    documents = list(yaml.safe_load_all(config))
+    main = next(d for d in documents if d.get("version") == "v1alpha1")
+    certs, machine, cluster = bundle["certs"], main["machine"], main["cluster"]
+    machine["token"] = bundle["trustdinfo"]["token"]
+    machine["ca"] = {"crt": certs["os"]["crt"], "key": certs["os"]["key"]}
+    cluster["id"], cluster["secret"] = bundle["cluster"]["id"], bundle["cluster"]["secret"]
+    cluster["token"] = bundle["secrets"]["bootstraptoken"]
+    cluster["secretboxEncryptionSecret"] = bundle["secrets"]["secretboxencryptionsecret"]
+    cluster["ca"] = {"crt": certs["k8s"]["crt"], "key": certs["k8s"]["key"]}
+    cluster["aggregatorCA"] = dict(certs["k8saggregator"])
+    cluster["serviceAccount"] = {"key": certs["k8sserviceaccount"]["key"]}
+    cluster["etcd"] = {**cluster.get("etcd", {}), "ca": dict(certs["etcd"])}
+    return yaml.safe_dump_all(documents, sort_keys=False)
+
+
+def test_a_diff_against_a_node_holding_another_bundles_secrets_prints_none_of_them(
+    standin: Standin, project: Path
+) -> None:
+    from sopskit import secrets_bundle
+
+    other = secrets_bundle()
+    running = foreign_config((project / "clusterconfig" / "worker-01.yaml").read_text(), other)
+    standin.pitower(worker_01={"config": running})
+    result = inv(project, "diff", "--node", "worker-01")
+    assert result.returncode == 2, result.stderr
+    shown = result.stdout + result.stderr
+    ours = yaml.safe_load(decrypt(project / "secrets.sops.yaml", project / "age.key"))
+    theirs = yaml.safe_load(other)
+    for pair in theirs["certs"].values():
+        pair.pop("crt", None)  # certificates are public: only their keys are secret
+    values = [v for v in strings(theirs) + strings(ours) if len(v) >= 8]
+    assert len(values) > 15
+    assert [v[:12] for v in values if v in shown] == []
+    # Each secret still shows as changed: masked on both sides of the diff.
+    for name in ("token", "secret", "id", "key", "secretboxEncryptionSecret"):
+        assert re.search(rf"^-\s+{name}: <redacted>$", shown, re.M), name
+        assert re.search(rf"^\+\s+{name}: <redacted>$", shown, re.M), name
+
+
+def test_apply_masks_secrets_that_talosctl_quotes_in_its_error(
+    standin: Standin, project: Path, tmp_path: Path
+) -> None:
+    from sopskit import secrets_bundle
+
+    theirs = yaml.safe_load(secrets_bundle())
+    ours = yaml.safe_load(decrypt(project / "secrets.sops.yaml", project / "age.key"))
+    quoted = (f"machine:\n    token: {theirs['trustdinfo']['token']}\n"
+              f"cluster:\n    secret: {theirs['cluster']['secret']}\n"
+              f"rpc error: near {theirs['certs']['os']['key']} and {ours['cluster']['secret']}\n")
+    # A talosctl whose apply (not its dry run) fails quoting config content; the rest
+    # is the stand-in's.
+    wrapper = tmp_path / "talosctl"
+    wrapper.write_text(
+        f"#!{sys.executable}\n"
+        "import os, sys\n"
+        "if sys.argv[1:2] == ['apply-config'] and '--dry-run' not in sys.argv:\n"
+        f"    sys.stderr.write('error applying new configuration: ' + {quoted!r})\n"
+        "    sys.exit(1)\n"
+        f"os.execv({str(TALOSCTL)!r}, [{str(TALOSCTL)!r}, *sys.argv[1:]])\n"
+    )
+    wrapper.chmod(0o755)
+    standin.pitower()
+    env = {**os.environ, **project_env(project), "TALOSCTL": str(wrapper)}
+    result = subprocess.run([*INV, "--search-root", str(REPO), "apply", "--node", "worker-03"],
+                            cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    shown = result.stdout + result.stderr
+    assert "apply stopped at worker-03" in shown
+    assert "rpc error: near <redacted> and <redacted>" in shown
+    secrets = [theirs["trustdinfo"]["token"], theirs["cluster"]["secret"],
+               theirs["certs"]["os"]["key"], ours["cluster"]["secret"]]
+    assert [v[:12] for v in secrets if v in shown] == []
 
 
 def strings(value: object) -> list[str]:

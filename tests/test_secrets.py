@@ -16,7 +16,15 @@ from sopskit import decrypt, pitower_project, project_env, secrets_bundle
 
 from talos.cluster import load_cluster_file
 from talos.errors import SecretsError
-from talos.secrets import MASK, bundle_values, create_bundle, redact, secret_values
+from talos.secrets import (
+    MASK,
+    Redactor,
+    bundle_values,
+    create_bundle,
+    redact,
+    redact_by_meaning,
+    secret_values,
+)
 from talos.sops import is_encrypted
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,6 +58,111 @@ def test_redact_replaces_every_occurrence_longest_first() -> None:
     text = "token abcdefgh-and-more then abcdefgh, twice abcdefgh"
     assert redact(text, secrets) == f"token {MASK} then {MASK}, twice {MASK}"
     assert redact("nothing here", secrets) == "nothing here"
+
+
+PEM_KEY = "LS0tLS1CRUdJTiBFRDI1NTE5IFBSSVZBVEUgS0VZLS0tLS0KTUM0Q0FRQXdCUVlESzJWd0JDSUVJRA=="
+PEM_CRT = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJQekNCOHFBREFnRUNBaEE="
+
+DIFF = f"""\
+Dry run summary:
+Applied configuration without a reboot (skipped in dry-run).
+Config diff:
+
+--- a
++++ b
+@@ -1,7 +1,7 @@
+ version: v1alpha1
+ machine:
+-    token: abcdef.0123456789abcdef
++    token: ghijkl.0123456789abcdef
+     ca:
+         crt: {PEM_CRT}
+-        key: {PEM_KEY}
++        key: LS0tLS1CRUdJTiBFQyBQUklWQVRFIEtFWS0tLS0tCk1IY0NBUUVFSUZ=
+     certSANs: []
+@@ -40,6 +40,6 @@
+             - 10.96.0.0/12
+         dnsDomain: cluster.local
+-    id: b2xkLWNsdXN0ZXItaWQtb2xkLWNsdXN0ZXItaWQ=
+-    secret: b2xkLXNlY3JldC1vbGQtc2VjcmV0
++    id: bmV3LWNsdXN0ZXItaWQ=
++    secret: bmV3LXNlY3JldA==
+     apiServer:
+         image: registry.k8s.io/kube-apiserver:v1.35.0
+@@ -60,7 +60,7 @@
+     serviceAccount:
+-        key: {PEM_KEY}
++        key: bmV3LXNlcnZpY2UtYWNjb3VudA==
+     secretboxEncryptionSecret: c2VjcmV0Ym94LW9sZA==
+ ---
+ apiVersion: v1alpha1
+ kind: HostnameConfig
+-auto: stable
++auto: off
+"""
+
+
+def test_a_diff_masks_secret_paths_on_both_sides_whatever_their_values() -> None:
+    shown = redact(DIFF, ())
+    for secret in ("abcdef.0123", "ghijkl.0123", PEM_KEY, "LS0tLS1CRUdJTiBFQy", "b2xkLWNs",
+                   "b2xkLXNl", "bmV3", "c2VjcmV0Ym94"):
+        assert secret not in shown
+    lines = shown.splitlines()
+    for field in ("token", "key", "id", "secret"):
+        assert any(re.fullmatch(rf"-\s+{field}: {MASK}", line) for line in lines), field
+        assert any(re.fullmatch(rf"\+\s+{field}: {MASK}", line) for line in lines), field
+    # A hunk that starts below `cluster:` still masks `secretboxEncryptionSecret`; what
+    # is not secret stays, certificates and headers included.
+    assert f"     secretboxEncryptionSecret: {MASK}" in lines
+    assert f"         crt: {PEM_CRT}" in lines
+    assert "         image: registry.k8s.io/kube-apiserver:v1.35.0" in lines
+    assert "@@ -40,6 +40,6 @@" in lines and "--- a" in lines
+    assert len(lines) == len(DIFF.splitlines())
+
+
+def test_yaml_documents_and_bundles_are_masked_by_path() -> None:
+    text = (
+        "version: v1alpha1\ncluster:\n  id: c2VjcmV0LWlk\n  network:\n    id: kept-id\n"
+        "  ca: {crt: public-crt, key: private-key}\n"
+        "  inlineManifests:\n    - name: x\n      contents: |\n        kind: ConfigMap\n"
+        "  passphrase: |-\n    line-one\n    line-two\n  next: shown\n"
+        "---\nsecrets:\n  bootstraptoken: abc.def\n  aescbcencryptionsecret: c2Vj\n"
+        "trustdinfo:\n  token: ghi.jkl\nmachine:\n  registries:\n    config:\n"
+        "      r.io:\n        auth:\n          username: me\n          password: hunter22\n"
+    )
+    assert redact_by_meaning(text) == (
+        f"version: v1alpha1\ncluster:\n  id: {MASK}\n  network:\n    id: kept-id\n"
+        f"  ca: {{crt: public-crt, key: {MASK}}}\n"
+        "  inlineManifests:\n    - name: x\n      contents: |\n        kind: ConfigMap\n"
+        f"  passphrase: |-\n    {MASK}\n    {MASK}\n  next: shown\n"
+        f"---\nsecrets:\n  bootstraptoken: {MASK}\n  aescbcencryptionsecret: {MASK}\n"
+        f"trustdinfo:\n  token: {MASK}\nmachine:\n  registries:\n    config:\n"
+        f"      r.io:\n        auth:\n          username: me\n          password: {MASK}\n"
+    )
+
+
+def test_a_private_key_is_masked_anywhere_in_prose_and_a_certificate_is_not() -> None:
+    line = f"rpc error: bad value {PEM_KEY} (see {PEM_CRT})"
+    assert redact_by_meaning(line) == f"rpc error: bad value {MASK} (see {PEM_CRT})"
+    assert redact_by_meaning("Applied configuration without a reboot") == (
+        "Applied configuration without a reboot")
+
+
+def test_a_redactor_reads_the_bundle_once_and_without_a_key_still_masks_by_meaning() -> None:
+    calls: list[int] = []
+
+    def values() -> frozenset[str]:
+        calls.append(1)
+        raise SecretsError("no key")
+
+    hide = Redactor(values)
+    assert hide("machine:\n  token: abc.def\n") == f"machine:\n  token: {MASK}\n"
+    assert hide("other") == "other"
+    assert calls == [1]
+    error = hide.error(SecretsError(f"node said {PEM_KEY}"))
+    assert str(error) == f"node said {MASK}" and isinstance(error, SecretsError)
+    known = Redactor(lambda: frozenset({"bundle-value-1"}))
+    assert known("x bundle-value-1 y") == f"x {MASK} y"
 
 
 def test_secret_values_decrypts_the_clusters_bundle(

@@ -107,6 +107,7 @@ def apply(
         step_name,
     )
     from talos.genconfig import config_path
+    from talos.secrets import Redactor
     from talos.table import render_table
     from talos.targets import resolve_targets
 
@@ -120,13 +121,16 @@ def apply(
     say(f"apply, one node at a time ({len(steps)}):")
     for step in steps:
         say(f"  {step.describe(cluster.root)}")
-    rollout = run_apply(steps, talosctl, progress=outcome(c))
+    # talosctl's messages and errors can quote config content: secrets are masked.
+    hide = Redactor.for_cluster(cluster)
+    progress = outcome(c)
+    rollout = run_apply(steps, talosctl, progress=lambda line: progress(hide(line)))
     if len(steps) > 1 or not rollout.ok or is_dry(c):
         done_as = "would apply" if is_dry(c) else "applied"
         say(render_table(["NODE", "RESULT"], rollout_rows(rollout, name=step_name,
                                                           done_as=done_as)))
     if not rollout.ok:
-        raise rollout_error(rollout, name=step_name, verb="apply")
+        raise hide.error(rollout_error(rollout, name=step_name, verb="apply"))
     if is_dry(c):
         say(DRY_DONE)
 
@@ -141,9 +145,10 @@ def diff(c: Context, node: list[str] | None = None, role: str | None = None,
     """Show what apply would change per node, secrets redacted; exit 2 on changes.
 
     Runs `talosctl apply-config --dry-run` per node (configs brought up to date first) and
-    prints each diff with every key, certificate and token of the secrets bundle replaced
-    by <redacted>, then a table. Exit code: 0 nothing would change, 2 something would,
-    1 a node could not be compared (for CI).
+    prints each diff with every secret replaced by <redacted> (the values at secret
+    config paths, whatever they are, and any value of the secrets bundle), then a table.
+    Exit code: 0 nothing would change, 2 something would, 1 a node could not be compared
+    (for CI).
     """
     from functools import partial
 
@@ -159,6 +164,7 @@ def diff(c: Context, node: list[str] | None = None, role: str | None = None,
     targets = resolve_targets(cluster, nodes, talosctl)
     steps = plan_apply(targets, config_for=partial(config_path, cluster), mode=mode)
     secrets = secret_values(cluster)
+    # Masks the values at secret paths too: a node may hold another bundle's secrets.
     report = run_diff(steps, talosctl, redact=lambda text: redact(text, secrets))
     for d in report.diffs:
         say(f"== {d.target.node.name} ({d.target.address})")
