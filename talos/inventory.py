@@ -1,6 +1,8 @@
-"""What the cluster file declares, as rows a person reads (pure)."""
+"""What the cluster file declares, as rows a person reads or data a program reads (pure)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from talos.cluster import Cluster
 
@@ -21,3 +23,34 @@ def node_rows(cluster: Cluster) -> tuple[list[str], list[list[str]]]:
         for node in cluster.nodes
     ]
     return headers, rows
+
+
+def nodes_document(cluster: Cluster) -> dict[str, Any]:
+    """``inv nodes --json``: the cluster's identity and every node as declared.
+
+    ``ip`` is null for a node found among the members by hostname; ``installDisk`` is
+    null when Talos picks the disk.
+    """
+    from talos.schematic import node_installer_image
+
+    return {
+        "cluster": {
+            "name": cluster.name,
+            "endpoint": cluster.endpoint,
+            "talosVersion": cluster.talos_version,
+            "kubernetesVersion": cluster.kubernetes_version,
+        },
+        "nodes": [
+            {
+                "name": node.name,
+                "role": node.role,
+                "ip": node.ip or None,
+                "hostname": node.hostname,
+                "schematic": node.schematic,
+                "talosVersion": cluster.talos_version_of(node),
+                "installDisk": node.install_disk or None,
+                "installerImage": node_installer_image(cluster, node),
+            }
+            for node in cluster.nodes
+        ],
+    }

@@ -276,3 +276,51 @@ def test_pins_that_differ_in_more_than_the_schematic_are_spelled_out(tmp_path: P
         lines
     )
     assert "n3: the pin is not a Talos installer image: example.com/busybox:latest" in lines
+
+
+def test_json_is_one_document_with_each_schematic_and_its_nodes() -> None:
+    result = inv("schematics", "--json", env={"TALOS_CLUSTER_FILE": str(REPO / "cluster.yaml")})
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert sorted(document) == ["cluster", "drift", "registry", "schematics"]
+    assert document["cluster"] == "pitower"
+    assert document["registry"] == "factory.talos.dev"
+    assert document["drift"] == []
+    by_name = {entry["name"]: entry for entry in document["schematics"]}
+    assert sorted(by_name) == ["amd", "intel", "rpi-poe"]
+    rpi = by_name["rpi-poe"]
+    assert sorted(rpi) == ["file", "id", "installerImage", "name", "nodes", "talosVersion"]
+    assert rpi["file"] == "extensions/rpi-poe.yaml"
+    assert rpi["id"].startswith("de94b242ed9a") and len(rpi["id"]) == 64
+    assert rpi["installerImage"] == f"factory.talos.dev/installer/{rpi['id']}:v1.12.4"
+    assert rpi["nodes"] == ["worker-pi-01", "worker-pi-02", "worker-pi-03"]
+
+
+def test_json_drift_keeps_exit_1_under_check_and_names_each_pin(
+    monkeypatch: pytest.MonkeyPatch, pitower_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(Exit) as caught:
+        run(monkeypatch, pitower_file, check=True, json=True)
+    assert caught.value.code == 1
+    document = json.loads(capsys.readouterr().out)
+    drift = {entry["node"]: entry for entry in document["drift"]}
+    assert sorted(drift) == [f"worker-0{i}" for i in range(1, 7)]
+    entry = drift["worker-04"]
+    assert entry["pinnedId"].startswith("97bf8e92fc6b")
+    assert entry["expectedId"].startswith("17520144ed95")
+    assert entry["expected"] == f"factory.talos.dev/installer/{entry['expectedId']}:v1.12.4"
+    assert entry["schematic"] == "intel"
+    assert entry["schematicFile"].endswith("extensions/intel.yaml")
+    assert entry["patch"].endswith("patches/nodes/worker-04.patch")
+    assert "schematic" in entry["differences"]
+
+
+def test_json_of_files_lists_each_path_and_id(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("customization: {}\n")
+    schematics(Context(), file=[str(plain)], json=True)
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == {"files": [{"path": str(plain), "id": VANILLA_ID}]}
+    assert f"{VANILLA_ID}  {plain}" in captured.err

@@ -5,16 +5,19 @@ from __future__ import annotations
 from invoke.collection import Collection
 from invoke.context import Context
 
-from talos.tasks.runtime import load_cluster, task
+from talos.tasks.runtime import JSON_HELP, load_cluster, print_json, task
 
 
-@task
-def nodes(c: Context) -> None:
+@task(help={"json": JSON_HELP})  # type: ignore[untyped-decorator]
+def nodes(c: Context, json: bool = False) -> None:
     """Show the nodes the cluster file declares: role, IP, schematic, installer image."""
-    from talos.inventory import node_rows
+    from talos.inventory import node_rows, nodes_document
     from talos.table import render_table
 
     cluster = load_cluster(c)
+    if json:
+        print_json(nodes_document(cluster))
+        return
     headers, rows = node_rows(cluster)
     print(f"{cluster.name}: {cluster.endpoint}  Talos {cluster.talos_version}, "
           f"Kubernetes {cluster.kubernetes_version}")

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 #: Help of the node selection every node task shares.
 NODE_HELP = "a node by name (repeatable); default: every node (of --role, if given)"
 ROLE_HELP = "only nodes of this role: controlplane or worker"
+JSON_HELP = "print one JSON document on stdout (shape in the README); prose goes to stderr"
 
 
 def task(*args: Any, **kwargs: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -13,7 +14,7 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
 
-from talos.tasks.runtime import load_cluster, task
+from talos.tasks.runtime import JSON_HELP, load_cluster, print_json, task
 
 if TYPE_CHECKING:
     from talos.cluster import Cluster
@@ -31,16 +32,22 @@ SHORT_ID = 12
         "check": "exit 1 if a patch pins an installer image its schematic does not give (CI)",
         "submit": "register the schematics with the Image Factory (checks extension names)",
         "file": "print '<id>  <path>' for this schematic file instead (repeatable; any path)",
+        "json": JSON_HELP,
     },
 )
 def schematics(
-    c: Context, check: bool = False, submit: bool = False, file: list[str] | None = None
+    c: Context, check: bool = False, submit: bool = False, file: list[str] | None = None,
+    json: bool = False,
 ) -> None:
     """Show each schematic's ID, installer image and nodes, and drift in pinned images."""
+    out = sys.stderr if json else sys.stdout
     if file:
-        loaded = file_ids(file)
-        if submit:
-            submit_schematics(c, [(path, schematic) for path, _, schematic in loaded])
+        with contextlib.redirect_stdout(out):
+            loaded = file_ids(file)
+            if submit:
+                submit_schematics(c, [(path, schematic) for path, _, schematic in loaded])
+        if json:
+            print_json({"files": [{"path": path, "id": sid} for path, sid, _ in loaded]})
         return
     from talos.drift import find_drift
     from talos.schematic import load_schematic, schematic_usage
@@ -48,16 +55,46 @@ def schematics(
     cluster = load_cluster(c)
     uses = schematic_usage(cluster)
     drifts = find_drift(cluster)
-    print(usage_report(cluster, uses))
-    print()
-    print(drift_report(cluster, drifts))
-    if submit:
+    if json:
+        print_json(schematics_document(cluster, uses, drifts))
+    else:
+        print(usage_report(cluster, uses))
         print()
-        named = {use.name: load_schematic(use.file, use.shown) for use in uses}
-        submit_schematics(c, list(named.items()), cluster=cluster)
+        print(drift_report(cluster, drifts))
+    if submit:
+        with contextlib.redirect_stdout(out):
+            print()
+            named = {use.name: load_schematic(use.file, use.shown) for use in uses}
+            submit_schematics(c, list(named.items()), cluster=cluster)
     if check and drifts:
         raise Exit(f"drift: {count(len(drifts), 'node')} pin an installer image "
                    "their schematic does not give", code=1)
+
+
+def schematics_document(
+    cluster: Cluster, uses: Sequence[SchematicUse], drifts: Sequence[Drift]
+) -> dict[str, object]:
+    """``inv schematics --json``: each schematic per Talos version in use, and the drift."""
+    from talos.schematic import shown_path
+
+    return {
+        "cluster": cluster.name,
+        "registry": cluster.installer.registry,
+        "schematics": [
+            {"name": use.name, "file": use.shown, "id": use.id,
+             "talosVersion": use.talos_version, "installerImage": use.image,
+             "nodes": list(use.nodes)}
+            for use in uses
+        ],
+        "drift": [
+            {"node": d.node, "patch": shown_path(d.patch, cluster.root), "pinned": d.pinned,
+             "pinnedId": d.pinned_id, "expected": d.expected, "expectedId": d.expected_id,
+             "schematic": d.schematic,
+             "schematicFile": shown_path(d.schematic_file, cluster.root),
+             "differences": list(d.differences)}
+            for d in drifts
+        ],
+    }
 
 
 def file_ids(paths: Iterable[str]) -> list[tuple[str, str, Schematic]]:
