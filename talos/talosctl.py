@@ -107,6 +107,55 @@ class ContainerImage:
     created: str
 
 
+@dataclass(frozen=True)
+class EtcdMemberStatus:
+    """One row of ``etcd status``: what one member's etcd says of itself."""
+
+    node: str
+    member_id: str
+    db_size: int
+    db_in_use: int
+    leader: str  # the member ID of the leader it follows; all zeros: none
+    raft_index: int
+    raft_term: int
+    learner: bool
+    protocol: str
+    errors: str = ""
+
+    @property
+    def has_leader(self) -> bool:
+        return bool(self.leader.strip("0"))
+
+
+@dataclass(frozen=True)
+class EtcdMember:
+    """One row of ``etcd members``."""
+
+    member_id: str
+    hostname: str
+    peer_urls: tuple[str, ...]
+    client_urls: tuple[str, ...]
+    learner: bool
+
+
+@dataclass(frozen=True)
+class EtcdStatusReport:
+    """``etcd status`` asked of several nodes in one call: each node that answered, and
+    each that did not with talosctl's per-node error (tidied)."""
+
+    statuses: tuple[EtcdMemberStatus, ...]
+    errors: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What ``etcd snapshot`` wrote."""
+
+    path: Path
+    size: int
+    info: str  # talosctl's "snapshot info: ..." line
+
+
 # ---------------------------------------------------------------------------------------
 # The adapter
 
@@ -365,6 +414,42 @@ class Talosctl:
         """The cluster members ``node`` knows of (through cluster discovery)."""
         return [member_of(resource) for resource in self._get(node, "members")]
 
+    def etcd_status(self, nodes: Sequence[str]) -> EtcdStatusReport:
+        """``etcd status`` of every node in ``nodes``, in one call through any of them.
+
+        Nodes that fail are reported per node (talosctl warns of them and prints the
+        others); when none answers, the per-node errors are all there is. A failure that
+        names no node (no endpoint answered) is a :class:`CommandError`.
+        """
+        argv = self._online_many(["etcd", "status"], nodes)
+        result = self._run(argv, node=",".join(nodes), what="etcd status", mutates=False,
+                           check=False)
+        errors = parse_node_errors(result.stderr)
+        if result.exit_code != 0 and not errors:
+            raise self._error(result, ",".join(nodes), "etcd status")
+        statuses = parse_etcd_status(result.stdout) if result.exit_code == 0 else []
+        answered = {s.node for s in statuses}
+        missing = {n: "no answer" for n in nodes if n not in answered and n not in errors}
+        return EtcdStatusReport(tuple(statuses), {**errors, **missing})
+
+    def etcd_members(self, node: str) -> list[EtcdMember]:
+        """The etcd members as control plane ``node``'s etcd knows them."""
+        result = self._run(self._online("etcd", "members", node=node), node=node,
+                           what="etcd members", mutates=False)
+        return parse_etcd_members(result.stdout)
+
+    def etcd_snapshot(self, node: str, path: Path) -> Snapshot:
+        """Stream an etcd snapshot from control plane ``node`` into ``path`` (talosctl
+        writes ``<path>.part`` first and renames it once its checksum is there)."""
+        argv = [*self._online("etcd", "snapshot", node=node), str(path)]
+        result = self._run(argv, node=node, what="etcd snapshot", mutates=True)
+        if self.runner.dry:
+            return Snapshot(path, 0, "dry run: not taken")
+        match = re.search(r"\((\d+) bytes\)", result.stdout)
+        info = next((line for line in result.stdout.splitlines()
+                     if line.startswith("snapshot info:")), "")
+        return Snapshot(path, int(match.group(1)) if match else 0, info)
+
     def image_list(self, node: str, namespace: str = "cri") -> list[ContainerImage]:
         """The container images on ``node`` (``cri``: workloads; ``system``: etcd, kubelet)."""
         argv = [*self._online("image", "list", node=node), "--namespace", namespace]
@@ -395,6 +480,16 @@ class Talosctl:
             "--nodes", node,
             "--endpoints", node,
         ]
+
+    def _online_many(self, subcommand: Sequence[str], nodes: Sequence[str]) -> list[str]:
+        """A command line for several nodes at once, through whichever of them answers
+        (each one is also an endpoint)."""
+        if not nodes:
+            raise ValueError("no node to ask")
+        argv = self._online(*subcommand, node=nodes[0])
+        argv[argv.index("--nodes") + 1] = ",".join(nodes)
+        argv[argv.index("--endpoints") + 1] = ",".join(nodes)
+        return argv
 
     def _get(self, node: str, resource: str) -> list[dict[str, Any]]:
         argv = [*self._online("get", resource, node=node), "--output", "json"]
@@ -756,3 +851,77 @@ def parse_apply(node: str, stderr: str, *, dry_run: bool, insecure: bool) -> App
 
 def _flag(value: bool) -> str:
     return "true" if value else "false"
+
+
+_NODE_ERROR = re.compile(r"^\s*\*\s+(?P<node>[^\s:]+|\[[^\]]+\]|[0-9a-fA-F:]+):\s+(?P<error>.*)$")
+
+
+def parse_node_errors(stderr: str) -> dict[str, str]:
+    """Per-node failures of a call to several nodes: talosctl lists them as
+    ``* <node>: <error>`` under ``N errors occurred:`` (as a warning when other nodes
+    answered, as the error when none did). Each error is tidied to one line."""
+    errors: dict[str, str] = {}
+    for line in stderr.splitlines():
+        match = _NODE_ERROR.match(line)
+        if match:
+            errors[match["node"]] = tidy(match["error"])
+    return errors
+
+
+def parse_etcd_status(stdout: str) -> list[EtcdMemberStatus]:
+    """Rows of ``etcd status`` (cmd/talosctl/cmd/talos/etcd.go: NODE, MEMBER, DB SIZE,
+    IN USE, LEADER, RAFT INDEX, RAFT TERM, RAFT APPLIED INDEX, LEARNER, PROTOCOL, STORAGE,
+    ERRORS; NODE only when the call went through a node)."""
+    header, rows = _table(stdout)
+    if not header:
+        return []
+    column = {name: i for i, name in enumerate(header)}
+    needed = {"MEMBER", "DB SIZE", "IN USE", "LEADER", "RAFT INDEX", "RAFT TERM", "LEARNER"}
+    missing = needed - set(column)
+    if missing:
+        raise ValueError(f"etcd status without column(s) {', '.join(sorted(missing))}")
+    found = []
+    for row in rows:
+        if len(row) < column["LEARNER"] + 1:
+            continue
+
+        def cell(name: str, row: list[str] = row) -> str:
+            index = column.get(name)
+            return row[index] if index is not None and index < len(row) else ""
+
+        found.append(EtcdMemberStatus(
+            node=cell("NODE"),
+            member_id=cell("MEMBER"),
+            db_size=parse_size(cell("DB SIZE")),
+            db_in_use=parse_size(cell("IN USE").split("(")[0]),
+            leader=cell("LEADER"),
+            raft_index=int(cell("RAFT INDEX") or 0),
+            raft_term=int(cell("RAFT TERM") or 0),
+            learner=cell("LEARNER") == "true",
+            protocol=cell("PROTOCOL"),
+            errors=cell("ERRORS"),
+        ))
+    return found
+
+
+def parse_etcd_members(stdout: str) -> list[EtcdMember]:
+    """Rows of ``etcd members`` (ID, HOSTNAME, PEER URLS, CLIENT URLS, LEARNER; NODE
+    first when the call went through a node)."""
+    header, rows = _table(stdout)
+    if not header:
+        return []
+    column = {name: i for i, name in enumerate(header)}
+    if not {"ID", "HOSTNAME", "LEARNER"} <= set(column):
+        raise ValueError("etcd members without ID, HOSTNAME or LEARNER column")
+    members = []
+    for row in rows:
+        if len(row) != len(header):
+            continue
+        members.append(EtcdMember(
+            member_id=row[column["ID"]],
+            hostname=row[column["HOSTNAME"]],
+            peer_urls=tuple(u for u in row[column["PEER URLS"]].split(",") if u),
+            client_urls=tuple(u for u in row[column["CLIENT URLS"]].split(",") if u),
+            learner=row[column["LEARNER"]] == "true",
+        ))
+    return members

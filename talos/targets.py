@@ -138,7 +138,7 @@ class _Members:
 
     def address_of(self, cluster: Cluster, node: Node) -> str:
         for member in self.members:
-            if _same_host(member.hostname, node.hostname) and member.address:
+            if same_host(member.hostname, node.hostname) and member.address:
                 return member.address
         raise SelectionError(
             f"{node.name} has no IP in {cluster.path.name} and no member named "
@@ -158,7 +158,7 @@ class _NoAnswer(Exception):
         return f"{node.name} has no IP in {cluster.path.name} and {self.why}; {self.todo}"
 
 
-def _same_host(reported: str, wanted: str) -> bool:
+def same_host(reported: str, wanted: str) -> bool:
     """Same name, or one is the short form of the other (``worker-05`` / ``worker-05.lan``)."""
     reported, wanted = reported.lower().rstrip("."), wanted.lower().rstrip(".")
     short_reported, short_wanted = reported.split(".", 1)[0], wanted.split(".", 1)[0]

@@ -6,6 +6,7 @@ from invoke.collection import Collection
 
 from talos.tasks import (
     cluster,
+    etcd,
     genconfig,
     media,
     nodes,
@@ -15,7 +16,7 @@ from talos.tasks import (
     upgrade,
 )
 
-AREAS = (cluster, schematics, patch, genconfig, nodes, upgrade, operations, media)
+AREAS = (cluster, schematics, patch, genconfig, nodes, upgrade, operations, media, etcd)
 
 
 def build_namespace() -> Collection:

@@ -1,0 +1,120 @@
+"""etcd of the cluster: its health (``inv etcd.status``) and snapshots (``inv etcd.snapshot``)."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.exceptions import Exit
+
+from talos.tasks.runtime import connect, is_dry, print_json, task
+
+if TYPE_CHECKING:
+    from talos.etcd import EtcdHealth
+
+STATUS_HEADERS = ["NODE", "ADDRESS", "MEMBER", "LEADER", "DB SIZE", "IN USE", "RAFT TERM",
+                  "HEALTH"]
+
+
+def keep_setting(c: Context, keep: int | str | None) -> int:
+    """``--keep``, else ``etcd.keep`` of the Invoke configuration (invoke.yaml), else 5."""
+    from talos.errors import UsageError
+    from talos.etcd import DEFAULT_KEEP
+
+    value = keep if keep is not None else c.config.get("etcd", {}).get("keep", DEFAULT_KEEP)
+    text = str(value).strip()
+    if not text.isdigit() or int(text) < 1:
+        raise UsageError(f"--keep {value!r}: give how many snapshots to keep, 1 or more")
+    return int(text)
+
+
+def status_rows(health: EtcdHealth) -> list[list[str]]:
+    from talos.images import human_size as human_bytes
+
+    leader = health.leader
+    rows = []
+    for cp in health.controlplanes:
+        status = health.statuses.get(cp.name)
+        problem = health.problem_of(cp.name)
+        rows.append([
+            cp.name,
+            cp.address or "-",
+            status.member_id if status else "-",
+            "yes" if leader == cp.name else "",
+            human_bytes(status.db_size) if status else "-",
+            human_bytes(status.db_in_use) if status else "-",
+            str(status.raft_term) if status else "-",
+            "ok" if problem is None else problem,
+        ])
+    return rows
+
+
+def health_summary(health: EtcdHealth) -> str:
+    if health.healthy:
+        count = len(health.members or ())
+        return f"etcd healthy: {count} member{'' if count == 1 else 's'}, leader {health.leader}"
+    return "etcd unhealthy: " + "; ".join(str(p) for p in health.problems)
+
+
+@task(  # type: ignore[untyped-decorator]  # runtime.task returns Any when given options
+    name="status",
+    help={"json": "print JSON for scripts instead of the table"},
+)
+def etcd_status(c: Context, json: bool = False) -> None:
+    """etcd members, leader, DB size and health; exit 0 healthy, 2 unhealthy, 1 no answer.
+
+    Every control plane is asked at once (talosctl etcd status), then the members
+    (talosctl etcd members) from the first that answered. Unhealthy: a control plane that
+    does not answer, reports errors, is a learner or has no leader; members that follow
+    different leaders; members that are not the cluster file's control planes.
+    """
+    from talos.etcd import inspect
+    from talos.table import render_table
+
+    cluster, talosctl = connect(c, progress=None)
+    health = inspect(cluster, talosctl)
+    summary = health_summary(health)
+    if json:
+        print_json(health.as_json())
+    else:
+        print(render_table(STATUS_HEADERS, status_rows(health)))
+    prose = sys.stderr if json else sys.stdout
+    if not health.statuses:
+        raise Exit(f"error: {summary}", code=1)
+    if not health.healthy:
+        raise Exit(summary, code=2)
+    print(summary, file=prose)
+
+
+@task(  # type: ignore[untyped-decorator]
+    name="snapshot",
+    help={
+        "node": "the control plane to take it from (default: the first whose etcd is healthy)",
+        "keep": "how many snapshots of this cluster to keep, newest first (default: etcd.keep "
+                "in invoke.yaml, else 5)",
+    },
+)
+def etcd_snapshot(c: Context, node: str | None = None, keep: str | None = None) -> None:
+    """Take an etcd snapshot into clusterconfig/backups/etcd-<cluster>-<UTC time>.db (0600)."""
+    from talos.etcd import take_snapshot
+
+    count = keep_setting(c, keep)
+    cluster, talosctl = connect(c, progress=None)
+    if node is not None:
+        cluster.node(node)  # an unknown name is a SelectionError naming the nodes
+    taken = take_snapshot(cluster, talosctl, node=node, keep=count)
+    if is_dry(c):
+        print(f"dry run: would take an etcd snapshot from {taken.node} into {taken.path}")
+        return
+    print(f"etcd snapshot from {taken.node}: {taken.path} ({taken.size} bytes)")
+    for old in taken.removed:
+        print(f"removed old snapshot {old.name} (keeping the newest {count})")
+
+
+def register(ns: Collection) -> None:
+    etcd = Collection("etcd")
+    etcd.add_task(etcd_status, name="status")
+    etcd.add_task(etcd_snapshot, name="snapshot")
+    ns.add_collection(etcd)

@@ -1,0 +1,105 @@
+"""Judging etcd's health from facts (pure): what makes it unsafe to touch a control plane."""
+
+from __future__ import annotations
+
+from talos.etcd import ControlPlane, judge
+from talos.talosctl import EtcdMember, EtcdMemberStatus, EtcdStatusReport
+
+CPS = [ControlPlane("cp-1", "cp-1", "10.0.0.1"), ControlPlane("cp-2", "cp-2", "10.0.0.2"),
+       ControlPlane("cp-3", "cp-3", "10.0.0.3")]
+LEADER = "00000000000000a1"
+
+
+def status(address: str, member: str, *, leader: str = LEADER, errors: str = "",
+           learner: bool = False) -> EtcdMemberStatus:
+    return EtcdMemberStatus(address, member, 4_200_000, 3_000_000, leader, 10, 4, learner,
+                            "3.6.5", errors)
+
+
+def member(hostname: str, member_id: str) -> EtcdMember:
+    return EtcdMember(member_id, hostname, (), (), False)
+
+
+HEALTHY = EtcdStatusReport((status("10.0.0.1", LEADER), status("10.0.0.2", "00000000000000a2"),
+                            status("10.0.0.3", "00000000000000a3")), {})
+MEMBERS = [member("cp-1", LEADER), member("cp-2", "00000000000000a2"),
+           member("cp-3", "00000000000000a3")]
+
+
+def test_three_answering_members_with_one_leader_are_healthy() -> None:
+    health = judge(CPS, HEALTHY, members=MEMBERS)
+    assert health.healthy and health.leader == "cp-1"
+    assert health.answered == ["cp-1", "cp-2", "cp-3"]
+
+
+def test_a_control_plane_that_does_not_answer_is_named_with_its_error() -> None:
+    report = EtcdStatusReport(HEALTHY.statuses[:2], {"10.0.0.3": "node is unreachable"})
+    health = judge(CPS, report, members=MEMBERS)
+    assert [str(p) for p in health.problems] == [
+        "cp-3: etcd does not answer (node is unreachable)"]
+
+
+def test_errors_learners_and_a_missing_leader_are_each_problems() -> None:
+    report = EtcdStatusReport((
+        status("10.0.0.1", LEADER, errors="alarm:NOSPACE"),
+        status("10.0.0.2", "00000000000000a2", learner=True),
+        status("10.0.0.3", "00000000000000a3", leader="0000000000000000"),
+    ), {})
+    health = judge(CPS, report, members=MEMBERS)
+    assert {p.node for p in health.problems} == {"cp-1", "cp-2", "cp-3"}
+    assert "no leader" in (health.problem_of("cp-3") or "")
+
+
+def test_members_must_be_exactly_the_cluster_files_control_planes() -> None:
+    members = [*MEMBERS[:2], member("old-cp", "00000000000000ff")]
+    health = judge(CPS, HEALTHY, members=members)
+    assert health.problem_of("cp-3") == "is not an etcd member"
+    assert "etcd member 00000000000000ff is not a control plane" in (
+        health.problem_of("old-cp") or "")
+
+
+def test_members_that_follow_different_leaders_are_refused() -> None:
+    report = EtcdStatusReport((status("10.0.0.1", LEADER),
+                               status("10.0.0.2", "00000000000000a2", leader="00000000000000a2"),
+                               status("10.0.0.3", "00000000000000a3")), {})
+    health = judge(CPS, report, members=MEMBERS)
+    assert any("different leaders" in str(p) for p in health.problems)
+    assert health.leader is None
+
+
+def test_a_control_plane_that_cannot_be_located_is_a_problem() -> None:
+    cps = [*CPS[:2], ControlPlane("cp-3", "cp-3", None, "not found among the members")]
+    health = judge(cps, HEALTHY, members=MEMBERS)
+    assert health.problem_of("cp-3") == "not found among the members"
+
+
+STATUS_TEXT = (
+    "NODE       MEMBER             DB SIZE   IN USE            LEADER             RAFT INDEX"
+    "   RAFT TERM   RAFT APPLIED INDEX   LEARNER   PROTOCOL   STORAGE   ERRORS\n"
+    "10.0.0.1   00000000000000a1   4.2 MB    3.0 MB (71.00%)   00000000000000a1   41230     "
+    "   4           41230                false     3.6.5      3.6.0     \n"
+    "10.0.0.2   00000000000000a2   25 MB     12 MB (48.00%)    00000000000000a1   41230     "
+    "   4           41230                true      3.6.5      3.6.0     alarm:NOSPACE, x\n"
+)
+WARNING = ("WARNING: 2 errors occurred:\n\t* 10.0.0.3: rpc error: code = Unknown desc = failed "
+           "to query etcd status: context deadline exceeded\n\t* 10.0.0.4: rpc error: code = "
+           "Unimplemented desc = etcd status is only available on control plane nodes\n\n\n")
+
+
+def test_etcd_status_rows_are_read_by_column_name() -> None:
+    from talos.talosctl import parse_etcd_status
+
+    first, second = parse_etcd_status(STATUS_TEXT)
+    assert (first.node, first.member_id, first.db_size, first.db_in_use) == (
+        "10.0.0.1", "00000000000000a1", 4_200_000, 3_000_000)
+    assert first.errors == "" and not first.learner and first.has_leader
+    assert second.learner and second.errors == "alarm:NOSPACE, x" and second.db_size == 25_000_000
+
+
+def test_per_node_errors_are_read_from_the_warning() -> None:
+    from talos.talosctl import parse_node_errors
+
+    errors = parse_node_errors(WARNING)
+    assert set(errors) == {"10.0.0.3", "10.0.0.4"}
+    assert errors["10.0.0.4"] == (
+        "etcd status is only available on control plane nodes (Unimplemented)")
