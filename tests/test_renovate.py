@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from talos.cluster import load_cluster_file
 
@@ -96,12 +97,12 @@ def test_helm_charts_of_the_addons_are_found_with_repository_and_version() -> No
     assert [f.relative_to(REPO).as_posix() for f in files] == [
         "addons/cni/kustomization.yaml", "addons/kubelet-csr-approver/kustomization.yaml",
     ]
-    import yaml
-
     for path in files:
         charts = yaml.safe_load(path.read_text())["helmCharts"]
-        wanted = [{"depName": c["name"], "registryUrl": c["repo"], "currentValue": str(c["version"])}
-                  for c in charts]
+        wanted = [
+            {"depName": c["name"], "registryUrl": c["repo"], "currentValue": str(c["version"])}
+            for c in charts
+        ]
         assert matches(entry, path.read_text()) == wanted, path
 
 
