@@ -52,3 +52,33 @@ def _is_terminal(stream: TextIO) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):  # closed or replaced streams
         return False
+
+
+def confirm_plan(
+    question: str,
+    *,
+    yes: bool = False,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+) -> None:
+    """Ask ``question`` (``Apply to 2 nodes?``) once, ``[y/N]``; return on yes.
+
+    ``yes`` answers for scripts. Without a terminal to ask on, or on any other answer,
+    :class:`ConfirmationError`: nothing has been changed yet.
+    """
+    if yes:
+        return
+    stdin = sys.stdin if stdin is None else stdin
+    stdout = sys.stdout if stdout is None else stdout
+    if not _is_terminal(stdin):
+        raise ConfirmationError(
+            f"not confirmed: no terminal to ask {question!r} on, and no --yes; nothing "
+            "was changed (pass --yes to confirm from a script)"
+        )
+    stdout.write(f"{question} [y/N] ")
+    stdout.flush()
+    answer = stdin.readline()
+    if answer.strip().lower() not in ("y", "yes"):
+        if not answer:
+            stdout.write("\n")
+        raise ConfirmationError("not confirmed; nothing was changed")

@@ -1,0 +1,92 @@
+"""One rollout per cluster at a time: a lock file beside the generated configs.
+
+``clusterconfig/rollout.lock`` holds who has it (pid, host, task, start time, as JSON) for
+as long as a task that changes nodes runs, and an exclusive ``flock`` on it proves the
+holder is alive. A second run refuses in one line naming the holder. A lock left behind by
+a process that is gone (its flock went with it) is taken over when it was taken on this
+host, saying so; one taken on another host is refused, since its process cannot be
+checked from here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from talos.errors import RolloutError
+
+LOCK_NAME = "rollout.lock"
+
+
+def describe(holder: dict[str, Any]) -> str:
+    return (f"inv {holder.get('task', '?')} (pid {holder.get('pid', '?')} on "
+            f"{holder.get('host', '?')}, since {holder.get('started', '?')})")
+
+
+def _read(handle: Any) -> dict[str, Any] | None:
+    handle.seek(0)
+    text = handle.read()
+    if not text.strip():
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {"task": "?", "pid": "?", "host": "?", "started": "?"}
+    return data if isinstance(data, dict) else None
+
+
+@contextlib.contextmanager
+def rollout_lock(
+    folder: Path,
+    task: str,
+    *,
+    say: Callable[[str], None] = lambda line: None,
+    host: str | None = None,
+    now: Callable[[], float] = time.time,
+) -> Iterator[Path]:
+    """Hold the cluster's rollout lock for the ``with`` block; :class:`RolloutError` when
+    another run holds it."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = folder / LOCK_NAME
+    here = host or socket.gethostname()
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    handle = os.fdopen(fd, "r+", encoding="utf-8")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read(handle) or {}
+            raise RolloutError(
+                f"another rollout of this cluster is running: {describe(holder)}; wait for "
+                f"it to finish (lock {path})") from None
+        left = _read(handle)
+        if left is not None:
+            if left.get("host") != here:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                raise RolloutError(
+                    f"a rollout lock taken on another host is in place: {describe(left)}; "
+                    f"if that run is over, remove {path}")
+            say(f"taking over the rollout lock of {describe(left)}: that process is gone")
+        started = datetime.fromtimestamp(now(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps({"pid": os.getpid(), "host": here, "task": task,
+                                 "started": started}) + "\n")
+        handle.flush()
+        try:
+            yield path
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            handle.flush()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        handle.close()

@@ -1,0 +1,83 @@
+"""Pre-flight: refuse before the first change what would take a cluster down.
+
+- :func:`require_healthy_etcd`: before any task that can take a control plane down
+  (upgrade, reboot, apply that reboots, reset, upgrade-k8s), every control plane must be
+  reachable, a healthy etcd member following the common leader, and the members must be
+  exactly the cluster file's control planes (:mod:`talos.etcd` judges). ``force``
+  goes on anyway, saying what it skips.
+- :func:`version_problems`: the target Talos version must be reachable from what each node
+  runs, the cluster's Kubernetes version supported by the target, and talosctl of the
+  target's minor (:mod:`talos.compat`). Not skipped by ``force``: Talos refuses those
+  upgrades itself, halfway through a rollout.
+
+Pure: both take facts and return or raise; the tasks gather the facts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from talos.compat import client_problem, kubernetes_problem, upgrade_problem
+from talos.errors import RolloutError
+
+if TYPE_CHECKING:
+    from talos.etcd import EtcdHealth
+
+FORCE_SKIPS = "etcd health and membership checks of the control planes"
+
+
+def require_healthy_etcd(
+    health: EtcdHealth,
+    *,
+    action: str,
+    force: bool = False,
+    say: Callable[[str], None] = lambda line: None,
+) -> None:
+    """Return when etcd is safe to touch; else :class:`RolloutError` naming each node and
+    reason, or with ``force`` a line saying what is skipped."""
+    if health.healthy:
+        return
+    problems = "; ".join(str(p) for p in health.problems)
+    if force:
+        say(f"--force: skipping the {FORCE_SKIPS}, which found: {problems}")
+        return
+    raise RolloutError(
+        f"pre-flight refused {action}: {problems}. Nothing was changed; bring the "
+        "control planes and etcd back to health (inv etcd.status), or pass --force to "
+        "go on anyway (etcd may lose its quorum)"
+    )
+
+
+def version_problems(
+    nodes: Iterable[tuple[str, str | None, str]],
+    *,
+    kubernetes: str,
+    client: str | None,
+) -> list[str]:
+    """Each ``(name, running, target)``: why that upgrade is not allowed; then whether
+    ``kubernetes`` runs on each target, and ``client`` (talosctl) fits the targets."""
+    problems: list[str] = []
+    targets: dict[str, None] = {}
+    for name, running, target in nodes:
+        targets[target] = None
+        if running is None:
+            continue
+        problem = upgrade_problem(running, target)
+        if problem:
+            problems.append(f"{name}: {problem}")
+    for target in targets:
+        problem = kubernetes_problem(kubernetes, target)
+        if problem:
+            problems.append(problem)
+        if client is not None:
+            problem = client_problem(client, target)
+            if problem:
+                problems.append(problem)
+    return problems
+
+
+def require_versions(problems: Sequence[str], *, action: str) -> None:
+    if problems:
+        raise RolloutError(f"pre-flight refused {action}: {'; '.join(problems)}. Nothing "
+                           "was changed")
