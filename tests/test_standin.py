@@ -447,7 +447,7 @@ def test_validate_finds_the_hostname_conflict_and_a_missing_disk(generated: Path
     metal = talosctl("validate", "-c", str(bad), "-m", "metal")
     assert metal.returncode == 1
     assert "static hostname is already set in v1alpha1 config" in metal.stderr
-    assert 'an install disk is required in "metal" mode' in metal.stderr
+    assert "either install disk or diskSelector should be defined" in metal.stderr
     assert metal.stderr.startswith("WARNING: ")
     cloud = talosctl("validate", "-c", str(bad), "-m", "cloud")
     assert "install disk" not in cloud.stderr
@@ -1113,7 +1113,7 @@ def test_enum_flags_refuse_other_values_while_parsing_and_list_their_options(
     assert mode.returncode == 1
     assert mode.stderr.startswith(
         'invalid argument "later" for "-m, --mode" flag: possible options are: auto, '
-        "interactive, no-reboot, reboot, staged, try\n\nUsage:\n")
+        "no-reboot, reboot, staged, try\n\nUsage:\n")
     wipe = online(cluster, CP1, "reset", "--wipe-mode", "everything")
     assert wipe.returncode == 1
     assert wipe.stderr.startswith(

@@ -222,8 +222,11 @@ def build(client_version: str) -> Command:
         Flag("file", STRING, "", "the filename of the updated configuration", short="f"),
         Flag("insecure", BOOL, False, "apply the config using the insecure (encrypted with "
              "no auth) maintenance service", short="i"),
+        # Talos: cmd/talosctl/pkg/talos/helpers/mode.go:AddModeFlags, Mode.Type (interactive
+        # is accepted by apply-config but never listed)
         Flag("mode", STRING, "auto", "apply config mode", short="m",
-             choices=("auto", "interactive", "no-reboot", "reboot", "staged", "try")),
+             choices=("auto", "interactive", "no-reboot", "reboot", "staged", "try"),
+             unlisted=("interactive",)),
         Flag("timeout", DURATION, 60.0, "the config will be rolled back after specified "
              "timeout (if try mode is selected)"),
     ], args=(0, 1), aliases=("apply",))

@@ -44,6 +44,12 @@ class Flag:
     hidden: bool = False
     # An enum flag (a pflag Value whose Type() lists the options): checked while parsing.
     choices: tuple[str, ...] = ()
+    # Accepted but left out of the listed options (the Value's Type() filters them).
+    unlisted: tuple[str, ...] = ()
+
+    def options(self) -> str:
+        """The options as the Value's ``Type()`` lists them: sorted, ``, ``-joined."""
+        return ", ".join(c for c in sorted(self.choices) if c not in self.unlisted)
 
     def shown(self) -> str:
         return f"-{self.short}, --{self.name}" if self.short else f"--{self.name}"
@@ -154,7 +160,7 @@ def _flag_usages(flags: Sequence[Flag]) -> list[str]:
     for flag in flags:
         left = f"  -{flag.short}, --{flag.name}" if flag.short else f"      --{flag.name}"
         if flag.choices:
-            left += " " + ", ".join(sorted(flag.choices))
+            left += " " + flag.options()
         elif flag.kind != BOOL:
             left += f" {flag.kind}"
         text = flag.usage
@@ -353,7 +359,7 @@ def parse_flags(command: Command, argv: Sequence[str]) -> Parsed:
             elif flag.kind == STRING_ARRAY:
                 value = (values[flag.name] if flag.name in changed else []) + [text]
             elif flag.choices and text not in flag.choices:
-                raise ValueError("possible options are: " + ", ".join(sorted(flag.choices)))
+                raise ValueError("possible options are: " + flag.options())
             else:
                 value = text
         except ValueError as exc:

@@ -3,6 +3,7 @@ reset. Reboots and upgrades take the node down for its injected time."""
 
 from __future__ import annotations
 
+import copy
 import re
 import time
 from pathlib import Path
@@ -29,15 +30,55 @@ from .offline import err, out
 VANILLA_SCHEMATIC = "376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba"
 
 
-REBOOT_SECTIONS = (("machine", "kernel"), ("machine", "systemDiskEncryption"),
-                   ("machine", "disks"), ("machine", "type"), ("machine", "install", "disk"))
+# Talos: internal/app/machined/pkg/runtime/v1alpha1/v1alpha1_runtime.go:CanApplyImmediate
+# The parts of the v1alpha1 document a running node takes without a reboot (the YAML keys
+# of the Go fields that function copies from the current config); a change anywhere else
+# (machine.env, machine.files, machine.token, machine.type, persist, ...) needs one.
+IMMEDIATE_TOP = ("debug", "cluster")
+IMMEDIATE_MACHINE = ("ca", "acceptedCAs", "time", "certSANs", "install", "network", "sysfs",
+                     "sysctls", "logging", "controlPlane", "kubelet", "kernel", "registries",
+                     "pods", "seccompProfiles", "nodeAnnotations", "nodeLabels", "nodeTaints")
+IMMEDIATE_FEATURES = ("kubernetesTalosAPIAccess", "kubePrism", "hostDNS", "imageCache",
+                      "nodeAddressSortAlgorithm")
 
 
-def _needs_reboot(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> bool:
-    before, after = mc.v1alpha1(old) or {}, mc.v1alpha1(new) or {}
-    if not before:
-        return False  # a running node whose config the state does not record
-    return any(dig(before, path) != dig(after, path) for path in REBOOT_SECTIONS)
+def _take(source: dict[str, Any], target: dict[str, Any], keys: tuple[str, ...]) -> None:
+    for key in keys:
+        if key in source:
+            target[key] = copy.deepcopy(source[key])
+        else:
+            target.pop(key, None)
+
+
+def immediate_error(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> str | None:
+    """None when the change applies without a reboot, else the node's reason.
+
+    # Talos: v1alpha1_runtime.go:CanApplyImmediate
+    Only the v1alpha1 documents are compared (other documents always apply immediately):
+    the new one with every immediate part put back as it is now must equal the current
+    one; the error carries the unified diff of the current document against that (so it
+    shows only the changes that need the reboot). A node whose state records no config
+    is taken to have the new one's non-immediate parts (guessed: a running node always
+    has a config; the state may not record it).
+    """
+    current = mc.v1alpha1(old)
+    if current is None:
+        return None
+    wanted = mc.v1alpha1(new)
+    if wanted is None:
+        return "new config is not v1alpha1"
+    masked = copy.deepcopy(wanted)
+    _take(current, masked, IMMEDIATE_TOP)
+    machine_now, machine_new = current.get("machine"), masked.get("machine")
+    if isinstance(machine_now, dict) and isinstance(machine_new, dict):
+        _take(machine_now, machine_new, IMMEDIATE_MACHINE)
+        features_now, features_new = machine_now.get("features"), machine_new.get("features")
+        if isinstance(features_now, dict) and isinstance(features_new, dict):
+            _take(features_now, features_new, IMMEDIATE_FEATURES)
+    if masked == current:
+        return None
+    diff = unified_diff(yamlio.dump(current), yamlio.dump(masked)).rstrip("\n")
+    return f"this config change can't be applied in immediate mode\ndiff:\n{diff}"
 
 
 def plain(text: str | None) -> str:
@@ -50,6 +91,8 @@ def plain(text: str | None) -> str:
 
 
 def unified_diff(old: str, new: str) -> str:
+    """The unified diff of two YAML texts (guessed: the format of Talos's configdiff, which
+    is not in the reference; headers ``--- a`` / ``+++ b``, three lines of context)."""
     import difflib
 
     lines = list(difflib.unified_diff(old.splitlines(), new.splitlines(), "a", "b",
@@ -106,55 +149,63 @@ def apply_config(p: Parsed, data: dict[str, Any], client_version: str) -> None:
         raise CLIError("error applying new configuration: rpc error: code = InvalidArgument "
                        "desc = the applied machine configuration doesn't contain v1alpha1 "
                        "config, did you mean to patch the machine config instead?")
-    errors, warnings = mc.problems(documents, "metal")
-    for warning in warnings:
-        err(f"WARNING: {warning}\n")
+    # Talos: v1alpha1_server.go:ApplyConfiguration validates on the node (an installed node
+    # needs no install disk) and returns the container's error as it is, InvalidArgument.
+    errors, warnings = mc.problems(documents, "metal", requires_install=insecure)
     if errors:
         raise CLIError("error applying new configuration: rpc error: code = InvalidArgument "
-                       "desc = configuration validation failed: " + mc.multierror(errors))
+                       "desc = " + mc.multierror(errors))
+    if mode == "interactive":
+        raise CLIError("interactive mode needs a terminal installer (not simulated)")  # guessed
     messages: list[str] = []
-    reboot_seconds: dict[str, float] = {}
 
     def one(ip: str, node: dict[str, Any]) -> None:
         if insecure:
             if p["dry-run"]:
+                # guessed: the maintenance service's dry-run text is not in the reference
                 messages.append("Dry run summary:\nNode is running in maintenance mode and "
                                 "does not have a config yet.\n")
                 return
             _install(ip, documents, text)
             return
+        # Talos: v1alpha1_server.go:ApplyConfiguration (mode switch, dry run, messages)
         old_docs = mc.parse(node["config"]) if node["config"] else []
-        reboot = mode == "reboot" or (mode == "auto" and _needs_reboot(old_docs, documents))
-        if mode in ("no-reboot", "try") and _needs_reboot(old_docs, documents):
-            raise NodeError(f"rpc error: code = InvalidArgument desc = the config change can't "
-                            f"be applied in '{mode}' mode: a reboot is required")
-        if mode == "staged":
-            sentence = "Staged configuration to be applied after the next reboot"
-        elif reboot and mode == "auto":
-            sentence = ("Applied configuration with a reboot: this config change can't be "
-                        "applied in immediate mode")
-        elif reboot:
-            sentence = "Applied configuration with a reboot"
+        reboot = mode == "reboot"
+        suffix = ""
+        if mode in ("no-reboot", "try"):
+            problem = immediate_error(old_docs, documents)
+            if problem:
+                raise NodeError(f"rpc error: code = InvalidArgument desc = {problem}")
+            details = "Applied configuration without a reboot"
+        elif mode == "staged":
+            details = "Staged configuration to be applied after the next reboot"
+        elif mode == "auto":
+            problem = immediate_error(old_docs, documents)
+            reboot = problem is not None
+            if problem:
+                details, suffix = "Applied configuration with a reboot", ": " + problem
+            else:
+                details = "Applied configuration without a reboot"
         else:
-            sentence = "Applied configuration without a reboot"
+            details = "Applied configuration with a reboot"
         if p["dry-run"]:
-            diff = unified_diff(plain(node["config"]), plain(text))
-            messages.append(f"Dry run summary:\n{sentence} (skipped in dry-run).\n"
-                            f"Config diff:\n\n{diff or 'No changes.'}"
-                            + ("" if diff else "\n"))
+            # generateDiff: the whole configuration, every document (diff format guessed)
+            diff = unified_diff(plain(node["config"]), plain(text)).rstrip("\n")
+            messages.append(f"Dry run summary:\n{details} (skipped in dry-run).\n"
+                            f"Config diff:\n\n{diff or 'No changes.'}\n")
+            # (the diff is taken to end without a newline: Fprintln adds the last one)
             return
         if mode == "try":
-            sentence += ("\nThe config is applied in 'try' mode and will be automatically "
-                         f"reverted back in {format_duration(p['timeout'])}")
-        messages.append(sentence + "\n")
+            details += ("\nThe config is applied in 'try' mode and will be automatically "
+                        f"reverted back in {format_duration(p['timeout'])}")
+        # helpers/mode.go:PrintApplyResults: the warnings, then the details and a newline
+        messages.append("".join(f"WARNING: {w}\n" for w in warnings)
+                        + details + suffix + "\n")
         _store(ip, text, documents, staged=mode == "staged", reboot=reboot, mode=mode)
-        if reboot:
-            reboot_seconds[ip] = float(node["reboot_seconds"])
 
-    try:
-        per_node(session, "error applying new configuration", one, insecure=insecure)
-    finally:
-        err("".join(messages))
+    # apply-config.go: an error is all that is printed (no node's messages).
+    per_node(session, "error applying new configuration", one, insecure=insecure)
+    err("".join(messages))
 
 
 def _store(ip: str, text: str, documents: list[dict[str, Any]], *, staged: bool,

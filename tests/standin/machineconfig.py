@@ -622,42 +622,76 @@ def parse(text: str) -> list[dict[str, Any]]:
     return documents
 
 
-def problems(documents: list[dict[str, Any]], mode: str) -> tuple[list[str], list[str]]:
-    """(errors, warnings) of a machine configuration, as ``validate`` finds them."""
-    errors: list[str] = []
+def problems(documents: list[dict[str, Any]], mode: str, *, strict: bool = False,
+             requires_install: bool = True) -> tuple[list[str], list[str]]:
+    """(errors, warnings) of a machine configuration, as the config container finds them.
+
+    The errors are the items of the container's multierror, nested as it nests them:
+    # Talos: pkg/machinery/config/container/container.go:Validate
+    the v1alpha1 document's own errors are one item, ``v1alpha1.Config: `` followed by
+    their own multierror (``1 error occurred:`` and tab-indented items); each other
+    document's error is one item prefixed with its ID (``HostnameConfig: ``); the
+    cross-document conflicts come last, unprefixed.
+
+    The texts of the individual checks are guessed from Talos's v1alpha1_validation.go and
+    the HostnameConfig document (neither is in the reference): ``machine instructions are
+    required``, ``cluster controlplane endpoint is required``, ``install instructions are
+    required in "metal" mode``, ``either install disk or diskSelector should be defined``,
+    ``unknown machine type "x"``; with ``strict`` every v1alpha1 warning becomes an error
+    ``warning: ...`` and no warning is left. ``requires_install`` is false on an installed
+    node (# Talos: v1alpha1_server.go:modeWrapper.RequiresInstall).
+    """
+    items: list[str] = []
     warnings: list[str] = []
-    v1 = next((d for d in documents if _doc_key(d)[0] == "v1alpha1" and "kind" not in d), None)
+    v1 = next((d for d in documents if "kind" not in d), None)
     hostname_doc = next((d for d in documents if d.get("kind") == "HostnameConfig"), None)
     if v1 is not None:
-        machine = v1.get("machine") or {}
-        cluster = v1.get("cluster") or {}
-        if machine.get("type") not in ("controlplane", "worker", "init"):
-            errors.append(f'unknown machine type "{machine.get("type", "")}"')
-        endpoint = (cluster.get("controlPlane") or {}).get("endpoint")
-        if not endpoint:
-            errors.append("cluster controlplane endpoint is required")
-        install = machine.get("install") or {}
-        if mode == "metal" and not (install.get("disk") or install.get("diskSelector")):
-            errors.append('an install disk is required in "metal" mode')
-        legacy = (machine.get("network") or {}).get("hostname")
-        if legacy:
-            warnings.append(".machine.network.hostname is deprecated, please use "
-                            "HostnameConfig document instead")
-            if hostname_doc is not None:
-                errors.append("static hostname is already set in v1alpha1 config")
-        if machine.get("token") in (None, ""):
-            errors.append("machine token is required")
+        v1_errors: list[str] = []
+        v1_warnings: list[str] = []
+        machine = v1.get("machine")
+        if not isinstance(machine, dict):
+            v1_errors.append("machine instructions are required")
+        else:
+            cluster = v1.get("cluster")
+            if not isinstance(cluster, dict):
+                v1_errors.append("cluster instructions are required")
+            elif not (cluster.get("controlPlane") or {}).get("endpoint"):
+                v1_errors.append("cluster controlplane endpoint is required")
+            install = machine.get("install")
+            if requires_install and mode in ("metal", "metal-agent"):
+                if not isinstance(install, dict):
+                    v1_errors.append(f'install instructions are required in "{mode}" mode')
+                elif not (install.get("disk") or install.get("diskSelector")):
+                    v1_errors.append("either install disk or diskSelector should be defined")
+            if machine.get("type") not in ("controlplane", "worker", "init"):
+                v1_errors.append(f'unknown machine type "{_go_text(machine.get("type", ""))}"')
+            if (machine.get("network") or {}).get("hostname"):
+                v1_warnings.append(".machine.network.hostname is deprecated, please use "
+                                   "HostnameConfig document instead")  # guessed
+        if strict:
+            v1_errors += [f"warning: {w}" for w in v1_warnings]
+        else:
+            warnings += v1_warnings
+        if v1_errors:
+            items.append("v1alpha1.Config: " + multierror(v1_errors))
     if hostname_doc is not None:
+        # guessed texts: the HostnameConfig validation is not in the reference
         auto = hostname_doc.get("auto")
         name = hostname_doc.get("hostname")
+        problem = None
         if "auto" in hostname_doc and auto not in ("stable", "off"):
             shown = "" if auto is None else _go_text(auto)
-            errors.append(f"{shown} does not belong to AutoHostnameKind values")
+            problem = f"{shown} does not belong to AutoHostnameKind values"
         elif auto == "stable" and name:
-            errors.append("'auto' and 'hostname' cannot be set at the same time")
-        elif (auto in (None, "off")) and not name:
-            errors.append("either 'auto' or 'hostname' must be set")
-    return errors, warnings
+            problem = "'auto' and 'hostname' cannot be set at the same time"
+        elif auto in (None, "off") and not name:
+            problem = "either 'auto' or 'hostname' must be set"
+        if problem:
+            items.append(f"HostnameConfig: {problem}")
+        if v1 is not None and ((v1.get("machine") or {}).get("network") or {}).get("hostname"):
+            # guessed text; unprefixed as container.go appends conflict errors
+            items.append("static hostname is already set in v1alpha1 config")
+    return items, warnings
 
 
 def _go_text(value: Any) -> str:

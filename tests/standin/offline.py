@@ -230,8 +230,11 @@ def machineconfig_patch(p: Parsed, data: dict[str, Any], client_version: str) ->
 
 
 def validate(p: Parsed, data: dict[str, Any], client_version: str) -> None:
-    """The config is read first (``open ...`` errors win over a bad mode), then the mode
-    is parsed, then the config validated."""
+    """# Talos: cmd/talosctl/cmd/mgmt/validate.go:validateCmd
+    The config is read first (``open ...`` errors win over a bad mode), then the mode
+    is parsed, then the config validated (local checks, ``--strict`` turning warnings into
+    errors); warnings are printed before the error, the error is the container's nested
+    multierror (see :func:`standin.machineconfig.problems`)."""
     config = p["config"]
     text = _read(config)
     try:
@@ -241,15 +244,13 @@ def validate(p: Parsed, data: dict[str, Any], client_version: str) -> None:
     except Exception as exc:
         raise CLIError(f"failed to decode configuration: {exc}") from None
     if not documents:
-        raise CLIError("config not found")
+        raise CLIError("config not found")  # guessed text
     mode = p["mode"]
     if mode not in mc.RUNTIME_MODES:
-        raise CLIError(f'unknown runtime mode: "{mode}"')
-    errors, warnings = mc.problems(documents, mode)
+        raise CLIError(f'unknown runtime mode: "{mode}"')  # guessed text (runtime.ParseMode)
+    errors, warnings = mc.problems(documents, mode, strict=p["strict"])
     for warning in warnings:
         err(f"WARNING: {warning}\n")
-    if p["strict"] and warnings:
-        errors = errors + warnings
     if errors:
         raise CLIError(mc.multierror(errors))
     out(f"{config} is valid for {mode} mode\n")

@@ -1,0 +1,283 @@
+"""What real talosctl v1.12.4 does, stated against the stand-in's command line.
+
+Each test names the Talos v1.12.4 source that makes its fact true
+(``../shared/reference/talos/source-v1.12.4``). These tests are the contract of the
+stand-in: a change that breaks one is a loss of fidelity, not a test to update.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import Standin
+
+CP1, CP2, CP3 = "192.168.0.201", "192.168.0.202", "192.168.0.203"
+WORKER = "192.168.0.204"
+IMMEDIATE_ERROR = "this config change can't be applied in immediate mode"
+
+
+def talosctl(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["talosctl", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=60, env=dict(os.environ))
+
+
+def online(talosconfig: Path, node: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """A call the way talos-tasks makes it: explicit talosconfig, node and endpoint."""
+    return talosctl(*args, "--talosconfig", str(talosconfig), "--nodes", node,
+                    "--endpoints", node)
+
+
+@pytest.fixture
+def generated(standin: Standin, tmp_path: Path) -> Path:
+    """The pitower state, and `gen config` output for it; returns the output directory."""
+    standin.pitower()
+    out = tmp_path / "gen"
+    result = talosctl("gen", "config", "pitower", "https://192.168.0.200:6443", "-o", str(out),
+                      "--with-docs=false", "--with-examples=false")
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def running_with(standin: Standin, generated: Path, node: str = CP1) -> str:
+    """Make ``node`` run the generated control plane config; returns that config."""
+    text = (generated / "controlplane.yaml").read_text()
+    data = standin.state()
+    data["nodes"][node]["config"] = text
+    standin.set_state(data)
+    return text
+
+
+def changed(generated: Path, name: str, change: dict[str, Any]) -> Path:
+    """The generated control plane config with ``change`` merged into its v1alpha1 document."""
+    documents = list(yaml.safe_load_all((generated / "controlplane.yaml").read_text()))
+
+    def merge(base: dict[str, Any], patch: dict[str, Any]) -> None:
+        for key, value in patch.items():
+            if isinstance(value, dict) and isinstance(base.get(key), dict):
+                merge(base[key], value)
+            else:
+                base[key] = value
+
+    merge(documents[0], change)
+    path = generated / name
+    path.write_text(yaml.safe_dump_all(documents, sort_keys=False))
+    return path
+
+
+# ---------------------------------------------------------------------------------------
+# apply-config: which changes reboot, and what is printed
+# Talos: internal/app/machined/pkg/runtime/v1alpha1/v1alpha1_runtime.go:CanApplyImmediate
+# Talos: internal/app/machined/internal/server/v1alpha1/v1alpha1_server.go:ApplyConfiguration
+# Talos: cmd/talosctl/pkg/talos/helpers/mode.go:PrintApplyResults
+
+
+@pytest.mark.parametrize("change", [
+    {"machine": {"kernel": {"modules": [{"name": "br_netfilter"}]}}},
+    {"machine": {"install": {"image": "ghcr.io/siderolabs/installer:v1.12.5"}}},
+    {"machine": {"network": {"nameservers": ["1.1.1.1"]}}},
+    {"machine": {"sysctls": {"vm.max_map_count": "262144"}}},
+    {"machine": {"nodeLabels": {"zone": "a"}}},
+    {"machine": {"features": {"hostDNS": {"enabled": False}}}},
+    {"cluster": {"clusterName": "renamed"}},
+    {"debug": True},
+], ids=["kernel", "install", "network", "sysctls", "nodeLabels", "features.hostDNS",
+        "cluster", "debug"])
+def test_auto_applies_the_immediate_fields_without_a_reboot(
+    standin: Standin, generated: Path, change: dict[str, Any],
+) -> None:
+    running_with(standin, generated)
+    config = changed(generated, "new.yaml", change)
+    result = online(generated / "talosconfig", CP1, "apply-config", "--file", str(config))
+    assert (result.returncode, result.stdout) == (0, "")
+    assert result.stderr == "Applied configuration without a reboot\n"
+    assert standin.node(CP1).get("boots", 1) == 1
+    assert "pending" not in standin.node(CP1)
+
+
+@pytest.mark.parametrize("change", [
+    {"machine": {"env": {"HTTP_PROXY": "http://proxy:3128"}}},
+    {"machine": {"files": [{"path": "/var/f", "content": "x", "op": "create"}]}},
+    {"machine": {"token": "abcdef.0123456789abcdef"}},
+    {"machine": {"features": {"diskQuotaSupport": False}}},
+], ids=["env", "files", "token", "features.diskQuotaSupport"])
+def test_auto_reboots_for_any_other_field_and_says_why_with_the_diff(
+    standin: Standin, generated: Path, change: dict[str, Any],
+) -> None:
+    running_with(standin, generated)
+    config = changed(generated, "new.yaml", change)
+    result = online(generated / "talosconfig", CP1, "apply-config", "--file", str(config))
+    assert result.returncode == 0, result.stderr
+    head, _, diff = result.stderr.partition("\n")
+    assert head == f"Applied configuration with a reboot: {IMMEDIATE_ERROR}"
+    assert diff.startswith("diff:\n--- a\n+++ b\n@@ ")
+    assert result.stderr.endswith("\n")
+    assert standin.node(CP1)["boots"] == 2
+
+
+def test_the_reboot_diff_shows_only_the_fields_that_need_the_reboot(
+    standin: Standin, generated: Path,
+) -> None:
+    running_with(standin, generated)
+    config = changed(generated, "new.yaml", {"machine": {
+        "env": {"HTTP_PROXY": "http://proxy:3128"},
+        "kernel": {"modules": [{"name": "br_netfilter"}]},
+    }})
+    result = online(generated / "talosconfig", CP1, "apply-config", "--file", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "HTTP_PROXY" in result.stderr
+    assert "br_netfilter" not in result.stderr
+
+
+def test_only_the_v1alpha1_document_decides_the_reboot(standin: Standin, generated: Path) -> None:
+    running_with(standin, generated)
+    text = (generated / "controlplane.yaml").read_text().replace(
+        "auto: stable", "auto: \"off\"\nhostname: cp-1")
+    config = generated / "new.yaml"
+    config.write_text(text)
+    result = online(generated / "talosconfig", CP1, "apply-config", "--file", str(config))
+    assert result.stderr == "Applied configuration without a reboot\n"
+
+
+@pytest.mark.parametrize("mode", ["no-reboot", "try"])
+def test_no_reboot_and_try_refuse_a_change_that_needs_a_reboot_with_the_nodes_reason(
+    standin: Standin, generated: Path, mode: str,
+) -> None:
+    running_with(standin, generated)
+    config = changed(generated, "new.yaml", {"machine": {"env": {"A": "b"}}})
+    result = online(generated / "talosconfig", CP1, "apply-config", "--file", str(config),
+                    "--mode", mode)
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        f"error applying new configuration: 1 error occurred:\n\t* {CP1}: rpc error: "
+        f"code = InvalidArgument desc = {IMMEDIATE_ERROR}\ndiff:\n--- a\n")
+    assert standin.node(CP1)["config"] == (generated / "controlplane.yaml").read_text()
+
+
+def test_try_with_an_immediate_change_says_when_it_is_reverted(
+    standin: Standin, generated: Path,
+) -> None:
+    running_with(standin, generated)
+    config = changed(generated, "new.yaml", {"machine": {"kernel": {"modules": [
+        {"name": "br_netfilter"}]}}})
+    result = online(generated / "talosconfig", CP1, "apply-config", "--file", str(config),
+                    "--mode", "try", "--timeout", "2m")
+    assert result.stderr == (
+        "Applied configuration without a reboot\nThe config is applied in 'try' mode and "
+        "will be automatically reverted back in 2m0s\n")
+
+
+def test_the_dry_run_summary_has_no_reason_suffix_and_shows_the_whole_diff(
+    standin: Standin, generated: Path,
+) -> None:
+    running_with(standin, generated)
+    config = changed(generated, "new.yaml", {"machine": {
+        "env": {"HTTP_PROXY": "http://proxy:3128"},
+        "kernel": {"modules": [{"name": "br_netfilter"}]},
+    }})
+    result = online(generated / "talosconfig", CP1, "apply-config", "--file", str(config),
+                    "--dry-run")
+    assert result.returncode == 0
+    assert result.stderr.startswith(
+        "Dry run summary:\nApplied configuration with a reboot (skipped in dry-run).\n"
+        "Config diff:\n\n--- a\n+++ b\n")
+    assert "HTTP_PROXY" in result.stderr and "br_netfilter" in result.stderr
+    assert IMMEDIATE_ERROR not in result.stderr
+    assert standin.node(CP1).get("boots", 1) == 1
+
+
+def test_a_dry_run_without_changes_says_so(standin: Standin, generated: Path) -> None:
+    running_with(standin, generated)
+    result = online(generated / "talosconfig", CP1, "apply-config", "--file",
+                    str(generated / "controlplane.yaml"), "--dry-run")
+    assert result.stderr == ("Dry run summary:\nApplied configuration without a reboot "
+                             "(skipped in dry-run).\nConfig diff:\n\nNo changes.\n")
+
+
+def test_staged_and_reboot_modes_say_what_they_did(standin: Standin, generated: Path) -> None:
+    running_with(standin, generated)
+    config = changed(generated, "new.yaml", {"machine": {"env": {"A": "b"}}})
+    staged = online(generated / "talosconfig", CP1, "apply-config", "--file", str(config),
+                    "--mode", "staged")
+    assert staged.stderr == "Staged configuration to be applied after the next reboot\n"
+    rebooted = online(generated / "talosconfig", CP1, "apply-config", "--file", str(config),
+                      "--mode", "reboot")
+    assert rebooted.stderr == "Applied configuration with a reboot\n"
+
+
+def test_a_node_refuses_an_invalid_config_with_the_containers_nested_error(
+    standin: Standin, generated: Path,
+) -> None:
+    running_with(standin, generated)
+    config = changed(generated, "new.yaml", {"machine": {"type": "gateway"}})
+    result = online(generated / "talosconfig", CP1, "apply-config", "--file", str(config))
+    assert result.returncode == 1
+    assert result.stderr.startswith("error applying new configuration: ")
+    assert ("rpc error: code = InvalidArgument desc = 1 error occurred:\n\t* v1alpha1.Config: "
+            "1 error occurred:\n\t* unknown machine type \"gateway\"\n\n\n\n") in result.stderr
+
+
+# ---------------------------------------------------------------------------------------
+# --mode values
+# Talos: cmd/talosctl/pkg/talos/helpers/mode.go:Mode.Type (interactive is never listed)
+
+
+def test_mode_errors_and_help_list_the_modes_without_interactive(generated: Path) -> None:
+    result = online(generated / "talosconfig", CP1, "apply-config", "-f", "x", "--mode", "later")
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        'invalid argument "later" for "-m, --mode" flag: possible options are: auto, '
+        "no-reboot, reboot, staged, try\n")
+    assert "-m, --mode auto, no-reboot, reboot, staged, try   apply config mode" in (
+        talosctl("apply-config", "--help").stdout)
+
+
+# ---------------------------------------------------------------------------------------
+# validate: the container's nested errors, with document prefixes
+# Talos: pkg/machinery/config/container/container.go:Validate
+# Talos: cmd/talosctl/cmd/mgmt/validate.go
+
+
+def test_validate_nests_the_v1alpha1_errors_under_the_document_name(generated: Path) -> None:
+    config = changed(generated, "bad.yaml", {"machine": {"type": "gateway"},
+                                             "cluster": {"controlPlane": {"endpoint": ""}}})
+    result = talosctl("validate", "--config", str(config), "--mode", "metal")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        "1 error occurred:\n\t* v1alpha1.Config: 2 errors occurred:\n"
+        "\t* cluster controlplane endpoint is required\n"
+        "\t* unknown machine type \"gateway\"\n\n\n\n\n")
+
+
+def test_validate_prefixes_other_documents_errors_with_their_kind(generated: Path) -> None:
+    text = (generated / "controlplane.yaml").read_text().replace("auto: stable", "auto: \"off\"")
+    config = generated / "bad.yaml"
+    config.write_text(text)
+    result = talosctl("validate", "--config", str(config), "--mode", "metal")
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert lines[0] == "1 error occurred:"
+    assert lines[1].startswith("\t* HostnameConfig: ")
+
+
+def test_validate_strict_turns_warnings_into_v1alpha1_errors(generated: Path) -> None:
+    config = changed(generated, "warn.yaml", {"machine": {"network": {"hostname": "cp-1"}}})
+    text = config.read_text().replace("auto: stable", "hostname: cp-1\nauto: \"off\"")
+    config.write_text(text.replace("HostnameConfig\nhostname: cp-1", "HostnameConfig"))
+    plain = talosctl("validate", "--config", str(config), "--mode", "metal")
+    strict = talosctl("validate", "--config", str(config), "--mode", "metal", "--strict")
+    assert plain.stderr.startswith("WARNING: ")
+    assert not strict.stderr.startswith("WARNING: ")
+    assert "\t* v1alpha1.Config: 1 error occurred:\n\t* warning: " in strict.stderr
+
+
+def test_validate_accepts_the_generated_configs(generated: Path) -> None:
+    for name in ("controlplane.yaml", "worker.yaml"):
+        path = generated / name
+        result = talosctl("validate", "--config", str(path), "--mode", "metal")
+        assert (result.returncode, result.stdout) == (0, f"{path} is valid for metal mode\n")
