@@ -281,3 +281,98 @@ def test_validate_accepts_the_generated_configs(generated: Path) -> None:
         path = generated / name
         result = talosctl("validate", "--config", str(path), "--mode", "metal")
         assert (result.returncode, result.stdout) == (0, f"{path} is valid for metal mode\n")
+
+
+# ---------------------------------------------------------------------------------------
+# upgrade pre-checks and the progress tracker
+# Talos: internal/app/machined/internal/server/v1alpha1/v1alpha1_server.go:Upgrade
+# Talos: internal/pkg/etcd/etcd.go:ValidateForUpgrade (member IDs printed as %016x)
+# Talos: cmd/talosctl/pkg/talos/action/tracker.go:Tracker.runReporter ("%q: %v\n")
+
+IMAGE = "ghcr.io/siderolabs/installer:v1.12.5"
+
+
+def member_ids(talosconfig: Path) -> dict[str, str]:
+    """Hostname -> etcd member ID, as `etcd members` shows them."""
+    listed = online(talosconfig, CP1, "etcd", "members")
+    assert listed.returncode == 0, listed.stderr
+    rows = [line.split() for line in listed.stdout.splitlines()[1:]]
+    return {row[2]: row[1] for row in rows}
+
+
+def test_upgrade_names_the_unhealthy_etcd_member_by_its_id_even_with_preserve(
+    standin: Standin, generated: Path,
+) -> None:
+    standin.pitower(worker_01={"bootstrapped": True})
+    talosconfig = generated / "talosconfig"
+    member = member_ids(talosconfig)["worker-03"]
+    assert len(member) == 16 and int(member, 16) >= 0
+    data = standin.state()
+    data["nodes"][CP3]["reachable"] = False
+    standin.set_state(data)
+    reason = (f"rpc error: code = Unknown desc = error validating etcd for upgrade: etcd member "
+              f"{member} is not healthy; all members must be healthy to perform an upgrade: "
+              "context deadline exceeded")
+    waited = online(talosconfig, CP2, "upgrade", "--image", IMAGE, "--preserve")
+    assert (waited.returncode, waited.stdout) == (1, "")
+    assert waited.stderr.endswith(f'"{CP2}": {reason}\n')
+    assert "FailedPrecondition" not in waited.stderr
+    unwaited = online(talosconfig, CP2, "upgrade", "--image", IMAGE, "--wait=false")
+    assert unwaited.returncode == 1
+    assert unwaited.stderr == (f"error performing upgrade: 1 error occurred:\n\t* {CP2}: "
+                               f"{reason}\n\n\n")
+    assert "upgrades" not in standin.node(CP2)
+    forced = online(talosconfig, CP2, "upgrade", "--image", IMAGE, "--force", "--wait=false")
+    assert forced.returncode == 0, forced.stderr
+    assert standin.node(CP2)["upgrades"] == [IMAGE]
+
+
+def test_upgrade_refuses_a_two_member_etcd(standin: Standin, generated: Path) -> None:
+    standin.pitower(worker_01={"bootstrapped": True}, worker_03={"role": "worker"})
+    result = online(generated / "talosconfig", CP1, "upgrade", "--image", IMAGE)
+    assert result.returncode == 1
+    assert result.stderr.endswith(
+        f'"{CP1}": rpc error: code = Unknown desc = error validating etcd for upgrade: etcd '
+        "member count(2) is insufficient to maintain quorum if upgrade commences\n")
+
+
+def test_a_worker_upgrades_without_asking_etcd(standin: Standin, generated: Path) -> None:
+    standin.pitower(worker_01={"bootstrapped": True}, worker_02={"reachable": False})
+    result = online(generated / "talosconfig", WORKER, "upgrade", "--image", IMAGE)
+    assert result.returncode == 0, result.stderr
+    assert standin.node(WORKER)["talos_version"] == "v1.12.5"
+
+
+@pytest.mark.parametrize("command", [("upgrade", "--image", IMAGE), ("reboot",),
+                                     ("reset", "--reboot")])
+def test_with_wait_a_node_that_cannot_be_reached_is_the_trackers_last_line(
+    standin: Standin, generated: Path, command: tuple[str, ...],
+) -> None:
+    standin.pitower(worker_05={"reachable": False})
+    result = online(generated / "talosconfig", "192.168.0.205", *command)
+    assert (result.returncode, result.stdout) == (1, "")
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith('"192.168.0.205": rpc error: code = Unavailable desc = ')
+    assert "error executing" not in result.stderr and "error performing" not in result.stderr
+
+
+def test_an_upgrade_that_fails_on_the_node_is_reported_by_the_tracker(
+    standin: Standin, generated: Path,
+) -> None:
+    standin.pitower(worker_04={"fail_upgrade": "failed to install bootloader"})
+    result = online(generated / "talosconfig", WORKER, "upgrade", "--image", IMAGE)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.endswith(f'"{WORKER}": failed to install bootloader\n')
+    assert result.stderr.count("failed to install bootloader") == 1
+    assert standin.node(WORKER)["talos_version"] == "v1.12.4"
+
+
+def test_the_tracker_follows_the_other_nodes_when_one_fails(
+    standin: Standin, generated: Path,
+) -> None:
+    standin.pitower(worker_05={"reachable": False})
+    result = talosctl("reboot", "--talosconfig", str(generated / "talosconfig"),
+                      "--nodes", f"{WORKER},192.168.0.205", "--endpoints", WORKER)
+    assert result.returncode == 1
+    assert f'"{WORKER}": post check passed\n' in result.stderr
+    assert standin.node(WORKER)["boots"] == 2

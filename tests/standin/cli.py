@@ -290,7 +290,7 @@ def build(client_version: str) -> Command:
         Flag("debug", BOOL, False, "debug operation from kernel logs. --wait is set to true "
              "when this flag is set"),
         Flag("mode", STRING, "default", "select the reboot mode: \"default\", \"powercycle\" "
-             "(skips kexec), \"force\" (skips graceful userspace termination)", short="m"),
+             "(skips kexec), \"force\" (skips graceful teardown)", short="m"),
         Flag("timeout", DURATION, 1800.0, "time to wait for the operation is complete if "
              "--debug or --wait is set"),
         Flag("wait", BOOL, True, "wait for the operation to complete, tracking its progress. "

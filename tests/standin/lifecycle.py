@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from . import state, yamlio
 from .client import (
     START,
     NodeError,
+    Session,
     connect,
     dig,
     go_list,
@@ -274,6 +276,8 @@ def parse_image(image: str) -> tuple[str, str | None] | None:
 
 
 def track_start(ip: str, action: str) -> None:
+    """The first updates of a node's tracker (guessed: their texts and order come from
+    node_tracker.go, which is not in the reference)."""
     import uuid
 
     err(f'"{ip}": waiting for actor ID\n')
@@ -283,6 +287,8 @@ def track_start(ip: str, action: str) -> None:
 
 
 def track_end(ip: str, action: str, failure: str | None) -> None:
+    """The last updates of a node's tracker: its failure, or its way back (guessed texts,
+    as :func:`track_start`; the failure line's form is tracker.go's)."""
     if failure:
         err(f'"{ip}": sequence: {action} action: STOP\n')
         err(f'"{ip}": {failure}\n')
@@ -294,27 +300,63 @@ def track_end(ip: str, action: str, failure: str | None) -> None:
     err(f'"{ip}": post check passed\n')
 
 
-def _wait_out(ips: list[str], action: str, seconds: dict[str, float], timeout: float,
-              failures: dict[str, str]) -> None:
-    """Follow every node's progress (non-TTY form, one line per update); a failure or a
-    timeout is printed by the tracker and the command exits 1 without repeating it."""
-    for ip in ips:
-        track_start(ip, action)
-    longest = max([seconds.get(ip, 0.0) for ip in ips] or [0.0])
+Action = Callable[[str, dict[str, Any]], tuple[float, str | None]]
+
+
+def tracked(session: Session, action: str, fn: Action, timeout: float) -> None:
+    """Run ``fn`` on every node under the progress tracker (``--wait``); ``fn`` returns how
+    long the node is down and how it fails once down (None: it comes back fine).
+
+    # Talos: cmd/talosctl/pkg/talos/action/tracker.go:Tracker.Run, Tracker.runReporter
+    Stderr is not a terminal: every update is one line ``"<node>": <message>`` (``%q: %v``).
+    The nodes are tracked side by side: a node whose action is refused (the RPC fails) or
+    that fails afterwards ends with its error as such a line, the others go on; once the
+    reporter runs the command's own error is suppressed (common.SuppressErrors): exit 1 and
+    nothing more. A wait longer than ``--timeout`` ends as ``context deadline exceeded``.
+    """
+    refused: dict[str, str] = {}
+    seconds: dict[str, float] = {}
+    late: dict[str, str] = {}
+    for ip in session.nodes:
+        # helpers.ClientVersionCheck ignores a failed call: an endpoint that does not answer
+        # fails each node's action instead.
+        problem = session.unreachable or node_problem(session.data, ip)
+        view = state.node_view(session.data, ip)
+        if problem or view is None:
+            refused[ip] = problem or "node not found"
+            continue
+        try:
+            seconds[ip], failure = fn(ip, view)
+        except NodeError as exc:
+            refused[ip] = str(exc)
+            continue
+        if failure:
+            late[ip] = failure
+    for ip in session.nodes:
+        if ip in refused:
+            err(f'"{ip}": waiting for actor ID\n')
+            err(f'"{ip}": {refused[ip]}\n')
+        else:
+            track_start(ip, action)
+    longest = max(seconds.values(), default=0.0)
     if longest > 0:
         time.sleep(min(longest, timeout))
-    failed = dict(failures)
-    for ip in ips:
-        if seconds.get(ip, 0.0) > timeout:
-            failed[ip] = "context deadline exceeded"
-        track_end(ip, action, failed.get(ip))
+    for ip in seconds:
+        if seconds[ip] > timeout:
+            late[ip] = "context deadline exceeded"
+        track_end(ip, action, late.get(ip))
     with state.update():
         pass  # the nodes seen back are settled in the state file
-    if failed:
+    if refused or late:
         raise CLIError("", suppressed=True)
 
 
 def upgrade(p: Parsed, data: dict[str, Any], client_version: str) -> None:
+    """# Talos: cmd/talosctl/cmd/talos/upgrade.go:upgradeCmd, runUpgradeNoWait
+    # Talos: v1alpha1_server.go:Upgrade (the node's checks, see :func:`upgrade_checks`)
+    Without ``--wait``: one call; nodes that failed while others took it are one warning,
+    then the NODE/ACK/STARTED table. With ``--wait`` (the default) every node is followed
+    by the progress tracker (:func:`tracked`)."""
     if p["debug"]:
         p.values["wait"] = True  # --debug forces --wait
     if p["insecure"] and p["wait"]:
@@ -325,32 +367,22 @@ def upgrade(p: Parsed, data: dict[str, Any], client_version: str) -> None:
     session = connect(p, data, client_version)
     version_warning(session)
     parsed = parse_image(image)
-    seconds: dict[str, float] = {}
-    failures: dict[str, str] = {}
     started: list[tuple[str, str]] = []
-    wait = p["wait"] and not p["insecure"]
 
-    def one(ip: str, node: dict[str, Any]) -> None:
+    def one(ip: str, node: dict[str, Any]) -> tuple[float, str | None]:
         if parsed is None:
-            raise NodeError(f'rpc error: code = InvalidArgument desc = error validating '
-                            f'installer image "{image}": invalid reference format')
+            # guessed inner text (install.PullAndValidateInstallerImage is not in the
+            # reference); the wrapping and the Unknown code are Upgrade's
+            raise NodeError(f'rpc error: code = Unknown desc = error validating installer '
+                            f'image "{image}": invalid reference format')
         with state.update() as current:
             raw = current["nodes"][ip]
-            if node["role"] == "controlplane" and not (p["force"] or p["preserve"]):
-                for other_ip, _other in current["nodes"].items():
-                    view = state.node_view(current, other_ip)
-                    if other_ip == ip or view is None or view["role"] != "controlplane":
-                        continue
-                    if node_problem(current, other_ip) or view["stage"] != "running":
-                        raise NodeError(
-                            "rpc error: code = FailedPrecondition desc = error validating etcd "
-                            f"for upgrade: etcd member {view['hostname']} is not healthy; all "
-                            "members must be healthy to perform an upgrade: context deadline "
-                            "exceeded")
+            if not p["force"]:
+                upgrade_checks(current, node)
             delay = float(node["upgrade_seconds"])
             raw.setdefault("upgrades", []).append(image)
-            if node["fail_upgrade"]:
-                failures[ip] = str(node["fail_upgrade"])
+            failure = str(node["fail_upgrade"]) if node["fail_upgrade"] else None
+            if failure:
                 _schedule_reboot(raw, {"_stage": "upgrading"}, delay)
             else:
                 version_tag, schematic = parsed
@@ -358,26 +390,61 @@ def upgrade(p: Parsed, data: dict[str, Any], client_version: str) -> None:
                 if schematic is not None:
                     changes["schematic"] = schematic
                 _schedule_reboot(raw, changes, delay)
-            seconds[ip] = delay
         now = time.time()
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now))
         nanos = int((now % 1) * 1e9)
         monotonic = time.monotonic() - START
         started.append((ip, f"{stamp}.{nanos:09d} +0000 UTC m=+{monotonic:.9f}"))
+        return delay, failure
 
+    if p["wait"]:
+        tracked(session, "upgrade", one, p["timeout"])
+        return
     try:
-        per_node(session, "error performing upgrade", one, insecure=p["insecure"])
+        per_node(session, "error performing upgrade", untracked(one), insecure=p["insecure"])
     except CLIError as exc:
-        if wait or not started:
+        if not started:
             raise
         # Some nodes took the request: the others are one warning, the table follows.
         err("WARNING: " + exc.message.removeprefix("error performing upgrade: ") + "\n")
-    if not wait:
-        out(tabulate([["NODE", "ACK", "STARTED"],
-                      *[[ip, "Upgrade request received", at] for ip, at in started]],
-                     trailing_tab=True))
+    out(tabulate([["NODE", "ACK", "STARTED"],
+                  *[[ip, "Upgrade request received", at] for ip, at in started]],
+                 trailing_tab=True))
+
+
+def untracked(fn: Action) -> Callable[[str, dict[str, Any]], None]:
+    """An action run without the tracker: how the node fares afterwards is not followed."""
+
+    def run(ip: str, node: dict[str, Any]) -> None:
+        fn(ip, node)
+
+    return run
+
+
+def upgrade_checks(data: dict[str, Any], node: dict[str, Any]) -> None:
+    """The node's pre-upgrade checks without ``--force`` (``--preserve`` does not skip them).
+
+    # Talos: v1alpha1_server.go:Upgrade; internal/pkg/etcd/etcd.go:ValidateForUpgrade
+    A control plane asks etcd: exactly two members refuse (no quorum during the upgrade);
+    a member that does not answer is named by its ID (``%016x``). The errors are plain
+    (gRPC code Unknown), wrapped as ``error validating etcd for upgrade: ``. Guessed: the
+    health probe of a member that does not answer ends ``context deadline exceeded``, and
+    without an etcd cluster (nothing bootstrapped) the stand-in lets the upgrade go.
+    """
+    from . import etcd
+
+    if node["role"] == "worker":
         return
-    _wait_out([ip for ip, _ in started], "upgrade", seconds, p["timeout"], failures)
+    members = etcd.members(data)
+    prefix = "rpc error: code = Unknown desc = error validating etcd for upgrade: "
+    if len(members) == 2:
+        raise NodeError(prefix + "etcd member count(2) is insufficient to maintain quorum if "
+                        "upgrade commences")
+    for member in members:
+        if not etcd.running(data, member):
+            shown = etcd.format_member_id(etcd.member_id(data, member))
+            raise NodeError(prefix + f"etcd member {shown} is not healthy; all members must "
+                            "be healthy to perform an upgrade: context deadline exceeded")
 
 
 def upgrade_k8s(p: Parsed, data: dict[str, Any], client_version: str) -> None:
@@ -457,33 +524,41 @@ def bootstrap(p: Parsed, data: dict[str, Any], client_version: str) -> None:
 
 
 def reboot(p: Parsed, data: dict[str, Any], client_version: str) -> None:
+    """# Talos: cmd/talosctl/cmd/talos/reboot.go; v1alpha1_server.go:Reboot
+    With ``--wait`` (the default) the nodes are followed by the tracker (:func:`tracked`)."""
+    if p["debug"]:
+        p.values["wait"] = True
     mode = p["mode"]
     if mode not in ("default", "powercycle", "force"):
         raise CLIError(f'invalid reboot mode: "{mode}"')
     session = connect(p, data, client_version)
     version_warning(session)
-    seconds: dict[str, float] = {}
 
-    def one(ip: str, node: dict[str, Any]) -> None:
+    def one(ip: str, node: dict[str, Any]) -> tuple[float, str | None]:
         with state.update() as current:
-            seconds[ip] = _schedule_reboot(current["nodes"][ip], {})
+            return _schedule_reboot(current["nodes"][ip], {}), None
 
-    per_node(session, "error executing reboot", one)
     if p["wait"]:
-        _wait_out(list(seconds), "reboot", seconds, p["timeout"], {})
-
-
+        tracked(session, "reboot", one, p["timeout"])
+        return
+    per_node(session, "error executing reboot", untracked(one))
 
 
 def reset(p: Parsed, data: dict[str, Any], client_version: str) -> None:
+    """# Talos: cmd/talosctl/cmd/talos/reset.go:resetCmd, buildResetRequest
+    ``--debug`` sets ``--wait``; ``--wait`` and ``--insecure`` exclude each other; without
+    ``--wait`` one call (``error executing reset: ...``), with it the tracker
+    (:func:`tracked`). What a reset wipes and the node's refusal of user disks in
+    system-disk mode are guessed (the server side is not modelled further)."""
+    if p["debug"]:
+        p.values["wait"] = True
     if p["insecure"] and p["wait"]:
         raise CLIError("cannot use --wait and --insecure together")
     session = connect(p, data, client_version)
     version_warning(session)
     labels = [x.upper() for x in p["system-labels-to-wipe"]]
-    seconds: dict[str, float] = {}
 
-    def one(ip: str, node: dict[str, Any]) -> None:
+    def one(ip: str, node: dict[str, Any]) -> tuple[float, str | None]:
         if p["wipe-mode"] == "system-disk" and p["user-disks-to-wipe"]:
             raise NodeError("rpc error: code = InvalidArgument desc = wipe mode SYSTEM_DISK "
                             "doesn't support UserDisksToWipe parameter")
@@ -503,13 +578,12 @@ def reset(p: Parsed, data: dict[str, Any], client_version: str) -> None:
                                 "bootstrapped": False})
             if p["reboot"]:
                 changes["_stage"] = "resetting"
-                seconds[ip] = _schedule_reboot(raw, changes)
-            else:
-                changes.pop("_stage", None)
-                raw.update(changes)
-                raw["reachable"] = False
-                seconds[ip] = 0.0
+                return _schedule_reboot(raw, changes), None
+            raw.update(changes)
+            raw["reachable"] = False
+            return 0.0, None
 
-    per_node(session, "error executing reset", one, insecure=p["insecure"])
     if p["wait"]:
-        _wait_out(list(seconds), "reset", seconds, p["timeout"], {})
+        tracked(session, "reset", one, p["timeout"])
+        return
+    per_node(session, "error executing reset", untracked(one), insecure=p["insecure"])
