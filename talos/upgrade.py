@@ -16,7 +16,11 @@ Safety of the rollout:
   (machine status ``running`` and ready) and etcd is healthy (``talosctl health`` on the
   control planes) before the next;
 - then workers, at most ``parallel`` at once: a new one starts as soon as a slot frees;
-- the first failure stops the rollout: no new node starts, running ones finish.
+- the first failure stops the rollout: no new node starts, running ones finish;
+- Ctrl-C or SIGTERM (:mod:`talos.interrupts`) stops it the same way: the nodes in flight
+  are waited for until they answer again (a second Ctrl-C stops waiting) and named;
+- a node that runs its wanted version counts as upgraded even when the etcd health check
+  after it failed; that failure stops the rollout and names the node.
 
 Nodes already at their wanted version and schematic plan as current, so running the
 rollout again after a failure resumes where it stopped.
@@ -55,6 +59,8 @@ WAITING = "waiting until running and ready"
 CHECKING_ETCD = "checking etcd health"
 DONE = "upgraded"
 FAILED = "failed"
+CHECK_FAILED = "upgraded, but the health check failed"
+INTERRUPTED = "interrupted; waiting until it answers again (Ctrl-C again to stop waiting)"
 
 
 # ---------------------------------------------------------------------------------------
@@ -304,11 +310,35 @@ class Report:
     not_touched: list[str] = field(default_factory=list)
     current: list[str] = field(default_factory=list)
     unreachable: dict[str, str] = field(default_factory=dict)
+    #: Upgraded nodes after which the health check failed: node -> the check's message.
+    check_failed: dict[str, str] = field(default_factory=dict)
+    #: Nodes whose upgrade was under way when the rollout was interrupted (and that did
+    #: not come back on their wanted version while waited for).
+    in_flight: list[str] = field(default_factory=list)
+    #: The interruption (a ``KeyboardInterrupt`` or :class:`talos.interrupts.Terminated`).
+    interrupted: BaseException | None = None
     elapsed: float = 0.0
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.unreachable
+        return (not self.failed and not self.unreachable and not self.check_failed
+                and self.interrupted is None)
+
+    def as_json(self) -> dict[str, object]:
+        from talos.interrupts import signal_name
+
+        return {
+            "upgraded": list(self.upgraded),
+            "failed": dict(self.failed),
+            "check_failed": dict(self.check_failed),
+            "in_flight": list(self.in_flight),
+            "not_touched": list(self.not_touched),
+            "current": list(self.current),
+            "unreachable": dict(self.unreachable),
+            "interrupted": None if self.interrupted is None else signal_name(self.interrupted),
+            "elapsed_seconds": round(self.elapsed, 3),
+            "ok": self.ok,
+        }
 
 
 Progress = Callable[[Event], None]
@@ -356,21 +386,61 @@ class _Rollout:
         self.started: set[str] = set()
         self.upgraded: set[str] = set()
         self.failed: dict[str, str] = {}
+        self.check_failed: dict[str, str] = {}
+        self.finished: set[str] = set()
         self.bug: BaseException | None = None
+        self.interrupted: BaseException | None = None
+        self.threads: list[threading.Thread] = []
         self.began = 0.0
 
     def run(self) -> Report:
         self.began = self.clock()
-        for step in self.plan.controlplane_upgrades:
-            if self.stop.is_set():
-                break
-            self.upgrade_node(step)
-        workers = self.plan.worker_upgrades
-        if workers and not self.stop.is_set():
-            self.run_pool(workers, self.options.parallel)
+        try:
+            for step in self.plan.controlplane_upgrades:
+                if self.stop.is_set():
+                    break
+                self.upgrade_node(step)
+            workers = self.plan.worker_upgrades
+            if workers and not self.stop.is_set():
+                self.run_pool(workers, self.options.parallel)
+        except KeyboardInterrupt as exc:
+            self.stop.set()
+            self.interrupted = exc
+            self.wait_for_in_flight()
         if self.bug is not None:
             raise self.bug
         return self.report()
+
+    def in_flight(self) -> list[Step]:
+        with self.lock:
+            return [s for s in self.plan.upgrades
+                    if s.name in self.started and s.name not in self.finished]
+
+    def wait_for_in_flight(self) -> None:
+        """After an interruption: let the running workers finish, and wait until each node
+        left mid-upgrade answers again, then see what it runs. A second interruption
+        stops the waiting."""
+        try:
+            for step in self.in_flight():
+                self.emit(step.name, INTERRUPTED)
+            for thread in self.threads:
+                thread.join()
+            for step in self.in_flight():
+                address = step.wanted.address
+                assert address is not None
+                try:
+                    self.wait_until_ready(address)
+                    running = self.client.server_version(address)
+                    schematic = self.client.installed_schematic(address) or VANILLA_ID
+                except TalosError:
+                    continue
+                if running == step.wanted.talos_version and schematic == step.wanted.schematic_id:
+                    with self.lock:
+                        self.upgraded.add(step.name)
+                        self.finished.add(step.name)
+                    self.emit(step.name, DONE)
+        except KeyboardInterrupt:
+            return
 
     def run_pool(self, steps: Sequence[Step], slots: int) -> None:
         """At most ``slots`` nodes at once; each slot takes the next node when it frees."""
@@ -388,12 +458,13 @@ class _Rollout:
 
         count = min(slots, len(steps))
         threads = [threading.Thread(target=slot, daemon=True) for _ in range(count)]
+        self.threads = threads
         for thread in threads:
             thread.start()
         try:
             for thread in threads:
                 thread.join()
-        except KeyboardInterrupt:  # Ctrl-C: start no other node; talosctl got it as well
+        except KeyboardInterrupt:  # start no other node; the running ones are waited for
             self.stop.set()
             raise
 
@@ -411,27 +482,42 @@ class _Rollout:
             )
             self.emit(step.name, WAITING)
             self.wait_until_ready(address)
-            if step.is_controlplane:
-                self.emit(step.name, CHECKING_ETCD)
-                self.client.health(
-                    address, control_planes=self.control_planes, workers=self.workers,
-                    timeout=timeout or HEALTH_TIMEOUT,
-                )
         except TalosError as exc:
             message = failure_message(exc)
             with self.lock:
                 self.failed[step.name] = message
+                self.finished.add(step.name)
                 self.stop.set()
             self.emit(step.name, FAILED, message)
             return
+        except KeyboardInterrupt:
+            self.stop.set()
+            raise
         except BaseException as exc:  # a bug: stop the rollout, re-raise once it has ended
             with self.lock:
                 self.failed[step.name] = f"unexpected error: {exc!r}"
+                self.finished.add(step.name)
                 self.bug = self.bug or exc
                 self.stop.set()
             return
+        # The node runs its new version: upgraded, whatever the check after it says.
         with self.lock:
             self.upgraded.add(step.name)
+            self.finished.add(step.name)
+        if step.is_controlplane:
+            self.emit(step.name, CHECKING_ETCD)
+            try:
+                self.client.health(
+                    address, control_planes=self.control_planes, workers=self.workers,
+                    timeout=timeout or HEALTH_TIMEOUT,
+                )
+            except TalosError as exc:
+                message = failure_message(exc)
+                with self.lock:
+                    self.check_failed[step.name] = message
+                    self.stop.set()
+                self.emit(step.name, CHECK_FAILED, message)
+                return
         self.emit(step.name, DONE)
 
     def wait_until_ready(self, address: str) -> None:
@@ -463,8 +549,13 @@ class _Rollout:
                 report.failed[step.name] = self.failed[step.name]
             elif step.name in self.upgraded:
                 report.upgraded.append(step.name)
+                if step.name in self.check_failed:
+                    report.check_failed[step.name] = self.check_failed[step.name]
+            elif step.name in self.started:
+                report.in_flight.append(step.name)
             else:
                 report.not_touched.append(step.name)
+        report.interrupted = self.interrupted
         return report
 
 

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from invoke.collection import Collection
 from invoke.context import Context
 
-from talos.tasks.runtime import ROLE_HELP, is_dry, load_cluster, task
+from talos.tasks.runtime import ROLE_HELP, is_dry, load_cluster, print_json, task
 
 if TYPE_CHECKING:
     from talos.cluster import Cluster, Node
+    from talos.safety import Guard, Output
     from talos.talosctl import Talosctl
-    from talos.upgrade import Event, Observed, Plan, Report
+    from talos.upgrade import Event, Observed, Plan, Report, RolloutOptions
 
 _K8S_VERSION = re.compile(r"^v?\d+\.\d+\.\d+$")
 
@@ -28,36 +30,48 @@ _K8S_VERSION = re.compile(r"^v?\d+\.\d+\.\d+$")
         "parallel": "workers upgraded at once (default 1); control planes always go one by one",
         "stage": "stage the upgrade and apply it on the next boot (talosctl upgrade --stage)",
         "timeout": "how long to wait for each node, a duration like 30m (default 30m)",
-        "force": "skip etcd health and member checks on control planes (talosctl --force)",
+        "force": "go on although the pre-flight etcd checks fail, and skip talosctl's own "
+                 "etcd health and member checks on control planes (talosctl --force)",
         "preserve": "talosctl upgrade --preserve, as the old recipes passed it: data is always "
                     "kept since Talos 1.8, and it skips the etcd pre-checks like --force",
+        "yes": "do not ask for confirmation (for scripts; without a terminal it is required)",
+        "no_snapshot": "do not take an etcd snapshot before upgrading control planes",
+        "json": "print the plan and the outcome as one JSON document on stdout",
     },
 )
 def upgrade(
     c: Context, node: list[str] | None = None, role: str | None = None, parallel: str | int = "1",
     stage: bool = False, timeout: str | None = None, force: bool = False,
-    preserve: bool = False,
+    preserve: bool = False, yes: bool = False, no_snapshot: bool = False, json: bool = False,
 ) -> None:
-    """Upgrade Talos where a node's version or schematic differs from the cluster file."""
-    from talos.errors import SelectionError
+    """Upgrade Talos where a node's version or schematic differs from the cluster file.
+
+    Plan (each node asked what it runs), pre-flight (versions; for control planes: every
+    control plane a healthy etcd member), confirm (--yes), etcd snapshot (control planes;
+    --no-snapshot), then roll: control planes one at a time with health checks, workers
+    --parallel at a time. Ctrl-C/SIGTERM: no new node starts, those in flight are waited
+    for and named, exit 130/143.
+    """
+    from talos.errors import UsageError
+    from talos.safety import Output
     from talos.targets import talosctl_for
     from talos.upgrade import (
         RolloutOptions,
         health_expectations,
         observe,
         plan_upgrade,
-        rollout,
         wanted_state,
     )
 
     if not str(parallel).strip().isdigit():
-        raise SelectionError(f"--parallel {parallel!r}: give a number of workers, like 2")
+        raise UsageError(f"--parallel {parallel!r}: give a number of workers, like 2")
     options = RolloutOptions(parallel=int(parallel), stage=stage, force=force,
                              preserve=preserve, timeout=timeout)
     cluster = load_cluster(c)
     selected = cluster.select(node or (), role)
     dry = is_dry(c)
-    printer = ProgressPrinter()
+    out = Output(json)
+    printer = ProgressPrinter(out)
     talosctl = talosctl_for(cluster, dry=dry, progress=printer.talosctl_line)
     # Every node is asked, selected or not: the health check after a control plane
     # must expect exactly the nodes that are up.
@@ -65,43 +79,132 @@ def upgrade(
     everything = {w.name: w for w in wanted_state(cluster, cluster.nodes, addresses)}
     observed = {**missing, **observe(talosctl, list(everything.values()))}
     plan = plan_upgrade([everything[n.name] for n in selected], observed)
-    print(plan_report(cluster, plan), flush=True)
-    if dry:
-        print("Dry run: nothing upgraded.")
-        return
-    if not plan.upgrades:
-        check_unreachable(plan)
-        return
-    control_planes, workers = health_expectations(list(everything.values()), observed)
-    printer.start({w.address: w.name for w in everything.values() if w.address})
-    report = rollout(plan, talosctl, control_planes=control_planes, workers=workers,
-                     options=options, progress=printer.event)
-    print(summary(report))
-    check_report(report)
+    out.say(plan_report(cluster, plan))
+    document: dict[str, Any] = {"plan": plan_json(plan), "dry_run": dry, "snapshot": None,
+                                "outcome": None}
+    try:
+        check_versions(cluster, plan, talosctl)
+        if dry:
+            out.say("Dry run: nothing upgraded.")
+            return
+        if not plan.upgrades:
+            check_unreachable(plan)
+            return
+        control_planes, workers = health_expectations(list(everything.values()), observed)
+        with guarded(c, cluster, talosctl, "upgrade", out=out,
+                     touches_controlplane=bool(plan.controlplane_upgrades), force=force,
+                     snapshot=not no_snapshot) as guard:
+            guard.confirm(f"Upgrade {count(len(plan.upgrades), 'node')}?", yes=yes)
+            document["snapshot"] = guard.take_snapshot()
+            printer.start({w.address: w.name for w in everything.values() if w.address})
+            report = run_rollout(plan, talosctl, control_planes, workers, options, printer)
+        document["outcome"] = report.as_json()
+        out.say(summary(report, snapshot=guard.snapshot_path))
+        check_report(report)
+    finally:
+        if json:
+            print_json(document)
 
 
 @task(  # type: ignore[untyped-decorator]
-    help={"to": "Kubernetes version, vX.Y.Z (default: kubernetesVersion of the cluster file)"},
+    help={
+        "to": "Kubernetes version, vX.Y.Z (default: kubernetesVersion of the cluster file)",
+        "force": "go on although the pre-flight etcd checks fail (saying what is skipped)",
+    },
 )
-def upgrade_k8s(c: Context, to: str | None = None) -> None:
-    """Upgrade Kubernetes to the cluster file's version, through the first control plane."""
-    from talos.errors import SelectionError
+def upgrade_k8s(c: Context, to: str | None = None, force: bool = False) -> None:
+    """Upgrade Kubernetes to the cluster file's version, through the first control plane.
+
+    Refused when the Talos version does not support it, and (unless --force) when a
+    control plane or etcd member is not healthy.
+    """
+    from talos.compat import kubernetes_problem
+    from talos.errors import RolloutError, UsageError
+    from talos.safety import Output
     from talos.targets import resolve_targets, talosctl_for
 
     cluster = load_cluster(c)
     version = to or cluster.kubernetes_version
     if not _K8S_VERSION.match(version):
-        raise SelectionError(f"--to {version!r} is not a Kubernetes version like v1.35.0")
+        raise UsageError(f"--to {version!r} is not a Kubernetes version like v1.35.0")
+    problem = kubernetes_problem(version, cluster.talos_version)
+    if problem:
+        raise RolloutError(f"pre-flight refused upgrade-k8s: {problem}. Nothing was changed")
     talosctl = talosctl_for(cluster, dry=is_dry(c), progress=print_line)
     [target] = resolve_targets(cluster, [cluster.first_controlplane], talosctl)
-    print(f"{cluster.name}: upgrading Kubernetes to {version} through "
-          f"{target.node.name} ({target.address})", flush=True)
-    talosctl.upgrade_k8s(target.address, version)
+    out = Output(False)
+    with guarded(c, cluster, talosctl, "upgrade-k8s", out=out, touches_controlplane=True,
+                 force=force, snapshot=False):
+        print(f"{cluster.name}: upgrading Kubernetes to {version} through "
+              f"{target.node.name} ({target.address})", flush=True)
+        talosctl.upgrade_k8s(target.address, version)
 
 
 def register(ns: Collection) -> None:
     ns.add_task(upgrade)
     ns.add_task(upgrade_k8s)
+
+
+# -- the guard (lock, pre-flight, confirmation, snapshot) -----------------------------------
+
+
+@contextmanager
+def guarded(
+    c: Context, cluster: Cluster, talosctl: Talosctl, action: str, *, out: Output,
+    touches_controlplane: bool, force: bool = False, snapshot: bool = True,
+) -> Iterator[Guard]:
+    """:func:`talos.safety.guarded` with the snapshot count of the Invoke configuration."""
+    from talos.safety import guarded as guard_with
+    from talos.tasks.etcd import keep_setting
+
+    with guard_with(cluster, talosctl, action, out=out,
+                    touches_controlplane=touches_controlplane, force=force,
+                    snapshot=snapshot, keep=keep_setting(c, None)) as guard:
+        yield guard
+
+
+def count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def check_versions(cluster: Cluster, plan: Plan, talosctl: Talosctl) -> None:
+    """The version pre-flight: refuse jumps Talos does not allow, a Kubernetes version the
+    target does not run, a talosctl of another minor."""
+    from talos.preflight import require_versions, version_problems
+
+    steps = plan.upgrades
+    if not steps:
+        return
+    client = talosctl.client_version()
+    problems = version_problems(
+        [(s.name, s.observed.talos_version, s.wanted.talos_version) for s in steps],
+        kubernetes=cluster.kubernetes_version, client=client)
+    require_versions(problems, action="the upgrade")
+
+
+def run_rollout(plan: Plan, talosctl: Talosctl, control_planes: list[str], workers: list[str],
+                options: RolloutOptions, printer: ProgressPrinter) -> Report:
+    from talos.upgrade import rollout
+
+    return rollout(plan, talosctl, control_planes=control_planes, workers=workers,
+                   options=options, progress=printer.event)
+
+
+def plan_json(plan: Plan) -> list[dict[str, Any]]:
+    return [
+        {
+            "node": s.name,
+            "role": s.wanted.node.role,
+            "address": s.wanted.address,
+            "running": {"talos": s.observed.talos_version, "schematic": s.observed.schematic_id}
+            if s.observed.reachable else None,
+            "wanted": {"talos": s.wanted.talos_version, "schematic": s.wanted.schematic_id,
+                       "image": s.wanted.image},
+            "action": s.action,
+            "reason": s.reason,
+        }
+        for s in plan.steps
+    ]
 
 
 # -- locating nodes ----------------------------------------------------------------------
@@ -167,9 +270,10 @@ class ProgressPrinter:
 
     _NODE_LINE = re.compile(r'^"(?P<address>[^"]+)":\s*(?P<message>.*)$')
 
-    def __init__(self) -> None:
+    def __init__(self, out: Output | None = None) -> None:
         self.names: dict[str, str] = {}
         self.began: float | None = None
+        self.say = print_line if out is None else out.say
 
     def start(self, names: dict[str, str]) -> None:
         import time
@@ -182,8 +286,7 @@ class ProgressPrinter:
 
         detail = f" to {event.detail}" if event.phase == STARTING else (
             f": {event.detail}" if event.detail else "")
-        print(f"[{format_seconds(event.elapsed):>6}] {event.node}: {event.phase}{detail}",
-              flush=True)
+        self.say(f"[{format_seconds(event.elapsed):>6}] {event.node}: {event.phase}{detail}")
 
     def talosctl_line(self, line: str) -> None:
         """Only the upgrade tracker's lines, which name their node; the health checks'
@@ -197,14 +300,14 @@ class ProgressPrinter:
             return
         name = self.names.get(match["address"], match["address"])
         elapsed = format_seconds(time.monotonic() - self.began)
-        print(f"[{elapsed:>6}] {name}:   talosctl: {match['message']}", flush=True)
+        self.say(f"[{elapsed:>6}] {name}:   talosctl: {match['message']}")
 
 
 def print_line(line: str) -> None:
     print(line, flush=True)
 
 
-def summary(report: Report) -> str:
+def summary(report: Report, *, snapshot: str | None = None) -> str:
     from talos.table import colour
     from talos.upgrade import format_seconds
 
@@ -212,35 +315,57 @@ def summary(report: Report) -> str:
         return ", ".join(items) or "-"
 
     lines = [f"Upgraded in {format_seconds(report.elapsed)}: {names(report.upgraded)}"]
+    for name, message in report.check_failed.items():
+        lines.append(colour(f"Health check failed after {name} (upgraded): {message}", "red",
+                            sys.stdout))
     for name, message in report.failed.items():
         lines.append(colour(f"Failed: {name}: {message}", "red", sys.stdout))
+    if report.in_flight:
+        lines.append(colour(f"In flight when interrupted: {names(report.in_flight)} (check "
+                            "them with inv status)", "red", sys.stdout))
     if report.not_touched:
         lines.append(f"Not touched: {names(report.not_touched)}")
     if report.current:
         lines.append(f"Already current: {names(report.current)}")
     for name, reason in report.unreachable.items():
         lines.append(colour(f"Unreachable: {name}: {reason}", "red", sys.stdout))
+    if snapshot:
+        lines.append(f"etcd snapshot taken before: {snapshot}")
     return "\n".join(lines)
 
 
 def check_unreachable(plan: Plan) -> None:
-    from talos.errors import TalosError
+    from talos.errors import RolloutError
 
     if plan.unreachable:
         names = ", ".join(s.name for s in plan.unreachable)
-        raise TalosError(f"{names} could not be reached; run inv upgrade again when they are up")
+        raise RolloutError(f"{names} could not be reached; run inv upgrade again when they "
+                           "are up")
 
 
 def check_report(report: Report) -> None:
-    from talos.errors import TalosError
+    from talos.errors import Interrupted, RolloutError
+    from talos.interrupts import signal_name, signal_number
 
+    if report.interrupted is not None:
+        flying = ", ".join(report.in_flight) or "none"
+        raise Interrupted(
+            f"upgrade interrupted ({signal_name(report.interrupted)}): no new node was "
+            f"started; in flight: {flying}; run inv upgrade again to resume",
+            signal_number=signal_number(report.interrupted))
     if report.failed:
-        raise TalosError(
+        raise RolloutError(
             f"upgrade stopped: {', '.join(report.failed)} failed; fix the cause and run "
             "inv upgrade again (upgraded nodes are skipped)"
         )
+    if report.check_failed:
+        raise RolloutError(
+            f"upgrade stopped: the health check failed after {', '.join(report.check_failed)}"
+            " (which runs its new version); fix the cluster's health (inv health), then run "
+            "inv upgrade again"
+        )
     if report.unreachable:
-        raise TalosError(
+        raise RolloutError(
             f"not upgraded: {', '.join(report.unreachable)} could not be reached; run "
             "inv upgrade again when they are up"
         )
