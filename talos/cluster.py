@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from talos.errors import ClusterFileError, SelectionError
+from talos.goyaml.reader import compose_all, one_line, safe_loader
 
 ROLES = ("controlplane", "worker")
 INSTALLER_FORMS = ("installer", "metal-installer", "metal-installer-secureboot")
@@ -205,20 +206,23 @@ class _Document:
 
     @classmethod
     def parse(cls, text: str, shown: str) -> _Document:
-        loader = yaml.SafeLoader(text)
         try:
-            root = loader.get_single_node()
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line = mark.line + 1 if mark else None
-            reason = exc.problem or exc.context or "malformed YAML"
-            raise ClusterFileError(shown, f"malformed YAML: {reason}", line=line) from None
+            documents = list(compose_all(text, safe_loader()))
         except yaml.YAMLError as exc:
-            raise ClusterFileError(shown, f"malformed YAML: {exc}") from None
-        finally:
-            loader.dispose()
-        if root is None:
+            problem = one_line(exc)
+            mark = problem.problem_mark
+            raise ClusterFileError(
+                shown, f"malformed YAML: {problem.problem}",
+                line=mark.line + 1 if mark is not None else None,
+            ) from None
+        if len(documents) > 1:
+            raise ClusterFileError(
+                shown, "holds more than one YAML document; keep one",
+                line=documents[1][1].start_mark.line + 1,
+            )
+        if not documents:
             raise ClusterFileError(shown, "the file is empty; describe the cluster in it")
+        loader, root = documents[0]
         lines: dict[str, int] = {}
         raw: dict[str, str] = {}
         value = cls._convert(loader, root, "", lines, raw, shown)
@@ -227,7 +231,7 @@ class _Document:
     @classmethod
     def _convert(
         cls,
-        loader: yaml.SafeLoader,
+        loader: Any,
         node: yaml.Node,
         path: str,
         lines: dict[str, int],
@@ -238,6 +242,12 @@ class _Document:
         if isinstance(node, yaml.MappingNode):
             result: dict[str, Any] = {}
             for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    kind = "a list" if isinstance(key_node, yaml.SequenceNode) else "a mapping"
+                    raise ClusterFileError(
+                        shown, f"a key must be a plain name, not {kind}; write it as a word",
+                        line=key_node.start_mark.line + 1, key=path or None,
+                    )
                 key = str(key_node.value)
                 child = f"{path}.{key}" if path else key
                 if key in result:
@@ -255,7 +265,14 @@ class _Document:
                 for i, item in enumerate(node.value)
             ]
         raw[path] = str(node.value)
-        return loader.construct_object(node, deep=True)
+        try:
+            return loader.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            problem = one_line(exc)
+            raise ClusterFileError(
+                shown, f"malformed YAML: {problem.problem}", line=node.start_mark.line + 1,
+                key=path or None,
+            ) from None
 
     def line(self, path: str) -> int | None:
         while path:

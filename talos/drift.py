@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from talos.errors import PatchError
+from talos.goyaml.reader import safe_load_all
 from talos.schematic import node_installer_image, parse_installer_image
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ def _load_documents(path: Path) -> list[Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise PatchError(f"{path}: cannot read: {exc}") from exc
     try:
-        return list(yaml.safe_load_all(text))
+        return safe_load_all(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}" if mark else str(path)

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import yaml
 
 from talos.errors import CommandError, OutputError
+from talos.goyaml.reader import safe_load, safe_load_all
 
 if TYPE_CHECKING:
     from talos.cluster import Cluster, Node
@@ -282,7 +283,7 @@ def has_hostname_document(base: str) -> bool:
     """Whether a generated config has a ``HostnameConfig`` document (v1.12 contract on)."""
     return any(
         isinstance(doc, dict) and doc.get("kind") == "HostnameConfig"
-        for doc in yaml.safe_load_all(base)
+        for doc in safe_load_all(base)
     )
 
 
@@ -298,7 +299,12 @@ def talosconfig_nodes(cluster: Cluster) -> list[str]:
 
 def fill_talosconfig(text: str, cluster: Cluster) -> str:
     """The talosconfig ``gen config`` wrote, with endpoints and nodes from the cluster file."""
-    data = yaml.safe_load(text)
+    try:
+        data = safe_load(text)
+    except yaml.YAMLError as exc:
+        raise CommandError(
+            f"talosctl gen config wrote a talosconfig that is not YAML: {exc}"
+        ) from None
     contexts = data.get("contexts") if isinstance(data, dict) else None
     if not isinstance(contexts, dict) or not contexts:
         raise CommandError("talosctl gen config wrote a talosconfig without contexts")

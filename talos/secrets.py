@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import yaml
 
 from talos.errors import SecretsError, TalosError
+from talos.goyaml.reader import safe_load
 
 if TYPE_CHECKING:
     from talos.cluster import Cluster
@@ -56,7 +57,7 @@ def _strings(value: Any) -> Iterator[str]:
 def bundle_values(text: str, shown: str = "the secrets bundle") -> frozenset[str]:
     """Every secret string in a decrypted ``talosctl gen secrets`` bundle."""
     try:
-        data = yaml.safe_load(text)
+        data = safe_load(text)
     except yaml.YAMLError as exc:
         raise SecretsError(f"{shown} does not decrypt to YAML: {exc}") from None
     if not isinstance(data, dict):

@@ -99,11 +99,20 @@ def classify_patch(content: str, source: str) -> Patch:
     strategic_error: PatchError | None = None
     try:
         documents, lines = _read_yaml(content, source)
-        items = strategic_items(documents, source, lines)
-        if items:
-            return Patch(source, items)
     except PatchError as exc:
         strategic_error = exc
+    else:
+        if all(document is None for document in documents):
+            raise PatchError(
+                f"{source}: the patch is empty (only blank lines or comments); "
+                "write the change in it or leave it out"
+            )
+        try:
+            items = strategic_items(documents, source, lines)
+            if items:
+                return Patch(source, items)
+        except PatchError as exc:
+            strategic_error = exc
     try:
         decoded = json.loads(content)
     except ValueError as exc:

@@ -18,11 +18,21 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from talos.goyaml import reader
+from talos.goyaml.resolver import (
+    FALSE_WORDS,
+    MERGE_WORD,
+    NON_STRING_WORDS,
+    NULL_WORDS,
+    OLD_BOOLS,
+    TRUE_WORDS,
+)
+
 if TYPE_CHECKING:
     _BaseLoader = yaml.CSafeLoader
     _BaseDumper = yaml.CSafeDumper
 else:  # libyaml's C parser and emitter when PyYAML has them
-    _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    _BaseLoader = yaml.CSafeLoader if reader.LIBYAML else yaml.SafeLoader
     _BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
@@ -103,9 +113,15 @@ _FLOAT_RE = re.compile(
     |\.(?:nan|NaN|NAN))$""",
     re.X,
 )
-_BOOL_RE = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
-_NULL_RE = re.compile(r"^(?:~|null|Null|NULL|)$")
-_WORD_RE = re.compile(r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$")
+
+
+def _words_re(words: Iterable[str]) -> re.Pattern[str]:
+    return re.compile("^(?:" + "|".join(re.escape(word) for word in sorted(words)) + ")$")
+
+
+_BOOL_RE = _words_re(TRUE_WORDS + FALSE_WORDS)
+_NULL_RE = _words_re(NULL_WORDS)
+_WORD_RE = _words_re(OLD_BOOLS)
 _WORD_TAG = "tag:talos-tasks,2026:plain-word"
 
 _INT_TAG = "tag:yaml.org,2002:int"
@@ -120,20 +136,12 @@ class DuplicateKeyError(yaml.MarkedYAMLError):
 
 
 class TalosLoader(_BaseLoader):
-    """Safe loader resolving plain scalars like go-yaml v4 decodes them into ``any``."""
+    """Safe loader resolving plain scalars like go-yaml v4 decodes them into ``any``
+    (libyaml's parser and composer when PyYAML has them)."""
 
 
-TalosLoader.yaml_implicit_resolvers = {}
-
-
-TalosLoader.add_implicit_resolver(_BOOL_TAG, _BOOL_RE, list("tTfF"))
-TalosLoader.add_implicit_resolver(_NULL_TAG, _NULL_RE, ["~", "n", "N", ""])
-TalosLoader.add_implicit_resolver(_WORD_TAG, _WORD_RE, list("yYnNoO"))
-TalosLoader.add_implicit_resolver(_INT_TAG, _INT_RE, list("-+0123456789"))
-TalosLoader.add_implicit_resolver(_FLOAT_TAG, _FLOAT_RE, list("-+0123456789."))
-TalosLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"]
-)
+class PureTalosLoader(yaml.SafeLoader):
+    """:class:`TalosLoader` in pure Python, for PyYAML built without libyaml."""
 
 
 def parse_int_text(text: str) -> int:
@@ -202,11 +210,24 @@ def _construct_word(loader: TalosLoader, node: yaml.ScalarNode) -> PlainWord:
     return PlainWord(loader.construct_scalar(node))
 
 
-TalosLoader.add_constructor(_WORD_TAG, _construct_word)
-TalosLoader.add_constructor(_INT_TAG, _construct_int)
-TalosLoader.add_constructor(_FLOAT_TAG, _construct_float)
-TalosLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
-TalosLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp_as_text)
+
+def _configure(loader: type[Any]) -> None:
+    loader.yaml_implicit_resolvers = {}
+    loader.add_implicit_resolver(_BOOL_TAG, _BOOL_RE, list("tTfF"))
+    loader.add_implicit_resolver(_NULL_TAG, _NULL_RE, ["~", "n", "N", ""])
+    loader.add_implicit_resolver(_WORD_TAG, _WORD_RE, list("yYnNoO"))
+    loader.add_implicit_resolver(_INT_TAG, _INT_RE, list("-+0123456789"))
+    loader.add_implicit_resolver(_FLOAT_TAG, _FLOAT_RE, list("-+0123456789."))
+    loader.add_implicit_resolver("tag:yaml.org,2002:merge", _words_re((MERGE_WORD,)), ["<"])
+    loader.add_constructor(_WORD_TAG, _construct_word)
+    loader.add_constructor(_INT_TAG, _construct_int)
+    loader.add_constructor(_FLOAT_TAG, _construct_float)
+    loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
+    loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp_as_text)
+
+
+_configure(TalosLoader)
+_configure(PureTalosLoader)
 
 
 def load_documents(text: str) -> list[Any]:
@@ -216,31 +237,21 @@ def load_documents(text: str) -> list[Any]:
 
 def load_documents_with_lines(text: str) -> tuple[list[Any], list[int]]:
     """The documents of a YAML stream and the 1-based line where each one starts."""
-    loader = TalosLoader(text)
     documents: list[Any] = []
     lines: list[int] = []
-    try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is None:
-                break
-            lines.append(node.start_mark.line + 1 if node.start_mark is not None else 0)
+    loader_class = TalosLoader if reader.LIBYAML else PureTalosLoader
+    for loader, node in reader.compose_all(text, loader_class):
+        lines.append(node.start_mark.line + 1 if node.start_mark is not None else 0)
+        try:
             documents.append(loader.construct_document(node))
-    finally:
-        loader.dispose()
+        except yaml.YAMLError as exc:
+            raise reader.one_line(exc) from None
     return documents, lines
 
 
 # ---------------------------------------------------------------------------------------
 # Writing
 
-_YAML11_WORDS = frozenset(
-    {
-        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE",
-        "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null",
-        "NULL", "~", "<<",
-    }
-)
 _BASE60_RE = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
 _TIMESTAMP_RE = re.compile(
     r"^[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?"
@@ -260,7 +271,7 @@ def needs_double_quotes(text: str) -> bool:
     Checked against go-yaml's resolver (YAML 1.2 core plus its YAML 1.1 leftovers) and
     YAML 1.1 readers (PyYAML, yaml.v2), so the output means the same to all of them.
     """
-    if text == "" or text in _YAML11_WORDS:
+    if text in NON_STRING_WORDS:
         return True
     first = text[0]
     if first in "-+.0123456789":

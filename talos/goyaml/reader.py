@@ -1,0 +1,249 @@
+"""Reading YAML safely and fast: libyaml when present, hostile input refused at once.
+
+Every YAML the tool reads (the cluster file, patches, schematics, the secrets bundle,
+talosctl's output) goes through here, so each gets the same limits, in one line:
+
+- text over :data:`MAX_BYTES` is refused before it is parsed;
+- characters YAML does not allow (NUL, ESC and the other control characters) are
+  reported with their line and column, not as a parser traceback;
+- alias expansion is bounded the way go-yaml bounds it when Talos decodes a document
+  (the share of nodes reached through aliases, relative to the document's size), so an
+  alias bomb ("billion laughs") ends at once instead of exhausting memory; an anchor
+  that contains itself is refused;
+- nesting deeper than :data:`MAX_DEPTH` is refused (the consumers of the data recurse).
+
+Parsing and node composition run in libyaml (``CSafeLoader``) when PyYAML was built
+with it, else in PyYAML's pure-Python classes; :data:`LIBYAML` says which, and the tests
+run both. Marks (line, column) are kept either way, so errors still name the line.
+
+    safe_load(text)                   -> Any          one document, PyYAML's safe types
+    safe_load_all(text)               -> list[Any]    every document
+    compose_all(text, loader)         -> Iterator[yaml.Node]   checked node graphs
+    check_text(text)                  size and characters, before parsing
+    check_graph(root, children)       aliasing, self-reference and depth of a node graph
+
+Each problem is a :class:`YAMLInputError`, a ``yaml.MarkedYAMLError`` whose ``str()`` is
+one line ("line 3, column 7: ..."), so every caller's existing handling applies.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
+
+import yaml
+
+#: Whether parsing and composition run in libyaml (tests switch it off to run the
+#: pure-Python path).
+LIBYAML: bool = bool(getattr(yaml, "__with_libyaml__", False)) and hasattr(yaml, "CSafeLoader")
+
+MAX_BYTES = 10 * 1024 * 1024
+MAX_DEPTH = 100
+
+# go-yaml's decoder: past 100 aliased and 1000 decoded nodes, the share of nodes reached
+# through aliases may not exceed 99% (documents up to 400,000 nodes), falling linearly
+# to 10% at 4,000,000 nodes.
+_ALIAS_LOW, _ALIAS_HIGH = 400_000, 4_000_000
+
+# What YAML allows in a stream (PyYAML's reader and libyaml refuse the rest).
+_NOT_ALLOWED = re.compile(
+    "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)
+_NAMES = {0x00: "NUL", 0x1B: "ESC", 0x7F: "DEL", 0x08: "backspace", 0x0B: "vertical tab",
+          0x0C: "form feed"}
+
+Node = TypeVar("Node")
+
+
+class YAMLInputError(yaml.MarkedYAMLError):
+    """YAML refused: malformed, too large, or hostile. ``str()`` is one line."""
+
+    def __init__(self, problem: str, mark: yaml.Mark | None = None) -> None:
+        super().__init__(problem=problem, problem_mark=mark)
+
+    def __str__(self) -> str:
+        mark = self.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        return f"{where}{self.problem}"
+
+
+def _mark(line: int, column: int, index: int = 0) -> yaml.Mark:
+    return yaml.Mark("<yaml>", index, line, column, None, 0)
+
+
+def allowed_aliases(decoded: int) -> float:
+    """go-yaml's ``allowedAliasRatio``: the share of decoded nodes aliases may make up."""
+    if decoded <= _ALIAS_LOW:
+        return 0.99
+    if decoded >= _ALIAS_HIGH:
+        return 0.10
+    return 0.99 - 0.89 * (decoded - _ALIAS_LOW) / (_ALIAS_HIGH - _ALIAS_LOW)
+
+
+def check_text(text: str) -> None:
+    """Refuse text too large to parse or holding characters YAML does not allow."""
+    if len(text) > MAX_BYTES or (
+        len(text) * 4 > MAX_BYTES and len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES
+    ):
+        size = len(text.encode("utf-8", "surrogatepass")) / (1024 * 1024)
+        raise YAMLInputError(
+            f"the text is {size:.1f} MiB, over the {MAX_BYTES // (1024 * 1024)} MiB limit "
+            "for YAML input; refusing to parse it"
+        )
+    found = _NOT_ALLOWED.search(text)
+    if found is not None:
+        index = found.start()
+        line = text.count("\n", 0, index)
+        column = index - (text.rfind("\n", 0, index) + 1)
+        code = ord(found.group())
+        name = _NAMES.get(code, "a control character" if code < 0x20 or 0x7F <= code < 0xA0
+                          else "a character YAML does not allow")
+        raise YAMLInputError(
+            f"{name} (U+{code:04X}) is not allowed in YAML; remove it",
+            _mark(line, column, index),
+        )
+
+
+def check_graph(root: Node, children: Callable[[Node], Iterable[Node]],
+                mark: Callable[[Node], yaml.Mark | None] = lambda node: None) -> None:
+    """Walk a composed document the way go-yaml decodes it, refusing excessive aliasing,
+    an anchor that contains itself, and nesting deeper than :data:`MAX_DEPTH`.
+
+    ``children`` gives a node's items (for a mapping: keys and values). An alias is the
+    anchored node itself (PyYAML shares it) or a node whose only child is its target
+    (goyaml's alias nodes): either way a node met again in document order is an alias,
+    and its expansion counts as aliased. The walk stops as soon as go-yaml would, so it
+    costs at most what the document may legitimately cost to decode.
+    """
+    decoded = aliased = 0
+    seen: set[int] = set()
+    open_: set[int] = set()
+    # (node, depth, the alias being expanded or None, the id a definition's end closes)
+    stack: list[tuple[Any, int, Any, int]] = [(root, 1, None, 0)]
+    while stack:
+        node, depth, alias, closing = stack.pop()
+        if closing:
+            open_.discard(closing)
+            continue
+        decoded += 1
+        if alias is not None:
+            aliased += 1
+        else:
+            key = id(node)
+            if key in seen:
+                if key in open_:
+                    raise YAMLInputError("an anchor refers to itself (its alias is inside "
+                                         "it); this cannot be expanded", mark(node))
+                # go-yaml counts the alias itself, then its target's expansion as aliased
+                stack.append((node, depth, node, 0))
+                continue
+            seen.add(key)
+            open_.add(key)
+            stack.append((None, 0, None, key))
+        if aliased > 100 and decoded > 1000 and aliased / decoded > allowed_aliases(decoded):
+            raise YAMLInputError(
+                "document contains excessive aliasing (an alias bomb?); expand the "
+                "aliases or write the values out", mark(alias if alias is not None else node)
+            )
+        if depth > MAX_DEPTH:
+            raise YAMLInputError(f"nesting deeper than {MAX_DEPTH} levels", mark(node))
+        items = list(children(node))
+        for item in reversed(items):
+            stack.append((item, depth + 1, alias, 0))
+
+
+def _pyyaml_children(node: yaml.Node) -> Iterable[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return ()
+
+
+def _pyyaml_mark(node: yaml.Node) -> yaml.Mark | None:
+    mark: yaml.Mark | None = node.start_mark
+    return mark
+
+
+def check_nodes(root: yaml.Node) -> None:
+    """:func:`check_graph` for a PyYAML node graph (aliases are shared nodes)."""
+    if isinstance(root, yaml.ScalarNode):
+        return
+    check_graph(root, _pyyaml_children, _pyyaml_mark)
+
+
+def one_line(exc: yaml.YAMLError) -> YAMLInputError:
+    """Any PyYAML/libyaml error as a one-line :class:`YAMLInputError` with its mark."""
+    if isinstance(exc, YAMLInputError):
+        return exc
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "malformed YAML"
+        if exc.context and exc.problem and exc.context_mark is not None and mark is not None \
+                and exc.context_mark.line != mark.line:
+            problem = f"{problem} ({exc.context} at line {exc.context_mark.line + 1})"
+        return YAMLInputError(problem, mark)
+    return YAMLInputError(str(exc).splitlines()[0] if str(exc) else "malformed YAML")
+
+
+def safe_loader() -> type[Any]:
+    """PyYAML's safe loader: libyaml's when :data:`LIBYAML`, else the pure-Python one."""
+    return yaml.CSafeLoader if LIBYAML else yaml.SafeLoader
+
+
+def parser_events(text: str) -> Iterator[yaml.Event]:
+    """The parse events of checked ``text`` (libyaml's parser when :data:`LIBYAML`)."""
+    check_text(text)
+    loader = safe_loader()(text)
+    try:
+        while loader.check_event():
+            yield loader.get_event()
+    except yaml.YAMLError as exc:
+        raise one_line(exc) from None
+    finally:
+        loader.dispose()
+
+
+def compose_all(text: str, loader_class: type[Any]) -> Iterator[tuple[Any, yaml.Node]]:
+    """Each document's root node, checked, with the loader (for constructing values).
+
+    ``loader_class`` is a loader built on ``CSafeLoader`` or ``SafeLoader``.
+    """
+    check_text(text)
+    loader = loader_class(text)
+    try:
+        while True:
+            try:
+                if not loader.check_node():
+                    break
+                node = loader.get_node()
+            except yaml.YAMLError as exc:
+                raise one_line(exc) from None
+            except RecursionError:
+                raise YAMLInputError(f"nesting deeper than {MAX_DEPTH} levels") from None
+            if node is None:
+                break
+            check_nodes(node)
+            yield loader, node
+    finally:
+        loader.dispose()
+
+
+def safe_load_all(text: str) -> list[Any]:
+    """Every document of ``text`` with PyYAML's safe types, checked."""
+    documents = []
+    for loader, node in compose_all(text, safe_loader()):
+        try:
+            documents.append(loader.construct_document(node))
+        except yaml.YAMLError as exc:
+            raise one_line(exc) from None
+    return documents
+
+
+def safe_load(text: str) -> Any:
+    """The one document of ``text`` (None when there is none), checked."""
+    documents = safe_load_all(text)
+    if len(documents) > 1:
+        raise YAMLInputError(f"expected one YAML document, found {len(documents)}")
+    return documents[0] if documents else None
