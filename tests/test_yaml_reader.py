@@ -17,7 +17,7 @@ from talos.errors import ClusterFileError, CommandError, PatchError, SchematicEr
 from talos.genconfig import fill_talosconfig
 from talos.goyaml import reader
 from talos.goyaml.reader import MAX_BYTES, MAX_DEPTH, YAMLInputError, safe_load, safe_load_all
-from talos.merge import load_patch, parse_config
+from talos.merge import apply_patches, load_patch, load_patches, parse_config
 from talos.merge.yamlio import load_documents
 from talos.schematic import load_schematic, parse_schematic
 from talos.secrets import bundle_values
@@ -187,8 +187,15 @@ def test_an_alias_bomb_in_a_patch_file_is_one_line(backend: str, tree: Path) -> 
 def test_an_empty_or_comment_only_patch_file_is_one_line(backend: str, tree: Path,
                                                          content: str) -> None:
     (tree / "empty.patch").write_text(content)
-    message = refused(lambda: load_patch("@empty.patch", base_dir=tree), PatchError)
+    base = parse_config(
+        "version: v1alpha1\nmachine: {}\n---\napiVersion: v1alpha1\nkind: HostnameConfig\n"
+        "auto: stable\n", "base.yaml")
+    patches = load_patches(["@empty.patch"], base_dir=tree)
+    message = refused(lambda: apply_patches(base, patches), PatchError)
     assert message.startswith("empty.patch: the patch is empty")
+    # talosctl takes it for an empty JSON patch: a single-document config is unchanged
+    single = parse_config("version: v1alpha1\nmachine: {}\n", "base.yaml")
+    assert apply_patches(single, patches).documents == single.documents
 
 
 def test_an_alias_bomb_in_a_schematic_is_one_line(backend: str, tree: Path) -> None:

@@ -99,20 +99,11 @@ def classify_patch(content: str, source: str) -> Patch:
     strategic_error: PatchError | None = None
     try:
         documents, lines = _read_yaml(content, source)
+        items = strategic_items(documents, source, lines)
+        if items:
+            return Patch(source, items)
     except PatchError as exc:
         strategic_error = exc
-    else:
-        if all(document is None for document in documents):
-            raise PatchError(
-                f"{source}: the patch is empty (only blank lines or comments); "
-                "write the change in it or leave it out"
-            )
-        try:
-            items = strategic_items(documents, source, lines)
-            if items:
-                return Patch(source, items)
-        except PatchError as exc:
-            strategic_error = exc
     try:
         decoded = json.loads(content)
     except ValueError as exc:
@@ -208,6 +199,12 @@ def apply_patches(config: Config, patches: Sequence[Patch]) -> Config:
 
 def _apply_json(config: Config, patch: Patch) -> Config:
     assert patch.operations is not None
+    if len(config.documents) != 1 and not patch.operations:
+        raise PatchError(
+            f"{patch.source}: the patch is empty (only blank lines or comments); talosctl "
+            "reads that as a JSON patch, and JSON6902 patches are not supported for "
+            "multi-document machine configuration: write the change in it or leave it out"
+        )
     if len(config.documents) != 1:
         raise PatchError(
             f"{patch.source}: JSON6902 patches are not supported for multi-document machine "
