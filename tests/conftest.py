@@ -19,6 +19,10 @@ from typing import Any
 
 import pytest
 
+# Every config written during the tests (in process or through `inv`) is also dumped by
+# PyYAML's dumper and compared with the fast emitter's bytes (talos/merge/yamlio.py).
+os.environ.setdefault("TALOS_TASKS_YAML_CROSSCHECK", "1")
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = REPO / "tests" / "bin"
 TALOSCTL = BIN / "talosctl"
