@@ -22,6 +22,7 @@ the key path and what to do.
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Mapping
@@ -78,6 +79,12 @@ class Schematic:
     @property
     def has_overlay(self) -> bool:
         return bool(self.overlay_image or self.overlay_name or self.overlay_options)
+
+    @functools.cached_property
+    def factory_id(self) -> str:
+        """The factory's ID (see :func:`schematic_id`), computed once per schematic: a
+        schematic file is parsed once per run (:func:`load_schematic`), so its ID is too."""
+        return hashlib.sha256(canonical_yaml(self).encode("utf-8")).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------
@@ -330,7 +337,7 @@ def canonical_yaml(schematic: Schematic) -> str:
 
 def schematic_id(schematic: Schematic) -> str:
     """The factory's ID of the schematic: sha256 of its canonical YAML, in hex."""
-    return hashlib.sha256(canonical_yaml(schematic).encode("utf-8")).hexdigest()
+    return schematic.factory_id
 
 
 _CACHE: dict[tuple[Path, str], tuple[tuple[int, int], Schematic]] = {}

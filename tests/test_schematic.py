@@ -384,6 +384,31 @@ def test_schematic_usage_lists_a_schematic_once_per_talos_version_its_nodes_run(
     ]
 
 
+def test_a_schematic_id_is_computed_once_per_file_however_many_nodes_use_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from talos import schematic as module
+
+    nodes = [Node(f"w-{i}", "worker", None, "plain" if i % 2 else "pi") for i in range(200)]
+    cluster = make_cluster(
+        tmp_path, {"plain": "customization: {}\n",
+                   "pi": "customization: {extraKernelArgs: [quiet]}\n"},
+        [Node("cp-1", "controlplane", "10.0.0.2", "plain"), *nodes],
+    )
+    emitted: list[Schematic] = []
+    real = module.canonical_yaml
+
+    def counting(schematic: Schematic) -> str:
+        emitted.append(schematic)
+        return real(schematic)
+
+    monkeypatch.setattr(module, "canonical_yaml", counting)
+    images = {node_installer_image(cluster, node) for node in cluster.nodes}
+    schematic_usage(cluster)
+    assert len(images) == 2
+    assert len(emitted) == 2, len(emitted)
+
+
 def test_a_broken_schematic_file_is_named_relative_to_the_cluster(tmp_path: Path) -> None:
     cluster = make_cluster(
         tmp_path, {"bad": "customization: {extensions: []}\n"},
