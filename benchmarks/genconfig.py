@@ -1,44 +1,47 @@
-"""How long `inv genconfig` takes: a full run against a run with nothing to do.
+"""How long `inv genconfig` takes next to the processes it cannot avoid starting.
 
 Builds a copy of the pitower cluster (cluster.yaml, patches/, extensions/) with a fresh
-age key and encrypted secrets, then, for each size N (pitower's 9 nodes, and pitower
-with extra workers up to N), times with the real sops and the talosctl stand-in:
+age key and encrypted secrets, grows it with workers to N nodes, and times, as a user
+runs them (a new ``inv`` process each time, the real sops, the talosctl stand-in):
 
-    full      the first run: decrypt, gen config, merge and write N configs
-    no-op     the same run again: every input unchanged, nothing decrypted or written
-    one node  after changing one node's patch: that node only
+    full       ``inv genconfig`` with no clusterconfig/: decrypt, gen config, merge, write N
+    no-change  the same again: every input unchanged, nothing decrypted or written
 
-A no-op run's cost is mostly one ``talosctl version --client`` (the client version is an
-input); the stand-in is a Python script, so that call costs more than the real binary's.
+against their process floor, the programs such a run must start at the least:
 
-Figures are the median of ``--repeat`` runs of :func:`talos.genconfig.generate` in
-process (``inv`` adds its own start-up, about the same for every run).
+    full floor       ``import invoke`` + ``sops --decrypt`` of the bundle + the talosctl
+                     calls the full run made (read from the stand-in's log and replayed)
+    no-change floor  ``import invoke`` + the talosctl calls the no-change run made
 
-    python benchmarks/genconfig.py [--nodes 9,100] [--repeat 3]
+Every figure is the minimum of ``--repeat`` runs, the runs of one size interleaved so a
+change in load hits them alike. Goals: full <= 2.0x its floor at 500 nodes, no-change
+<= 1.3x its floor.
+
+    python benchmarks/genconfig.py [--nodes 9,100,500,1000] [--repeat 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import statistics
+import platform
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-from sopskit import pitower_project, project_env, sops_path  # noqa: E402
-
-from talos.cluster import Cluster, load_cluster_file  # noqa: E402
-from talos.genconfig import GenerationReport, generate  # noqa: E402
-from talos.talosctl import Talosctl  # noqa: E402
-from talos.targets import talosctl_for  # noqa: E402
+from sopskit import pitower_project, project_env  # noqa: E402
 
 STANDIN = REPO / "tests" / "bin" / "talosctl"
+INV = [sys.executable, "-c", "from invoke.main import program; program.run()",
+       "--search-root", str(REPO)]
 
 
 def grow(root: Path, total: int) -> None:
@@ -55,61 +58,123 @@ def grow(root: Path, total: int) -> None:
         handle.write("\n" + "".join(lines))
 
 
-def timed(cluster: Cluster, talosctl: Talosctl) -> tuple[float, GenerationReport]:
+def run(argv: list[str], env: dict[str, str], cwd: Path) -> float:
     start = time.perf_counter()
-    report = generate(cluster, talosctl=talosctl)
-    return time.perf_counter() - start, report
+    result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(argv[:4])}... failed: {result.stderr.strip()[-400:]}")
+    return seconds
 
 
-def measure(total: int, repeat: int) -> tuple[float, float, float, float]:
-    full: list[float] = []
-    noop: list[float] = []
-    one: list[float] = []
-    version: list[float] = []
-    for _ in range(repeat):
-        with tempfile.TemporaryDirectory() as work:
-            root = pitower_project(Path(work))
-            grow(root, total)
-            os.environ.update(project_env(root))
-            cluster = load_cluster_file(root / "cluster.yaml")
-            assert len(cluster.nodes) == total, len(cluster.nodes)
-            talosctl = talosctl_for(cluster)
-            seconds, report = timed(cluster, talosctl)
-            assert len(report.written) == total
-            full.append(seconds)
-            seconds, report = timed(cluster, talosctl)
-            assert report.nothing_to_do
-            noop.append(seconds)
-            start = time.perf_counter()
-            talosctl.client_version()
-            version.append(time.perf_counter() - start)
-            patch = root / "patches" / "nodes" / "worker-04.patch"
-            patch.write_text(patch.read_text().replace("media-home", "media"))
-            seconds, report = timed(cluster, talosctl)
-            assert report.written == ["worker-04"], report.written
-            one.append(seconds)
-    return (statistics.median(full), statistics.median(noop), statistics.median(one),
-            statistics.median(version))
+def logged_calls(log: Path) -> list[list[str]]:
+    if not log.exists():
+        return []
+    calls = [json.loads(line)["argv"] for line in log.read_text().splitlines() if line]
+    log.unlink()
+    return calls
+
+
+class Project:
+    """One grown copy of pitower and the environment its runs need."""
+
+    def __init__(self, work: Path, total: int):
+        self.work = work
+        self.root = pitower_project(work)
+        grow(self.root, total)
+        self.log = work / "standin.jsonl"
+        self.env = {**os.environ, **project_env(self.root), "TALOSCTL": str(STANDIN),
+                    "TALOSCTL_STANDIN_STATE": str(work / "standin.json"),
+                    "TALOSCTL_STANDIN_LOG": str(self.log)}
+        self.plain = work / "plain-secrets.yaml"
+        with self.plain.open("w") as handle:
+            subprocess.run(["sops", "--decrypt", "--input-type", "yaml", "--output-type",
+                            "yaml", str(self.root / "secrets.sops.yaml")],
+                           env=self.env, stdout=handle, check=True)
+        self.plain.chmod(0o600)
+
+    def genconfig(self, fresh: bool) -> tuple[float, list[list[str]]]:
+        if fresh:
+            shutil.rmtree(self.root / "clusterconfig", ignore_errors=True)
+        logged_calls(self.log)
+        seconds = run([*INV, "genconfig"], self.env, self.root)
+        return seconds, logged_calls(self.log)
+
+    def replay(self, call: list[str]) -> float:
+        """One talosctl call of a run again, pointed at files that exist now."""
+        argv = list(call)
+        out = self.work / "replay"
+        shutil.rmtree(out, ignore_errors=True)
+        for flag, value in (("--with-secrets", str(self.plain)), ("--output", str(out))):
+            if flag in argv:
+                argv[argv.index(flag) + 1] = value
+        return run([str(STANDIN), *argv], self.env, self.work)
+
+    def import_invoke(self) -> float:
+        return run([sys.executable, "-c", "import invoke"], self.env, self.work)
+
+    def sops(self) -> float:
+        return run(["sops", "--decrypt", "--input-type", "yaml", "--output-type", "yaml",
+                    str(self.root / "secrets.sops.yaml")], self.env, self.work)
+
+
+def measure(total: int, repeat: int) -> dict[str, float]:
+    best: dict[str, float] = {}
+
+    def keep(name: str, seconds: float) -> None:
+        best[name] = min(best.get(name, seconds), seconds)
+
+    with tempfile.TemporaryDirectory() as work:
+        project = Project(Path(work), total)
+        full_calls: list[list[str]] = []
+        nochange_calls: list[list[str]] = []
+        steps: list[tuple[str, Callable[[], float]]] = []
+
+        def full() -> float:
+            seconds, calls = project.genconfig(fresh=True)
+            full_calls[:] = calls
+            return seconds
+
+        def nochange() -> float:
+            seconds, calls = project.genconfig(fresh=False)
+            nochange_calls[:] = calls
+            return seconds
+
+        steps = [
+            ("full", full), ("no-change", nochange), ("invoke", project.import_invoke),
+            ("sops", project.sops),
+            ("talosctl full", lambda: sum(project.replay(c) for c in full_calls)),
+            ("talosctl no-change", lambda: sum(project.replay(c) for c in nochange_calls)),
+        ]
+        for _ in range(repeat):
+            for name, step in steps:
+                keep(name, step())
+        best["calls full"] = len(full_calls)
+        best["calls no-change"] = len(nochange_calls)
+    best["floor full"] = best["invoke"] + best["sops"] + best["talosctl full"]
+    best["floor no-change"] = best["invoke"] + best["talosctl no-change"]
+    return best
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--nodes", default="9,100", help="cluster sizes, comma-separated")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")
+    parser.add_argument("--nodes", default="9,100,500,1000", help="cluster sizes, comma-separated")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per figure (minimum kept)")
     args = parser.parse_args()
     if not STANDIN.exists():
         sys.exit(f"the talosctl stand-in {STANDIN} is missing")
-    os.environ["TALOSCTL"] = str(STANDIN)
-    os.environ["PATH"] = sops_path()
-    with tempfile.TemporaryDirectory() as state:
-        os.environ.setdefault("TALOSCTL_STANDIN_STATE", str(Path(state) / "state.json"))
-        os.environ.setdefault("TALOSCTL_STANDIN_LOG", str(Path(state) / "log.jsonl"))
-        print(f"{'nodes':>5}  {'full run':>9}  {'no-op run':>9}  {'ratio':>6}  {'one node':>9}"
-              "  (no-op: talosctl version --client / the rest)")
-        for total in (int(n) for n in args.nodes.split(",")):
-            full, noop, one, version = measure(total, args.repeat)
-            print(f"{total:>5}  {full:>8.3f}s  {noop:>8.3f}s  {noop / full:>6.1%}  {one:>8.3f}s"
-                  f"  ({version:.3f}s / {max(noop - version, 0.0):.3f}s)")
+    print(f"{platform.node()}: {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} CPUs, Python {platform.python_version()}; min of {args.repeat}")
+    print(f"{'nodes':>5}  {'full':>7} {'floor':>7} {'ratio':>6}   {'no-change':>9} {'floor':>7} "
+          f"{'ratio':>6}   (floor parts: invoke, sops, talosctl calls)")
+    for total in (int(n) for n in args.nodes.split(",")):
+        b = measure(total, args.repeat)
+        print(f"{total:>5}  {b['full']:>6.3f}s {b['floor full']:>6.3f}s "
+              f"{b['full'] / b['floor full']:>5.2f}x   {b['no-change']:>8.3f}s "
+              f"{b['floor no-change']:>6.3f}s {b['no-change'] / b['floor no-change']:>5.2f}x   "
+              f"({b['invoke']:.3f}s, {b['sops']:.3f}s, {int(b['calls full'])} calls "
+              f"{b['talosctl full']:.3f}s / {int(b['calls no-change'])} call "
+              f"{b['talosctl no-change']:.3f}s)", flush=True)
 
 
 if __name__ == "__main__":

@@ -166,11 +166,66 @@ def _pyyaml_mark(node: yaml.Node) -> yaml.Mark | None:
     return mark
 
 
-def check_nodes(root: yaml.Node) -> None:
-    """:func:`check_graph` for a PyYAML node graph (aliases are shared nodes)."""
+def check_nodes(root: yaml.Node, *, anchors: bool = True) -> None:
+    """:func:`check_graph` for a PyYAML node graph (aliases are shared nodes).
+
+    ``anchors=False`` says the text holds no ``&``, so no node can be shared: only the
+    depth is checked, in a cheaper walk.
+    """
     if isinstance(root, yaml.ScalarNode):
         return
-    check_graph(root, _pyyaml_children, _pyyaml_mark)
+    if anchors:
+        check_graph(root, _pyyaml_children, _pyyaml_mark)
+        return
+    stack: list[tuple[yaml.Node, int]] = [(root, 1)]
+    mapping, sequence = yaml.MappingNode, yaml.SequenceNode
+    while stack:
+        node, depth = stack.pop()
+        kind = type(node)
+        if kind is mapping:
+            if depth >= MAX_DEPTH and node.value:
+                raise YAMLInputError(f"nesting deeper than {MAX_DEPTH} levels", node.start_mark)
+            for key, value in node.value:
+                if type(key) is not yaml.ScalarNode:
+                    stack.append((key, depth + 1))
+                if type(value) is not yaml.ScalarNode:
+                    stack.append((value, depth + 1))
+        elif kind is sequence:
+            if depth >= MAX_DEPTH and node.value:
+                raise YAMLInputError(f"nesting deeper than {MAX_DEPTH} levels", node.start_mark)
+            for item in node.value:
+                if type(item) is not yaml.ScalarNode:
+                    stack.append((item, depth + 1))
+
+
+class _CachedResolve:
+    """A plain scalar's implicit tag depends on its text only: remember it per loader
+    class (the composer asks once per scalar, and configs repeat their words)."""
+
+    _resolved: dict[str, str]
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is yaml.ScalarNode and implicit[0]:
+            cache = type(self).__dict__.get("_resolved")
+            if cache is None:
+                cache = {}
+                type.__setattr__(type(self), "_resolved", cache)
+            tag = cache.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)  # type: ignore[misc]
+                if len(cache) > 65536:
+                    cache.clear()
+                cache[value] = tag
+            return tag
+        return super().resolve(kind, value, implicit)  # type: ignore[misc]
+
+
+class CSafeLoader(_CachedResolve, getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """PyYAML's safe loader on libyaml (when present), scalar tags cached."""
+
+
+class SafeLoader(_CachedResolve, yaml.SafeLoader):
+    """PyYAML's pure-Python safe loader, scalar tags cached."""
 
 
 def one_line(exc: yaml.YAMLError) -> YAMLInputError:
@@ -189,7 +244,7 @@ def one_line(exc: yaml.YAMLError) -> YAMLInputError:
 
 def safe_loader() -> type[Any]:
     """PyYAML's safe loader: libyaml's when :data:`LIBYAML`, else the pure-Python one."""
-    return yaml.CSafeLoader if LIBYAML else yaml.SafeLoader
+    return CSafeLoader if LIBYAML else SafeLoader
 
 
 def parser_events(text: str) -> Iterator[yaml.Event]:
@@ -211,6 +266,7 @@ def compose_all(text: str, loader_class: type[Any]) -> Iterator[tuple[Any, yaml.
     ``loader_class`` is a loader built on ``CSafeLoader`` or ``SafeLoader``.
     """
     check_text(text)
+    anchors = "&" in text
     loader = loader_class(text)
     try:
         while True:
@@ -224,7 +280,7 @@ def compose_all(text: str, loader_class: type[Any]) -> Iterator[tuple[Any, yaml.
                 raise YAMLInputError(f"nesting deeper than {MAX_DEPTH} levels") from None
             if node is None:
                 break
-            check_nodes(node)
+            check_nodes(node, anchors=anchors)
             yield loader, node
     finally:
         loader.dispose()

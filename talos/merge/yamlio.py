@@ -30,10 +30,8 @@ from talos.goyaml.resolver import (
 )
 
 if TYPE_CHECKING:
-    _BaseLoader = yaml.CSafeLoader
     _BaseDumper = yaml.CSafeDumper
-else:  # libyaml's C parser and emitter when PyYAML has them
-    _BaseLoader = yaml.CSafeLoader if reader.LIBYAML else yaml.SafeLoader
+else:  # libyaml's emitter when PyYAML has it
     _BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
@@ -136,12 +134,12 @@ class DuplicateKeyError(yaml.MarkedYAMLError):
     """A mapping repeats a key (go-yaml refuses it; PyYAML would keep the last one)."""
 
 
-class TalosLoader(_BaseLoader):
+class TalosLoader(reader.CSafeLoader if reader.LIBYAML else reader.SafeLoader):  # type: ignore[misc]
     """Safe loader resolving plain scalars like go-yaml v4 decodes them into ``any``
     (libyaml's parser and composer when PyYAML has them)."""
 
 
-class PureTalosLoader(yaml.SafeLoader):
+class PureTalosLoader(reader.SafeLoader):
     """:class:`TalosLoader` in pure Python, for PyYAML built without libyaml."""
 
 
