@@ -10,8 +10,8 @@ apiVersion + kind (+ name), merged into it, or appended when there is none.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from talos.errors import PatchError
 from talos.merge import rules as R
@@ -25,6 +25,9 @@ from talos.merge.values import (
     normalize_struct,
 )
 from talos.merge.yamlio import scalar_text
+
+if TYPE_CHECKING:
+    from talos.merge.provenance import Trace
 
 DocKey = tuple[str, str, str]
 """(apiVersion, kind, name); name is "" for unnamed kinds and unnamed selectors."""
@@ -69,13 +72,21 @@ class Config:
         return tuple(document_key(document) for document in self.documents)
 
 
+Marks = Mapping[Path, int]
+"""The 1-based line of each path of a patch document as written (keys: the key's line)."""
+
+
 @dataclass(frozen=True)
 class PatchDocument:
-    """A document of a strategic patch, decoded and checked against its kind."""
+    """A document of a strategic patch, decoded and checked against its kind.
+
+    ``marks`` (when loaded with them) give each value's line, for provenance.
+    """
 
     key: DocKey
     data: dict[str, Any]
     line: int | None = None
+    marks: Marks | None = field(default=None, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -142,7 +153,8 @@ def _identify(data: Mapping[Any, Any], source: str, index: int, line: int | None
     return rules
 
 
-def decode_document(data: Any, source: str, index: int, line: int | None) -> PatchDocument | None:
+def decode_document(data: Any, source: str, index: int, line: int | None,
+                    marks: Marks | None = None) -> PatchDocument | None:
     """A document checked and normalised against its kind; None for an empty document."""
     if data is None:
         return None
@@ -168,7 +180,7 @@ def decode_document(data: Any, source: str, index: int, line: int | None) -> Pat
         ) from exc
     if rules.kind == R.LEGACY_KIND:
         normalized = _trim_manifests(normalized)
-    return PatchDocument(key, normalized, line)
+    return PatchDocument(key, normalized, line, marks)
 
 
 def _trim_manifests(document: dict[str, Any]) -> dict[str, Any]:
@@ -253,11 +265,17 @@ _REMOVED = _Removed()
 
 
 class _Extraction:
-    def __init__(self, root: Mapping[Any, Any], source: str, line: int | None) -> None:
+    def __init__(self, root: Mapping[Any, Any], source: str, line: int | None,
+                 marks: Marks | None = None) -> None:
         self.root = root
         self.source = source
         self.line = line
+        self.marks = marks or {}
         self.selectors: list[DeleteSelector] = []
+
+    def line_of(self, path: Path) -> int | None:
+        """The line of the ``$patch: delete`` at ``path`` (the document's when unknown)."""
+        return self.marks.get((*path, "$patch")) or self.marks.get(path) or self.line
 
     def fail(self, message: str) -> PatchError:
         return PatchError(
@@ -330,7 +348,7 @@ class _Extraction:
             text = "" if isinstance(value, dict | list) or value is None else scalar_text(value)
             self.selectors.append(
                 DeleteSelector(self.identity(path, False), path, (scalar_text(key), text),
-                               self.line)
+                               self.line_of(path))
             )
             return
         if any(isinstance(part, int) for part in path):
@@ -338,7 +356,9 @@ class _Extraction:
                 f"cannot delete an inner key in '{talos_path(path)}' "
                 "(keys inside list items cannot be deleted; delete the item by its key)"
             )
-        self.selectors.append(DeleteSelector(self.identity(path, not path), path, None, self.line))
+        self.selectors.append(
+            DeleteSelector(self.identity(path, not path), path, None, self.line_of(path))
+        )
 
 
 def _remaining_is_empty(remaining: Any) -> bool:
@@ -350,23 +370,24 @@ def _remaining_is_empty(remaining: Any) -> bool:
     )
 
 
-def extract_deletes(data: Mapping[Any, Any], source: str,
-                    line: int | None = None) -> tuple[list[DeleteSelector], Any]:
+def extract_deletes(data: Mapping[Any, Any], source: str, line: int | None = None,
+                    marks: Marks | None = None) -> tuple[list[DeleteSelector], Any]:
     """The ``$patch: delete`` selectors of one document and what remains of it.
 
     The remainder is None when nothing of the document is left to merge.
     """
-    extraction = _Extraction(data, source, line)
+    extraction = _Extraction(data, source, line, marks)
     remaining = extraction.walk(data, ())
     return extraction.selectors, None if _remaining_is_empty(remaining) else remaining
 
 
-def strategic_items(raw_documents: Sequence[Any], source: str,
-                    lines: Sequence[int] = ()) -> tuple[PatchDocument | DeleteSelector, ...]:
+def strategic_items(raw_documents: Sequence[Any], source: str, lines: Sequence[int] = (),
+                    marks: Sequence[Marks] = ()) -> tuple[PatchDocument | DeleteSelector, ...]:
     """A strategic patch's items in application order; raises PatchError.
 
     Order (as Talos applies them): selectors for the v1alpha1 document, the v1alpha1
     document, then everything else in stream order. Empty when the stream holds nothing.
+    ``marks``, one per document, give the documents line marks for provenance.
     """
     legacy_selectors: list[DeleteSelector] = []
     legacy_documents: list[PatchDocument] = []
@@ -374,13 +395,14 @@ def strategic_items(raw_documents: Sequence[Any], source: str,
     seen: set[DocKey] = set()
     for index, data in enumerate(raw_documents):
         line = lines[index] if index < len(lines) else None
+        document_marks = marks[index] if index < len(marks) else None
         if data is None:
             continue
         if not isinstance(data, dict):
             raise PatchError(
                 f"{_where(source, line)}: document {index + 1}: expected a YAML mapping"
             )
-        selectors, remaining = extract_deletes(data, source, line)
+        selectors, remaining = extract_deletes(data, source, line, document_marks)
         for selector in selectors:
             if selector.key == LEGACY_KEY:
                 legacy_selectors.append(selector)
@@ -388,7 +410,7 @@ def strategic_items(raw_documents: Sequence[Any], source: str,
                 others.append(selector)
         if remaining is None:
             continue
-        document = decode_document(remaining, source, index, line)
+        document = decode_document(remaining, source, index, line, document_marks)
         if document is None:
             continue
         if document.key in seen:
@@ -408,12 +430,18 @@ def strategic_items(raw_documents: Sequence[Any], source: str,
 # Strategic merge
 
 
-def apply_strategic(config: Config, patch: Patch) -> Config:
-    """``patch`` merged into ``config`` (a new Config); raises PatchError."""
+def apply_strategic(config: Config, patch: Patch, trace: Trace | None = None) -> Config:
+    """``patch`` merged into ``config`` (a new Config); raises PatchError.
+
+    With a ``trace``, what the patch sets or deletes is recorded in it as it merges.
+    """
     documents: list[dict[str, Any] | None] = list(config.documents)
     index: dict[DocKey, int] = {document_key(d): i for i, d in enumerate(config.documents)}
     for item in patch.items:
         position = index.get(item.key)
+        if trace is not None:
+            trace.begin(item.key, patch.source,
+                        item.marks if isinstance(item, PatchDocument) else None, item.line)
         if isinstance(item, DeleteSelector):
             if position is None:
                 # Talos v1.12 appends such selectors and then fails later or crashes;
@@ -424,16 +452,22 @@ def apply_strategic(config: Config, patch: Patch) -> Config:
             if not item.path:
                 documents[position] = None
                 del index[item.key]
+                if trace is not None:
+                    trace.drop_document(())
                 continue
             documents[position] = _delete(target, item, patch.source)
+            if trace is not None:
+                _trace_delete(trace, item, target, documents[position])
             continue
         if position is None:
             index[item.key] = len(documents)
             documents.append(item.data)
+            if trace is not None:
+                trace.add_document(item.data)
             continue
         target = documents[position]
         assert target is not None
-        documents[position] = _merge(target, item, patch.source)
+        documents[position] = _merge(target, item, patch.source, trace)
     result = [d for d in documents if d is not None]
     check_container(result, patch.source)
     return Config(order_documents(result), config.source)
@@ -462,9 +496,34 @@ def _delete(target: dict[str, Any], selector: DeleteSelector, source: str) -> di
         raise PatchError(f"{_where(source, selector.line)}: {message}") from exc
 
 
-def _merge(target: dict[str, Any], document: PatchDocument, source: str) -> dict[str, Any]:
+def _trace_delete(trace: Trace, selector: DeleteSelector, before: Mapping[str, Any],
+                  after: Mapping[str, Any] | None) -> None:
+    """Record a delete: a field or key, or a list item (found by which item went)."""
+    if selector.item is None:
+        trace.delete(selector.path, selector.path)
+        return
+    at = selector.path[:-1]
+    old, new = _at(before, at), _at(after, at)
+    removed = next(
+        (i for i, item in enumerate(old) if i >= len(new) or new[i] is not item), len(new)
+    )
+    key, value = selector.item
+    trace.remove_item(at, removed, f"{key}: {value}", selector.path)
+
+
+def _at(document: Mapping[str, Any] | None, path: Path) -> list[Any]:
+    node: Any = document
+    for part in path:
+        node = node.get(part) if isinstance(node, dict) else None
+    return node if isinstance(node, list) else []
+
+
+def _merge(target: dict[str, Any], document: PatchDocument, source: str,
+           trace: Trace | None = None) -> dict[str, Any]:
     rules = _kind_rules(document.key)
     try:
+        if trace is not None:
+            return merge_struct(target, document.data, rules.root, (), trace, ())
         return merge_struct(target, document.data, rules.root)
     except ValueFailure as exc:
         raise PatchError(

@@ -13,20 +13,29 @@ import functools
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from talos.errors import PatchError
 from talos.merge.documents import (
     Config,
+    Marks,
     Patch,
     apply_strategic,
     decode_config,
     strategic_items,
 )
 from talos.merge.jsonpatch import OperationFailure, apply_operations
-from talos.merge.yamlio import dump_documents, load_documents, load_documents_with_lines
+from talos.merge.yamlio import (
+    TalosLoader,
+    dump_documents,
+    load_documents,
+    load_documents_with_lines,
+)
+
+if TYPE_CHECKING:
+    from talos.merge.provenance import Trace
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
@@ -60,9 +69,38 @@ def _parse_config(text: str, source: str) -> Config:
     return decode_config(documents, source, lines)
 
 
-def patch_from_documents(docs: list[dict[str, Any]], source: str) -> Patch:
-    """A strategic patch from YAML data (``$patch: delete`` markers allowed)."""
-    return Patch(source, strategic_items(docs, source))
+def patch_from_documents(docs: list[dict[str, Any]], source: str,
+                         marks: Sequence[Marks] = ()) -> Patch:
+    """A strategic patch from YAML data (``$patch: delete`` markers allowed); ``marks``
+    say where each value was declared, for provenance."""
+    return Patch(source, strategic_items(docs, source, (), marks))
+
+
+def line_marks(text: str) -> list[dict[tuple[str | int, ...], int]]:
+    """Per document of a YAML stream, the 1-based line of every path (a key's own line).
+
+    Only provenance needs these; loading a patch for a merge does not compute them.
+    """
+    marks: list[dict[tuple[str | int, ...], int]] = []
+    for root in yaml.compose_all(text, Loader=TalosLoader):
+        found: dict[tuple[str | int, ...], int] = {}
+        if root is not None:
+            _mark(root, (), found)
+        marks.append(found)
+    return marks
+
+
+def _mark(node: yaml.Node, path: tuple[str | int, ...],
+          found: dict[tuple[str | int, ...], int]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            sub = (*path, str(key_node.value))
+            found[sub] = key_node.start_mark.line + 1
+            _mark(value_node, sub, found)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            found[(*path, index)] = item.start_mark.line + 1
+            _mark(item, (*path, index), found)
 
 
 def _content(spec: str, base_dir: Path) -> tuple[str, str]:
@@ -88,18 +126,22 @@ def _read(base_dir: Path, name: str) -> tuple[str, str]:
         raise PatchError(f"cannot read patch file {path}: {exc}") from exc
 
 
-def load_patch(spec: str, *, base_dir: Path) -> Patch:
-    """One patch: ``@file``, a bare file name, or inline YAML/JSON (strategic or RFC 6902)."""
+def load_patch(spec: str, *, base_dir: Path, marks: bool = False) -> Patch:
+    """One patch: ``@file``, a bare file name, or inline YAML/JSON (strategic or RFC 6902).
+
+    ``marks``: keep each value's line (:func:`line_marks`), for provenance.
+    """
     content, source = _content(spec, base_dir)
-    return classify_patch(content, source)
+    return classify_patch(content, source, marks=marks)
 
 
-def classify_patch(content: str, source: str) -> Patch:
+def classify_patch(content: str, source: str, *, marks: bool = False) -> Patch:
     """Decide, as talosctl does, whether ``content`` is a strategic or an RFC 6902 patch."""
     strategic_error: PatchError | None = None
     try:
         documents, lines = _read_yaml(content, source)
-        items = strategic_items(documents, source, lines)
+        items = strategic_items(documents, source, lines,
+                                line_marks(content) if marks else ())
         if items:
             return Patch(source, items)
     except PatchError as exc:
@@ -188,12 +230,20 @@ def load_patches(specs: Sequence[str], *, base_dir: Path) -> list[Patch]:
     return patches
 
 
-def apply_patches(config: Config, patches: Sequence[Patch]) -> Config:
-    """``patches`` applied in order to ``config``; a new Config (inputs are not modified)."""
+def apply_patches(config: Config, patches: Sequence[Patch], *,
+                  trace: Trace | None = None) -> Config:
+    """``patches`` applied in order to ``config``; a new Config (inputs are not modified).
+
+    With a ``trace`` (:class:`talos.merge.provenance.Trace`), the merge records who set
+    each value as it goes; the result is the same.
+    """
     for patch in patches:
-        config = apply_strategic(config, patch) if patch.operations is None else _apply_json(
-            config, patch
-        )
+        if patch.operations is None:
+            config = apply_strategic(config, patch, trace)
+            continue
+        config = _apply_json(config, patch)
+        if trace is not None:
+            trace.replace_all(patch.source)
     return config
 
 

@@ -11,13 +11,16 @@ import base64
 import binascii
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from talos.merge import rules as R
 from talos.merge.durations import format_duration, parse_duration
 from talos.merge.rules import Rule
 from talos.merge.yamlio import PlainWord, TextInt, scalar_text
+
+if TYPE_CHECKING:
+    from talos.merge.provenance import Trace
 
 Path = tuple[str | int, ...]
 
@@ -319,8 +322,14 @@ def _short(value: Any) -> str:
 
 
 def merge_struct(left: Mapping[str, Any], right: Mapping[str, Any], rule: Rule,
-                 path: Path = ()) -> dict[str, Any]:
-    """``right`` merged into ``left`` field by field (a new dict)."""
+                 path: Path = (), trace: Trace | None = None, at: Path = ()) -> dict[str, Any]:
+    """``right`` merged into ``left`` field by field (a new dict).
+
+    ``path`` is where ``right`` sits in its patch; with a ``trace``, ``at`` is where the
+    result sits in the config, and every value taken from ``right`` is recorded there.
+    """
+    if trace is not None:
+        return _traced_struct(left, right, rule, path, trace, at)
     result = dict(left)
     for key, rvalue in right.items():
         sub = rule.fields.get(key)
@@ -335,6 +344,37 @@ def merge_struct(left: Mapping[str, Any], right: Mapping[str, Any], rule: Rule,
     return result
 
 
+def _traced_struct(left: Mapping[str, Any], right: Mapping[str, Any], rule: Rule,
+                   path: Path, trace: Trace, at: Path) -> dict[str, Any]:
+    """:func:`merge_struct` that records provenance; the same result, value for value."""
+    result = dict(left)
+    for key, rvalue in right.items():
+        sub = rule.fields.get(key)
+        if sub is None:
+            if rvalue is not None:
+                result[key] = rvalue
+                trace.set((*at, key), (*path, key), rvalue)
+            continue
+        value = merge_value(left.get(key), rvalue, sub, (*path, key), trace, (*at, key))
+        if value is rvalue and rvalue is not None:
+            # The patch's own value (a leaf, or a subtree taken whole).
+            trace.set((*at, key), (*path, key), rvalue)
+        elif value is None and left.get(key) is not None:
+            trace.delete((*at, key), (*path, key))
+        _store(result, key, value)
+    for key in rule.always:
+        if key not in right:
+            before = left.get(key)
+            value = merge_value(before, None, rule.fields[key], (*path, key), trace, (*at, key))
+            if value != before or type(value) is not type(before):
+                if value is None:
+                    trace.delete((*at, key), path)
+                else:
+                    trace.set((*at, key), path, value)  # reset by the enclosing struct
+            _store(result, key, value)
+    return result
+
+
 def _store(target: dict[str, Any], key: str, value: Any) -> None:
     if value is None:
         if target.get(key) is not None:
@@ -343,20 +383,25 @@ def _store(target: dict[str, Any], key: str, value: Any) -> None:
     target[key] = value
 
 
-def merge_value(left: Any, right: Any, rule: Rule, path: Path) -> Any:
-    """The merge of one field's values (``None`` stands for absent)."""
+def merge_value(left: Any, right: Any, rule: Rule, path: Path,
+                trace: Trace | None = None, at: Path = ()) -> Any:
+    """The merge of one field's values (``None`` stands for absent).
+
+    With a ``trace``, containers record what they take from ``right`` (see
+    :func:`merge_struct`); a result that *is* ``right`` is left to the caller to record.
+    """
     code = rule.code
     if code == R.STRUCT:
         if right is None and not rule.always:
             return left
-        merged = merge_struct(left or {}, right or {}, rule, path)
+        merged = merge_struct(left or {}, right or {}, rule, path, trace, at)
         return merged or None  # an all-zero struct is omitted, as Talos writes it
     if code == R.PTR_STRUCT:
         if right is None:
             return left
         if left is None:
             return right
-        return merge_struct(left, right, rule, path)
+        return merge_struct(left, right, rule, path, trace, at)
     if code in (R.STRING, R.NUMBER, R.ENUM, R.DURATION):
         if right in (None, "", "0s") or (right == 0 and not isinstance(right, str)):
             return left
@@ -373,11 +418,15 @@ def merge_value(left: Any, right: Any, rule: Rule, path: Path) -> Any:
     if code == R.LIST:
         if right is None:
             return left
+        if trace is not None:
+            start = 0 if left is None else len(left)
+            for index, item in enumerate(right):
+                trace.set((*at, start + index), (*path, index), item)
         return list(right) if left is None else [*left, *right]
     if code == R.KEYED:
         if right is None:
             return left
-        return _merge_keyed(left or [], right, rule, path)
+        return _merge_keyed(left or [], right, rule, path, trace, at)
     if code == R.MAP_STRINGS:
         if right is None:
             return left
@@ -385,8 +434,13 @@ def merge_value(left: Any, right: Any, rule: Rule, path: Path) -> Any:
         for key, value in right.items():
             if result.get(key) is None or value != "":
                 result[key] = value
+                if trace is not None:
+                    trace.set((*at, key), (*path, key), value)
         return result
     if code == R.MAP_BOOLS:
+        if right is not None and trace is not None:
+            for key, value in right.items():
+                trace.set((*at, key), (*path, key), value)
         return left if right is None else {**(left or {}), **right}
     if code == R.MAP_STRUCTS:
         if right is None:
@@ -396,15 +450,17 @@ def merge_value(left: Any, right: Any, rule: Rule, path: Path) -> Any:
             current = result.get(key)
             if current is None:
                 result[key] = value
+                if trace is not None:
+                    trace.set((*at, key), (*path, key), value)
             elif value is not None:
-                result[key] = merge_struct(current, value, rule, (*path, key))
+                result[key] = merge_struct(current, value, rule, (*path, key), trace, (*at, key))
         return result
     if code == R.FREE:
         if right is None:
             return left
         if left is None:
             return right
-        return _merge_free_map(left, right, path)
+        return _merge_free_map(left, right, path, trace, at)
     if code == R.FREE_REPLACE:
         return right if right else left
     if code == R.ALWAYS:
@@ -423,11 +479,14 @@ def merge_value(left: Any, right: Any, rule: Rule, path: Path) -> Any:
             return left
         if left is None or left == "":
             return right
+        if trace is not None:
+            trace.set(at, path, right)
         return merge_url(left, right, path)
     raise ValueFailure(path, f"merge not implemented for rule {code}")
 
 
-def _merge_keyed(left: list[Any], right: list[Any], rule: Rule, path: Path) -> list[Any]:
+def _merge_keyed(left: list[Any], right: list[Any], rule: Rule, path: Path,
+                 trace: Trace | None = None, at: Path = ()) -> list[Any]:
     result = list(left)
     for position, item in enumerate(right):
         if item is None:
@@ -435,8 +494,11 @@ def _merge_keyed(left: list[Any], right: list[Any], rule: Rule, path: Path) -> l
         index = _find_keyed(result, item, rule.keys)
         if index is None:
             result.append(item)
+            if trace is not None:
+                trace.set((*at, len(result) - 1), (*path, position), item)
         else:
-            result[index] = merge_struct(result[index], item, rule, (*path, position))
+            result[index] = merge_struct(result[index], item, rule, (*path, position), trace,
+                                         (*at, index))
     return result
 
 
@@ -478,13 +540,16 @@ def _compact(selector: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _merge_free_map(
-    left: Mapping[str, Any], right: Mapping[str, Any], path: Path
+    left: Mapping[str, Any], right: Mapping[str, Any], path: Path,
+    trace: Trace | None = None, at: Path = (),
 ) -> dict[str, Any]:
     result = dict(left)
     for key, rvalue in right.items():
         lvalue = result.get(key)
         if lvalue is None:
             result[key] = rvalue
+            if trace is not None:
+                trace.set((*at, key), (*path, key), rvalue)
             continue
         sub = (*path, key)
         if rvalue is None:
@@ -492,22 +557,30 @@ def _merge_free_map(
                 sub, "null cannot replace a value in a free-form section "
                 "(Talos crashes on it; use $patch: delete)"
             )
-        result[key] = _merge_free(lvalue, rvalue, sub)
+        result[key] = _merge_free(lvalue, rvalue, sub, trace, (*at, key))
     return result
 
 
-def _merge_free(left: Any, right: Any, path: Path) -> Any:
+def _merge_free(left: Any, right: Any, path: Path, trace: Trace | None = None,
+                at: Path = ()) -> Any:
     ltype, rtype = go_type_name(left), go_type_name(right)
     if ltype != rtype:
         raise ValueFailure(path, f"merge type mismatch left {ltype} right {rtype}")
     if isinstance(left, dict):
-        return _merge_free_map(left, right, path)
+        return _merge_free_map(left, right, path, trace, at)
     if isinstance(left, list):
+        if trace is not None:
+            for index, item in enumerate(right):
+                trace.set((*at, len(left) + index), (*path, index), item)
         return [*left, *right]
     if isinstance(left, bool):
+        if trace is not None:
+            trace.set(at, path, right)
         return right
     if right == "" or (right == 0 and not isinstance(right, str)):
         return left
+    if trace is not None:
+        trace.set(at, path, right)
     return right
 
 

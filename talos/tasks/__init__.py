@@ -7,6 +7,7 @@ from invoke.collection import Collection
 from talos.tasks import (
     cluster,
     etcd,
+    explain,
     genconfig,
     media,
     nodes,
@@ -16,7 +17,9 @@ from talos.tasks import (
     upgrade,
 )
 
-AREAS = (cluster, schematics, patch, genconfig, nodes, upgrade, operations, media, etcd)
+AREAS = (
+    cluster, schematics, patch, genconfig, explain, nodes, upgrade, operations, media, etcd,
+)
 
 
 def build_namespace() -> Collection:

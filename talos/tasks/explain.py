@@ -1,0 +1,57 @@
+"""Value provenance: which layer of a node's config set each of its values."""
+
+from __future__ import annotations
+
+import sys
+
+from invoke.collection import Collection
+from invoke.context import Context
+
+from talos.tasks.runtime import JSON_HELP, load_cluster, print_json, task
+
+
+@task(  # type: ignore[untyped-decorator]  # runtime.task returns Any when given options
+    positional=["path"],
+    help={
+        "node": "the node whose config to explain",
+        "path": "only values under this path (machine.network.interfaces, "
+                "HostnameConfig.hostname); default: every value",
+        "json": JSON_HELP,
+    },
+)
+def explain(
+    c: Context, node: str | None = None, path: str | None = None, json: bool = False
+) -> None:
+    """Show which layer set each value of a node's config: base, cluster file or patch:line.
+
+    The layers, lowest first: what `talosctl gen config` writes for the node's role, what
+    cluster.yaml says of the node (installer image, install disk, hostname), then its
+    patch files (all, role, own). The merge that makes the config records who wrote
+    each value last, and what a `$patch: delete` removed. Secrets show as <redacted>.
+    Needs what genconfig needs (talosctl, the age key); writes nothing.
+
+    Example: inv explain --node worker-01 machine.network.interfaces
+    """
+    from talos.errors import UsageError
+    from talos.explain import explain_node, explanation_document, explanation_rows, select
+    from talos.table import render_table
+    from talos.targets import talosctl_for
+
+    if not node:
+        raise UsageError("which node? inv explain --node NAME [PATH]")
+    cluster = load_cluster(c)
+    chosen = cluster.node(node)
+    explanation = explain_node(cluster, chosen, talosctl=talosctl_for(cluster))
+    if json:
+        print_json(explanation_document(explanation, path or None))
+        return
+    values, deleted = select(explanation, path or None)
+    where = f" under {path}" if path else ""
+    print(f"{chosen.name} ({chosen.role}): {len(values)} values{where}, "
+          "lowest layer first: base < cluster file < patches", file=sys.stderr)
+    print(render_table(["PATH", "VALUE", "LAYER", "SET BY"],
+                       explanation_rows(values, deleted)))
+
+
+def register(ns: Collection) -> None:
+    ns.add_task(explain)
