@@ -38,7 +38,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, standin: Any) -> Pa
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
     monkeypatch.setenv("TMPDIR", str(temp))
     monkeypatch.chdir(root)
-    standin.set_state(standin.pitower())
+    standin.pitower()
     return root
 
 

@@ -24,6 +24,9 @@ AREAS = (
 
 def build_namespace() -> Collection:
     """The root namespace of ``inv``: every area registers its tasks into it."""
+    from talos.tasks.cli import install
+
+    install()
     ns = Collection()
     for area in AREAS:
         area.register(ns)

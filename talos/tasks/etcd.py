@@ -96,7 +96,7 @@ def etcd_status(c: Context, json: bool = False) -> None:
                 "in invoke.yaml, else 5)",
     },
 )
-def etcd_snapshot(c: Context, node: str | None = None, keep: str | None = None) -> None:
+def etcd_snapshot(c: Context, node: str | None = None, keep: int | None = None) -> None:
     """Take an etcd snapshot into clusterconfig/backups/etcd-<cluster>-<UTC time>.db (0600)."""
     from talos.etcd import take_snapshot
 

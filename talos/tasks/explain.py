@@ -12,6 +12,7 @@ from talos.tasks.runtime import JSON_HELP, load_cluster, print_json, task
 
 @task(  # type: ignore[untyped-decorator]  # runtime.task returns Any when given options
     positional=["path"],
+    optional_positional=["path"],
     help={
         "node": "the node whose config to explain",
         "path": "only values under this path (machine.network.interfaces, "
@@ -37,9 +38,11 @@ def explain(
     from talos.table import render_table
     from talos.targets import talosctl_for
 
-    if not node:
-        raise UsageError("which node? inv explain --node NAME [PATH]")
     cluster = load_cluster(c)
+    if not node:
+        if path and path in {n.name for n in cluster.nodes}:
+            raise UsageError(f"which node? Did you mean `--node {path}`?")
+        raise UsageError("which node? inv explain --node NAME [PATH]")
     chosen = cluster.node(node)
     explanation = explain_node(cluster, chosen, talosctl=talosctl_for(cluster))
     if json:

@@ -7,6 +7,7 @@ honours Invoke's ``--dry``: talosctl commands that change a node are printed, no
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,7 +17,16 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
 
-from talos.tasks.runtime import NODE_HELP, ROLE_HELP, connect, is_dry, say, task
+from talos.tasks.runtime import (
+    JSON_HELP,
+    NODE_HELP,
+    ROLE_HELP,
+    connect,
+    is_dry,
+    json_text,
+    say,
+    task,
+)
 
 if TYPE_CHECKING:
     from talos.cluster import Cluster, Node
@@ -138,47 +148,54 @@ def apply(
 @task(  # type: ignore[untyped-decorator]
     iterable=["node"],
     help={"node": NODE_HELP, "role": ROLE_HELP,
-          "mode": MODE_HELP + "; decides whether the REBOOT column says yes"},
+          "mode": MODE_HELP + "; decides whether the REBOOT column says yes",
+          "format": "text (default) or markdown: a summary table and each node's diff in "
+                    "a collapsible section, for a pull-request comment",
+          "output": "write the report to this file instead (replaced atomically; "
+                    "a regular file only)",
+          "json": JSON_HELP},
 )
 def diff(c: Context, node: list[str] | None = None, role: str | None = None,
-         mode: str = "auto") -> None:
+         mode: str = "auto", format: str = "text", output: str | None = None,
+         json: bool = False) -> None:
     """Show what apply would change per node, secrets redacted; exit 2 on changes.
 
     Runs `talosctl apply-config --dry-run` per node (configs brought up to date first) and
     prints each diff with every secret replaced by <redacted> (the values at secret
     config paths, whatever they are, and any value of the secrets bundle), then a table.
     Exit code: 0 nothing would change, 2 something would, 1 a node could not be compared
-    (for CI).
+    (for CI). --format markdown and --json keep these codes.
     """
     from functools import partial
 
-    from talos.apply import DIFF_HEADERS, plan_apply, run_diff
+    from talos.apply import plan_apply, run_diff
+    from talos.diffreport import check_format, diff_document, render, write_report
     from talos.genconfig import config_path
     from talos.secrets import redact, secret_values
-    from talos.table import render_table
     from talos.targets import resolve_targets
 
-    cluster, talosctl = connect(c)
-    nodes = selected_nodes(cluster, node, role)
-    make_configs_current(c, cluster, talosctl, nodes)
-    targets = resolve_targets(cluster, nodes, talosctl)
-    steps = plan_apply(targets, config_for=partial(config_path, cluster), mode=mode)
-    secrets = secret_values(cluster)
-    # Masks the values at secret paths too: a node may hold another bundle's secrets.
-    report = run_diff(steps, talosctl, redact=lambda text: redact(text, secrets))
-    for d in report.diffs:
-        say(f"== {d.target.node.name} ({d.target.address})")
-        if d.error is not None:
-            say(f"error: {d.error}")
-        elif d.changed:
-            say(d.diff.rstrip() or d.message or "(changes; talosctl showed no diff)")
-        else:
-            say("no changes")
-    say("")
-    say(render_table(DIFF_HEADERS, report.rows()))
+    check_format(format)
+    document_only = json or output is not None or format != "text"
+    # Prose (configs regenerated, nodes found) goes to stderr when stdout is the document.
+    with contextlib.redirect_stdout(sys.stderr if document_only else sys.stdout):
+        cluster, talosctl = connect(c)
+        nodes = selected_nodes(cluster, node, role)
+        make_configs_current(c, cluster, talosctl, nodes)
+        targets = resolve_targets(cluster, nodes, talosctl)
+        steps = plan_apply(targets, config_for=partial(config_path, cluster), mode=mode)
+        secrets = secret_values(cluster)
+        # Masks the values at secret paths too: a node may hold another bundle's secrets.
+        report = run_diff(steps, talosctl, redact=lambda text: redact(text, secrets))
+    text = json_text(diff_document(report)) if json else render(report, format, cluster.name)
+    if output is not None:
+        write_report(Path(output), text)
+        print(f"diff written to {output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
     if report.exit_code:
         raise Exit(report.summary(), code=report.exit_code)
-    say(report.summary())
+    print(report.summary(), file=sys.stderr if document_only else sys.stdout)
 
 
 def default_kubeconfig(cluster: Cluster) -> Path:

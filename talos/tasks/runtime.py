@@ -9,13 +9,14 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task as invoke_task
 
-from talos.errors import TalosError
+from talos.errors import TalosError, UsageError
 
 if TYPE_CHECKING:
     from talos.cluster import Cluster
@@ -42,7 +43,9 @@ def task(*args: Any, **kwargs: Any) -> Any:
             except TalosError as exc:
                 raise Exit(f"error: {exc}", code=exc.exit_code) from exc
 
-        return invoke_task(run, **kwargs)
+        from talos.tasks.cli import TalosTask
+
+        return invoke_task(run, klass=TalosTask, **kwargs)
 
     if len(args) == 1 and callable(args[0]) and not kwargs:
         return decorate(args[0])
@@ -62,9 +65,32 @@ def load_cluster(c: Context) -> Cluster:
     if cached is not None:
         return cached  # type: ignore[no-any-return]
     load_env()
-    cluster = load_cluster_file(cluster_file_path())
+    path = cluster_file_path()
+    if not path.is_file():
+        raise missing_cluster_file(path)
+    cluster = load_cluster_file(path)
     c._talos_cluster = cluster
     return cluster
+
+
+def missing_cluster_file(path: Path) -> UsageError:
+    """The one-line error for a run outside a project: where it looked, what it needs."""
+    import os
+
+    from talos.env import CLUSTER_FILE_VARIABLE, DEFAULT_CLUSTER_FILE
+
+    here = Path.cwd()
+    named = os.environ.get(CLUSTER_FILE_VARIABLE)
+    if named:
+        return UsageError(
+            f"{CLUSTER_FILE_VARIABLE}={named}: no such file, seen from {here} "
+            f"(and its project folder); point {CLUSTER_FILE_VARIABLE} at your cluster file"
+        )
+    return UsageError(
+        f"no {DEFAULT_CLUSTER_FILE} in {here} or any folder above it: run inv in the "
+        f"project folder (the one holding {DEFAULT_CLUSTER_FILE}, see README) or set "
+        f"{CLUSTER_FILE_VARIABLE}"
+    )
 
 
 def is_dry(c: Context) -> bool:
@@ -90,10 +116,15 @@ def print_json(data: Any) -> None:
     """The one JSON document a task prints with ``--json``: on stdout, sorted keys,
     two-space indent, a final newline. Progress and prose go to stderr meanwhile, so
     ``inv TASK --json | jq`` always reads a single document."""
+    sys.stdout.write(json_text(data))
+    sys.stdout.flush()
+
+
+def json_text(data: Any) -> str:
+    """The text :func:`print_json` prints (for a task that writes it to a file instead)."""
     import json
 
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    sys.stdout.flush()
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
 def not_built(name: str) -> None:
