@@ -65,7 +65,11 @@ class TalosTask(Task[Callable[..., Any]]):
         return opts
 
     def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
-        arguments = super().get_arguments(ignore_unknown_help)
+        kept = dict(self.help)  # Invoke consumes the help it uses: asked twice, it has none
+        try:
+            arguments = super().get_arguments(ignore_unknown_help)
+        finally:
+            self.help = kept
         for argument in arguments:
             if argument.name in self.optional_positional:
                 argument.optional_positional = True  # type: ignore[attr-defined]
