@@ -12,6 +12,7 @@ other exception is a bug and keeps its traceback.
     ├── PatchError            a machine-config patch cannot be loaded or applied
     ├── SchematicError        a schematic (extension) file is invalid
     ├── FactoryError          the Image Factory refused or could not be reached
+    ├── DownloadError         a pinned tool could not be downloaded or failed its checksum
     ├── SecretsError          sops could not decrypt / encrypt the secrets bundle
     ├── OutputError           generated files could not be written
     ├── ConfirmationError     a destructive task was not confirmed
@@ -76,6 +77,11 @@ class SchematicError(TalosError):
 
 class FactoryError(TalosError):
     """The Image Factory answered with an error, an unexpected answer, or not at all."""
+
+
+class DownloadError(TalosError):
+    """A pinned tool (talosctl, kubectl) could not be downloaded, or what came did not
+    match the published checksum. Nothing was installed."""
 
 
 class SecretsError(TalosError):

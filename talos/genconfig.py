@@ -113,7 +113,8 @@ def version_skew(cluster: Cluster, client_version: str) -> str | None:
     if not client_version or minor(client_version) == minor(cluster.talos_version):
         return None
     return (f"talosctl is {client_version} but the cluster runs {cluster.talos_version}; "
-            f"install talosctl v{minor(cluster.talos_version)} (or point TALOSCTL at it)")
+            f"install talosctl v{minor(cluster.talos_version)} with `inv tools.install` "
+            "(or point TALOSCTL at it)")
 
 
 def talosconfig_path(cluster: Cluster) -> Path:

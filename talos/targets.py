@@ -49,11 +49,17 @@ def talosctl_for(
 ) -> Talosctl:
     """The talosctl adapter for ``cluster``; ``dry`` echoes changes instead of making them.
 
-    The binary is ``$TALOSCTL`` or ``talosctl`` on PATH. ``progress`` receives the output
-    of long operations (upgrade, reboot, reset, health) line by line as it comes; by
-    default it goes to stderr; ``None`` keeps them quiet.
+    The binary is ``$TALOSCTL``, else ``talosctl`` on PATH, else (when PATH has none or
+    one of another minor version) the one ``inv tools.install`` cached for the cluster's
+    Talos version (:func:`talos.tools.pinned_talosctl`, which says so). ``progress``
+    receives the output of long operations (upgrade, reboot, reset, health) line by line
+    as it comes; by default it goes to stderr; ``None`` keeps them quiet.
     """
-    return Talosctl(talosconfig_path(cluster), runner=Runner(dry=dry), progress=progress)
+    from talos.tools import pinned_talosctl
+
+    runner = Runner(dry=dry)
+    return Talosctl(talosconfig_path(cluster), runner=runner, progress=progress,
+                    binary=pinned_talosctl(cluster, runner))
 
 
 @dataclass(frozen=True)

@@ -907,7 +907,7 @@ def test_a_missing_talosctl_is_one_line_saying_how_to_install_it(talosconfig: Pa
     talosctl = Talosctl(talosconfig, binary="/nonexistent/talosctl")
     with pytest.raises(ToolMissingError) as caught:
         talosctl.members(NODE)
-    assert re.match(r"talosctl is not installed .*curl -sL https://talos\.dev/install",
+    assert re.match(r"talosctl is not installed .*run `inv tools\.install`",
                     str(caught.value))
 
 

@@ -14,11 +14,13 @@ from talos.tasks import (
     operations,
     patch,
     schematics,
+    tools,
     upgrade,
 )
 
 AREAS = (
     cluster, schematics, patch, genconfig, explain, nodes, upgrade, operations, media, etcd,
+    tools,
 )
 
 
