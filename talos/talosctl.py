@@ -491,9 +491,20 @@ class Talosctl:
         argv[argv.index("--endpoints") + 1] = ",".join(nodes)
         return argv
 
-    def _get(self, node: str, resource: str) -> list[dict[str, Any]]:
-        argv = [*self._online("get", resource, node=node), "--output", "json"]
-        result = self._run(argv, node=node, what=f"get {resource}", mutates=False)
+    def resources(self, node: str, resource: str, *, insecure: bool = False
+                  ) -> list[dict[str, Any]]:
+        """``get RESOURCE -o json`` on ``node``; ``insecure`` asks a node in maintenance
+        mode (``disks``, ``links``: what a machine has before it is configured)."""
+        return self._get(node, resource, insecure=insecure)
+
+    def _get(self, node: str, resource: str, *, insecure: bool = False) -> list[dict[str, Any]]:
+        if insecure:
+            argv = [self.binary, "get", resource, "--nodes", node, "--insecure"]
+        else:
+            argv = self._online("get", resource, node=node)
+        argv += ["--output", "json"]
+        result = self._run(argv, node=node, what=f"get {resource}", mutates=False,
+                           needs_config=not insecure)
         try:
             return parse_json_stream(result.stdout)
         except ValueError as exc:

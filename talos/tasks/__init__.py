@@ -6,6 +6,7 @@ from invoke.collection import Collection
 
 from talos.tasks import (
     cluster,
+    discover,
     etcd,
     explain,
     genconfig,
@@ -20,7 +21,7 @@ from talos.tasks import (
 
 AREAS = (
     cluster, schematics, patch, genconfig, explain, nodes, upgrade, operations, media, etcd,
-    tools,
+    tools, discover
 )
 
 

@@ -23,7 +23,8 @@ State file
     ``reboot_seconds`` (how long the node is down), ``fail_upgrade`` (message: the upgrade
     fails with it and the node comes back on its old version), ``extensions``
     (``[{name, version}]``), ``images`` (``[{name, digest, size, created, namespace}]``),
-    ``usage`` (``{path: bytes}``).
+    ``usage`` (``{path: bytes}``), ``disks`` / ``links`` (``get disks`` / ``get links``:
+    ``[{id, <spec fields>}]``; a guessed NVMe machine with one ethernet port by default).
 
     etcd (``standin.etcd``: ``etcd status``, ``etcd members``, ``etcd snapshot``): the
     members are the control planes that are members, once one is ``bootstrapped``.

@@ -63,7 +63,7 @@ def version(p: Parsed, data: dict[str, Any], client_version: str) -> None:
 
 
 SHOWN_TYPE = {"members": "Member", "machinestatus": "MachineStatus", "nodename": "Nodename",
-              "extensions": "ExtensionStatus"}
+              "extensions": "ExtensionStatus", "disks": "Disk", "links": "LinkStatus"}
 
 RESOURCES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     # canonical: (namespace, type, aliases)
@@ -73,6 +73,12 @@ RESOURCES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "nodename": ("k8s", "Nodenames.kubernetes.talos.dev", ("nodename", "nodenames")),
     "extensions": ("runtime", "ExtensionStatuses.runtime.talos.dev",
                    ("extension", "extensions", "extensionstatus", "extensionstatuses")),
+    # Namespaces, types and aliases of disks and links: the Talos documentation's
+    # `talosctl get disk sda -o yaml` (v1.8 "Disk Management") and `get linkstatus`
+    # (v1.12 "Link aliases") outputs; source-v1.12.4 holds neither resource.
+    "disks": ("runtime", "Disks.block.talos.dev", ("disk", "disks")),
+    "links": ("network", "LinkStatuses.net.talos.dev",
+              ("link", "links", "linkstatus", "linkstatuses")),
 }
 
 COLUMNS: dict[str, list[tuple[str, Callable[[dict[str, Any]], str]]]] = {
@@ -91,7 +97,94 @@ COLUMNS: dict[str, list[tuple[str, Callable[[dict[str, Any]], str]]]] = {
         ("NAME", lambda s: s["metadata"]["name"]),
         ("VERSION", lambda s: s["metadata"]["version"]),
     ],
+    # Columns as the Talos documentation shows `talosctl get disks` (v1.8 "Disk
+    # Management") and `talosctl get links` (v1.12 "Networking Resources").
+    "disks": [
+        ("SIZE", lambda s: s["human_size"]),
+        ("READ ONLY", lambda s: "true" if s["readonly"] else "false"),
+        ("TRANSPORT", lambda s: s.get("transport", "")),
+        ("ROTATIONAL", lambda s: "true" if s.get("rotational") else ""),
+        ("WWID", lambda s: s.get("wwid", "")),
+        ("MODEL", lambda s: s.get("model", "")),
+        ("SERIAL", lambda s: s.get("serial", "")),
+    ],
+    "links": [
+        ("TYPE", lambda s: s["type"]),
+        ("KIND", lambda s: s["kind"]),
+        ("HW ADDR", lambda s: s["hardwareAddr"]),
+        ("OPER STATE", lambda s: s["operationalState"]),
+        ("LINK STATE", lambda s: "true" if s["linkState"] else "false"),
+    ],
 }
+
+
+def _mac(ip: str, index: int) -> str:
+    """A stable locally administered MAC per node and link (guessed: any unique MAC)."""
+    digest = hashlib.sha256(f"{ip}/{index}".encode()).digest()
+    return ":".join(f"{b:02x}" for b in (0x02, *digest[:5]))
+
+
+def disk_specs(ip: str, node: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(id, spec) of the node's disks: ``node["disks"]`` (each ``{"id", "size", ...}``
+    with any spec field), else a guessed machine: its squashfs loop device and one NVMe
+    disk. Spec fields as the Talos documentation's ``get disk -o yaml`` shows them."""
+    given = node.get("disks")
+    if given is None:
+        given = [
+            {"id": "loop0", "size": 75_497_472, "readonly": True},
+            {"id": "nvme0n1", "size": 512_110_190_592, "transport": "nvme",
+             "model": "Samsung SSD 980 PRO 512GB", "serial": "S5GXNF0R" + ip.split(".")[-1],
+             "wwid": "eui.002538b" + hashlib.sha256(ip.encode()).hexdigest()[:13],
+             "bus_path": "/pci0000:00/0000:00:01.1/0000:01:00.0/nvme"},
+        ]
+    specs = []
+    for entry in given:
+        disk = dict(entry)
+        disk_id = str(disk.pop("id"))
+        size = int(disk.get("size", 0))
+        spec: dict[str, Any] = {
+            "dev_path": f"/dev/{disk_id}", "size": size, "human_size": humanize_bytes(size),
+            "io_size": 512, "sector_size": 512, "readonly": False, "cdrom": False,
+            "sub_system": "/sys/class/block",
+        }
+        spec.update(disk)
+        if spec.get("transport") in ("nvme", "mmc") or spec["readonly"]:
+            spec.pop("rotational", None)  # solid state: Talos omits a false rotational
+        specs.append((disk_id, spec))
+    return specs
+
+
+def link_specs(ip: str, node: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(id, spec) of the node's links: ``node["links"]`` (each ``{"id", ...}`` with any
+    spec field), else a guessed machine: ``lo`` and one wired ethernet port that is up.
+    Spec fields as the Talos v1.12 documentation's ``get linkstatus -o yaml`` shows them."""
+    given = node.get("links")
+    if given is None:
+        given = [
+            {"id": "lo", "type": "loopback", "hardwareAddr": "00:00:00:00:00:00",
+             "flags": "UP,LOOPBACK,RUNNING,LOWER_UP", "mtu": 65536, "queueDisc": "noqueue",
+             "broadcastAddr": "00:00:00:00:00:00", "operationalState": "unknown",
+             "port": "Other", "duplex": "Unknown"},
+            {"id": "enp1s0", "hardwareAddr": _mac(ip, 1), "driver": "igc",
+             "busPath": "0000:01:00.0", "vendor": "Intel Corporation",
+             "product": "Ethernet Controller I226-V", "speedMbit": 2500},
+        ]
+    specs = []
+    for index, entry in enumerate(given, start=1):
+        link = dict(entry)
+        link_id = str(link.pop("id"))
+        mac = str(link.get("hardwareAddr", _mac(ip, index)))
+        spec: dict[str, Any] = {
+            "index": index, "type": "ether", "linkIndex": 0,
+            "flags": "UP,BROADCAST,RUNNING,MULTICAST,LOWER_UP", "hardwareAddr": mac,
+            "permanentAddr": mac, "broadcastAddr": "ff:ff:ff:ff:ff:ff", "mtu": 1500,
+            "queueDisc": "pfifo_fast", "operationalState": "up", "kind": "", "slaveKind": "",
+            "busPath": "", "driver": "", "linkState": True, "port": "TwistedPair",
+            "duplex": "Full",
+        }
+        spec.update(link)
+        specs.append((link_id, spec))
+    return specs
 
 
 def _resource_kind(word: str) -> str:
@@ -160,6 +253,14 @@ def resources(kind: str, ip: str, node: dict[str, Any], data: dict[str, Any],
                 },
             }
             found.append((_metadata(namespace, type_name, str(index), 1, None), spec))
+    elif kind == "disks":
+        for disk_id, spec in disk_specs(ip, node):
+            found.append((_metadata(namespace, type_name, disk_id, 1, "block.DisksController"),
+                          spec))
+    elif kind == "links":
+        for link_id, spec in link_specs(ip, node):
+            found.append((_metadata(namespace, type_name, link_id, 2,
+                                    "network.LinkStatusController"), spec))
     return found
 
 

@@ -1,0 +1,111 @@
+"""inv discover: a new machine's disks and links, and the cluster.yaml entry to add."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from invoke.collection import Collection
+from invoke.context import Context
+
+from talos.tasks.runtime import load_cluster, print_json, task
+
+if TYPE_CHECKING:
+    from talos.cluster import Cluster
+    from talos.discover import Discovery, Suggestion
+
+
+@task(  # type: ignore[untyped-decorator]  # runtime.task returns Any when given options
+    help={
+        "ip": "the machine's address (booted from Talos media, in maintenance mode)",
+        "name": "the node name to suggest (default new-node)",
+        "role": "the role to suggest: controlplane or worker (default worker)",
+        "schematic": "the schematic to suggest (default: the cluster file's first)",
+        "json": "print one JSON document (disks, links, suggestion) instead of text",
+    },
+)
+def discover(
+    c: Context, ip: str = "", name: str = "new-node", role: str = "worker",
+    schematic: str = "", json: bool = False,
+) -> None:
+    """Ask a machine in maintenance mode for its disks and links; suggest its entry."""
+    import sys
+
+    from talos.cluster import ROLES
+    from talos.command import Runner
+    from talos.discover import discover as ask
+    from talos.discover import suggest
+    from talos.errors import ClusterFileError, UsageError
+    from talos.talosctl import Talosctl
+    from talos.tools import pinned_talosctl
+
+    if not ip:
+        raise UsageError("inv discover needs --ip: the address of the machine to ask")
+    if role not in ROLES:
+        raise UsageError(f"--role {role!r} is not one of {', '.join(ROLES)}")
+    try:
+        cluster: Cluster | None = load_cluster(c)
+    except ClusterFileError:
+        cluster = None  # a machine can be asked before any cluster file exists
+    runner = Runner()
+    binary = pinned_talosctl(cluster, runner) if cluster is not None else None
+    found = ask(Talosctl(None, runner=runner, binary=binary), ip)
+    names = list(cluster.schematics) if cluster is not None else []
+    chosen = schematic or (names[0] if names else "SCHEMATIC")
+    suggestion = suggest(found, name=name, role=role, schematic=chosen)
+    declared = next((n.name for n in cluster.nodes if n.ip == ip), None) if cluster else None
+    if json:
+        document = {"ip": ip, "disks": [d.as_json() for d in found.disks],
+                    "links": [link.as_json() for link in found.links],
+                    "suggestion": suggestion.as_json(), "declaredAs": declared}
+        print_json(document)
+        if declared:
+            print(f"note: {ip} is already declared as {declared}", file=sys.stderr)
+        return
+    print(discovery_report(found, suggestion, schematics=names, declared=declared))
+
+
+def discovery_report(
+    found: Discovery, suggestion: Suggestion, *, schematics: list[str], declared: str | None
+) -> str:
+    import yaml
+
+    from talos.table import render_table
+
+    disk_rows = [
+        [d.id, d.human_size, d.transport or "-", "yes" if d.rotational else "no",
+         d.model or "-", d.serial or "-",
+         "<- install disk" if suggestion.disk and d.id == suggestion.disk.id else ""]
+        for d in found.disks
+    ]
+    link_rows = [
+        [link.id, link.type, link.kind or "-", link.mac, link.operational_state,
+         link.driver or "-",
+         "<- network" if suggestion.link and link.id == suggestion.link.id else ""]
+        for link in found.links
+    ]
+    lines = [f"{found.ip} (maintenance mode)", "",
+             render_table(["DISK", "SIZE", "TRANSPORT", "ROTATIONAL", "MODEL", "SERIAL", ""],
+                          disk_rows), "",
+             render_table(["LINK", "TYPE", "KIND", "MAC", "STATE", "DRIVER", ""], link_rows),
+             ""]
+    if declared:
+        lines.append(f"note: {found.ip} is already declared as {declared} in the cluster file")
+    if suggestion.disk is None:
+        lines.append("No disk fits an install (writable, not removable, 10 GB or more): "
+                     "set installDisk yourself.")
+    entry = yaml.safe_dump([suggestion.entry], sort_keys=False).rstrip()
+    lines.append("Suggested entry for cluster.yaml, under nodes:")
+    lines += [f"  {line}" for line in entry.splitlines()]
+    if len(schematics) > 1:
+        lines.append(f"  (schematic: one of {', '.join(schematics)})")
+    if suggestion.patch is not None:
+        name = suggestion.entry["name"]
+        lines.append(f"Suggested patches/nodes/{name}.patch (the network port by its MAC):")
+        text = yaml.safe_dump(suggestion.patch, sort_keys=False).rstrip()
+        lines += [f"  {line}" for line in text.splitlines()]
+    lines.append("Nothing was written.")
+    return "\n".join(lines)
+
+
+def register(ns: Collection) -> None:
+    ns.add_task(discover)
