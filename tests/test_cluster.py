@@ -6,9 +6,12 @@ import re
 from pathlib import Path
 
 import pytest
+from yamlbackends import yaml_backend  # noqa: F401  (runs the module with each parser)
 
 from talos.cluster import Cluster, load_cluster_file, parse_cluster
 from talos.errors import ClusterFileError, SelectionError
+
+pytestmark = pytest.mark.usefixtures("yaml_backend")
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -7,6 +7,7 @@ import math
 import random
 
 import pytest
+from yamlbackends import yaml_backend  # noqa: F401  (runs the module with each parser)
 
 from talos.goyaml import (
     BOOL,
@@ -26,6 +27,8 @@ from talos.goyaml import (
     plain_is_safe,
     resolve,
 )
+
+pytestmark = pytest.mark.usefixtures("yaml_backend")
 
 
 @pytest.mark.parametrize(

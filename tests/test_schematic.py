@@ -10,6 +10,7 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from yamlbackends import yaml_backend  # noqa: F401  (runs the module with each parser)
 
 from talos.cluster import Cluster, Installer, Node, SchematicRef
 from talos.errors import SchematicError
@@ -28,6 +29,8 @@ from talos.schematic import (
     schematic_id,
     schematic_usage,
 )
+
+pytestmark = pytest.mark.usefixtures("yaml_backend")
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CONFORMANCE = SHARED / "conformance" / "schematics.yaml"
