@@ -36,8 +36,8 @@ def build_command(addons_dir: Path) -> list[str]:
     return ["kustomize", "build", str(addons_dir), "--enable-helm"]
 
 
-def apply_command(*, server_dry_run: bool = False) -> list[str]:
-    argv = ["kubectl", "apply", "-f", "-"]
+def apply_command(*, server_dry_run: bool = False, kubectl: str = "kubectl") -> list[str]:
+    argv = [kubectl, "apply", "-f", "-"]
     if server_dry_run:
         argv.append("--dry-run=server")
     return argv
@@ -79,21 +79,24 @@ def apply_addons(
     runner: Runner,
     server_dry_run: bool = False,
     which: Callable[[str], str | None] = shutil.which,
+    kubectl: str | None = None,
 ) -> AddonsResult:
     """Build ``addons_dir`` with kustomize (Helm charts included) and apply it with kubectl.
 
     ``server_dry_run``: kubectl sends everything to the API server, which validates it and
     changes nothing (``--dry-run=server``). A dry ``runner`` prints the apply and skips it.
+    ``kubectl``: the binary to apply with (the pinned one), instead of ``kubectl`` on PATH.
     """
     if not (addons_dir / "kustomization.yaml").is_file():
         raise ClusterFileError(
             str(addons_dir), "no kustomization.yaml here; inv addons builds this folder"
         )
-    check_tools(which)
+    check_tools(which if kubectl is None else
+                (lambda tool: kubectl if tool == "kubectl" else which(tool)))
     built = runner.run(build_command(addons_dir), mutates=False)
     # A server-side dry run changes nothing, so it runs even under a dry runner.
     applied: Result = runner.run(
-        apply_command(server_dry_run=server_dry_run),
+        apply_command(server_dry_run=server_dry_run, kubectl=kubectl or "kubectl"),
         mutates=not server_dry_run,
         input=built.stdout,
     )

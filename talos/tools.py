@@ -22,7 +22,8 @@ executable and renamed into place: a checksum mismatch, a 404 or a timeout leave
 behind and is one :class:`DownloadError` line.
 
 A task uses the cached binary when PATH has no such tool or one of another minor
-version; ``$TALOSCTL`` (a binary the user named) always wins.
+version, and says so; ``$TALOSCTL`` (a talosctl the user named) always wins. talosctl is
+pinned for every task that runs it, kubectl for ``inv addons``.
 """
 
 from __future__ import annotations
@@ -385,12 +386,23 @@ def pinned_talosctl(cluster: Cluster, runner: Runner | None = None) -> str | Non
     """The talosctl binary tasks run for ``cluster``: None (``$TALOSCTL``, else PATH's)
     unless the cached one of the cluster's version must stand in; then its path, and
     one line on stderr saying so (once per process)."""
-    from talos.command import Runner
     from talos.talosctl import BINARY_VARIABLE
 
     if os.environ.get(BINARY_VARIABLE):
         return None
-    choice = pinned_binary("talosctl", cluster.talos_version, runner or Runner())
+    return _pinned("talosctl", cluster.talos_version, runner)
+
+
+def pinned_kubectl(cluster: Cluster, runner: Runner | None = None) -> str | None:
+    """The kubectl tasks run: None (PATH's) unless the cached one of the cluster's
+    Kubernetes version must stand in; then its path, said on stderr once."""
+    return _pinned("kubectl", cluster.kubernetes_version, runner)
+
+
+def _pinned(tool: str, version: str, runner: Runner | None) -> str | None:
+    from talos.command import Runner
+
+    choice = pinned_binary(tool, version, runner or Runner())
     if choice.note and choice.note not in _said:
         _said.add(choice.note)
         print(f"note: {choice.note}", file=sys.stderr, flush=True)
@@ -407,6 +419,7 @@ __all__ = [
     "current_platform",
     "install",
     "pinned_binary",
+    "pinned_kubectl",
     "pinned_talosctl",
     "survey",
 ]

@@ -295,3 +295,33 @@ def test_install_failures_exit_1_with_one_line(site: ReleaseSite, tmp_path: Path
     result = run_inv(REPO, "tools.install", "--tool", "helm", env=env)
     assert result.returncode == 2
     assert "unknown tool 'helm': use talosctl or kubectl" in result.stderr
+
+
+def test_addons_apply_with_the_cached_kubectl_when_path_has_another_minor(
+    site: ReleaseSite, cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from test_addons import ADDONS, calls, fake_tools
+
+    from talos.addons import apply_addons
+    from talos.cluster import load_cluster_file
+    from talos.tools import pinned_kubectl
+
+    bin_dir, log = fake_tools(tmp_path, "kustomize", "helm", "kubectl")
+    old = bin_dir / "kubectl"  # PATH's kubectl says it is v1.32
+    old.write_text(old.read_text().replace(
+        "import json, sys\n",
+        "import json, sys\nif sys.argv[1:2] == ['version']:\n"
+        "    print('{\"clientVersion\": {\"gitVersion\": \"v1.32.4\"}}'); sys.exit(0)\n", 1))
+    monkeypatch.setenv("PATH", str(bin_dir))
+    cluster = load_cluster_file(REPO / "cluster.yaml")
+    assert pinned_kubectl(cluster) is None  # nothing cached: PATH's, whatever it is
+    site.publish_kubectl("v1.35.0", (bin_dir / "kubectl").read_bytes().replace(
+        b'"tool": "kubectl"', b'"tool": "cached kubectl"'))
+    cached = install(kubectl_download("v1.35.0", LINUX, site.kubernetes))
+    kubectl = pinned_kubectl(cluster)
+    assert kubectl == str(cached)
+    assert (f"note: using kubectl v1.35.0 from {cached} (kubectl on PATH is v1.32.4)"
+            in capsys.readouterr().err)
+    apply_addons(ADDONS, runner=Runner(), kubectl=kubectl)
+    assert [call["tool"] for call in calls(log)] == ["kustomize", "cached kubectl"]

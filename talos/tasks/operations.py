@@ -30,10 +30,13 @@ def addons(c: Context, dry: bool = False) -> None:
     from talos.addons import apply_addons
     from talos.command import Runner
     from talos.status import count
+    from talos.tools import pinned_kubectl
 
     cluster = load_cluster(c)
+    runner = Runner(dry=is_dry(c))
     result = apply_addons(
-        cluster.root / "addons", runner=Runner(dry=is_dry(c)), server_dry_run=dry
+        cluster.root / "addons", runner=runner, server_dry_run=dry,
+        kubectl=pinned_kubectl(cluster, runner),
     )
     if result.output:
         print(result.output)
