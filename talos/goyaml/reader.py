@@ -46,9 +46,10 @@ MAX_DEPTH = 100
 # to 10% at 4,000,000 nodes.
 _ALIAS_LOW, _ALIAS_HIGH = 400_000, 4_000_000
 
-# What YAML allows in a stream (PyYAML's reader and libyaml refuse the rest).
+# What YAML does not allow in a stream (PyYAML's reader and libyaml refuse it): the
+# complement of tab, LF, CR, x20-x7E, x85, xA0-xD7FF, xE000-xFFFD and x10000 up.
 _NOT_ALLOWED = re.compile(
-    "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]"
 )
 _NAMES = {0x00: "NUL", 0x1B: "ESC", 0x7F: "DEL", 0x08: "backspace", 0x0B: "vertical tab",
           0x0C: "form feed"}
