@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from talos.errors import ClusterFileError, SelectionError
-from talos.goyaml.reader import compose_all, one_line, safe_loader
+from talos.goyaml.reader import YAMLInputError, compose_all, one_line, read_text, safe_loader
 
 ROLES = ("controlplane", "worker")
 INSTALLER_FORMS = ("installer", "metal-installer", "metal-installer-secureboot")
@@ -178,12 +178,14 @@ def load_cluster_file(path: Path) -> Cluster:
     """Read, parse and validate a cluster file."""
     shown = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except FileNotFoundError:
         raise ClusterFileError(
             shown,
             "no such cluster file; create it (see README) or point TALOS_CLUSTER_FILE at one",
         ) from None
+    except YAMLInputError as exc:
+        raise ClusterFileError(shown, str(exc)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ClusterFileError(shown, f"cannot read: {exc}") from exc
     return parse_cluster(text, path.resolve(), shown=shown)

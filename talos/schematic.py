@@ -35,6 +35,7 @@ import yaml
 from talos import goyaml
 from talos.errors import SchematicError
 from talos.goyaml import GoMap, GoStruct, GoYAMLError, Node
+from talos.goyaml.reader import YAMLInputError, read_text
 
 if TYPE_CHECKING:
     from talos.cluster import Cluster
@@ -352,9 +353,11 @@ def load_schematic(path: Path, shown: str | None = None) -> Schematic:
         cached = _CACHE.get((path, name))
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except FileNotFoundError:
         raise SchematicError(f"{name}: no such schematic file; create it or fix the path") from None
+    except YAMLInputError as exc:
+        raise SchematicError(f"{name}: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SchematicError(f"{name}: cannot read: {exc}") from exc
     schematic = parse_schematic(text, name)

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from talos import goyaml
-from talos.cluster import load_cluster_file
+from talos.cluster import load_cluster_file, parse_cluster
 from talos.errors import ClusterFileError, CommandError, PatchError, SchematicError, SecretsError
 from talos.genconfig import fill_talosconfig
 from talos.goyaml import reader
@@ -154,6 +154,16 @@ def test_an_oversized_cluster_file_is_one_line(backend: str, tree: Path) -> None
     path.write_text(CLUSTER + "#" * MAX_BYTES + "\n")
     message = refused(lambda: load_cluster_file(path), ClusterFileError)
     assert message.startswith(f"{path}: ") and "10 MiB" in message
+    # text handed over already read is refused before it is parsed
+    message = refused(lambda: parse_cluster(path.read_text(), path), ClusterFileError)
+    assert "10 MiB" in message
+
+
+def test_an_oversized_schematic_is_one_line(backend: str, tree: Path) -> None:
+    path = tree / "big.yaml"
+    path.write_text("customization: {}\n" + "#" * MAX_BYTES + "\n")
+    message = refused(lambda: load_schematic(path, "big.yaml"), SchematicError)
+    assert message.startswith("big.yaml: ") and "10 MiB" in message
 
 
 @pytest.mark.parametrize(("character", "name"), [("\x00", "NUL"), ("\x1b", "ESC")])

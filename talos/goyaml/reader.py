@@ -19,6 +19,7 @@ run both. Marks (line, column) are kept either way, so errors still name the lin
     safe_load(text)                   -> Any          one document, PyYAML's safe types
     safe_load_all(text)               -> list[Any]    every document
     compose_all(text, loader)         -> Iterator[yaml.Node]   checked node graphs
+    read_text(path)                   a file's text, refused unread when too large
     check_text(text)                  size and characters, before parsing
     check_graph(root, children)       aliasing, self-reference and depth of a node graph
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
@@ -104,6 +106,21 @@ def check_text(text: str) -> None:
             f"{name} (U+{code:04X}) is not allowed in YAML; remove it",
             _mark(line, column, index),
         )
+
+
+def read_text(path: Path) -> str:
+    """A YAML file's text; a file over :data:`MAX_BYTES` is refused without reading it all.
+
+    Raises ``OSError``, ``UnicodeDecodeError`` or :class:`YAMLInputError`.
+    """
+    with path.open("rb") as handle:
+        data = handle.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise YAMLInputError(
+            f"the file is over the {MAX_BYTES // (1024 * 1024)} MiB limit for YAML input; "
+            "refusing to read it"
+        )
+    return data.decode("utf-8")
 
 
 def check_graph(root: Node, children: Callable[[Node], Iterable[Node]],
