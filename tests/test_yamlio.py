@@ -37,7 +37,7 @@ TRICKY = [
     "tab\there", "x\r\ny", "ünïcødé", "emoji 🚀", "\n", " ", "\t", "x\n ", "a\n\n\n",
     "a\n\nb\n", "a\u2028b", "nel\x85x", "bell\x07", "back\\slash", "10.0.0.1", "fe80::1",
     "https://10.0.0.1:6443", "factory.talos.dev/installer/abc:v1.12.4", "/dev/sda",
-    "key=value", "100Mi", "1_000", "0b101", "+1", "-0", "Yes", "nO", "x" * 130,
+    "key=value", "100Mi", "1_000", "0b101", "+1", "-0", "Yes", "nO", "x" * 130, "1.5\x00",
 ]
 
 

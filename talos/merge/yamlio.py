@@ -365,6 +365,7 @@ _SIMPLE = re.compile(r"[A-Za-z0-9_/][A-Za-z0-9_./:@+=%~-]*")
 _STR_RESOLVER = yaml.resolver.Resolver()
 _SCALARS: dict[str, str] = {}
 _LITERALS: dict[str, tuple[str, list[str]]] = {}
+_FLOATS: dict[str, str] = {}
 _MAX_CACHED = 1 << 16
 _OTHER_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
 
@@ -428,10 +429,12 @@ def _literal(value: str) -> tuple[str, list[str]]:
 
 def _float(value: float) -> str:
     key = repr(value)
-    text = _SCALARS.get(key + "\0float")
+    text = _FLOATS.get(key)
     if text is None:
         text = _probe(value)
-        _SCALARS[key + "\0float"] = text
+        if len(_FLOATS) >= _MAX_CACHED:
+            _FLOATS.clear()
+        _FLOATS[key] = text
     return text
 
 
