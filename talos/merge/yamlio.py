@@ -27,6 +27,7 @@ from talos.goyaml.resolver import (
     NULL_WORDS,
     OLD_BOOLS,
     TRUE_WORDS,
+    is_base60_float,
 )
 
 if TYPE_CHECKING:
@@ -251,7 +252,6 @@ def load_documents_with_lines(text: str) -> tuple[list[Any], list[int]]:
 # ---------------------------------------------------------------------------------------
 # Writing
 
-_BASE60_RE = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
 _TIMESTAMP_RE = re.compile(
     r"^[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?"
     r"(?:(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?"
@@ -278,7 +278,7 @@ def needs_double_quotes(text: str) -> bool:
             _INT_RE.match(text)
             or _FLOAT_RE.match(text)
             or _YAML11_FLOAT_RE.match(text)
-            or _BASE60_RE.match(text)
+            or is_base60_float(text)
             or _TIMESTAMP_RE.match(text)
         )
     return False
