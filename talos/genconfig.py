@@ -14,9 +14,10 @@ How a node's config is made:
 3. The merger applies, lowest precedence first: what the cluster file says of the node
    (installer image from its schematic, install disk, a ``HostnameConfig`` with
    ``auto: "off"`` and its hostname), ``patches.all``, the role's patches, the node's own.
-4. Everything is staged first; only then are the files written to ``clusterconfig/``,
-   each 0600 through a temp file and a rename. A failure before that point leaves
-   ``clusterconfig/`` exactly as it was.
+4. Everything is staged first; only then are the files written to ``clusterconfig/``
+   (0700, files 0600), all together or not at all (:mod:`talos.fileset`): an error or
+   an interruption at any moment leaves the complete old set or the complete new set,
+   with a state file that agrees with it, and no temp file after the next start.
 
 Incremental: ``clusterconfig/.state.json`` keeps, per node, a digest of every input
 (the node's part of the cluster file, its patch files, its schematic file, the
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
-from talos.errors import CommandError, OutputError
+from talos.errors import CommandError, Interrupted
 from talos.goyaml.reader import safe_load, safe_load_all
 
 if TYPE_CHECKING:
@@ -361,11 +361,15 @@ def generate(
 ) -> GenerationReport:
     """Write ``clusterconfig/<node>.yaml`` for each node whose inputs changed (all with
     ``force``) and ``clusterconfig/talosconfig``; ``dry`` plans and writes nothing."""
+    from talos.fileset import recover
+    from talos.interrupts import interruptible
     from talos.sops import require_encrypted
 
     selected = list(cluster.nodes if nodes is None else nodes)
     tell = progress or (lambda name, what: None)
     report = GenerationReport(output_dir=cluster.output_dir, dry=dry)
+    if not dry:
+        recover(cluster.output_dir)
     require_encrypted(cluster.secrets_file, shown(cluster, cluster.secrets_file))
     version = report.client_version = talosctl.client_version()
     state = load_state(cluster)
@@ -406,18 +410,29 @@ def generate(
         report.talosconfig_written = tc_reason is not None
         return report
 
-    staged = _build(cluster, talosctl, todo, patches, tc_reason is not None,
-                    validate=validate, report=report, tell=tell)
-    files = dict(state.get("files") or {}) if isinstance(state.get("files"), dict) else {}
-    for node in todo:
-        files[node.name] = {"inputs": inputs[node.name],
-                            "output": _digest(staged[config_path(cluster, node)])}
-    if tc_reason is not None:
-        files[TALOSCONFIG] = {"inputs": tc_inputs,
-                              "output": _digest(staged[talosconfig_path(cluster)])}
-    new_state = json.dumps({"format": FORMAT, "files": files}, indent=2, sort_keys=True) + "\n"
-    staged[cluster.output_dir / STATE_FILE] = new_state.encode()
-    commit(cluster, staged)
+    where = shown(cluster, cluster.output_dir)
+    switched: list[bool] = []
+    try:
+        with interruptible("genconfig"):
+            staged = _build(cluster, talosctl, todo, patches, tc_reason is not None,
+                            validate=validate, report=report, tell=tell)
+            files = (dict(state.get("files") or {})
+                     if isinstance(state.get("files"), dict) else {})
+            for node in todo:
+                files[node.name] = {"inputs": inputs[node.name],
+                                    "output": _digest(staged[config_path(cluster, node)])}
+            if tc_reason is not None:
+                files[TALOSCONFIG] = {"inputs": tc_inputs,
+                                      "output": _digest(staged[talosconfig_path(cluster)])}
+            new_state = json.dumps({"format": FORMAT, "files": files}, indent=2,
+                                   sort_keys=True) + "\n"
+            staged[cluster.output_dir / STATE_FILE] = new_state.encode()
+            commit(cluster, staged, switched=lambda: switched.append(True))
+    except Interrupted as exc:
+        exc.message = (f"{exc.message} after {where}/ had switched to the new configs"
+                       if switched else f"{exc.message}; {where}/ was left as it was")
+        exc.args = (exc.message,)
+        raise
     report.written = [n.name for n in todo]
     report.talosconfig_written = tc_reason is not None
     return report
@@ -518,42 +533,21 @@ def _validate_all(
             tell(node.name, f"generated and valid ({report.reasons[node.name]})")
 
 
-def commit(cluster: Cluster, staged: Mapping[Path, bytes]) -> None:
-    """Write every staged file, or none: all temp files first, then the renames."""
-    from talos.sops import stage_file
+def commit(cluster: Cluster, staged: Mapping[Path, bytes],
+           switched: Callable[[], None] | None = None) -> None:
+    """Write every staged file, or none (see :mod:`talos.fileset`); the state file, which
+    vouches for the others, goes into place last."""
+    from talos.fileset import private_folder, replace_all
 
     output = cluster.output_dir
     where = shown(cluster, output)
-    try:
-        output.mkdir(mode=0o700, exist_ok=True)
-        if not output.is_dir():
-            raise NotADirectoryError(20, "Not a directory", str(output))
-    except OSError as exc:
-        raise OutputError(
-            f"cannot create {where}/: {exc.strerror or exc}; nothing was written"
-        ) from exc
-    temps: list[tuple[Path, Path]] = []
-    # The state file goes last: a crash between renames leaves files it does not vouch for.
-    order = sorted(staged, key=lambda p: p.name == STATE_FILE)
-    try:
-        for path in order:
-            temps.append((stage_file(path, staged[path]), path))
-    except OSError as exc:
-        for temp, _ in temps:
-            temp.unlink(missing_ok=True)
-        raise OutputError(
-            f"cannot write {where}/{path.name}: {exc.strerror or exc}; "
-            f"nothing in {where}/ was changed (free some space or make it writable)"
-        ) from exc
-    try:
-        for temp, path in temps:
-            os.replace(temp, path)
-    except OSError as exc:
-        for temp, _ in temps:
-            temp.unlink(missing_ok=True)
-        raise OutputError(
-            f"cannot replace files in {where}/: {exc.strerror or exc}; run again"
-        ) from exc
+    private_folder(output, where)
+    files = {}
+    for path, data in staged.items():
+        if path.parent != output:
+            raise ValueError(f"{path} is not in {output}")
+        files[path.name] = data
+    replace_all(output, files, last=STATE_FILE, shown=where, switched=switched)
 
 
 __all__ = [

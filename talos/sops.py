@@ -1,8 +1,9 @@
 """Adapter for sops: decrypt and encrypt the secrets bundle, keep plaintext private.
 
 The plaintext of the secrets bundle lives in memory, or, where a program needs a file,
-in a private temporary directory (mode 0700, files 0600) that is removed however the
-block ends: normally, on an error, on Ctrl-C and on SIGTERM.
+in a private temporary directory (mode 0700, files 0600, on a tmpfs when there is one)
+that is removed however the block ends: normally, on an error, on SIGINT, SIGTERM,
+SIGHUP and SIGQUIT; a later run removes what a killed one (SIGKILL) left.
 
     is_encrypted(path)               -> bool     a sops file (has sops metadata and a MAC)
     require_encrypted(path, shown)               SecretsError when it holds plaintext
@@ -10,6 +11,7 @@ block ends: normally, on an error, on Ctrl-C and on SIGTERM.
     decrypt_text(path)               -> str
     encrypt(plaintext_file, target, recipients=(), root=...) -> bytes   sops's output
     private_tempdir()                            context manager: a 0700 directory
+    remove_stale_private_dirs()      -> [Path]   leftovers of killed runs, removed
     write_private(path, data)                    a new 0600 file
     write_atomic(path, data)                     temp file in the same folder + os.replace
 
@@ -25,12 +27,10 @@ import contextlib
 import os
 import re
 import shutil
-import signal
+import stat
 import tempfile
-import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from types import FrameType
 
 import yaml
 
@@ -126,46 +126,103 @@ def stage_file(path: Path, data: bytes, *, mode: int = 0o600) -> Path:
     return temp
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised as an interruption so that cleanup code runs.
+#: The prefix of private folders; the process ID follows, so that leftovers of a run
+#: that was killed (SIGKILL, a power cut) are recognised and removed by the next one.
+PRIVATE_PREFIX = "talos-tasks-"
+#: Where private folders go, first usable wins: memory-backed file systems, so that
+#: plaintext never reaches a disk; then the usual temporary folder ($TMPDIR).
+PRIVATE_BASES: tuple[str, ...] = ("$XDG_RUNTIME_DIR", "/dev/shm")
 
-    An interruption rather than ``SystemExit``: whoever runs a program waits for it (or
-    stops it) on ``KeyboardInterrupt`` before letting go, so no child is left writing
-    into a directory that is being removed.
-    """
+
+def private_base() -> Path:
+    """The folder private folders are made in: ``$XDG_RUNTIME_DIR`` or ``/dev/shm`` when
+    present and writable, else the temporary folder (``$TMPDIR``)."""
+    for candidate in _private_candidates():
+        if candidate.is_dir() and os.access(candidate, os.W_OK | os.X_OK):
+            return candidate
+    return Path(tempfile.gettempdir())
 
 
-def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise Terminated(f"terminated by signal {signum}")
+def _private_candidates() -> list[Path]:
+    found = []
+    for base in PRIVATE_BASES:
+        value = os.environ.get(base[1:], "") if base.startswith("$") else base
+        if value:
+            found.append(Path(value))
+    return found
+
+
+def remove_stale_private_dirs() -> list[Path]:
+    """Remove this user's private folders whose process is gone (it was killed before it
+    could clean up); returns them. Folders of running processes are left alone."""
+    removed = []
+    for base in {*_private_candidates(), Path(tempfile.gettempdir())}:
+        try:
+            entries = list(base.glob(f"{PRIVATE_PREFIX}*"))
+        except OSError:
+            continue
+        for entry in entries:
+            pid = _owner_pid(entry)
+            if pid is None or _alive(pid):
+                continue
+            shutil.rmtree(entry, ignore_errors=True)
+            if not entry.exists():
+                removed.append(entry)
+    return removed
+
+
+def _owner_pid(entry: Path) -> int | None:
+    """The process that made ``entry``, if it is one of our private folders."""
+    rest = entry.name[len(PRIVATE_PREFIX):]
+    pid, dash, _ = rest.partition("-")
+    if not dash or not pid.isdigit():
+        return None
+    try:
+        info = entry.lstat()
+    except OSError:
+        return None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        return None
+    return int(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextlib.contextmanager
-def private_tempdir(prefix: str = "talos-tasks-") -> Iterator[Path]:
-    """A directory only this user can enter, removed on exit, error, Ctrl-C or SIGTERM.
+def private_tempdir(prefix: str = PRIVATE_PREFIX) -> Iterator[Path]:
+    """A directory only this user can enter, removed however the block ends.
 
-    Ctrl-C arrives as ``KeyboardInterrupt``; SIGTERM is turned into :class:`Terminated`
-    (a ``KeyboardInterrupt``) for the duration of the block (main thread only), so the
-    directory is removed in every case but SIGKILL, after the program running in it
-    has stopped.
+    Made in :func:`private_base` (a tmpfs when there is one). Inside the block SIGINT,
+    SIGTERM, SIGHUP and SIGQUIT raise (see :mod:`talos.interrupts`), so the directory
+    is removed in every case but SIGKILL, after the program running in it has stopped;
+    the interruption then surfaces as :class:`~talos.errors.Interrupted`. Leftovers of
+    earlier runs that were killed are removed first.
     """
-    try:
-        path = Path(tempfile.mkdtemp(prefix=prefix))
-    except OSError as exc:
-        raise OutputError(
-            f"cannot create a private folder in {tempfile.gettempdir()}: "
-            f"{exc.strerror or exc}; free some space there or point TMPDIR at another folder"
-        ) from exc
-    os.chmod(path, 0o700)
-    previous = None
-    in_main = threading.current_thread() is threading.main_thread()
-    if in_main:
-        previous = signal.signal(signal.SIGTERM, _raise_on_sigterm)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-        if in_main:
-            signal.signal(signal.SIGTERM, previous)
+    from talos.interrupts import interruptible
+
+    remove_stale_private_dirs()
+    base = private_base()
+    with interruptible("the work on the decrypted secrets"):
+        try:
+            path = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=base))
+        except OSError as exc:
+            raise OutputError(
+                f"cannot create a private folder in {base}: {exc.strerror or exc}; free "
+                "some space there or point TMPDIR at another folder"
+            ) from exc
+        try:
+            os.chmod(path, 0o700)
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 # -- running sops ------------------------------------------------------------------------

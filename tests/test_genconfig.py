@@ -7,7 +7,10 @@ plaintext of the secrets bundle may be left outside ``clusterconfig/``.
 from __future__ import annotations
 
 import errno
+import hashlib
+import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -30,7 +33,7 @@ from sopskit import (
     secrets_bundle,
 )
 
-from talos import sops
+from talos import fileset, sops
 from talos.cluster import Cluster, load_cluster_file
 from talos.errors import (
     ClusterFileError,
@@ -112,6 +115,7 @@ def project(
     temp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
     monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(temp))  # private folders go there first
     monkeypatch.chdir(root)
     standin.set_state(standin.pitower())
     yield Project(root, temp, standin)
@@ -517,16 +521,16 @@ def test_a_full_disk_or_read_only_output_changes_nothing(
     project: Project, monkeypatch: pytest.MonkeyPatch, code: int
 ) -> None:
     project.generate()
-    real = sops.stage_file
+    real = fileset._write_new
     count = {"n": 0}
 
-    def flaky(path: Path, data: bytes, *, mode: int = 0o600) -> Path:
+    def flaky(path: Path, data: bytes) -> None:
         count["n"] += 1
         if count["n"] == 4:
             raise OSError(code, os.strerror(code), str(path))
-        return real(path, data, mode=mode)
+        real(path, data)
 
-    monkeypatch.setattr(sops, "stage_file", flaky)
+    monkeypatch.setattr(fileset, "_write_new", flaky)
     message = fails_cleanly(project, OutputError, os.strerror(code), force=True)
     assert "nothing in clusterconfig/ was changed" in message
 
@@ -779,3 +783,208 @@ def test_files_every_node_shares_are_read_once_for_all_nodes(
     assert reads["secrets.sops.yaml"] == 1
     assert reads["worker-04.patch"] == 1
     assert len({d["patches/general.patch"] for d in digests}) == 1
+
+
+# -- signals: no plaintext survives any ending but SIGKILL -------------------------------
+
+STOPPING_SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT]
+# A terminal sends SIGINT (Ctrl-C), SIGQUIT (Ctrl-\) and SIGHUP (closed) to the whole
+# foreground process group, the program running included; `kill` sends SIGTERM to us only.
+TO_GROUP = {signal.SIGINT, signal.SIGQUIT, signal.SIGHUP}
+
+
+def slow_wrapper(path: Path, real: str, *, before: bool) -> Path:
+    """``real`` behind a script that signals (touches $SLOW_MARK) and waits a second,
+    before running it (``before``) or after (so its output is already on disk); not for
+    ``talosctl version``, asked before anything is decrypted. A copy
+    of what `talosctl gen secrets` wrote goes to $WITNESS, for the test to search for."""
+    wait = 'case "$1" in version) ;; *) touch "$SLOW_MARK"; sleep 1;; esac\n'
+    path.write_text(
+        "#!/bin/sh\n"
+        + (wait if before else "")
+        + f'"{real}" "$@" || exit 1\n'
+        + 'if [ "$1 $2" = "gen secrets" ]; then\n'
+          '  while [ "$#" -gt 0 ]; do [ "$1" = --output-file ] && cp "$2" "$WITNESS"; shift;'
+          " done\nfi\n"
+        + ("" if before else wait)
+    )
+    path.chmod(0o755)
+    return path
+
+
+@pytest.mark.parametrize("signum", STOPPING_SIGNALS, ids=lambda s: signal.Signals(s).name)
+@pytest.mark.parametrize("program", ["sops", "talosctl"])
+@pytest.mark.parametrize("task", ["genconfig", "secrets.init"])
+def test_a_signal_while_sops_or_talosctl_runs_leaves_no_secret_in_any_file(
+    project: Project, tmp_path: Path, task: str, program: str, signum: int
+) -> None:
+    project.generate()
+    before = project.snapshot()
+    bin_dir = tmp_path / "slow-bin"
+    bin_dir.mkdir()
+    witness, mark = tmp_path / "witness.yaml", tmp_path / "started"
+    env = {**os.environ, "SLOW_MARK": str(mark), "WITNESS": str(witness)}
+    real_sops = sops.shutil.which("sops", path=sopskit_path())
+    assert real_sops
+    if program == "sops":
+        slow_wrapper(bin_dir / "sops", real_sops, before=True)
+        env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    else:
+        env["TALOSCTL"] = str(slow_wrapper(bin_dir / "talosctl", env["TALOSCTL"], before=False))
+    args = [task, "--force"] if task == "genconfig" else [task, "--recipient",
+                                                         key_recipient(project)]
+    bundle = project.root / "secrets.sops.yaml"
+    if task == "secrets.init":
+        bundle.unlink()
+    proc = subprocess.Popen(
+        [*INV, "--search-root", str(REPO), *args], cwd=project.root, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while not mark.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    if signum in TO_GROUP:
+        os.killpg(proc.pid, signum)
+    else:
+        proc.send_signal(signum)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signum, stderr
+    assert "was stopped by" in stderr and "Traceback" not in stderr
+    time.sleep(0.2)
+    assert list(project.temp.iterdir()) == []
+    if task == "genconfig":
+        assert project.snapshot() == before
+        assert_no_plaintext_outside_clusterconfig(project)
+    else:
+        assert not bundle.exists()
+        values = (bundle_values(witness.read_text()) if witness.exists()
+                  else frozenset())
+        for path in [*project.root.rglob("*"), *tmp_path.rglob("*")]:
+            if path.is_file() and path != witness and project.output not in path.parents:
+                text = path.read_text(errors="replace")
+                assert not [v for v in values if v in text], path
+
+
+def sopskit_path() -> str:
+    from sopskit import sops_path
+
+    return sops_path()
+
+
+# -- all or nothing: an interruption during the final writes of a large run ---------------
+
+SWITCH_HOOK = """\
+import os, sys, time
+from pathlib import Path
+from talos import fileset
+from invoke.main import program
+
+mark, phase, output = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+count = {"n": 0}
+
+def reached(pause):
+    count["n"] += 1
+    if count["n"] == 500:
+        mark.touch()
+        time.sleep(pause)
+
+if phase == "staging":
+    write = fileset._write_new
+    def hooked_write(path, data):
+        write(path, data)
+        reached(30)
+    fileset._write_new = hooked_write
+else:
+    replace = os.replace
+    def hooked_replace(source, target):
+        replace(source, target)
+        if str(target).startswith(output):
+            reached(1 if phase == "switch" else 30)
+    fileset.os.replace = hooked_replace
+program.run(["inv", "--search-root", sys.argv[4], "genconfig"])
+"""
+
+
+def grow(root: Path, total: int) -> None:
+    lines = [f"  - name: worker-x{i:04d}\n    role: worker\n    ip: 10.1.{i // 250}.{i % 250 + 1}\n"
+             "    schematic: intel\n" for i in range(total - len(PITOWER))]
+    with (root / "cluster.yaml").open("a", encoding="utf-8") as handle:
+        handle.write("\n" + "".join(lines))
+
+
+def mark_inputs(project: Project, value: int) -> None:
+    """Change an input every node shares, so that every config changes with it."""
+    patch = project.root / "patches" / "general.patch"
+    text = re.sub(r"imageGCHighThresholdPercent: \d+", f"imageGCHighThresholdPercent: {value}",
+                  patch.read_text())
+    patch.write_text(text)
+
+
+def consistent_set(project: Project, total: int) -> int:
+    """The one value every config carries; fails unless the set is complete, its record
+    vouches for every file and no temp file or staging folder is left."""
+    state = json.loads((project.output / ".state.json").read_text())
+    names = sorted(p.name for p in project.output.iterdir())
+    assert [n for n in names if n.startswith(".") and n != ".state.json"] == []
+    configs = [n for n in names if n.endswith(".yaml")]
+    assert len(configs) == total
+    values = set()
+    for name in [*configs, "talosconfig"]:
+        data = (project.output / name).read_bytes()
+        key = name.removesuffix(".yaml")
+        assert state["files"][key]["output"] == hashlib.sha256(data).hexdigest(), name
+        found = re.search(rb"imageGCHighThresholdPercent: (\d+)", data)
+        if found:
+            values.add(int(found.group(1)))
+    assert len(values) == 1, values
+    return values.pop()
+
+
+def test_an_interruption_during_the_final_writes_of_1000_nodes_leaves_one_whole_set(
+    project: Project, tmp_path: Path
+) -> None:
+    total = 1000
+    grow(project.root, total)
+    mark_inputs(project, 61)
+    project.generate()
+    assert consistent_set(project, total) == 61
+
+    def run(phase: str, signum: int) -> subprocess.CompletedProcess[str]:
+        mark = tmp_path / f"mark-{phase}"
+        proc = subprocess.Popen(
+            [sys.executable, "-c", SWITCH_HOOK, str(mark), phase, str(project.output),
+             str(REPO)], cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 120
+        while not mark.exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        proc.send_signal(signum)
+        stdout, stderr = proc.communicate(timeout=120)
+        return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+    # Ctrl-C while the new files are being written: the old set stays, whole.
+    mark_inputs(project, 62)
+    stopped = run("staging", signal.SIGINT)
+    assert stopped.returncode == 130, stopped.stderr
+    assert "clusterconfig/ was left as it was" in stopped.stderr
+    assert consistent_set(project, total) == 61
+    # SIGTERM while they are being moved into place: the switch completes first.
+    switched = run("switch", signal.SIGTERM)
+    assert switched.returncode == 143, switched.stderr
+    assert "after clusterconfig/ had switched to the new configs" in switched.stderr
+    assert consistent_set(project, total) == 62
+    # SIGKILL halfway through the switch: the next run finishes it, and has nothing to do.
+    mark_inputs(project, 63)
+    killed = run("killed", signal.SIGKILL)
+    assert killed.returncode == -signal.SIGKILL
+    assert [p.name for p in project.output.iterdir() if p.name.startswith(".commit-")]
+    after = inv(project, "genconfig")
+    assert after.returncode == 0, after.stderr
+    assert "Nothing to do" in after.stdout and "by hand" not in after.stdout + after.stderr
+    assert consistent_set(project, total) == 63
+    assert list(project.temp.iterdir()) == []

@@ -227,7 +227,47 @@ def test_private_tempdir_is_0700_and_removed_after_success_and_error() -> None:
     assert not second.exists()
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_private_folders_go_to_a_tmpfs_first_then_tmpdir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime, temp = tmp_path / "run", tmp_path / "tmp"
+    runtime.mkdir()
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    with sops.private_tempdir() as folder:
+        assert folder.parent == runtime
+        assert folder.name.startswith(f"talos-tasks-{os.getpid()}-")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "absent"))
+    monkeypatch.setattr(sops, "PRIVATE_BASES", ("$XDG_RUNTIME_DIR", str(tmp_path / "no-shm")))
+    with sops.private_tempdir() as folder:
+        assert folder.parent == temp
+    if Path("/dev/shm").is_dir():
+        monkeypatch.setattr(sops, "PRIVATE_BASES", ("$XDG_RUNTIME_DIR", "/dev/shm"))
+        assert sops.private_base() == Path("/dev/shm")
+
+
+def test_leftovers_of_a_killed_run_are_removed_and_those_of_a_live_one_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead = tmp_path / f"talos-tasks-{gone.stdout.strip()}-abcd1234"
+    live = tmp_path / f"talos-tasks-{os.getppid()}-abcd1234"
+    other = tmp_path / "talos-tasks-notours"
+    for folder in (dead, live, other):
+        folder.mkdir(mode=0o700)
+        (folder / "secrets.yaml").write_text("plaintext")
+    with sops.private_tempdir():
+        pass
+    assert not dead.exists()
+    assert live.exists() and other.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, other.name])
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP,
+                                    signal.SIGQUIT])
 def test_private_tempdir_is_removed_when_the_process_is_interrupted(
     tmp_path: Path, signum: int
 ) -> None:
@@ -241,13 +281,15 @@ def test_private_tempdir_is_removed_when_the_process_is_interrupted(
         """)
     proc = subprocess.Popen(
         [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO,
-        env={**os.environ, "TMPDIR": str(tmp_path)},
+        env={**os.environ, "TMPDIR": str(tmp_path), "XDG_RUNTIME_DIR": str(tmp_path)},
+        stderr=subprocess.PIPE,
     )
-    assert proc.stdout is not None
+    assert proc.stdout is not None and proc.stderr is not None
     made = Path(proc.stdout.readline().strip())
     assert (made / "secrets.yaml").exists()
     proc.send_signal(signum)
     proc.wait(timeout=10)
+    assert "Interrupted" in proc.stderr.read()  # raised, after the cleanup
     assert proc.returncode != 0
     assert not made.exists()
     assert list(tmp_path.iterdir()) == []
@@ -284,6 +326,7 @@ def test_a_temp_folder_that_cannot_be_made_is_one_line(
 ) -> None:
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("")
+    monkeypatch.setattr(sops, "PRIVATE_BASES", ())
     monkeypatch.setattr(tempfile, "tempdir", str(not_a_folder))
     with pytest.raises(OutputError, match=r"cannot create a private folder in .*TMPDIR"), \
             sops.private_tempdir():

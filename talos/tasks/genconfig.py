@@ -32,15 +32,17 @@ def genconfig(
 ) -> None:
     """Generate clusterconfig/<node>.yaml from the secrets and patches (changed nodes only)."""
     from talos.genconfig import generate, version_skew
+    from talos.interrupts import interruptible
     from talos.targets import talosctl_for
 
     cluster = load_cluster(c)
     dry = is_dry(c)
     nodes = cluster.select(node) if node else None
-    report = generate(
-        cluster, talosctl=talosctl_for(cluster, dry=dry), nodes=nodes, force=force,
-        validate=validate, dry=dry, progress=progress_line,
-    )
+    with interruptible("genconfig"):
+        report = generate(
+            cluster, talosctl=talosctl_for(cluster, dry=dry), nodes=nodes, force=force,
+            validate=validate, dry=dry, progress=progress_line,
+        )
     shown_dir = f"{report.output_dir.name}/"
     say(summary(report, shown_dir=shown_dir))
     skew = version_skew(cluster, report.client_version)
@@ -88,14 +90,17 @@ def summary(report: GenerationReport, *, shown_dir: str) -> str:
 )
 def init_secrets(c: Context, recipient: list[str] | None = None) -> None:
     """Create the encrypted secrets bundle once (refuses to replace an existing one)."""
+    from talos.interrupts import interruptible
     from talos.secrets import create_bundle
     from talos.targets import talosctl_for
 
     cluster = load_cluster(c)
     dry = is_dry(c)
-    target = create_bundle(
-        cluster, talosctl=talosctl_for(cluster, dry=dry), recipients=recipient or (), dry=dry
-    )
+    with interruptible("secrets.init"):
+        target = create_bundle(
+            cluster, talosctl=talosctl_for(cluster, dry=dry), recipients=recipient or (),
+            dry=dry,
+        )
     shown = target.name if target.parent == cluster.root else str(target)
     if dry:
         say(f"Dry run: would create {shown} (talosctl gen secrets, encrypted with sops); "
