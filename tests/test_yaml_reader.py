@@ -18,6 +18,7 @@ from talos.genconfig import fill_talosconfig
 from talos.goyaml import reader
 from talos.goyaml.reader import MAX_BYTES, MAX_DEPTH, YAMLInputError, safe_load, safe_load_all
 from talos.merge import apply_patches, load_patch, load_patches, parse_config
+from talos.merge.loading import line_marks
 from talos.merge.yamlio import load_documents
 from talos.schematic import load_schematic, parse_schematic
 from talos.secrets import bundle_values
@@ -191,6 +192,10 @@ def test_an_alias_bomb_in_a_patch_file_is_one_line(backend: str, tree: Path) -> 
     message = refused(lambda: load_patch("@bomb.patch", base_dir=tree), PatchError)
     assert message.startswith("bomb.patch: invalid YAML at line ")
     assert "excessive aliasing" in message
+    # with line marks kept for provenance (inv explain) too
+    message = refused(lambda: load_patch("@bomb.patch", base_dir=tree, marks=True), PatchError)
+    assert "excessive aliasing" in message
+    assert line_marks(laughs()) == []
 
 
 @pytest.mark.parametrize("content", ["", "\n\n", "# nothing yet\n", "---\n# only a comment\n"])

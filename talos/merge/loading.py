@@ -28,7 +28,7 @@ from talos.merge.documents import (
 )
 from talos.merge.jsonpatch import OperationFailure, apply_operations
 from talos.merge.yamlio import (
-    TalosLoader,
+    compose_documents,
     dump_documents,
     load_documents,
     load_documents_with_lines,
@@ -82,7 +82,11 @@ def line_marks(text: str) -> list[dict[tuple[str | int, ...], int]]:
     Only provenance needs these; loading a patch for a merge does not compute them.
     """
     marks: list[dict[tuple[str | int, ...], int]] = []
-    for root in yaml.compose_all(text, Loader=TalosLoader):
+    try:
+        roots = compose_documents(text)
+    except yaml.YAMLError:
+        return []  # the patch's own loading says what is wrong, in one line
+    for root in roots:
         found: dict[tuple[str | int, ...], int] = {}
         if root is not None:
             _mark(root, (), found)

@@ -235,6 +235,12 @@ def load_documents(text: str) -> list[Any]:
     return load_documents_with_lines(text)[0]
 
 
+def compose_documents(text: str) -> list[yaml.Node]:
+    """Each document's root node (with its line marks), checked like every YAML read."""
+    loader_class = TalosLoader if reader.LIBYAML else PureTalosLoader
+    return [node for _, node in reader.compose_all(text, loader_class)]
+
+
 def load_documents_with_lines(text: str) -> tuple[list[Any], list[int]]:
     """The documents of a YAML stream and the 1-based line where each one starts."""
     documents: list[Any] = []
