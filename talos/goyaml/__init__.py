@@ -11,7 +11,14 @@ schematic struct, so reproducing it byte for byte needs that library's conventio
 not PyYAML's: its resolver (which plain scalars are not strings), its decoder (what a
 scalar becomes in a string, bool, uint or ``any`` field), and its emitter (4-space
 indent, sequences indented under their key, literal blocks, when a scalar is quoted
-and how). This module holds exactly those conventions and nothing about schematics.
+and how). This package holds exactly those conventions and nothing about schematics,
+one module per idea:
+
+    resolver.py   what a plain scalar means; the YAML 1.1 word tables (only here)
+    decoder.py    text -> nodes -> Go values
+    emitter.py    Go values -> the bytes ``yaml.Marshal`` writes
+    values.py     GoYAMLError, GoTime, GoMap, GoStruct
+    reader.py     every YAML the tool reads: libyaml when present, go-yaml's limits
 
 Reading: :func:`compose` turns YAML text into :class:`Node` trees (first document
 only, as Go's ``Decoder.Decode`` reads one); the ``decode_*`` functions give a node's
