@@ -42,6 +42,7 @@ DEFAULT_FACTORY_URL = "https://factory.talos.dev"
 NODE_PATCH_DIR = Path("patches") / "nodes"
 OUTPUT_DIR = "clusterconfig"
 
+_STR_TAG = "tag:yaml.org,2002:str"
 _VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
 # A node name becomes a hostname and a file name: keep it a DNS label.
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -267,6 +268,8 @@ class _Document:
                 for i, item in enumerate(node.value)
             ]
         raw[path] = str(node.value)
+        if node.tag == _STR_TAG:
+            return node.value  # what the constructor would return, without its detour
         try:
             return loader.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
