@@ -20,7 +20,7 @@ from typing import Generic, Protocol, TypeVar
 
 from talos import readiness
 from talos.cluster import Node
-from talos.errors import TalosError
+from talos.errors import Interrupted, TalosError
 from talos.readiness import MachineStatusLike, Polling
 
 NO_CHANGES = "running config is already this one; nothing to do"
@@ -165,13 +165,16 @@ def run_in_turn(
     name: Callable[[T], str],
     doing: str = "working",
     progress: Callable[[str], None] = lambda line: None,
+    settle: Callable[[T], None] | None = None,
 ) -> Rollout[T]:
     """Run ``action`` on each item in order; stop at the first :class:`TalosError`.
 
     ``progress`` hears ``<name>: <doing> ...`` before each action and ``<name>: <account>``
-    after, ``action`` returning that short account of what it did. Ctrl-C stops the run
-    like a failure (exit code 130), so the account of what was done is not lost. Any
-    other exception is a bug and propagates.
+    after, ``action`` returning that short account of what it did. Ctrl-C (or SIGTERM
+    made an interruption) stops the run like a failure (exit code 130 or 143), so the
+    account of what was done is not lost: the item in flight is named, and ``settle``
+    waits for it to be back (a second Ctrl-C stops waiting). Any other exception is a
+    bug and propagates.
     """
     rollout: Rollout[T] = Rollout()
     for index, item in enumerate(items):
@@ -179,8 +182,16 @@ def run_in_turn(
         try:
             account = action(item)
         except (TalosError, KeyboardInterrupt) as caught:
-            exc = caught if isinstance(caught, TalosError) else _interrupted()
+            exc = caught if isinstance(caught, TalosError) else _interrupted(caught)
             progress(f"{name(item)}: FAILED: {exc}")
+            if isinstance(exc, Interrupted) and settle is not None:
+                progress(f"{name(item)}: in flight; waiting until it is back (Ctrl-C again "
+                         "to stop waiting) ...")
+                try:
+                    settle(item)
+                    progress(f"{name(item)}: back and ready")
+                except (TalosError, KeyboardInterrupt):
+                    progress(f"{name(item)}: not waited for; check it")
             rollout.failed = (item, exc)
             rollout.not_attempted = list(items[index + 1:])
             return rollout
@@ -189,10 +200,12 @@ def run_in_turn(
     return rollout
 
 
-def _interrupted() -> TalosError:
-    error = TalosError("interrupted (Ctrl-C) while in progress; check this node's state")
-    error.exit_code = 130
-    return error
+def _interrupted(caught: BaseException) -> Interrupted:
+    from talos.interrupts import signal_name, signal_number
+
+    return Interrupted(f"interrupted ({signal_name(caught)}) while in flight; no other node "
+                       "was started; check this node's state",
+                       signal_number=signal_number(caught))
 
 
 def rollout_rows(
@@ -209,6 +222,8 @@ def rollout_rows(
 
 def rollout_error(rollout: Rollout[T], *, name: Callable[[T], str], verb: str) -> TalosError:
     """One line for a stopped rollout: where it stopped, why, what was and was not done."""
+    from talos.errors import RolloutError
+
     assert rollout.failed is not None
     item, exc = rollout.failed
     parts = [f"{verb} stopped at {name(item)}: {exc}"]
@@ -216,10 +231,31 @@ def rollout_error(rollout: Rollout[T], *, name: Callable[[T], str], verb: str) -
         parts.append(f"{verb} done: {', '.join(name(i) for i, _ in rollout.done)}")
     if rollout.not_attempted:
         parts.append(f"not attempted: {', '.join(name(i) for i in rollout.not_attempted)}")
+    if isinstance(exc, Interrupted):
+        parts.append(f"in flight: {name(item)}; run again to finish")
+        return Interrupted("; ".join(parts), signal_number=exc.exit_code - 128)
     parts.append(f"fix {name(item)} and run again")
-    error = TalosError("; ".join(parts))
+    error = RolloutError("; ".join(parts))
     error.exit_code = exc.exit_code
     return error
+
+
+def rollout_json(rollout: Rollout[T], *, name: Callable[[T], str], done_as: str,
+                 address: Callable[[T], str]) -> list[dict[str, object]]:
+    """The rows of :func:`rollout_rows` for ``--json``: node, address, result, message."""
+    rows: list[dict[str, object]] = [
+        {"node": name(item), "address": address(item),
+         "result": "unchanged" if item in rollout.unchanged else done_as, "message": account}
+        for item, account in rollout.done
+    ]
+    if rollout.failed is not None:
+        item, exc = rollout.failed
+        rows.append({"node": name(item), "address": address(item),
+                     "result": "interrupted" if isinstance(exc, Interrupted) else "failed",
+                     "message": str(exc)})
+    rows.extend({"node": name(item), "address": address(item), "result": "not attempted",
+                 "message": ""} for item in rollout.not_attempted)
+    return rows
 
 
 def step_name(step: ApplyStep) -> str:
@@ -232,6 +268,7 @@ def run_apply(
     *,
     progress: Callable[[str], None] = lambda line: None,
     waiting: Polling | None = None,
+    gate: Callable[[TargetLike], None] | None = None,
 ) -> Rollout[ApplyStep]:
     """Apply each step's config in turn; stop at the first node that fails.
 
@@ -240,7 +277,8 @@ def run_apply(
     take its config is waited for (running and ready) before the next is touched, so two
     control planes are never down at once. Nodes installed from maintenance mode
     (``--insecure``) are not waited for: a first control plane is not ready until
-    ``inv bootstrap``.
+    ``inv bootstrap``. ``gate`` runs after a control plane that rebooted is back (the
+    tasks wait there until etcd is healthy again).
     """
     waiting = waiting or Polling()
     unchanged: list[ApplyStep] = []
@@ -259,10 +297,17 @@ def run_apply(
         if result.reboot and not step.insecure:
             progress(f"{step.name}: {said}; waiting for it to be back ...")
             wait_until_ready(talosctl, step.target, waiting)
+            if gate is not None and step.target.node.is_controlplane:
+                progress(f"{step.name}: back; waiting for etcd to be healthy ...")
+                gate(step.target)
             return f"{said}; back and ready"
         return said
 
-    rollout = run_in_turn(steps, apply, name=step_name, doing="applying", progress=progress)
+    def settle(step: ApplyStep) -> None:
+        wait_until_ready(talosctl, step.target, waiting)
+
+    rollout = run_in_turn(steps, apply, name=step_name, doing="applying", progress=progress,
+                          settle=settle)
     rollout.unchanged = unchanged
     return rollout
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -223,6 +224,29 @@ def inspect(cluster: Cluster, talosctl: Talosctl) -> EtcdHealth:
         error = "no control plane's etcd answered"
     return judge(controlplanes, report, members=members, members_asked=asked,
                  members_error=error)
+
+
+def wait_until_healthy(
+    cluster: Cluster,
+    talosctl: Talosctl,
+    *,
+    timeout: float = 300.0,
+    interval: float = 2.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> EtcdHealth:
+    """Ask until etcd is healthy (a rebooted member takes a moment to rejoin); after
+    ``timeout`` seconds, :class:`RolloutError` with what was wrong last."""
+    deadline = clock() + timeout
+    while True:
+        health = inspect(cluster, talosctl)
+        if health.healthy:
+            return health
+        if clock() >= deadline:
+            problems = "; ".join(str(p) for p in health.problems)
+            raise RolloutError(f"etcd is not healthy {timeout:g}s later: {problems}; check "
+                               "it with inv etcd.status before going on")
+        sleep(interval)
 
 
 # -- snapshots ------------------------------------------------------------------------------

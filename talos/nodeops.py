@@ -66,15 +66,24 @@ def reboot_in_turn(
     *,
     timeout: str | None = None,
     progress: Callable[[str], None] = lambda line: None,
+    gate: Callable[[TargetLike], None] | None = None,
+    settle: Callable[[TargetLike], None] | None = None,
 ) -> Rollout[TargetLike]:
-    """Reboot one node at a time, control planes first, waiting for each to come back."""
+    """Reboot one node at a time, control planes first, waiting for each to come back;
+    after a control plane, ``gate`` (the tasks wait there until etcd is healthy again).
+    ``settle`` waits for a node left in flight by an interruption."""
 
     def reboot(target: TargetLike) -> str:
         talosctl.reboot(target.address, wait=True, timeout=timeout)
+        if gate is not None and target.node.is_controlplane:
+            progress(f"{target.node.name}: back; waiting for etcd to be healthy ...")
+            gate(target)
+            return "rebooted and back, etcd healthy"
         return "rebooted and back"
 
     return run_in_turn(rollout_order(targets), reboot, name=target_name,
-                       doing="rebooting, waiting for it to come back", progress=progress)
+                       doing="rebooting, waiting for it to come back", progress=progress,
+                       settle=settle)
 
 
 def check_wipe(labels: Sequence[str]) -> tuple[str, ...]:

@@ -22,6 +22,7 @@ from talos.compat import client_problem, kubernetes_problem, upgrade_problem
 from talos.errors import RolloutError
 
 if TYPE_CHECKING:
+    from talos.cluster import Cluster
     from talos.etcd import EtcdHealth
 
 FORCE_SKIPS = "etcd health and membership checks of the control planes"
@@ -81,3 +82,30 @@ def require_versions(problems: Sequence[str], *, action: str) -> None:
     if problems:
         raise RolloutError(f"pre-flight refused {action}: {'; '.join(problems)}. Nothing "
                            "was changed")
+
+
+def require_cluster_versions(cluster: Cluster) -> None:
+    """``genconfig``'s check: the cluster file's Kubernetes version runs on its Talos."""
+    from talos.errors import ClusterFileError
+
+    problems = cluster_version_problems(cluster.kubernetes_version,
+                                        [cluster.talos_version_of(n) for n in cluster.nodes])
+    if problems:
+        raise ClusterFileError(str(cluster.path), "; ".join(problems), key="kubernetesVersion")
+
+
+def cluster_version_problems(
+    kubernetes: str, talos_versions: Iterable[str]
+) -> list[str]:
+    """What ``genconfig`` refuses: a Kubernetes version a node's Talos does not run.
+    Talos minors without rules here are left to talosctl."""
+    from talos.compat import RULES, parse
+
+    problems = []
+    for talos in dict.fromkeys(talos_versions):
+        if parse(talos)[:2] not in RULES:
+            continue
+        problem = kubernetes_problem(kubernetes, talos)
+        if problem:
+            problems.append(problem)
+    return problems

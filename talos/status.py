@@ -36,6 +36,7 @@ MAX_WORKERS = 16
 SHORT_ID = 12
 
 NOT_FOUND = "not found"
+NOT_READY = "not ready"
 CURRENT, OUTDATED, MISSING, UNKNOWN = "current", "outdated", "missing", "unknown"
 
 
@@ -57,6 +58,8 @@ class NodeFacts:
     schematic: str | None = None
     config: str = UNKNOWN  # current | outdated | missing | unknown
     problem: str | None = None
+    ready: bool | None = None  # machine status: running and ready (None: not learnt)
+    stage: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,8 @@ class NodeStatus:
     schematic_desired: str
     config: str
     problem: str | None
+    ready: bool | None = None
+    stage: str | None = None
 
     @property
     def found(self) -> bool:
@@ -96,11 +101,14 @@ class NodeStatus:
 
     @property
     def state(self) -> str:
-        """``ok``, ``not found``, ``unreachable`` or ``outdated`` (version, schematic, config)."""
+        """``ok``, ``not found``, ``unreachable``, ``not ready`` or ``outdated`` (version,
+        schematic, config)."""
         if not self.found:
             return NOT_FOUND
         if not self.reachable:
             return "unreachable"
+        if self.ready is False:
+            return NOT_READY
         if self.talos_current is False or self.schematic_current is False:
             return "outdated"
         if self.config in (OUTDATED, MISSING):
@@ -113,6 +121,8 @@ class NodeStatus:
             "role": self.role,
             "address": self.address,
             "reachable": self.reachable,
+            "ready": self.ready,
+            "stage": self.stage,
             "talos": {
                 "running": self.talos_running,
                 "desired": self.talos_desired,
@@ -160,7 +170,17 @@ def probe(talosctl: Talosctl, address: str) -> NodeFacts:
         raise
     except CommandError as exc:
         return NodeFacts(address, True, version, None, problem=first_line(exc))
-    return NodeFacts(address, True, version, schematic)
+    try:
+        status = talosctl.machine_status(address)
+    except ToolMissingError:
+        raise
+    except CommandError as exc:
+        return NodeFacts(address, True, version, schematic, problem=first_line(exc))
+    ready = status.stage.lower() == "running" and status.ready
+    problem = None if ready else f"stage {status.stage}, not ready" + (
+        f" ({'; '.join(status.unmet)})" if status.unmet else "")
+    return NodeFacts(address, True, version, schematic, problem=problem, ready=ready,
+                     stage=status.stage)
 
 
 def config_judge(cluster: Cluster) -> Callable[[Cluster, Node], str]:
@@ -213,7 +233,7 @@ def collect_facts(
         facts = probe(talosctl, where.address)
         return NodeFacts(
             facts.address, facts.reachable, facts.talos_version, facts.schematic, state,
-            facts.problem,
+            facts.problem, facts.ready, facts.stage,
         )
 
     if not nodes:
@@ -258,13 +278,17 @@ def status_rows(
                 schematic_desired=want.schematic,
                 config=seen.config,
                 problem=seen.problem,
+                ready=seen.ready,
+                stage=seen.stage,
             )
         )
     return rows
 
 
-STATUS_HEADERS = ["NODE", "ROLE", "ADDRESS", "REACHABLE", "TALOS", "SCHEMATIC", "CONFIG"]
-_STATE_COLOURS = {"ok": "green", "outdated": "yellow", "unreachable": "red", NOT_FOUND: "red"}
+STATUS_HEADERS = ["NODE", "ROLE", "ADDRESS", "REACHABLE", "READY", "TALOS", "SCHEMATIC",
+                  "CONFIG"]
+_STATE_COLOURS = {"ok": "green", "outdated": "yellow", NOT_READY: "yellow", "unreachable": "red",
+                  NOT_FOUND: "red"}
 
 
 def short(schematic: str | None) -> str:
@@ -280,11 +304,13 @@ def running_vs_desired(running: str | None, desired: str, shown: Callable[[str],
 
 def status_cells(row: NodeStatus) -> list[str]:
     reachable = ("yes" if row.reachable else "no") if row.found else NOT_FOUND
+    ready = "-" if row.ready is None else ("yes" if row.ready else f"no ({row.stage})")
     return [
         row.node,
         row.role,
         row.address or "-",
         reachable,
+        ready,
         running_vs_desired(row.talos_running, row.talos_desired, str),
         running_vs_desired(row.schematic_running, row.schematic_desired, short),
         row.config,
@@ -310,6 +336,7 @@ def status_summary(rows: Sequence[NodeStatus]) -> str:
     problems = [
         ([r.node for r in rows if r.found and not r.reachable], "unreachable"),
         ([r.node for r in rows if not r.found], "not found among the members"),
+        ([r.node for r in rows if r.ready is False], "not ready"),
         ([r.node for r in rows if r.talos_current is False], "on another Talos version"),
         ([r.node for r in rows if r.schematic_current is False], "on another schematic"),
         ([r.node for r in rows if r.config == MISSING], "without a generated config"),
@@ -322,7 +349,7 @@ def status_summary(rows: Sequence[NodeStatus]) -> str:
         if names
     ]
     if not said:
-        return f"{total}: all reachable, running what the cluster file says"
+        return f"{total}: all reachable and ready, running what the cluster file says"
     lines = [f"{total}: " + "; ".join(said)]
     if any(r.config in (MISSING, OUTDATED) for r in rows):
         lines[0] += " (inv genconfig)"
@@ -332,6 +359,14 @@ def status_summary(rows: Sequence[NodeStatus]) -> str:
 
 def status_json(rows: Sequence[NodeStatus]) -> str:
     return json.dumps([row.as_json() for row in rows], indent=2)
+
+
+def status_exit_code(rows: Sequence[NodeStatus]) -> int:
+    """0: every node reachable, ready and running what the cluster file says; 1: a node
+    cannot be asked (unreachable, not found); 2: something differs."""
+    if any(not r.found or not r.reachable for r in rows):
+        return 1
+    return 0 if all(r.state == "ok" for r in rows) else 2
 
 
 # -- health (pure) ----------------------------------------------------------------------

@@ -75,3 +75,27 @@ def test_an_unknown_target_minor_says_which_are_known() -> None:
 
     with pytest.raises(UsageError, match=r"1\.10, 1\.11, 1\.12"):
         upgrade_problem("v1.12.4", "v1.13.0")
+
+
+def test_genconfig_refuses_a_kubernetes_version_the_nodes_talos_cannot_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from invoke.context import Context
+    from invoke.exceptions import Exit
+
+    from talos.tasks.genconfig import genconfig
+
+    repo = Path(__file__).resolve().parents[1]
+    text = (repo / "cluster.yaml").read_text()
+    assert "kubernetesVersion: v1.35.0" in text
+    (tmp_path / "cluster.yaml").write_text(
+        text.replace("kubernetesVersion: v1.35.0", "kubernetesVersion: v1.36.0"))
+    for folder in ("patches", "extensions"):
+        (tmp_path / folder).symlink_to(repo / folder)
+    monkeypatch.setenv("TALOS_CLUSTER_FILE", str(tmp_path / "cluster.yaml"))
+    with pytest.raises(Exit) as caught:
+        genconfig(Context())
+    message = str(caught.value.message)
+    assert "kubernetesVersion: Kubernetes v1.36.0 is too new for Talos v1.12.4" in message
+    assert "v1.30.0 to 1.35.x" in message
+    assert not (tmp_path / "clusterconfig").exists()

@@ -197,13 +197,17 @@ CP = {"worker-01": "192.168.0.201", "worker-02": "192.168.0.202", "worker-03": "
 def test_inv_apply_node_worker_03_applies_its_config_to_its_address_only(
     standin: Standin, project: Path
 ) -> None:
-    standin.pitower()
-    result = inv(project, "apply", "--node", "worker-03")
+    standin.pitower(bootstrapped=True)
+    result = inv(project, "apply", "--node", "worker-03", "--yes")
     assert result.returncode == 0, result.stderr
-    assert node_calls(standin) == [
+    calls = node_calls(standin)
+    assert [argv for argv in calls if argv[0] == "apply-config"] == [
         applied(project, "worker-03", "192.168.0.203", "--dry-run"),  # anything to do?
         applied(project, "worker-03", "192.168.0.203"),
     ]
+    # a control plane: etcd checked and snapshotted between the plan and the change
+    commands = [" ".join(argv[:2]) for argv in calls]
+    assert commands.index("etcd status") < commands.index("etcd snapshot") < len(calls) - 1
     assert "worker-03: Applied configuration without a reboot" in result.stdout
     assert standin.node("192.168.0.203")["config"] is not None
 
@@ -211,12 +215,12 @@ def test_inv_apply_node_worker_03_applies_its_config_to_its_address_only(
 def test_apply_role_controlplane_goes_through_the_control_planes_in_order(
     standin: Standin, project: Path
 ) -> None:
-    standin.pitower()
-    result = inv(project, "apply", "--role", "controlplane", "--mode", "no-reboot")
+    standin.pitower(bootstrapped=True)
+    result = inv(project, "apply", "--role", "controlplane", "--mode", "no-reboot", "--yes")
     assert result.returncode == 0, result.stderr
-    assert node_calls(standin) == [
+    assert [argv for argv in node_calls(standin) if argv[0] == "apply-config"] == [
         [*applied(project, name, ip)[:-1], "no-reboot", *dry_run]
-        for name, ip in CP.items() for dry_run in (["--dry-run"], [])
+        for dry_run in (["--dry-run"], []) for name, ip in CP.items()
     ]
 
 
@@ -224,7 +228,7 @@ def test_a_node_without_ip_is_found_through_the_members_by_hostname(
     standin: Standin, project: Path
 ) -> None:
     standin.pitower()
-    result = inv(project, "apply", "--node", "worker-05")
+    result = inv(project, "apply", "--node", "worker-05", "--yes")
     assert result.returncode == 0, result.stderr
     assert node_calls(standin) == [
         [*online(project, "get members", "192.168.0.201"), "--output", "json"],
@@ -246,23 +250,17 @@ def test_a_node_nobody_knows_is_a_one_line_error_before_anything_is_applied(
     assert not any(argv[0] == "apply-config" for argv in node_calls(standin))
 
 
-def test_a_failure_on_the_second_control_plane_stops_before_the_third(
+def test_a_node_that_cannot_be_compared_stops_the_apply_before_any_change(
     standin: Standin, project: Path
 ) -> None:
-    standin.pitower(worker_02={"reachable": False})
-    result = inv(project, "apply")
+    standin.pitower(worker_02={"reachable": False}, bootstrapped=True)
+    result = inv(project, "apply", "--yes")
     assert result.returncode == 1
-    asked = [argv[argv.index("--nodes") + 1] for argv in node_calls(standin)
-             if argv[0] == "apply-config"]
-    assert list(dict.fromkeys(asked)) == ["192.168.0.201", "192.168.0.202"]
-    rows = {line.split()[0]: line.split(maxsplit=1)[1] for line in result.stdout.splitlines()
-            if line.startswith("worker-") and "  " in line and ":" not in line}
-    assert rows["worker-01"] == "applied"
-    assert rows["worker-02"] == "FAILED"
-    assert rows["worker-03"] == "not attempted"
-    assert rows["worker-pi-03"] == "not attempted"
-    assert "apply stopped at worker-02" in result.stderr
-    assert "not attempted: worker-03, worker-04" in result.stderr
+    assert all("--dry-run" in argv for argv in node_calls(standin) if argv[0] == "apply-config")
+    rows = {line.split()[0]: line.split()[2] for line in result.stdout.splitlines()
+            if line.startswith("worker-") and "192.168" in line}
+    assert rows["worker-01"] == "changes" and rows["worker-02"] == "ERROR"
+    assert "cannot plan the apply" in result.stderr and "worker-02" in result.stderr
 
 
 def test_diff_exits_2_when_a_node_would_change_and_0_once_applied(
@@ -273,7 +271,10 @@ def test_diff_exits_2_when_a_node_would_change_and_0_once_applied(
     assert before.returncode == 2, before.stderr
     assert node_calls(standin) == [applied(project, "worker-03", "192.168.0.203", "--dry-run")]
     assert "1 of 1 node(s) would change: worker-03" in before.stderr
-    assert inv(project, "apply", "--node", "worker-03").returncode == 0
+    state = standin.state()
+    state["nodes"]["192.168.0.201"]["bootstrapped"] = True
+    standin.set_state(state)
+    assert inv(project, "apply", "--node", "worker-03", "--yes").returncode == 0
     after = inv(project, "diff", "--node", "worker-03")
     assert after.returncode == 0, after.stderr
     assert "no changes on 1 node(s)" in after.stdout
@@ -367,9 +368,10 @@ def test_apply_masks_secrets_that_talosctl_quotes_in_its_error(
         f"os.execv({str(TALOSCTL)!r}, [{str(TALOSCTL)!r}, *sys.argv[1:]])\n"
     )
     wrapper.chmod(0o755)
-    standin.pitower()
+    standin.pitower(bootstrapped=True)
     env = {**os.environ, **project_env(project), "TALOSCTL": str(wrapper)}
-    result = subprocess.run([*INV, "--search-root", str(REPO), "apply", "--node", "worker-03"],
+    result = subprocess.run([*INV, "--search-root", str(REPO), "apply", "--node", "worker-03",
+                             "--yes"],
                             cwd=project, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1, result.stderr
     shown = result.stdout + result.stderr
@@ -449,7 +451,7 @@ def test_reboot_role_worker_reboots_each_worker_in_turn(
     standin: Standin, project: Path
 ) -> None:
     standin.pitower(reboot_seconds=0.2)
-    result = inv(project, "reboot", "--role", "worker")
+    result = inv(project, "reboot", "--role", "worker", "--yes")
     assert result.returncode == 0, result.stderr
     reboots = [argv for argv in node_calls(standin) if argv[0] == "reboot"]
     workers = ["192.168.0.204", "192.168.0.205", "192.168.0.206", "192.168.0.211",
@@ -488,7 +490,7 @@ def test_reset_options_reach_talosctl(standin: Standin, project: Path) -> None:
 def test_reset_refuses_without_a_terminal_and_without_yes(
     standin: Standin, project: Path
 ) -> None:
-    standin.pitower()
+    standin.pitower(bootstrapped=True)
     result = inv(project, "reset", "--node", "worker-03", stdin="worker-03\n")
     assert result.returncode == 1
     assert "refusing to reset worker-03" in result.stderr
@@ -532,7 +534,7 @@ def test_apply_insecure_installs_a_node_in_maintenance_mode_without_talosconfig(
     standin: Standin, project: Path
 ) -> None:
     standin.pitower(worker_04={"maintenance": True})
-    result = inv(project, "apply", "--node", "worker-04", "--insecure")
+    result = inv(project, "apply", "--node", "worker-04", "--insecure", "--yes")
     assert result.returncode == 0, result.stderr
     config = str(project / "clusterconfig" / "worker-04.yaml")
     assert node_calls(standin) == [
@@ -559,16 +561,16 @@ def test_apply_brings_the_config_up_to_date_first_and_only_when_it_changed(
     standin.pitower()
     root = pitower_project(tmp_path)
     # a fresh clone: no configs and no talosconfig yet, and worker-05 to be found by members
-    first = inv(root, "apply", "--node", "worker-04", "--node", "worker-05")
+    first = inv(root, "apply", "--node", "worker-04", "--node", "worker-05", "--yes")
     assert first.returncode == 0, first.stderr
     assert "configs out of date, regenerated: worker-04, worker-05" in first.stdout
     patch = root / "patches" / "nodes" / "worker-04.patch"
     patch.write_text(patch.read_text().replace("media-home", "media-lab"))
-    second = inv(root, "apply", "--node", "worker-04")
+    second = inv(root, "apply", "--node", "worker-04", "--yes")
     assert second.returncode == 0, second.stderr
     assert "regenerated: worker-04" in second.stdout
     assert "media-lab" in standin.node("192.168.0.204")["config"]
-    third = inv(root, "apply", "--node", "worker-04")
+    third = inv(root, "apply", "--node", "worker-04", "--yes")
     assert third.returncode == 0, third.stderr
     assert "regenerated" not in third.stdout
 
@@ -576,34 +578,114 @@ def test_apply_brings_the_config_up_to_date_first_and_only_when_it_changed(
 def test_a_control_plane_that_reboots_is_back_before_the_next_is_applied(
     standin: Standin, project: Path
 ) -> None:
-    standin.pitower(reboot_seconds=0.3)
-    result = inv(project, "apply", "--role", "controlplane", "--mode", "reboot")
+    standin.pitower(reboot_seconds=0.3, bootstrapped=True)
+    result = inv(project, "apply", "--role", "controlplane", "--mode", "reboot", "--yes")
     assert result.returncode == 0, result.stderr
-    calls = [(argv[0], argv[argv.index("--nodes") + 1]) for argv in node_calls(standin)]
+    calls = [(" ".join(argv[:2]) if argv[0] in ("etcd", "get") else argv[0],
+              argv[argv.index("--nodes") + 1]) for argv in node_calls(standin)
+             if "--dry-run" not in argv and argv[:2] != ["etcd", "members"]]
     runs = [call for i, call in enumerate(calls) if i == 0 or calls[i - 1] != call]
-    # each apply is followed by polls of that node's machine status until it is back
-    assert runs == [(command, ip) for ip in CP.values() for command in ("apply-config", "get")]
+    everyone = ",".join(CP.values())
+    # pre-flight and snapshot; then each apply is followed by polls of that node's machine
+    # status until it is back, and by etcd's health before the next node
+    assert runs[:2] == [("etcd status", everyone), ("etcd snapshot", CP["worker-01"])]
+    assert runs[2:] == [step for ip in CP.values() for step in (
+        ("apply-config", ip), ("get machinestatus", ip), ("etcd status", everyone))]
     assert result.stdout.count("back and ready") == 3
 
 
 def test_applying_again_leaves_nodes_alone_unless_forced(
     standin: Standin, project: Path
 ) -> None:
-    standin.pitower()
-    assert inv(project, "apply", "--role", "controlplane").returncode == 0
+    standin.pitower(bootstrapped=True)
+    assert inv(project, "apply", "--role", "controlplane", "--yes").returncode == 0
     first = len(standin.calls())
-    again = inv(project, "apply", "--role", "controlplane")
+    again = inv(project, "apply", "--role", "controlplane", "--yes")
     assert again.returncode == 0, again.stderr
     assert all("--dry-run" in argv for argv in standin.calls()[first:]
                if argv[0] == "apply-config")
-    assert again.stdout.count("nothing to do") == 3
-    assert "worker-02  unchanged" in again.stdout
+    assert again.stdout.count("nothing to change; not touched") == 3
+    assert "worker-02: nothing to change; not touched" in again.stdout
+    assert "Nothing to apply." in again.stdout
     dry = inv(project, "--dry", "apply", "--role", "controlplane")
     assert dry.returncode == 0, dry.stderr
-    assert "worker-03  unchanged" in dry.stdout
+    assert "worker-03: nothing to change; not touched" in dry.stdout
     second = len(standin.calls())
-    forced = inv(project, "apply", "--node", "worker-02", "--force")
+    forced = inv(project, "apply", "--node", "worker-02", "--force", "--yes")
     assert forced.returncode == 0, forced.stderr
     assert [argv for argv in standin.calls()[second:] if argv[0] == "apply-config"] == [
-        applied(project, "worker-02", "192.168.0.202")
+        applied(project, "worker-02", "192.168.0.202", "--dry-run"),
+        applied(project, "worker-02", "192.168.0.202"),
     ]
+
+
+# -- safety: pre-flight, confirmation, snapshot, gating -------------------------------------
+
+
+def changes(standin: Standin, command: str) -> list[list[str]]:
+    """Calls of ``command`` that change a node (dry runs left out)."""
+    return [argv for argv in node_calls(standin) if argv[0] == command
+            and "--dry-run" not in argv]
+
+
+@pytest.mark.parametrize("args", [("reboot", "--role", "controlplane"),
+                                  ("apply", "--role", "controlplane", "--mode", "reboot")])
+def test_an_unreachable_control_plane_stops_reboot_and_apply_before_any_change(
+    standin: Standin, project: Path, args: tuple[str, ...]
+) -> None:
+    standin.pitower(bootstrapped=True, worker_03={"reachable": False})
+    if args[0] == "apply":  # a node that cannot be compared stops the plan itself
+        standin.pitower(bootstrapped=True, worker_03={"etcd_running": False})
+    result = inv(project, *args, "--yes")
+    assert result.returncode == 1
+    assert "pre-flight refused" in result.stderr and "worker-03" in result.stderr
+    assert changes(standin, args[0].replace("apply", "apply-config")) == []
+    assert not [argv for argv in node_calls(standin) if argv[:2] == ["etcd", "snapshot"]]
+
+
+def test_reboot_of_control_planes_snapshots_first_and_waits_for_etcd_between_them(
+    standin: Standin, project: Path
+) -> None:
+    standin.pitower(bootstrapped=True, reboot_seconds=0.2)
+    result = inv(project, "reboot", "--role", "controlplane", "--yes", "--json")
+    assert result.returncode == 0, result.stderr
+    calls = [" ".join(argv[:2]) if argv[0] == "etcd" else argv[0]
+             for argv in node_calls(standin) if argv[0] in ("etcd", "reboot")]
+    assert calls == ["etcd status", "etcd members", "etcd snapshot",
+                     *["reboot", "etcd status", "etcd members"] * 3]
+    document = json.loads(result.stdout)
+    assert set(document) == {"dry_run", "snapshot", "nodes"}
+    assert [n["result"] for n in document["nodes"]] == ["rebooted"] * 3
+    assert set(document["nodes"][0]) == {"node", "address", "result", "message"}
+    snapshot = Path(document["snapshot"])
+    assert snapshot.parent == project / "clusterconfig" / "backups"
+    assert snapshot.stat().st_mode & 0o777 == 0o600
+    assert "etcd snapshot from worker-01" in result.stderr
+
+
+def test_apply_without_a_terminal_and_without_yes_changes_nothing(
+    standin: Standin, project: Path
+) -> None:
+    standin.pitower(bootstrapped=True)
+    result = inv(project, "apply", "--node", "worker-04")
+    assert result.returncode == 1
+    assert "no terminal to ask 'Apply to 1 node?' on, and no --yes" in result.stderr
+    assert changes(standin, "apply-config") == []
+
+
+def test_dry_apply_after_a_patch_edit_shows_the_change(
+    standin: Standin, tmp_path: Path
+) -> None:
+    standin.pitower(bootstrapped=True)
+    root = pitower_project(tmp_path)
+    assert inv(root, "apply", "--node", "worker-04", "--yes").returncode == 0
+    patch = root / "patches" / "nodes" / "worker-04.patch"
+    patch.write_text(patch.read_text().replace("media-home", "media-lab"))
+    dry = inv(root, "--dry", "apply", "--node", "worker-04", "--json")
+    assert dry.returncode == 0, dry.stderr
+    assert "+" in dry.stderr and "media-lab" in dry.stderr  # the diff, on stderr with --json
+    document = json.loads(dry.stdout)
+    assert document["dry_run"] is True
+    assert document["plan"] == [{"node": "worker-04", "address": "192.168.0.204",
+                                 "changes": True, "reboot": False, "error": None}]
+    assert "media-lab" not in standin.node("192.168.0.204")["config"]

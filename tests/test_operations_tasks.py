@@ -56,9 +56,15 @@ Run = Callable[..., str]
 def run(capsys: pytest.CaptureFixture[str]) -> Run:
     """Run a task of talos.tasks.operations as `inv` would; its stdout."""
 
-    def call(name: str, **arguments: Any) -> str:
+    def call(name: str, *, code: int = 0, **arguments: Any) -> str:
+        """``code``: the exit code the task must end with (status: 1 or 2)."""
         capsys.readouterr()
-        getattr(operations, name)(Context(), **arguments)
+        if code:
+            with pytest.raises(Exit) as caught:
+                getattr(operations, name)(Context(), **arguments)
+            assert caught.value.code == code, caught.value.message
+        else:
+            getattr(operations, name)(Context(), **arguments)
         return capsys.readouterr().out
 
     return call
@@ -94,20 +100,21 @@ def connection(argv: list[str]) -> tuple[str, str, str]:
 
 def test_status_is_one_table_for_a_mixed_cluster(standin: Any, project: Path, run: Run) -> None:
     mixed(standin)
-    out = run("status")
+    out = run("status", code=1)  # a node cannot be asked
     assert out.splitlines()[0] == "pitower: https://192.168.0.200:6443"
     rows = rows_by_node(out)
     assert list(rows) == ["worker-01", "worker-02", "worker-03", "worker-04", "worker-05",
                           "worker-06", "worker-pi-01", "worker-pi-02", "worker-pi-03"]
-    assert rows["worker-01"][1:5] == ["controlplane", "192.168.0.201", "yes", "v1.12.4"]
-    assert rows["worker-04"][2:5] == ["192.168.0.204", "no", "?"]
-    assert rows["worker-05"][2:4] == ["192.168.0.205", "yes"]  # found among the members
+    assert rows["worker-01"][1:6] == ["controlplane", "192.168.0.201", "yes", "yes",
+                                      "v1.12.4"]
+    assert rows["worker-04"][2:6] == ["192.168.0.204", "no", "-", "?"]
+    assert rows["worker-05"][2:5] == ["192.168.0.205", "yes", "yes"]  # found among members
     assert rows["worker-06"][2:5] == ["-", "not", "found"]
-    assert rows["worker-pi-02"][4:7] == ["v1.12.3", "->", "v1.12.4"]
-    assert rows["worker-pi-02"][7] == OLD_SCHEMATIC[:12]
+    assert rows["worker-pi-02"][5:8] == ["v1.12.3", "->", "v1.12.4"]
+    assert rows["worker-pi-02"][8] == OLD_SCHEMATIC[:12]
     # nothing generated in this folder yet
     assert {row[-1] for row in rows.values()} == {"missing"}
-    summary = out.split("\n\n", 1)[1]
+    summary = str(caught_summary(run, standin))
     assert "every node without a generated config (inv genconfig)" in summary
     assert "worker-04 unreachable" in summary
     assert "  worker-04: talosctl version on 192.168.0.204 failed" in summary
@@ -119,7 +126,9 @@ def test_status_json_parses_and_holds_the_same_facts(
     standin: Any, project: Path, run: Run
 ) -> None:
     mixed(standin)
-    data = {entry["node"]: entry for entry in json.loads(run("status", json=True))}
+    data = {entry["node"]: entry for entry in json.loads(run("status", json=True, code=1))}
+    assert data["worker-01"]["ready"] is True and data["worker-01"]["stage"] == "running"
+    assert data["worker-04"]["ready"] is None
     assert len(data) == 9
     assert data["worker-04"]["reachable"] is False
     assert data["worker-04"]["state"] == "unreachable"
@@ -141,7 +150,7 @@ def test_status_asks_each_node_itself_with_the_talosconfig(
     standin: Any, project: Path, run: Run
 ) -> None:
     mixed(standin)
-    run("status")
+    run("status", code=1)
     talosconfig = str(project.parent / "talosconfig")
     calls = standin.calls()
     versions = sorted(connection(argv)[1] for argv in calls if argv[0] == "version")
@@ -160,10 +169,10 @@ def test_status_asks_each_node_itself_with_the_talosconfig(
 
 def test_status_probes_the_nodes_concurrently(standin: Any, project: Path, run: Run) -> None:
     standin.pitower(latency=0.3)
-    run("status")
+    run("status", code=2)  # no config generated here: that differs
     probes = [e for e in standin.log() if e["argv"][0] in ("version", "get")
               and e["argv"][1] != "members"]
-    assert len(probes) == 18
+    assert len(probes) == 27  # version, extensions, machine status
     overlapping = max(
         sum(1 for other in probes if other["time"] < probe["end"] and probe["time"] < other["end"])
         for probe in probes
@@ -181,6 +190,42 @@ def test_without_talosctl_status_is_one_line_not_nine_unreachable_nodes(
     message = str(caught.value.message)
     assert "no talosctl at" in message and "named by TALOSCTL" in message
     assert len(message.splitlines()) == 1
+
+
+def caught_summary(run: Run, standin: Any) -> str:
+    """The summary a status that cannot ask every node ends with (its exit message)."""
+    from talos.tasks import operations as ops
+
+    with pytest.raises(Exit) as caught:
+        ops.status(Context())
+    assert caught.value.code == 1
+    return str(caught.value.message)
+
+
+def test_status_of_a_cluster_as_the_file_says_exits_0_and_a_booting_node_2(
+    standin: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run: Run
+) -> None:
+    from sopskit import pitower_project, project_env
+
+    from talos.cluster import load_cluster_file
+    from talos.genconfig import generate
+    from talos.targets import talosctl_for
+
+    root = pitower_project(tmp_path)
+    for key, value in project_env(root).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("TALOS_TASKS_TALOSCONFIG", raising=False)
+    monkeypatch.chdir(root)
+    standin.pitower()
+    cluster = load_cluster_file(root / "cluster.yaml")
+    generate(cluster, talosctl=talosctl_for(cluster))
+    assert "all reachable and ready" in run("status")
+    state = standin.state()
+    state["nodes"]["192.168.0.205"]["ready"] = False
+    state["nodes"]["192.168.0.205"]["stage"] = "booting"
+    standin.set_state(state)
+    rows = rows_by_node(run("status", code=2))
+    assert rows["worker-05"][4:6] == ["no", "(booting)"]
 
 
 # -- images --------------------------------------------------------------------------------
@@ -293,7 +338,7 @@ def test_status_tells_current_configs_from_outdated_ones(
     generate(cluster, talosctl=talosctl_for(cluster))
     with (root / "patches" / "nodes" / "worker-04.patch").open("a") as patch:
         patch.write("# changed since the configs were generated\n")
-    rows = rows_by_node(run("status"))
+    rows = rows_by_node(run("status", code=2))
     assert {name: row[-1] for name, row in rows.items()} == {
         name: "outdated" if name == "worker-04" else "current" for name in rows
     }
@@ -327,3 +372,21 @@ def test_health_with_every_control_plane_down_is_one_line(
     assert message.startswith("error: unhealthy: no control plane answers (")
     assert len(message.splitlines()) == 1
     assert not [argv for argv in standin.calls() if argv[0] == "health"]
+
+
+def test_health_json_lists_each_check_and_keeps_the_exit_code(
+    standin: Any, project: Path, run: Run, capsys: pytest.CaptureFixture[str]
+) -> None:
+    standin.pitower(bootstrapped=True)
+    document = json.loads(run("health", json=True))
+    assert set(document) == {"healthy", "asked", "summary", "checks"}
+    assert document["healthy"] is True and document["asked"] == "192.168.0.201"
+    assert document["checks"][0] == {"name": "etcd to be healthy", "outcome": "OK"}
+    assert len(document["checks"]) == 16
+    standin.pitower(bootstrapped=True, worker_pi_03={"reachable": False})
+    with pytest.raises(Exit):
+        run("health", json=True)
+    failed = json.loads(capsys.readouterr().out)
+    assert failed["healthy"] is False
+    assert failed["checks"][-1]["name"] == "apid to be ready"
+    assert "192.168.0.213" in failed["checks"][-1]["outcome"]

@@ -30,7 +30,7 @@ from talos.status import (
     status_table,
     summarise_health,
 )
-from talos.talosctl import Member, Talosctl
+from talos.talosctl import MachineStatus, Member, Talosctl
 
 REPO = Path(__file__).resolve().parents[1]
 OLD_SCHEMATIC = "a862538d" + "0" * 56
@@ -67,8 +67,8 @@ def rows_of(cluster: Cluster) -> list[NodeStatus]:
 
 def table_by_node(text: str) -> dict[str, list[str]]:
     lines = text.splitlines()
-    assert lines[0].split() == ["NODE", "ROLE", "ADDRESS", "REACHABLE", "TALOS", "SCHEMATIC",
-                                "CONFIG"]
+    assert lines[0].split() == ["NODE", "ROLE", "ADDRESS", "REACHABLE", "READY", "TALOS",
+                                "SCHEMATIC", "CONFIG"]
     return {line.split()[0]: line.split() for line in lines[1:]}
 
 
@@ -81,20 +81,20 @@ def test_a_node_running_what_is_wanted_shows_the_version_and_schematic_once(
     pitower: Cluster,
 ) -> None:
     row = table_by_node(status_table(rows_of(pitower)))["worker-01"]
-    assert row == ["worker-01", "controlplane", "192.168.0.201", "yes", "v1.12.4",
+    assert row == ["worker-01", "controlplane", "192.168.0.201", "yes", "-", "v1.12.4",
                    desired_state(pitower)["worker-01"].schematic[:12], "current"]
 
 
 def test_an_outdated_node_shows_running_then_wanted(pitower: Cluster) -> None:
     row = table_by_node(status_table(rows_of(pitower)))["worker-pi-02"]
     wanted = desired_state(pitower)["worker-pi-02"].schematic[:12]
-    assert row[3:] == ["yes", "v1.11.5", "->", "v1.12.4", OLD_SCHEMATIC[:12], "->", wanted,
-                       "current"]
+    assert row[3:] == ["yes", "-", "v1.11.5", "->", "v1.12.4", OLD_SCHEMATIC[:12], "->",
+                       wanted, "current"]
 
 
 def test_an_unreachable_node_is_a_row_not_a_failure(pitower: Cluster) -> None:
     row = table_by_node(status_table(rows_of(pitower)))["worker-04"]
-    assert row[2:5] == ["192.168.0.204", "no", "?"]
+    assert row[2:6] == ["192.168.0.204", "no", "-", "?"]
 
 
 def test_a_node_not_among_the_members_says_so(pitower: Cluster) -> None:
@@ -129,7 +129,8 @@ def test_the_summary_names_every_node_that_needs_attention(pitower: Cluster) -> 
 def test_the_summary_of_a_healthy_cluster_is_short() -> None:
     row = NodeStatus("a", "controlplane", "10.0.0.1", True, "v1.12.4", "v1.12.4", "x", "x",
                      "current", None)
-    assert status_summary([row]) == "1 node: all reachable, running what the cluster file says"
+    assert status_summary([row]) == (
+        "1 node: all reachable and ready, running what the cluster file says")
 
 
 def test_json_parses_and_holds_the_same_facts_as_the_table(pitower: Cluster) -> None:
@@ -233,6 +234,10 @@ class FakeTalosctl(Talosctl):
 
     def installed_schematic(self, node: str) -> str | None:
         return self._answer("extensions", node).get("schematic")
+
+    def machine_status(self, node: str) -> MachineStatus:
+        facts = self._answer("machinestatus", node)
+        return MachineStatus(facts.get("stage", "running"), facts.get("ready", True))
 
     def members(self, node: str) -> list[Member]:
         self._answer("members", node)
@@ -386,3 +391,46 @@ def test_on_a_terminal_rows_take_their_states_colour_and_stay_aligned(
     plain = re.sub(r"\033\[[0-9;]*m", "", coloured)
     monkeypatch.setattr(sys, "stdout", io.StringIO())
     assert plain == status_table(rows)
+
+
+def row_of(*, reachable: bool = True, ready: bool | None = True, found: bool = True,
+           running: str = "v1.12.4") -> NodeStatus:
+    return NodeStatus("a", "worker", "10.0.0.1" if found else None, reachable, running,
+                      "v1.12.4", "x", "x", "current", None, ready=ready, stage="booting"
+                      if ready is False else "running")
+
+
+def test_a_node_that_answers_but_is_not_ready_is_not_fine() -> None:
+    from talos.status import status_cells
+
+    row = row_of(ready=False)
+    assert row.state == "not ready"
+    assert status_cells(row)[4] == "no (booting)"
+    assert "a not ready" in status_summary([row])
+
+
+@pytest.mark.parametrize(("rows", "code"), [
+    ([row_of()], 0),
+    ([row_of(), row_of(ready=False)], 2),
+    ([row_of(), row_of(running="v1.12.3")], 2),
+    ([row_of(ready=False), row_of(reachable=False, ready=None)], 1),
+    ([row_of(), row_of(found=False, reachable=False, ready=None)], 1),
+])
+def test_status_exit_codes_say_fine_differs_or_cannot_ask(
+    rows: list[NodeStatus], code: int
+) -> None:
+    from talos.status import status_exit_code
+
+    assert status_exit_code(rows) == code
+
+
+def test_a_booting_node_is_read_from_its_machine_status(tmp_path: Path) -> None:
+    from talos.status import probe
+
+    config = tmp_path / "talosconfig"
+    config.write_text("context: a\n")
+    fake = FakeTalosctl(config, {"10.0.0.1": {"version": "v1.12.4", "stage": "booting",
+                                              "ready": False}})
+    facts = probe(fake, "10.0.0.1")
+    assert facts.reachable and facts.ready is False and facts.stage == "booting"
+    assert facts.problem == "stage booting, not ready"

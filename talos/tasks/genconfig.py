@@ -33,9 +33,11 @@ def genconfig(
     """Generate clusterconfig/<node>.yaml from the secrets and patches (changed nodes only)."""
     from talos.genconfig import generate, version_skew
     from talos.interrupts import interruptible
+    from talos.preflight import require_cluster_versions
     from talos.targets import talosctl_for
 
     cluster = load_cluster(c)
+    require_cluster_versions(cluster)  # a Kubernetes version the nodes' Talos cannot run
     dry = is_dry(c)
     nodes = cluster.select(node) if node else None
     with interruptible("genconfig"):

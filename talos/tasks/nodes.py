@@ -10,8 +10,9 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from invoke.collection import Collection
 from invoke.context import Context
@@ -24,12 +25,15 @@ from talos.tasks.runtime import (
     connect,
     is_dry,
     json_text,
+    print_json,
     say,
     task,
 )
 
 if TYPE_CHECKING:
+    from talos.apply import TargetLike
     from talos.cluster import Cluster, Node
+    from talos.safety import Output
     from talos.talosctl import Talosctl
     from talos.targets import Target
 
@@ -64,16 +68,21 @@ def selected_targets(
     return resolve_targets(cluster, selected_nodes(cluster, node, role), talosctl)
 
 
-def make_configs_current(c: Context, cluster: Cluster, talosctl: Talosctl,
-                         nodes: Sequence[Node]) -> None:
+def make_configs_current(c: Context, cluster: Cluster, nodes: Sequence[Node], *,
+                         out: Output | None = None) -> None:
     """Regenerate the configs of ``nodes`` whose inputs changed (and the talosconfig the
-    next steps need to reach the nodes)."""
+    next steps need to reach the nodes). Done for real under ``--dry`` too: it writes
+    only local files, and a plan made against stale configs would hide changes."""
     from talos.genconfig import generate
+    from talos.targets import talosctl_for
 
-    report = generate(cluster, talosctl=talosctl, nodes=nodes, dry=is_dry(c))
+    report = generate(cluster, talosctl=talosctl_for(cluster), nodes=nodes)
     if report.written:
-        verb = "would regenerate" if is_dry(c) else "regenerated"
-        say(f"configs out of date, {verb}: {', '.join(report.written)}")
+        line = f"configs out of date, regenerated: {', '.join(report.written)}"
+        if out is None:
+            say(line)
+        else:
+            out.say(line)
 
 
 @task(  # type: ignore[untyped-decorator]  # runtime.task returns Any when given options
@@ -84,65 +93,139 @@ def make_configs_current(c: Context, cluster: Cluster, talosctl: Talosctl,
         "mode": MODE_HELP,
         "insecure": "the nodes are in maintenance mode (first install): no talosconfig, "
                     "reached at their IP",
-        "force": "apply even to nodes whose running config is already the file's "
-                 "(normally left alone)",
+        "force": "apply even to nodes whose running config is already the file's, and go "
+                 "on although the pre-flight etcd checks fail (saying what is skipped)",
+        "yes": "do not ask for confirmation (for scripts; without a terminal it is required)",
+        "no_snapshot": "do not take an etcd snapshot before changing control planes",
+        "json": "print the plan and the outcome as one JSON document on stdout",
     },
 )
 def apply(
     c: Context, node: list[str] | None = None, role: str | None = None, mode: str = "auto",
-    insecure: bool = False, force: bool = False,
+    insecure: bool = False, force: bool = False, yes: bool = False,
+    no_snapshot: bool = False, json: bool = False,
 ) -> None:
-    """Apply each node's config, control planes first, one node at a time.
+    """Apply each node's config: plan (diff), confirm, then one node at a time.
 
-    Each selected node's config is first brought up to date (as `inv genconfig` would, a
-    no-op when nothing changed), then sent with `talosctl apply-config`; a node whose
-    running config is already the file's (asked with --dry-run) is left alone unless
-    --force. Control planes go first, then workers, one node at a time: a node that
-    reboots to take its config is back and ready before the next is touched. The first
-    failure stops the run, and the table says what was applied, what failed and what was
-    not attempted.
-    Nodes without an IP in the cluster file are found among the members by hostname.
-    `inv --dry apply ...` prints the talosctl commands instead of running them.
+    The configs are first brought up to date (as `inv genconfig`, also under --dry), then
+    each node is asked what would change (apply-config --dry-run): that is the plan,
+    printed with the diffs (secrets redacted); `inv --dry apply` ends there. Nodes with
+    nothing to change are left alone (unless --force). After confirmation (--yes for
+    scripts) and, when control planes change, the etcd pre-flight and a snapshot, the
+    configs go out control planes first, one node at a time: a node that reboots is back
+    and ready (a control plane: etcd healthy) before the next. The first failure or
+    Ctrl-C stops the run; the table says what was applied and what was not.
 
     Example: inv apply --node worker-03
     """
+    from talos.apply import check_mode
+    from talos.safety import Output
+
+    check_mode(mode, insecure=insecure)
+    out = Output(json)
+    cluster, talosctl = connect(c)
+    talosctl.runner.echo = out.say  # a dry run's commands are prose too
+    nodes = selected_nodes(cluster, node, role)
+    make_configs_current(c, cluster, nodes, out=out)
+    document: dict[str, Any] = {"plan": [], "dry_run": is_dry(c), "snapshot": None,
+                                "nodes": None}
+    try:
+        apply_planned(c, cluster, talosctl, nodes, out=out, document=document, mode=mode,
+                      insecure=insecure, force=force, yes=yes, snapshot=not no_snapshot)
+    finally:
+        if json:
+            print_json(document)
+
+
+def apply_planned(
+    c: Context, cluster: Cluster, talosctl: Talosctl, nodes: Sequence[Node], *, out: Output,
+    document: dict[str, Any], mode: str, insecure: bool, force: bool, yes: bool,
+    snapshot: bool,
+) -> None:
     from functools import partial
 
     from talos.apply import (
-        check_mode,
+        DIFF_HEADERS,
         plan_apply,
         rollout_error,
+        rollout_json,
         rollout_rows,
         run_apply,
+        run_diff,
         step_name,
     )
+    from talos.errors import RolloutError
     from talos.genconfig import config_path
     from talos.secrets import Redactor
     from talos.table import render_table
     from talos.targets import resolve_targets
+    from talos.tasks.upgrade import guarded
 
-    check_mode(mode, insecure=insecure)
-    cluster, talosctl = connect(c)
-    nodes = selected_nodes(cluster, node, role)
-    make_configs_current(c, cluster, talosctl, nodes)
     targets = resolve_targets(cluster, nodes, talosctl)
     steps = plan_apply(targets, config_for=partial(config_path, cluster), mode=mode,
                        insecure=insecure, force=force)
-    say(f"apply, one node at a time ({len(steps)}):")
-    for step in steps:
-        say(f"  {step.describe(cluster.root)}")
-    # talosctl's messages and errors can quote config content: secrets are masked.
+    # talosctl's diffs, messages and errors can quote config content: secrets are masked.
     hide = Redactor.for_cluster(cluster)
-    progress = outcome(c)
-    rollout = run_apply(steps, talosctl, progress=lambda line: progress(hide(line)))
-    if len(steps) > 1 or not rollout.ok or is_dry(c):
-        done_as = "would apply" if is_dry(c) else "applied"
-        say(render_table(["NODE", "RESULT"], rollout_rows(rollout, name=step_name,
-                                                          done_as=done_as)))
+    if insecure:  # maintenance mode: nothing to compare with, every node is installed
+        chosen = list(steps)
+        document["plan"] = [{"node": s.name, "address": s.target.address, "changes": True,
+                             "reboot": True, "error": None} for s in steps]
+    else:
+        report = run_diff(steps, talosctl, redact=hide)
+        for d in report.diffs:
+            if d.changed and d.diff.strip():
+                out.say(f"== {d.target.node.name} ({d.target.address})")
+                out.say(d.diff.rstrip())
+        out.say(render_table(DIFF_HEADERS, report.rows()))
+        document["plan"] = [{"node": d.target.node.name, "address": d.target.address,
+                             "changes": d.changed, "reboot": d.reboot, "error": d.error}
+                            for d in report.diffs]
+        if report.errors:
+            raise RolloutError(f"cannot plan the apply: {report.summary()}; nothing was "
+                               "changed")
+        changed = {d.target.node.name for d in report.changed}
+        chosen = [s for s in steps if force or s.name in changed]
+        for s in steps:
+            if s not in chosen:
+                out.say(f"{s.name}: nothing to change; not touched")
+    if not chosen:
+        out.say("Nothing to apply.")
+        return
+    steps_to_run = [replace(s, compare=False) for s in chosen]
+    out.say(f"apply, one node at a time ({len(steps_to_run)}):")
+    for step in steps_to_run:
+        out.say(f"  {step.describe(cluster.root)}")
+    if is_dry(c):
+        run_apply(steps_to_run, talosctl, progress=quiet)  # prints the commands, runs none
+        out.say(DRY_DONE)
+        return
+    touches_cp = any(s.target.node.is_controlplane for s in steps_to_run) and not insecure
+    with guarded(c, cluster, talosctl, "apply", out=out, touches_controlplane=touches_cp,
+                 force=force, snapshot=snapshot) as guard:
+        guard.confirm(f"Apply to {len(steps_to_run)} node"
+                      f"{'' if len(steps_to_run) == 1 else 's'}?", yes=yes)
+        document["snapshot"] = guard.take_snapshot()
+        rollout = run_apply(steps_to_run, talosctl, progress=lambda line: out.say(hide(line)),
+                            gate=etcd_gate(cluster, talosctl) if touches_cp else None)
+    document["nodes"] = [{**row, "message": hide(str(row["message"]))} for row in
+                         rollout_json(rollout, name=step_name, done_as="applied",
+                                      address=lambda s: s.target.address)]
+    out.say(render_table(["NODE", "RESULT"], rollout_rows(rollout, name=step_name,
+                                                          done_as="applied")))
+    if guard.snapshot_path:
+        out.say(f"etcd snapshot taken before: {guard.snapshot_path}")
     if not rollout.ok:
         raise hide.error(rollout_error(rollout, name=step_name, verb="apply"))
-    if is_dry(c):
-        say(DRY_DONE)
+
+
+def etcd_gate(cluster: Cluster, talosctl: Talosctl) -> Callable[[TargetLike], None]:
+    """After a control plane is back: wait until etcd is healthy before the next node."""
+    from talos.etcd import wait_until_healthy
+
+    def gate(target: TargetLike) -> None:
+        wait_until_healthy(cluster, talosctl)
+
+    return gate
 
 
 @task(  # type: ignore[untyped-decorator]
@@ -180,7 +263,7 @@ def diff(c: Context, node: list[str] | None = None, role: str | None = None,
     with contextlib.redirect_stdout(sys.stderr if document_only else sys.stdout):
         cluster, talosctl = connect(c)
         nodes = selected_nodes(cluster, node, role)
-        make_configs_current(c, cluster, talosctl, nodes)
+        make_configs_current(c, cluster, nodes)
         targets = resolve_targets(cluster, nodes, talosctl)
         steps = plan_apply(targets, config_for=partial(config_path, cluster), mode=mode)
         secrets = secret_values(cluster)
@@ -223,15 +306,22 @@ def bootstrap(c: Context, kubeconfig: str | None = None) -> None:
     """
     from talos.nodeops import bootstrap as bootstrap_etcd
     from talos.nodeops import write_kubeconfig
+    from talos.safety import Output
+    from talos.tasks.upgrade import guarded
 
     cluster, talosctl = connect(c)
     (target,) = selected_targets(cluster, talosctl, [cluster.first_controlplane.name], None)
     path = kubeconfig_path(cluster, kubeconfig)
     say(f"bootstrap etcd on {target.node.name} ({target.address}), then write {path}")
-    outcome(c)(bootstrap_etcd(target, talosctl))
-    outcome(c)(write_kubeconfig(target, talosctl, path, merge=merges_kubeconfig(cluster, path)))
     if is_dry(c):
+        bootstrap_etcd(target, talosctl)
+        write_kubeconfig(target, talosctl, path, merge=merges_kubeconfig(cluster, path))
         say(DRY_DONE)
+        return
+    with guarded(c, cluster, talosctl, "bootstrap", out=Output(False),
+                 touches_controlplane=False):
+        say(bootstrap_etcd(target, talosctl))
+        say(write_kubeconfig(target, talosctl, path, merge=merges_kubeconfig(cluster, path)))
 
 
 @task(  # type: ignore[untyped-decorator]
@@ -266,28 +356,63 @@ def kubeconfig(c: Context, path: str | None = None, node: str | None = None) -> 
         "role": ROLE_HELP,
         "timeout": "how long to wait for each node to come back (talosctl duration, "
                    "default 30m)",
+        "force": "go on although the pre-flight etcd checks fail (saying what is skipped)",
+        "yes": "do not ask for confirmation (for scripts; without a terminal it is required)",
+        "no_snapshot": "do not take an etcd snapshot before rebooting control planes",
+        "json": "print the outcome as one JSON document on stdout",
     },
 )
 def reboot(c: Context, node: list[str] | None = None, role: str | None = None,
-           timeout: str | None = None) -> None:
-    """Reboot nodes one at a time, control planes first, waiting for each."""
-    from talos.apply import rollout_error, rollout_order, rollout_rows
-    from talos.nodeops import reboot_in_turn, target_name
-    from talos.table import render_table
+           timeout: str | None = None, force: bool = False, yes: bool = False,
+           no_snapshot: bool = False, json: bool = False) -> None:
+    """Reboot nodes one at a time, control planes first, waiting for each (and etcd).
 
+    With control planes: the etcd pre-flight first (every control plane a healthy
+    member; --force goes on), an etcd snapshot (--no-snapshot), and after each control
+    plane a wait until etcd is healthy again before the next node.
+    """
+    from talos.apply import rollout_error, rollout_json, rollout_order, rollout_rows
+    from talos.apply import wait_until_ready as wait_back
+    from talos.nodeops import reboot_in_turn, target_name
+    from talos.readiness import Polling
+    from talos.safety import Output
+    from talos.table import render_table
+    from talos.tasks.upgrade import guarded
+
+    out = Output(json)
     cluster, talosctl = connect(c)
+    talosctl.runner.echo = out.say  # a dry run's commands are prose too
     targets = selected_targets(cluster, talosctl, node, role)
     order = ", ".join(f"{t.node.name} ({t.address})" for t in rollout_order(targets))
-    say(f"reboot one at a time, waiting for each: {order}")
-    rollout = reboot_in_turn(targets, talosctl, timeout=timeout, progress=outcome(c))
-    if is_dry(c):
-        say(DRY_DONE)
-        return
-    if len(targets) > 1 or not rollout.ok:
-        say(render_table(["NODE", "RESULT"],
-                         rollout_rows(rollout, name=target_name, done_as="rebooted")))
-    if not rollout.ok:
-        raise rollout_error(rollout, name=target_name, verb="reboot")
+    out.say(f"reboot one at a time, waiting for each: {order}")
+    document: dict[str, Any] = {"dry_run": is_dry(c), "snapshot": None, "nodes": None}
+    try:
+        if is_dry(c):
+            reboot_in_turn(targets, talosctl, timeout=timeout, progress=quiet)
+            out.say(DRY_DONE)
+            return
+        touches_cp = any(t.node.is_controlplane for t in targets)
+        with guarded(c, cluster, talosctl, "reboot", out=out, touches_controlplane=touches_cp,
+                     force=force, snapshot=not no_snapshot) as guard:
+            guard.confirm(f"Reboot {len(targets)} node{'' if len(targets) == 1 else 's'}?",
+                          yes=yes)
+            document["snapshot"] = guard.take_snapshot()
+            rollout = reboot_in_turn(
+                targets, talosctl, timeout=timeout, progress=out.say,
+                gate=etcd_gate(cluster, talosctl) if touches_cp else None,
+                settle=lambda t: wait_back(talosctl, t, Polling()))
+        document["nodes"] = rollout_json(rollout, name=target_name, done_as="rebooted",
+                                         address=lambda t: t.address)
+        if len(targets) > 1 or not rollout.ok:
+            out.say(render_table(["NODE", "RESULT"],
+                                 rollout_rows(rollout, name=target_name, done_as="rebooted")))
+        if guard.snapshot_path:
+            out.say(f"etcd snapshot taken before: {guard.snapshot_path}")
+        if not rollout.ok:
+            raise rollout_error(rollout, name=target_name, verb="reboot")
+    finally:
+        if json:
+            print_json(document)
 
 
 @task(  # type: ignore[untyped-decorator]
@@ -298,11 +423,13 @@ def reboot(c: Context, node: list[str] | None = None, role: str | None = None,
                 "default EPHEMERAL and META",
         "graceful": "cordon, drain and leave etcd first (default: not, as for a broken node)",
         "reboot": "reboot after the reset (default); --no-reboot powers the node off",
+        "force": "reset a control plane although the pre-flight etcd checks fail",
     },
     iterable=["wipe"],
 )
 def reset(c: Context, node: str | None = None, yes: bool = False,
-          wipe: list[str] | None = None, graceful: bool = False, reboot: bool = True) -> None:
+          wipe: list[str] | None = None, graceful: bool = False, reboot: bool = True,
+          force: bool = False) -> None:
     """Reset a node (wipes EPHEMERAL, META) once its name is typed, or with --yes.
 
     Without a terminal to ask on and without --yes it refuses. `inv --dry reset` shows
@@ -312,6 +439,8 @@ def reset(c: Context, node: str | None = None, yes: bool = False,
     from talos.errors import SelectionError
     from talos.nodeops import check_wipe, describe_reset
     from talos.nodeops import reset as reset_node
+    from talos.safety import Output
+    from talos.tasks.upgrade import guarded
 
     if not node:
         raise SelectionError("inv reset needs --node NAME: the one node to reset")
@@ -321,11 +450,14 @@ def reset(c: Context, node: str | None = None, yes: bool = False,
     action = describe_reset(target, wipe=labels, graceful=graceful, reboot=reboot)
     if is_dry(c):
         say(f"dry run, not asking: would {action}")
-    else:
-        confirm_by_name(target.node.name, action=action, yes=yes, stdin=sys.stdin)
-    outcome(c)(reset_node(target, talosctl, wipe=labels, graceful=graceful, reboot=reboot))
-    if is_dry(c):
+        reset_node(target, talosctl, wipe=labels, graceful=graceful, reboot=reboot)
         say(DRY_DONE)
+        return
+    with guarded(c, cluster, talosctl, "reset", out=Output(False),
+                 touches_controlplane=target.node.is_controlplane, force=force,
+                 snapshot=False):
+        confirm_by_name(target.node.name, action=action, yes=yes, stdin=sys.stdin)
+        say(reset_node(target, talosctl, wipe=labels, graceful=graceful, reboot=reboot))
 
 
 def register(ns: Collection) -> None:

@@ -7,9 +7,18 @@ from typing import TYPE_CHECKING
 
 from invoke.collection import Collection
 from invoke.context import Context
+from invoke.exceptions import Exit
 
 from talos.table import colour
-from talos.tasks.runtime import NODE_HELP, ROLE_HELP, connect, is_dry, load_cluster, task
+from talos.tasks.runtime import (
+    NODE_HELP,
+    ROLE_HELP,
+    connect,
+    is_dry,
+    load_cluster,
+    print_json,
+    task,
+)
 
 if TYPE_CHECKING:
     from talos.cluster import Cluster, Node
@@ -108,11 +117,15 @@ def usage(
 def status(
     c: Context, node: list[str] | None = None, role: str | None = None, json: bool = False
 ) -> None:
-    """Each node: reachable, Talos version and schematic running vs wanted, config current."""
+    """Each node: reachable, ready, Talos and schematic running vs wanted, config current.
+
+    Exit 0 when every node is reachable, ready and runs what the cluster file says; 2 when
+    something differs; 1 when a node cannot be asked (unreachable or not found).
+    """
     from talos.status import (
         collect_facts,
         desired_state,
-        status_json,
+        status_exit_code,
         status_rows,
         status_summary,
         status_table,
@@ -122,21 +135,31 @@ def status(
     nodes = selected(cluster, node, role)
     facts = collect_facts(cluster, nodes, talosctl)
     rows = status_rows(nodes, desired_state(cluster, nodes), facts)
+    summary = status_summary(rows)
+    code = status_exit_code(rows)
     if json:
-        print(status_json(rows))
-        return
-    print(f"{cluster.name}: {cluster.endpoint}")
-    print(status_table(rows))
-    print()
-    print(status_summary(rows))
+        print_json([row.as_json() for row in rows])
+    else:
+        print(f"{cluster.name}: {cluster.endpoint}")
+        print(status_table(rows))
+        print()
+    if code:
+        raise Exit(summary, code=code)
+    print(summary, file=sys.stderr if json else sys.stdout)
 
 
 @task(  # type: ignore[untyped-decorator]
-    help={"timeout": "how long to wait for the cluster to become healthy (e.g. 5m, 30s)"},
+    help={
+        "timeout": "how long to wait for the cluster to become healthy (e.g. 5m, 30s)",
+        "json": "print JSON for scripts: healthy, the node asked, each check's outcome",
+    },
 )
-def health(c: Context, timeout: str = "5m") -> None:
+def health(c: Context, timeout: str = "5m", json: bool = False) -> None:
     """Check the cluster's health (talosctl health) and summarise the result."""
-    from talos.status import check_health
+    import re
+
+    from talos.errors import TalosError
+    from talos.status import check_health, summarise_health
 
     transcript: list[str] = []
 
@@ -146,7 +169,20 @@ def health(c: Context, timeout: str = "5m") -> None:
             print(colour(line, "dim", sys.stderr), file=sys.stderr, flush=True)
 
     cluster, talosctl = connect(c, progress=progress)
-    print(check_health(cluster, talosctl, timeout=timeout, transcript=transcript))
+    failure: TalosError | None = None
+    try:
+        line = check_health(cluster, talosctl, timeout=timeout, transcript=transcript)
+    except TalosError as exc:
+        failure, line = exc, str(exc)
+    if json:
+        asked = re.search(r"asked (\S+?)(?:;|$)", line)
+        checks = summarise_health("\n".join(transcript)).checks
+        print_json({"healthy": failure is None, "asked": asked.group(1) if asked else None,
+                    "summary": line,
+                    "checks": [{"name": name, "outcome": outcome} for name, outcome in checks]})
+    if failure is not None:
+        raise failure
+    print(line, file=sys.stderr if json else sys.stdout)
 
 
 def register(ns: Collection) -> None:
