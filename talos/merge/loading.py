@@ -42,15 +42,15 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     if mark is not None:
-        return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
-    return str(problem)
+        return f"at line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    return f"({problem})"
 
 
 def _read_yaml(text: str, source: str) -> tuple[list[Any], list[int]]:
     try:
         return load_documents_with_lines(text)
     except yaml.YAMLError as exc:
-        raise PatchError(f"{source}: invalid YAML at {_yaml_problem(exc)}") from exc
+        raise PatchError(f"{source}: invalid YAML {_yaml_problem(exc)}") from exc
 
 
 def parse_config(text: str, source: str) -> Config:
