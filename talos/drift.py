@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from talos.errors import PatchError
-from talos.goyaml.reader import safe_load_all
+from talos.goyaml.reader import YAMLInputError, read_text, safe_load_all
 from talos.schematic import node_installer_image, parse_installer_image
 
 if TYPE_CHECKING:
@@ -60,9 +60,11 @@ class Drift:
 
 def _load_documents(path: Path) -> list[Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except FileNotFoundError:
         raise PatchError(f"{path}: no such patch file") from None
+    except YAMLInputError as exc:
+        raise PatchError(f"{path}: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PatchError(f"{path}: cannot read: {exc}") from exc
     try:

@@ -36,7 +36,7 @@ import yaml
 
 from talos.command import Result, Runner, timed_out
 from talos.errors import CommandError, OutputError, SecretsError, ToolMissingError
-from talos.goyaml.reader import safe_load
+from talos.goyaml.reader import read_text, safe_load
 
 SOPS = "sops"
 CONFIG_FILE = ".sops.yaml"
@@ -51,7 +51,7 @@ KEY_HINT = "set SOPS_AGE_KEY_FILE to the age key the file is encrypted for (see 
 def is_encrypted(path: Path) -> bool:
     """True when ``path`` is a sops-encrypted YAML/JSON file (sops metadata with a MAC)."""
     try:
-        data = safe_load(path.read_text(encoding="utf-8"))
+        data = safe_load(read_text(path))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return False
     if not isinstance(data, dict):

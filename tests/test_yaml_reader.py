@@ -198,6 +198,18 @@ def test_an_alias_bomb_in_a_patch_file_is_one_line(backend: str, tree: Path) -> 
     assert line_marks(laughs()) == []
 
 
+def test_an_oversized_patch_file_is_refused_unread(backend: str, tree: Path) -> None:
+    (tree / "big.patch").write_text("machine: {}\n" + "#" * MAX_BYTES + "\n")
+    message = refused(lambda: load_patch("@big.patch", base_dir=tree), PatchError)
+    assert message.startswith("big.patch: the file is over the 10 MiB limit")
+
+
+def test_an_oversized_encrypted_secrets_file_is_not_taken_for_sops(tmp_path: Path) -> None:
+    path = tmp_path / "secrets.sops.yaml"
+    path.write_text("sops: {mac: x}\n" + "#" * MAX_BYTES + "\n")
+    assert not is_encrypted(path)
+
+
 @pytest.mark.parametrize("content", ["", "\n\n", "# nothing yet\n", "---\n# only a comment\n"])
 def test_an_empty_or_comment_only_patch_file_is_one_line(backend: str, tree: Path,
                                                          content: str) -> None:

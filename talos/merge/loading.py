@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from talos.errors import PatchError
+from talos.goyaml.reader import YAMLInputError, read_text
 from talos.merge.documents import (
     Config,
     Marks,
@@ -121,11 +122,13 @@ def _read(base_dir: Path, name: str) -> tuple[str, str]:
     if not path.is_absolute():
         path = base_dir / path
     try:
-        return path.read_text(encoding="utf-8"), name
+        return read_text(path), name
     except FileNotFoundError as exc:
         raise PatchError(
             f"patch file {path} does not exist (patches are @FILE or inline YAML)"
         ) from exc
+    except YAMLInputError as exc:
+        raise PatchError(f"{name}: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PatchError(f"cannot read patch file {path}: {exc}") from exc
 
