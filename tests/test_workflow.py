@@ -45,3 +45,26 @@ def test_the_workflow_applies_only_behind_the_approval_environment() -> None:
         for step in job["steps"]:
             run = str(step.get("run", ""))
             assert "secrets." not in run, f"{name}: secrets go through env, never into run"
+
+
+def test_every_task_and_flag_the_workflow_runs_exists() -> None:
+    import re
+    import shlex
+
+    from talos.tasks import build_namespace
+
+    namespace = build_namespace()
+    jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
+    commands = [
+        line.strip() for job in jobs.values() for step in job["steps"]
+        for line in str(step.get("run", "")).splitlines() if "./run " in line
+    ]
+    assert len(commands) >= 6
+    for command in commands:
+        words = shlex.split(re.sub(r"\|\|.*|>.*", "", command[command.index("./run "):]))
+        name = words[1]
+        task = namespace[name]
+        flags = {f"--{n}" for argument in task.get_arguments() for n in argument.names}
+        for word in words[2:]:
+            if word.startswith("--"):
+                assert word.split("=")[0] in flags, f"{command}: inv {name} has no {word}"
