@@ -55,8 +55,11 @@ class ApplyResult:
     ``changed``: with ``dry_run``, the node's config differs from the file; otherwise
     the config was applied (talosctl cannot tell an identical apply apart).
     ``reboot``: the change takes a reboot (``auto`` mode decided so, or maintenance mode).
-    ``diff``: the dry-run unified diff ("" when nothing differs or not a dry run).
-    ``message``: talosctl's sentence, e.g. "Applied configuration without a reboot".
+    ``diff``: the dry-run unified diff, or the diff of the fields that made ``auto`` mode
+    reboot ("" when there is none). It holds the config's secrets in clear: redact it
+    before showing it (``talos.secrets.redact``), as ``inv diff`` does.
+    ``message``: talosctl's summary, e.g. "Applied configuration without a reboot" (never
+    the diff).
     """
 
     node: str
@@ -573,7 +576,9 @@ class Talosctl:
     def _error(self, result: Result, node: str | None, what: str) -> CommandError:
         reason, hint = diagnose(result.stderr or result.stdout)
         where = f" on {node}" if node else ""
-        return failure(result, f"talosctl {what}{where} failed: {reason}", hint=hint)
+        error = failure(result, f"talosctl {what}{where} failed: {reason}", hint=hint)
+        error.stderr = without_diffs(error.stderr)  # a refused change's diff holds secrets
+        return error
 
 
 # ---------------------------------------------------------------------------------------
@@ -587,6 +592,12 @@ _DIAGNOSES: tuple[tuple[re.Pattern[str], str, str], ...] = (
         re.compile(r"unknown (?:shorthand )?flag|unknown command|accepts \d+ arg|invalid argument"),
         "talosctl rejected the command line",
         "the installed talosctl is probably not v1.12: install the cluster's version",
+    ),
+    (
+        re.compile(r"error validating etcd for upgrade"),
+        "the node refused to upgrade: etcd is not healthy enough",
+        "check `inv etcd.status` and bring every member back first; --force skips the "
+        "check and may lose data",
     ),
     (
         re.compile(r"tls: certificate required"),
@@ -633,7 +644,7 @@ def error_line(stderr: str) -> str:
     Usage text, warnings and multi-error headers are passed over: the last line left is
     the error (talosctl prints it last, and progress trackers end with it).
     """
-    text = stderr.split("\nUsage:", 1)[0]
+    text = without_diffs(stderr).split("\nUsage:", 1)[0]
     lines = [
         line.strip()
         for line in text.splitlines()
@@ -642,6 +653,22 @@ def error_line(stderr: str) -> str:
         and not re.fullmatch(r"\d+ errors? occurred:", line.strip())
     ]
     return lines[-1] if lines else ""
+
+
+def without_diffs(text: str) -> str:
+    """``text`` cut before any config diff talosctl appended to a message.
+
+    A node that refuses a change in ``no-reboot``/``try`` mode (or, in ``auto`` mode,
+    explains its reboot) ends its message with ``diff:`` and a unified diff of the
+    machine config, tokens and keys in clear; a dry run prints ``Config diff:``. Nothing
+    from there on is an error line, and none of it may be shown unredacted.
+    """
+    cut = len(text)
+    for marker in ("\ndiff:\n", "\nConfig diff:\n"):
+        at = ("\n" + text).find(marker)
+        if at >= 0:
+            cut = min(cut, at)
+    return text[:cut]
 
 
 def tidy(line: str) -> str:
@@ -688,13 +715,42 @@ def is_already_bootstrapped(stderr: str) -> bool:
     return "AlreadyExists" in stderr or "etcd data directory is not empty" in stderr
 
 
+_OCCURRED = re.compile(r"(\d+) errors? occurred:$")
+
+
 def validation_problems(stderr: str) -> list[str]:
-    """The problems of a failed ``validate`` (its ``* problem`` lines, or its error line)."""
-    problems = [
+    """Each problem of a failed ``validate``, with the document it is in.
+
+    talosctl prints the config container's multierror, nested: ``1 error occurred:``, then
+    ``\t* v1alpha1.Config: 2 errors occurred:`` followed by that document's own ``\t* ...``
+    items, then other documents' items (``\t* HostnameConfig: ...``) and unprefixed
+    conflicts. A nested list is read by its count; its items keep the prefix of the line
+    that opened it: ``v1alpha1.Config: unknown machine type "gateway"``.
+    """
+    bullets = [
         line.strip().removeprefix("* ").strip()
         for line in stderr.splitlines()
         if line.strip().startswith("* ")
     ]
+    problems: list[str] = []
+
+    def take(index: int, prefix: str) -> int:
+        text = bullets[index]
+        nested = _OCCURRED.search(text)
+        if nested is None:
+            problems.append(prefix + text)
+            return index + 1
+        head = prefix + text[: nested.start()]
+        index += 1
+        for _ in range(int(nested.group(1))):
+            if index >= len(bullets):
+                break
+            index = take(index, head)
+        return index
+
+    position = 0
+    while position < len(bullets):
+        position = take(position, "")
     return problems
 
 
@@ -812,52 +868,65 @@ def parse_image_list(stdout: str) -> list[ContainerImage]:
 
 
 def parse_usage(stdout: str, path: str) -> int | None:
-    """Bytes of ``path`` in ``usage`` output (``SIZE NAME`` or ``NODE SIZE NAME`` rows)."""
+    """Bytes of ``path`` in ``usage`` output (``SIZE NAME`` or ``NODE SIZE NAME`` rows).
+
+    NAME is relative to the requested path: the path itself is ``.`` (its row comes after
+    the folders below it). A NAME equal to ``path`` is read too.
+    """
     header, rows = _table(stdout)
     if "SIZE" not in header or "NAME" not in header:
         return None
     size_at, name_at = header.index("SIZE"), header.index("NAME")
-    sizes: dict[str, int] = {}
-    for row in rows:
-        if len(row) > max(size_at, name_at):
-            sizes[row[name_at]] = parse_size(row[size_at])
-    if not sizes:
-        return None
     wanted = path.rstrip("/") or "/"
-    for name, size in sizes.items():
-        if (name.rstrip("/") or "/") == wanted:
-            return size
-    return max(sizes.values())  # the path itself is the largest entry under it
+    found: int | None = None
+    for row in rows:
+        if len(row) <= max(size_at, name_at):
+            continue
+        name = row[name_at]
+        if name == "." or (name.rstrip("/") or "/") == wanted:
+            found = parse_size(row[size_at])
+            if name == ".":
+                return found
+    return found
 
 
 def parse_apply(node: str, stderr: str, *, dry_run: bool, insecure: bool) -> ApplyResult:
-    """Read ``apply-config``'s stderr (result sentence, dry-run summary and diff)."""
+    """Read ``apply-config``'s stderr: ``WARNING:`` lines, then the node's message.
+
+    The message is a summary line (``Applied configuration with a reboot``; in ``try``
+    mode a second line says when it is reverted) that may go on with a config diff: after
+    ``Config diff:`` in a dry run, after ``diff:`` when ``auto`` mode explains its reboot
+    (``...: this config change can't be applied in immediate mode``). The summary becomes
+    ``message``, the diff ``diff``: the diff carries the config's tokens and keys in
+    clear, so whoever shows it redacts it first; ``message`` never contains it.
+    """
+    lines = stderr.splitlines()
     warnings = tuple(
         line.strip().removeprefix("WARNING:").strip()
-        for line in stderr.splitlines()
-        if line.strip().startswith("WARNING:")
+        for line in lines
+        if line.startswith("WARNING:")
     )
-    body = [line for line in stderr.splitlines() if not line.strip().startswith("WARNING:")]
+    text = "\n".join(line for line in lines if not line.startswith("WARNING:"))
+    summary = without_diffs(text)
+    diff = text[len(summary):]
+    diff = diff.lstrip("\n").removeprefix("Config diff:").removeprefix("diff:").strip("\n")
+    if diff == "No changes.":
+        diff = ""
+    said = [
+        line.strip()
+        for line in summary.splitlines()
+        if line.strip() and line.strip() != "Dry run summary:"
+    ]
     if dry_run:
-        text = "\n".join(body)
-        summary, _, diff = text.partition("Config diff:")
-        sentences = [
-            line.strip()
-            for line in summary.splitlines()
-            if line.strip() and line.strip() != "Dry run summary:"
-        ]
-        message = " ".join(sentences).replace(" (skipped in dry-run).", "").strip()
-        diff = diff.strip("\n")
-        maintenance = "maintenance mode" in message
-        if diff.strip() == "No changes.":
-            diff = ""
+        said = [line.replace(" (skipped in dry-run).", "") for line in said]
+    message = "\n".join(said)
+    maintenance = "maintenance mode" in message
+    reboot = insecure or maintenance or message.startswith("Applied configuration with a reboot")
+    diff = diff + "\n" if diff else ""
+    if dry_run:
         changed = bool(diff) or maintenance
-        reboot = maintenance or "with a reboot" in message
-        return ApplyResult(node, changed, reboot and changed, diff + "\n" if diff else "",
-                           message, warnings)
-    message = " ".join(line.strip() for line in body if line.strip())
-    reboot = insecure or "with a reboot" in message
-    return ApplyResult(node, True, reboot, "", message, warnings)
+        return ApplyResult(node, changed, reboot and changed, diff, message, warnings)
+    return ApplyResult(node, True, reboot, diff, message, warnings)
 
 
 def _flag(value: bool) -> str:

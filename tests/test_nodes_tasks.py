@@ -689,3 +689,25 @@ def test_dry_apply_after_a_patch_edit_shows_the_change(
     assert document["plan"] == [{"node": "worker-04", "address": "192.168.0.204",
                                  "changes": True, "reboot": False, "error": None}]
     assert "media-lab" not in standin.node("192.168.0.204")["config"]
+
+@pytest.mark.parametrize("mode", ["auto", "no-reboot"])
+def test_a_node_that_explains_its_reboot_with_a_diff_shows_none_of_its_secrets(
+    standin: Standin, project: Path, mode: str,
+) -> None:
+    """A node holding another bundle's token cannot take ours without a reboot: talosctl
+    says so with a diff of both tokens (auto: in its message; no-reboot: in its error)."""
+    from sopskit import secrets_bundle
+
+    other = secrets_bundle()
+    running = foreign_config((project / "clusterconfig" / "worker-01.yaml").read_text(), other)
+    standin.pitower(worker_01={"config": running})
+    result = inv(project, "apply", "--node", "worker-01", "--mode", mode)
+    assert result.returncode == (0 if mode == "auto" else 1), result.stderr
+    shown = result.stdout + result.stderr
+    assert "can't be applied in immediate mode" in shown
+    ours = yaml.safe_load(decrypt(project / "secrets.sops.yaml", project / "age.key"))
+    theirs = yaml.safe_load(other)
+    secrets = [theirs["trustdinfo"]["token"], ours["trustdinfo"]["token"],
+               theirs["certs"]["os"]["key"], ours["certs"]["os"]["key"]]
+    assert [v[:12] for v in secrets if v in shown] == []
+    assert "diff:" not in shown

@@ -376,3 +376,94 @@ def test_the_tracker_follows_the_other_nodes_when_one_fails(
     assert result.returncode == 1
     assert f'"{WORKER}": post check passed\n' in result.stderr
     assert standin.node(WORKER)["boots"] == 2
+
+
+# ---------------------------------------------------------------------------------------
+# health
+# Talos: internal/app/machined/internal/server/v1alpha1/v1alpha1_cluster.go:HealthCheck
+# Talos: cmd/talosctl/cmd/talos/health.go:healthOnServer
+
+
+def test_health_always_prints_the_discovered_nodes_first(standin: Standin,
+                                                          generated: Path) -> None:
+    standin.pitower(bootstrapped=True)
+    result = online(generated / "talosconfig", CP1, "health", "--control-plane-nodes",
+                    f"{CP1},{CP2}", "--worker-nodes", WORKER, "--init-node", CP3)
+    assert result.stderr.splitlines()[0] == (
+        f'discovered nodes: ["{CP1}" "{CP2}" "{CP3}" "{WORKER}"]')
+
+
+def test_a_failing_health_check_ends_with_the_deadline_and_nothing_invented(
+    standin: Standin, generated: Path,
+) -> None:
+    standin.pitower()  # etcd never bootstrapped: the first check cannot pass
+    result = online(generated / "talosconfig", CP1, "health", "--wait-timeout", "1s")
+    assert result.returncode == 1
+    assert result.stderr.startswith("discovered nodes: [")
+    assert result.stderr.endswith(
+        "rpc error: code = DeadlineExceeded desc = context deadline exceeded\n")
+    assert "waited" not in result.stderr
+
+
+# ---------------------------------------------------------------------------------------
+# usage: NAME is relative to the requested path, "." for the path itself
+# Talos: cmd/talosctl/cmd/talos/diskusage.go; v1alpha1_server.go:DiskUsage
+# Talos: pkg/archiver/walker.go:Walker (filepath.Rel of the root is ".")
+
+
+def test_usage_names_the_requested_path_dot_and_lists_it_after_its_folders(
+    standin: Standin, generated: Path,
+) -> None:
+    standin.pitower(worker_04={"usage": {"/var/lib/etcd": 300, "/var/log": 20,
+                                         "/var/lib/containerd": 1000}})
+    talosconfig = generated / "talosconfig"
+    alone = online(talosconfig, WORKER, "usage", "/var")
+    assert alone.returncode == 0, alone.stderr
+    assert alone.stdout.splitlines() == [
+        "NODE            SIZE   NAME", f"{WORKER}   1320   ."]
+    deeper = online(talosconfig, WORKER, "usage", "/var", "--depth", "1")
+    assert [line.split()[1:] for line in deeper.stdout.splitlines()[1:]] == [
+        ["1300", "lib"], ["20", "log"], ["1320", "."]]
+    deepest = online(talosconfig, WORKER, "usage", "/var/", "--depth", "2")
+    assert [line.split()[2] for line in deepest.stdout.splitlines()[1:]] == [
+        "lib/containerd", "lib/etcd", "lib", "log", "."]
+
+
+# ---------------------------------------------------------------------------------------
+# talosconfig resolution
+# Talos: pkg/machinery/client/client.go:New, GetEndpoints, resolveConfigContext
+# Talos: pkg/machinery/client/connection.go:getConn
+
+
+def test_an_unresolvable_context_leaves_no_endpoints_unless_e_is_given(
+    standin: Standin, generated: Path,
+) -> None:
+    empty = generated / "empty-talosconfig"
+    empty.write_text('context: ""\ncontexts: {}\n')
+    without = talosctl("version", "--talosconfig", str(empty), "--nodes", CP1)
+    assert without.returncode == 1
+    assert without.stderr.endswith("failed to determine endpoints\n")
+    with_e = talosctl("version", "--talosconfig", str(empty), "--nodes", CP1, "-e", CP1)
+    assert with_e.stderr.endswith(
+        "failed to create client connection: failed to resolve configuration context: "
+        "talos config file is empty\n")
+    other = talosctl("version", "--talosconfig", str(generated / "talosconfig"),
+                     "--context", "nope", "--nodes", CP1, "-e", CP1)
+    assert other.stderr.endswith('failed to resolve configuration context: context "nope" '
+                                 "not found in config\n")
+    no_endpoints = talosctl("version", "--talosconfig", str(generated / "talosconfig"),
+                            "--nodes", CP1)
+    assert no_endpoints.stderr.endswith("failed to determine endpoints\n")
+
+
+# ---------------------------------------------------------------------------------------
+# gen config defaults
+# Talos: pkg/machinery/constants/constants.go DefaultKubernetesVersion (v1.12.4: 1.35.0)
+
+
+def test_gen_config_defaults_to_kubernetes_1_35_0(standin: Standin) -> None:
+    result = talosctl("gen", "config", "demo", "https://10.5.0.2:6443", "-t", "controlplane",
+                      "-o", "-", "--with-docs=false", "--with-examples=false")
+    assert result.returncode == 0, result.stderr
+    assert "image: ghcr.io/siderolabs/kubelet:v1.35.0\n" in result.stdout
+    assert "(default \"1.35.0\")" in talosctl("gen", "config", "--help").stdout

@@ -28,6 +28,7 @@ from talos.talosctl import (
     parse_size,
     parse_usage,
     parse_version_tag,
+    validation_problems,
 )
 
 CONNECTION_FLAGS = ("--talosconfig", "--nodes", "--endpoints", "-n", "-e", "--context")
@@ -623,8 +624,11 @@ def test_usage_reads_the_size_of_the_path_with_or_without_a_node_column(
     assert parse_usage("SIZE     NAME\n4096     /var/lib/containerd/\n",
                        "/var/lib/containerd") == 4096
     assert parse_usage("", "/var") is None
-    # Named otherwise than asked (a relative or resolved name): the largest entry is the path.
-    assert parse_usage("SIZE   NAME\n100    ./a\n5000   .\n300    ./b\n", "/var") == 5000
+    # As talosctl v1.12 names them: relative to the path asked, the path itself ".", last.
+    assert parse_usage("SIZE   NAME\n100    lib\n300    log\n5000   .\n", "/var") == 5000
+    assert parse_usage("NODE            SIZE   NAME\n192.168.0.201   9000   lib\n"
+                       "192.168.0.201   12     .\n", "/var") == 12
+    assert parse_usage("SIZE   NAME\n100    lib\n", "/var") is None
 
 
 def test_usage_without_any_size_is_an_error(talosconfig: Path) -> None:
@@ -725,6 +729,85 @@ def test_apply_config_returns_what_talosctl_said_on_stderr(talosconfig: Path) ->
     result = talosctl.apply_config(NODE, Path("w.yaml"), dry_run=True)
     assert result.changed and not result.reboot
     assert "+        registerWithFQDN: true" in result.diff
+
+
+SECRET_TOKEN = "q9w8e7.r6t5y4u3i2o1p0a9"
+REBOOT_REASON = (
+    "Applied configuration with a reboot: this config change can't be applied in immediate "
+    "mode\ndiff:\n--- a\n+++ b\n@@ -3,7 +3,7 @@\n machine:\n     type: controlplane\n"
+    f"-    token: old.0123456789abcdef\n+    token: {SECRET_TOKEN}\n     ca:\n\n"
+)
+
+
+def test_an_auto_reboot_keeps_its_reason_as_the_message_and_its_diff_apart() -> None:
+    result = parse_apply(NODE, "WARNING: something\n" + REBOOT_REASON, dry_run=False,
+                         insecure=False)
+    assert result.message == ("Applied configuration with a reboot: this config change "
+                              "can't be applied in immediate mode")
+    assert result.reboot and result.changed
+    assert result.diff.startswith("--- a\n+++ b\n@@ ")
+    assert SECRET_TOKEN in result.diff and SECRET_TOKEN not in result.message
+    assert result.warnings == ("something",)
+
+
+def test_a_try_apply_keeps_both_lines_of_its_message() -> None:
+    result = parse_apply(NODE, "Applied configuration without a reboot\nThe config is "
+                         "applied in 'try' mode and will be automatically reverted back in "
+                         "1m0s\n", dry_run=False, insecure=False)
+    assert result.message.splitlines() == [
+        "Applied configuration without a reboot",
+        "The config is applied in 'try' mode and will be automatically reverted back in 1m0s"]
+    assert not result.reboot and result.diff == ""
+
+
+def test_a_refused_change_fails_without_its_diff_anywhere_in_the_error(
+    talosconfig: Path,
+) -> None:
+    stderr = (f"error applying new configuration: 1 error occurred:\n\t* {NODE}: rpc error: "
+              "code = InvalidArgument desc = this config change can't be applied in immediate "
+              "mode\ndiff:\n--- a\n+++ b\n@@ -3,7 +3,7 @@\n"
+              f"-    token: old.0123456789abcdef\n+    token: {SECRET_TOKEN}\n\n\n")
+    talosctl, _ = adapter(talosconfig, FakeRunner(replies={"apply-config": (1, "", stderr)}))
+    with pytest.raises(CommandError) as caught:
+        talosctl.apply_config(NODE, Path("w.yaml"), mode="no-reboot")
+    assert str(caught.value).startswith(
+        "talosctl apply-config on 192.168.0.201 failed: this config change can't be applied "
+        "in immediate mode (InvalidArgument)")
+    assert SECRET_TOKEN not in str(caught.value)
+    assert SECRET_TOKEN not in caught.value.stderr and "token" not in caught.value.stderr
+
+
+def test_an_upgrade_refused_by_the_etcd_check_says_so_and_what_to_do(
+    talosconfig: Path,
+) -> None:
+    stderr = (f'"{NODE}": waiting for actor ID\n"{NODE}": rpc error: code = Unknown desc = '
+              "error validating etcd for upgrade: etcd member 0a1b2c3d4e5f6a7b is not healthy; "
+              "all members must be healthy to perform an upgrade: context deadline exceeded\n")
+    talosctl, _ = adapter(talosconfig, FakeRunner(replies={"upgrade": (1, "", stderr)}))
+    with pytest.raises(CommandError) as caught:
+        talosctl.upgrade(NODE, IMAGE)
+    assert str(caught.value).startswith(
+        "talosctl upgrade on 192.168.0.201 failed: the node refused to upgrade: etcd is not "
+        "healthy enough: error validating etcd for upgrade: etcd member 0a1b2c3d4e5f6a7b is "
+        "not healthy;")
+    assert "--force" in (caught.value.hint or "")
+
+
+def test_nested_validation_errors_are_each_reported_with_their_document() -> None:
+    stderr = (
+        "WARNING: something\n"
+        "3 errors occurred:\n\t* v1alpha1.Config: 2 errors occurred:\n"
+        "\t* cluster controlplane endpoint is required\n"
+        "\t* unknown machine type \"gateway\"\n\n\n"
+        "\t* HostnameConfig: either 'auto' or 'hostname' must be set\n"
+        "\t* static hostname is already set in v1alpha1 config\n\n\n"
+    )
+    assert validation_problems(stderr) == [
+        "v1alpha1.Config: cluster controlplane endpoint is required",
+        'v1alpha1.Config: unknown machine type "gateway"',
+        "HostnameConfig: either 'auto' or 'hostname' must be set",
+        "static hostname is already set in v1alpha1 config",
+    ]
 
 
 # -- bootstrap ------------------------------------------------------------------------------

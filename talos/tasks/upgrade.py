@@ -33,7 +33,8 @@ _K8S_VERSION = re.compile(r"^v?\d+\.\d+\.\d+$")
         "force": "go on although the pre-flight etcd checks fail, and skip talosctl's own "
                  "etcd health and member checks on control planes (talosctl --force)",
         "preserve": "talosctl upgrade --preserve, as the old recipes passed it: data is always "
-                    "kept since Talos 1.8, and it skips the etcd pre-checks like --force",
+                    "kept since Talos 1.8; it does not skip the etcd pre-checks (only --force "
+                    "does)",
         "yes": "do not ask for confirmation (for scripts; without a terminal it is required)",
         "no_snapshot": "do not take an etcd snapshot before upgrading control planes",
         "json": "print the plan and the outcome as one JSON document on stdout",

@@ -59,12 +59,14 @@ def with_defaults(flags: list[Flag], run: Run) -> Run:
     return wrapped
 
 
+# Talos: pkg/machinery/constants/constants.go DefaultKubernetesVersion, per client release.
+DEFAULT_KUBERNETES = {"v1.12.4": "1.35.0"}
+
+
 def default_kubernetes(client_version: str) -> str:
-    """The Kubernetes version a talosctl release defaults to."""
-    parts = client_version.lstrip("v").split(".")
-    patch = parts[2].split("-")[0] if len(parts) > 2 else "0"
-    return "1.35.4" if parts[:2] == ["1", "12"] and patch.isdigit() and int(patch) >= 11 else (
-        "1.35.0")
+    """The Kubernetes version a talosctl release defaults to (``gen config``,
+    ``upgrade-k8s --to``): known for v1.12.4; other releases are guessed to share it."""
+    return DEFAULT_KUBERNETES.get(client_version, DEFAULT_KUBERNETES["v1.12.4"])
 
 
 def connection_flags() -> list[Flag]:

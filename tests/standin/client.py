@@ -129,17 +129,21 @@ def connect(p: Parsed, data: dict[str, Any], client_version: str, *, single: str
     else:
         session.talosconfig = resolve_talosconfig(p["talosconfig"])
         config = read_talosconfig(session.talosconfig)
-        name = p["context"] or config["context"]
-        if not config["contexts"] or not name:
-            raise CLIError("error constructing client: failed to resolve configuration "
-                           "context: talos config file is empty")
-        context = config["contexts"].get(name)
-        if context is None:
-            raise CLIError(f'error constructing client: failed to resolve configuration '
-                           f'context: context "{name}" not found in config')
-        session.endpoints = list(p["endpoints"]) or list(context.get("endpoints") or [])
-        if not session.endpoints:
-            raise CLIError("error constructing client: failed to determine endpoints")
+        # Talos: pkg/machinery/client/client.go:New, GetEndpoints, resolveConfigContext and
+        # connection.go:getConn: without -e the endpoints come from the context, and any
+        # failure to resolve it leaves none; with -e the context fails the connection.
+        # The "error constructing client: " prefix is guessed (talosctl's global args).
+        context, problem = resolve_context(config, p["context"])
+        if p["endpoints"]:
+            if problem:
+                raise CLIError("error constructing client: failed to create client "
+                               f"connection: failed to resolve configuration context: {problem}")
+            session.endpoints = list(p["endpoints"])
+        else:
+            session.endpoints = list((context or {}).get("endpoints") or [])
+            if not session.endpoints:
+                raise CLIError("error constructing client: failed to determine endpoints")
+        context = context or {}
         if not nodes:
             nodes = list(context.get("nodes") or [])
     if need_nodes and not nodes:
@@ -156,6 +160,24 @@ def connect(p: Parsed, data: dict[str, Any], client_version: str, *, single: str
     if all(problems):
         session.unreachable = str(problems[0])
     return session
+
+
+def resolve_context(config: dict[str, Any], override: str,
+                    ) -> tuple[dict[str, Any] | None, str | None]:
+    """(the context, None) or (None, why not).
+
+    # Talos: pkg/machinery/client/client.go:resolveConfigContext"""
+    contexts = config["contexts"]
+    if override:
+        if override not in contexts:
+            return None, f'context "{override}" not found in config'
+        return contexts[override] or {}, None
+    name = config["context"]
+    if name not in contexts:
+        if name == "" and not contexts:
+            return None, "talos config file is empty"
+        return None, f'default context "{name}" not found in config'
+    return contexts[name] or {}, None
 
 
 def endpoint_problem(data: dict[str, Any], host: str, *, insecure: bool) -> str | None:

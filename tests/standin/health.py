@@ -12,7 +12,7 @@ from .client import (
     ip_key,
     node_problem,
 )
-from .flags import CLIError, Parsed, format_duration
+from .flags import CLIError, Parsed
 from .offline import err
 
 CHECKS = (
@@ -27,6 +27,20 @@ CHECKS = (
 
 
 def health(p: Parsed, data: dict[str, Any], client_version: str) -> None:
+    """``talosctl health`` (server side, the default), judged from the simulated cluster.
+
+    # Talos: cmd/talosctl/cmd/talos/health.go:healthOnServer (one node only; the init
+    # node is appended to the control planes; each progress message is a stderr line)
+    # Talos: internal/app/machined/internal/server/v1alpha1/v1alpha1_cluster.go:HealthCheck
+    # (``discovered nodes: %q`` is always the first line: the nodes given, control planes
+    # then workers, or else the discovered members; each condition change is one
+    # ``waiting for ...`` line)
+    Guessed (pkg/cluster/check is not in the reference): the list and order of the checks,
+    their texts, members discovered as control planes then workers (by address), and the
+    final error of a check still failing at the deadline (``rpc error: code =
+    DeadlineExceeded desc = context deadline exceeded``, no node prefix). The client-side
+    mode (``--server=false``) is answered the same way (guessed).
+    """
     session = connect(p, data, client_version,
                       single="health" if p["server"] else "")
     target = session.nodes[0]
@@ -39,11 +53,11 @@ def health(p: Parsed, data: dict[str, Any], client_version: str) -> None:
     cps = list(p["control-plane-nodes"])
     workers = list(p["worker-nodes"])
     if p["init-node"]:
-        cps = [p["init-node"], *cps]
+        cps = [*cps, p["init-node"]]
     if not cps and not workers:
         cps = [ip for ip in members if views[ip]["role"] == "controlplane"]  # type: ignore[index]
         workers = [ip for ip in members if ip not in cps]
-        err(f"discovered nodes: {go_list(cps + workers)}\n")
+    err(f"discovered nodes: {go_list(cps + workers)}\n")
     listed = cps + workers
 
     def failure(check: str) -> str | None:
@@ -87,5 +101,5 @@ def health(p: Parsed, data: dict[str, Any], client_version: str) -> None:
         if problem_text:
             err(f"waiting for {check}: {problem_text}\n")
             raise CLIError("rpc error: code = DeadlineExceeded desc = context deadline "
-                           f"exceeded (waited {format_duration(p['wait-timeout'])})")
+                           "exceeded")
         err(f"waiting for {check}: OK\n")

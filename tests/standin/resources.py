@@ -481,9 +481,27 @@ def image_pull(p: Parsed, data: dict[str, Any], client_version: str) -> None:
 
 
 def usage(p: Parsed, data: dict[str, Any], client_version: str) -> None:
+    """``talosctl usage [path...]``.
+
+    # Talos: cmd/talosctl/cmd/talos/diskusage.go:duCmd (the node asked for RecursionDepth =
+    # --depth + 1; one tabwriter table, NODE column when the answers name their node, as
+    # every proxied answer does; a size in bytes, or humanized with -H)
+    # Talos: internal/app/machined/internal/server/v1alpha1/v1alpha1_server.go:DiskUsage and
+    # pkg/archiver/walker.go:Walker (NAME is the path relative to the requested one: "." for
+    # the requested path itself; a folder is sent once everything below it was, so the
+    # requested path comes last; entries deeper than --depth, files without --all and
+    # sizes outside --threshold are left out)
+    Guessed: the tree is the state's ``usage`` map (folders; a folder's size is what the
+    map gives at and below it, no inode sizes), plus ``/var/lib/containerd`` holding the
+    images; a path the map does not know fails as ``lstat <path>: no such file or
+    directory``.
+    """
     paths = p.args or ["/"]
     session = connect(p, data, client_version)
     rows: list[list[str]] = []
+
+    def shown_size(size: int) -> str:
+        return humanize_bytes(size) if p["humanize"] else str(size)
 
     def one(ip: str, node: dict[str, Any]) -> None:
         table = dict(node["usage"])
@@ -491,20 +509,24 @@ def usage(p: Parsed, data: dict[str, Any], client_version: str) -> None:
             table["/var/lib/containerd"] = sum(
                 int(i["size"]) for ns in ("cri", "system") for i in node_images(node, ns))
         for path in paths:
-            clean = "/" + path.strip("/") if path != "/" else "/"
-            under = {k: v for k, v in table.items()
-                     if k == clean or k.startswith(clean.rstrip("/") + "/")}
+            clean = "/" + path.strip("/")
+            prefix = clean.rstrip("/") + "/"
+            under = {k: int(v) for k, v in table.items() if k == clean or k.startswith(prefix)}
             if not under:
                 raise NodeError(f"lstat {clean}: no such file or directory")
-            total = sum(int(v) for v in under.values())
-            size = humanize_bytes(total) if p["humanize"] else str(total)
-            rows.append([ip, size, path])
-            if p["depth"] > 0:
-                for key in sorted(under):
-                    if key != clean:
-                        child = int(under[key])
-                        rows.append([ip, humanize_bytes(child) if p["humanize"] else str(child),
-                                     key])
+            folders: dict[tuple[str, ...], int] = {}
+            for key, size in under.items():
+                parts = () if key == clean else tuple(key[len(prefix):].split("/"))
+                for depth in range(len(parts) + 1):
+                    folders[parts[:depth]] = folders.get(parts[:depth], 0) + size
+            threshold = p["threshold"]
+            for parts in sorted(folders, key=lambda parts: (*parts, "\uffff")):
+                size = folders[parts]
+                if len(parts) > p["depth"]:
+                    continue
+                if (threshold > 0 and size < threshold) or (threshold < 0 and size > -threshold):
+                    continue
+                rows.append([ip, shown_size(size), "/".join(parts) or "."])
 
     try:
         per_node(session, "error fetching disk usage", one)
