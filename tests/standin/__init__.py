@@ -1,8 +1,13 @@
 """A stand-in for talosctl v1.12 that tests run instead of the real binary.
 
-``tests/bin/talosctl`` runs :func:`standin.cli.main`. Facts it follows: the talosctl CLI
-reference in the shared reference material (flags and defaults, stdout vs stderr, exit
-codes 0/1, output formats, error texts). Code under test must not know it is a stand-in.
+``tests/bin/talosctl`` runs :func:`standin.cli.main`. Facts it follows: the Talos v1.12.4
+source in ``../shared/reference/talos/source-v1.12.4`` (the authority), then the talosctl
+CLI reference beside it (flags and defaults, stdout vs stderr, exit codes 0/1, output
+formats, error texts). Every handler's docstring names what it reproduces
+(``# Talos: path:Function``) or says what is guessed (where the source is silent or not
+in the reference: timing, event sequences, resource contents). The facts are stated as
+tests in ``tests/test_standin_fidelity.py``. Code under test must not know it is a
+stand-in.
 
 Environment
     ``TALOSCTL_STANDIN_STATE``  JSON file holding the simulated cluster (below).

@@ -23,7 +23,8 @@ from .offline import err, out
 
 
 def kubeconfig(p: Parsed, data: dict[str, Any], client_version: str) -> None:
-    """The target path is settled (parents made, an existing file refused without
+    """# Talos: cmd/talosctl/cmd/talos/kubeconfig.go:kubeconfigCmd, extractAndMerge
+    The target path is settled (parents made, an existing file refused without
     --force/--merge) before the kubeconfig is downloaded, as talosctl does."""
     session = connect(p, data, client_version, single="kubeconfig")
     target = p.args[0] if p.args else ""
@@ -157,6 +158,8 @@ def _current(config: dict[str, Any], p: Parsed) -> dict[str, Any]:
 
 
 def config_set(field: str) -> Callable[[Parsed, dict[str, Any], str], None]:
+    """Guessed: the talosctl config commands (cmd/talosctl/cmd/talos/config.go) are not in the
+    reference."""
     def run(p: Parsed, data: dict[str, Any], client_version: str) -> None:
         path, config = _config_file(p)
         context = _current(config, p)
@@ -170,6 +173,7 @@ def config_set(field: str) -> Callable[[Parsed, dict[str, Any], str], None]:
 
 
 def config_context(p: Parsed, data: dict[str, Any], client_version: str) -> None:
+    """Guessed: cmd/talosctl/cmd/talos/config.go is not in the reference."""
     path, config = _config_file(p)
     name = p.args[0]
     if name not in config["contexts"]:
@@ -179,6 +183,7 @@ def config_context(p: Parsed, data: dict[str, Any], client_version: str) -> None
 
 
 def config_contexts(p: Parsed, data: dict[str, Any], client_version: str) -> None:
+    """Guessed: cmd/talosctl/cmd/talos/config.go is not in the reference."""
     _, config = _config_file(p)
     rows = [["CURRENT", "NAME", "ENDPOINTS", "NODES"]]
     for name in sorted(config["contexts"]):
@@ -191,6 +196,7 @@ def config_contexts(p: Parsed, data: dict[str, Any], client_version: str) -> Non
 
 
 def config_merge(p: Parsed, data: dict[str, Any], client_version: str) -> None:
+    """Guessed: cmd/talosctl/cmd/talos/config.go is not in the reference."""
     path, config = _config_file(p)
     source = Path(p.args[0])
     try:
@@ -217,7 +223,8 @@ def config_merge(p: Parsed, data: dict[str, Any], client_version: str) -> None:
 
 
 def config_add(p: Parsed, data: dict[str, Any], client_version: str) -> None:
-    """A context from CA, certificate and key files (base64 of their bytes)."""
+    """Guessed: cmd/talosctl/cmd/talos/config.go is not in the reference.
+    A context from CA, certificate and key files (base64 of their bytes)."""
     import base64
 
     path, config = _config_file(p)
@@ -242,7 +249,8 @@ def config_add(p: Parsed, data: dict[str, Any], client_version: str) -> None:
 
 
 def config_remove(p: Parsed, data: dict[str, Any], client_version: str) -> None:
-    """Contexts matching a glob go, except the current one; without -y each is asked
+    """Guessed: cmd/talosctl/cmd/talos/config.go is not in the reference.
+    Contexts matching a glob go, except the current one; without -y each is asked
     about (no terminal here: the answer is no)."""
     import fnmatch
 
@@ -272,7 +280,8 @@ def config_remove(p: Parsed, data: dict[str, Any], client_version: str) -> None:
 
 
 def config_info(p: Parsed, data: dict[str, Any], client_version: str) -> None:
-    """The current context, its nodes and endpoints, and the client certificate's roles
+    """Guessed: cmd/talosctl/cmd/talos/config.go is not in the reference.
+    The current context, its nodes and endpoints, and the client certificate's roles
     and expiry (issued for a year when the talosconfig was written)."""
     import datetime
     import json
@@ -340,7 +349,8 @@ def _rel_time(then: Any, now: Any) -> str:
 
 
 def config_new(p: Parsed, data: dict[str, Any], client_version: str) -> None:
-    """A talosconfig with a fresh client certificate from the node, pointing at the
+    """Guessed: cmd/talosctl/cmd/talos/config.go is not in the reference.
+    A talosconfig with a fresh client certificate from the node, pointing at the
     endpoints used to get it."""
     session = connect(p, data, client_version, single="talosconfig")
     known = {"os:admin", "os:operator", "os:reader", "os:etcd:backup"}

@@ -1,4 +1,10 @@
-"""The talosctl command tree (v1.12 flags and defaults) and ``main``."""
+"""The talosctl command tree (v1.12 flags and defaults) and ``main``.
+
+Each command's flags, defaults and help texts follow its ``init()`` in the reference
+(``cmd/talosctl/cmd/talos/*.go``, ``cmd/talosctl/cmd/mgmt/**``; the connection flags:
+``cmd/talosctl/cmd/talos/root.go:addCommand``). Commands whose source is not in the
+reference (``config``, ``image`` flags beyond ``image.go``) are guessed from the CLI notes.
+"""
 
 from __future__ import annotations
 
@@ -409,7 +415,7 @@ def build(client_version: str) -> Command:
 
 def help_command(root: Command) -> Run:
     """cobra's ``help``: the named command's help on stdout; an unknown topic and the
-    root usage on stderr, still exit 0."""
+    root usage on stderr, still exit 0 (guessed: cobra is not in the reference)."""
 
     def run(p: Parsed, data: dict[str, Any], version: str) -> None:
         try:

@@ -41,7 +41,8 @@ def unavailable(ip: str, reason: str = "connect: no route to host") -> str:
 
 
 def node_problem(data: dict[str, Any], ip: str, *, insecure: bool = False) -> str | None:
-    """Why a call to ``ip`` fails, or None."""
+    """Guessed: the gRPC texts of a node that cannot be reached.
+    Why a call to ``ip`` fails, or None."""
     raw = data["nodes"].get(ip)
     if raw is None or not raw.get("reachable", True):
         return unavailable(ip)
@@ -117,7 +118,9 @@ def read_talosconfig(path: Path) -> dict[str, Any]:
 
 def connect(p: Parsed, data: dict[str, Any], client_version: str, *, single: str = "",
             need_nodes: bool = True) -> Session:
-    """Resolve talosconfig, endpoints and nodes the way talosctl's client does."""
+    """# Talos: pkg/machinery/client/client.go:New, GetEndpoints; connection.go:getConn (see the
+    comments below; the talosconfig search order is guessed)
+    Resolve talosconfig, endpoints and nodes the way talosctl's client does."""
     session = Session(p, data, client_version)
     insecure = bool(p.values.get("insecure"))
     nodes = list(p["nodes"])
@@ -181,7 +184,8 @@ def resolve_context(config: dict[str, Any], override: str,
 
 
 def endpoint_problem(data: dict[str, Any], host: str, *, insecure: bool) -> str | None:
-    """Why the API at ``host`` cannot be reached; the cluster's shared VIP answers while
+    """Guessed: the cluster's shared VIP answers while any control plane does.
+    Why the API at ``host`` cannot be reached; the cluster's shared VIP answers while
     any control plane does."""
     vip = host_of(str((data.get("cluster") or {}).get("endpoint") or ""))
     if host == vip and host not in data["nodes"]:
@@ -194,7 +198,9 @@ def endpoint_problem(data: dict[str, Any], host: str, *, insecure: bool) -> str 
 
 def per_node(session: Session, action: str, fn: Callable[[str, dict[str, Any]], None],
              *, insecure: bool = False) -> None:
-    """Run ``fn`` for each reachable node; collect the others' errors as talosctl does."""
+    """Guessed: how per-node errors are collected and prefixed (the client's FilterMessages is not
+    in the reference).
+    Run ``fn`` for each reachable node; collect the others' errors as talosctl does."""
     if session.unreachable:
         raise CLIError(f"{action}: {session.unreachable}" if action else session.unreachable)
     errors: list[str] = []
@@ -222,7 +228,9 @@ class NodeError(Exception):
 
 
 def version_warning(session: Session) -> None:
-    """talosctl's client version check: one ``WARNING:`` line naming every node older than
+    """Guessed from Talos's helpers.ClientVersionCheck (not in the reference): a failed version
+    call is ignored.
+    talosctl's client version check: one ``WARNING:`` line naming every node older than
     the client, versions in semver form (no ``v``); nodes that do not answer are skipped."""
     client = version_tuple(session.client_version)
     older: list[str] = []

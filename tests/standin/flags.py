@@ -1,4 +1,7 @@
-"""Command-line parsing the way talosctl's cobra/pflag do it.
+"""Command-line parsing the way talosctl's cobra/pflag do it (guessed from cobra and
+pflag, which are not in the reference; the enum values of ``--mode`` and ``--wipe-mode``
+follow # Talos: cmd/talosctl/pkg/talos/helpers/mode.go:Mode.Type and
+cmd/talosctl/cmd/talos/reset.go:WipeMode.Type).
 
 What matters for fidelity: the exact error texts (``unknown flag: --x``, ``unknown
 shorthand flag: 'n' in -n``, ``flag needs an argument: --x``, ``invalid argument ...``,

@@ -103,6 +103,8 @@ def unified_diff(old: str, new: str) -> str:
 
 
 def apply_config(p: Parsed, data: dict[str, Any], client_version: str) -> None:
+    """# Talos: cmd/talosctl/cmd/talos/apply-config.go:applyConfigCmd;
+    v1alpha1_server.go:ApplyConfiguration; helpers/mode.go:PrintApplyResults (details below)"""
     mode = p["mode"]  # an enum flag: other values were refused while parsing
     if p.args:
         # `apply config` / `apply machineconfig` name the command; anything else does not.
@@ -212,6 +214,7 @@ def apply_config(p: Parsed, data: dict[str, Any], client_version: str) -> None:
 
 def _store(ip: str, text: str, documents: list[dict[str, Any]], *, staged: bool,
            reboot: bool, mode: str) -> None:
+    """Guessed: how the state records an applied config (staged configs wait for the next boot)."""
     with state.update() as data:
         node = data["nodes"][ip]
         node.setdefault("applied", []).append(mode)
@@ -228,6 +231,7 @@ def _store(ip: str, text: str, documents: list[dict[str, Any]], *, staged: bool,
 
 def _schedule_reboot(node: dict[str, Any], changes: dict[str, Any],
                      seconds: float | None = None) -> float:
+    """Guessed: a reboot takes the node down for its ``reboot_seconds`` and counts a boot."""
     delay = float(node.get("reboot_seconds", 0.0) if seconds is None else seconds)
     final = {"boots": int(node.get("boots", 1)) + 1, "stage": "running", **changes}
     if node.get("staged_config"):
@@ -245,6 +249,7 @@ def _schedule_reboot(node: dict[str, Any], changes: dict[str, Any],
 
 
 def _install(ip: str, documents: list[dict[str, Any]], text: str) -> None:
+    """Guessed: a maintenance-mode apply installs from the config's install image and reboots."""
     image = str(dig(mc.v1alpha1(documents), ("machine", "install", "image")) or "")
     parsed = parse_image(image)
     with state.update() as data:
@@ -261,7 +266,9 @@ def _install(ip: str, documents: list[dict[str, Any]], text: str) -> None:
 
 
 def parse_image(image: str) -> tuple[str, str | None] | None:
-    """(version, schematic) of an installer reference; None when it has no tag."""
+    """Guessed: how the stand-in reads the version and schematic a node boots from an installer
+    reference.
+    (version, schematic) of an installer reference; None when it has no tag."""
     match = re.fullmatch(r"(?P<repo>[^@\s]+?):(?P<tag>[\w][\w.-]*)(?:@sha256:[0-9a-f]{64})?",
                          image)
     if not match:
@@ -448,6 +455,9 @@ def upgrade_checks(data: dict[str, Any], node: dict[str, Any]) -> None:
 
 
 def upgrade_k8s(p: Parsed, data: dict[str, Any], client_version: str) -> None:
+    """# Talos: cmd/talosctl/cmd/talos/upgrade-k8s.go:upgradeK8sCmd (the single-node check and the
+    flags; the progress lines come from the Kubernetes upgrade package, not in the reference:
+    guessed)"""
     session = connect(p, data, client_version, single="upgrade-k8s")
     version_warning(session)
     to = p["to"].removeprefix("v")
@@ -497,6 +507,8 @@ def upgrade_k8s(p: Parsed, data: dict[str, Any], client_version: str) -> None:
 
 
 def bootstrap(p: Parsed, data: dict[str, Any], client_version: str) -> None:
+    """# Talos: cmd/talosctl/cmd/talos/bootstrap.go:bootstrapCmd; v1alpha1_server.go:Bootstrap (the
+    snapshot line of --recover-from is guessed)"""
     session = connect(p, data, client_version, single="bootstrap")
     if p["recover-from"]:
         snapshot = Path(p["recover-from"])

@@ -2,7 +2,11 @@
 
 Secrets are well-formed (base64 of PEM blocks, tokens in Talos's alphabet) but not real
 certificates. The generated documents follow the v1.12 generator's field order; the
-commented form carries the generator's doc comments for the fields it sets.
+commented form carries the generator's doc comments for the fields it sets (guessed: the
+generator is not in the reference; checked against a real v1.12 output in the tests).
+Patches follow the configpatcher notes (guessed where they are silent). Validation
+nests its errors as # Talos: pkg/machinery/config/container/container.go:Validate (see
+:func:`problems`).
 """
 
 from __future__ import annotations

@@ -37,7 +37,10 @@ def _contract(text: str, client_version: str) -> tuple[int, int]:
 
 
 def gen_config(p: Parsed, data: dict[str, Any], client_version: str) -> None:
-    """``gen config``, and ``machineconfig gen`` (the same command without its flags:
+    """# Talos: cmd/talosctl/cmd/mgmt/gen/config.go:NewConfigCmd, writeConfig, validateFlags,
+    outputPaths, validateClusterEndpoint (the documents generated follow the v1.12 generator,
+    which is not in the reference: guessed where they differ from a real output)
+    ``gen config``, and ``machineconfig gen`` (the same command without its flags:
     every option keeps its default)."""
     name, endpoint = p.args
     mc.check_endpoint(endpoint)
@@ -121,7 +124,8 @@ def gen_config(p: Parsed, data: dict[str, Any], client_version: str) -> None:
 
 
 def gen_secrets(p: Parsed, data: dict[str, Any], client_version: str) -> None:
-    """The version contract is parsed first; then the bundle comes from a Kubernetes PKI
+    """# Talos: cmd/talosctl/cmd/mgmt/gen/secrets.go:genSecretsCmd
+    The version contract is parsed first; then the bundle comes from a Kubernetes PKI
     directory, a controlplane config, or fresh; then the file is checked and written."""
     _contract(p["talos-version"], "v1.12.0")
     if p["from-kubernetes-pki"]:
@@ -205,6 +209,8 @@ def _read(path: str) -> str:
 
 
 def machineconfig_patch(p: Parsed, data: dict[str, Any], client_version: str) -> None:
+    """# Talos: cmd/talosctl/cmd/mgmt/machineconfig/patch.go (the patch semantics are guessed from
+    the configpatcher spec notes)"""
     source = p.args[0]
     text = _read(source)
     if not p["patch"]:
@@ -260,6 +266,8 @@ SHA = {"v1.12.4": "d4e2f1b3"}
 
 
 def client_block(version: str, short: bool) -> str:
+    """# Talos: cmd/talosctl/cmd/talos/version.go:versionCmd (the client block; SHA and Go version
+    guessed)"""
     if short:
         return f"Client:\nTalos {version}\n"
     return (

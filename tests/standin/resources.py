@@ -25,7 +25,8 @@ from .offline import client_block, err, out
 
 
 def version(p: Parsed, data: dict[str, Any], client_version: str) -> None:
-    """The client block, then ``Server:`` before any connection is tried; one block per
+    """# Talos: cmd/talosctl/cmd/talos/version.go:versionCmd, cmdVersion
+    The client block, then ``Server:`` before any connection is tried; one block per
     node that answered. Nodes that failed while others answered are one warning; when
     none answered the command fails. ``--json`` drops the client block (and ``--client``)."""
     if not p["json"]:
@@ -265,6 +266,8 @@ def resources(kind: str, ip: str, node: dict[str, Any], data: dict[str, Any],
 
 
 def get(p: Parsed, data: dict[str, Any], client_version: str) -> None:
+    """# Talos: cmd/talosctl/cmd/talos/get.go:getCmd, getResources (the resources and their fields
+    are guessed: the resource definitions are not in the reference)"""
     kind = _resource_kind(p.args[0])
     wanted_id = p.args[1] if len(p.args) > 1 else None
     fmt = p["output"]
@@ -429,6 +432,8 @@ def node_images(node: dict[str, Any], namespace: str) -> list[dict[str, Any]]:
 
 
 def image_list(p: Parsed, data: dict[str, Any], client_version: str) -> None:
+    """# Talos: cmd/talosctl/cmd/talos/image.go:imageListCmd
+    Guessed: the images a node holds."""
     namespace = p["namespace"]
     if namespace not in ("cri", "system"):
         raise CLIError(f'unsupported namespace "{namespace}"')
@@ -448,7 +453,8 @@ def image_list(p: Parsed, data: dict[str, Any], client_version: str) -> None:
 
 
 def image_pull(p: Parsed, data: dict[str, Any], client_version: str) -> None:
-    """Pulls into the namespace's image store on every node; prints nothing."""
+    """# Talos: cmd/talosctl/cmd/talos/image.go:imagePullCmd (the reference check is guessed)
+    Pulls into the namespace's image store on every node; prints nothing."""
     namespace = p["namespace"]
     if namespace not in ("cri", "system"):
         raise CLIError(f'unsupported namespace "{namespace}"')

@@ -1,5 +1,8 @@
 """The simulated cluster: a JSON file shared by concurrent invocations, and the call log.
 
+Not a talosctl behaviour: the stand-in's own machinery (how long a reboot takes, when a
+node answers again) is guessed, and tests set it.
+
 Every read-modify-write holds an exclusive ``flock`` on ``<state>.lock`` and replaces the
 file atomically, so parallel invocations (a rollout upgrading several nodes at once)
 never lose each other's changes. Nothing sleeps while holding the lock.

@@ -1,4 +1,5 @@
-"""YAML read and written the way Talos's Go libraries do.
+"""YAML read and written the way Talos's Go libraries do (guessed from go-yaml's
+behaviour; the libraries are not in the reference).
 
 Reading keeps ``off``/``on``/``yes``/``no`` as strings (YAML 1.2 booleans only), as Go
 does for string fields. Writing uses 4-space indentation with sequences indented under
