@@ -700,8 +700,8 @@ def test_a_node_that_explains_its_reboot_with_a_diff_shows_none_of_its_secrets(
 
     other = secrets_bundle()
     running = foreign_config((project / "clusterconfig" / "worker-01.yaml").read_text(), other)
-    standin.pitower(worker_01={"config": running})
-    result = inv(project, "apply", "--node", "worker-01", "--mode", mode)
+    standin.pitower(bootstrapped=True, worker_01={"config": running})
+    result = inv(project, "apply", "--node", "worker-01", "--mode", mode, "--yes")
     assert result.returncode == (0 if mode == "auto" else 1), result.stderr
     shown = result.stdout + result.stderr
     assert "can't be applied in immediate mode" in shown
