@@ -19,7 +19,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from talos.errors import CommandError, SelectionError, TalosError, ToolMissingError
@@ -31,9 +31,10 @@ if TYPE_CHECKING:
     from talos.cluster import Cluster, Node
     from talos.talosctl import Talosctl
 
-# Nodes probed at once: enough for a rack of machines, few enough to stay polite.
-MAX_WORKERS = 16
 SHORT_ID = 12
+
+# Nodes asked at once where a question must go to each node alone (images, usage).
+MAX_WORKERS = 16
 
 NOT_FOUND = "not found"
 NOT_READY = "not ready"
@@ -157,30 +158,52 @@ def locate(cluster: Cluster, nodes: Sequence[Node], talosctl: Talosctl) -> dict[
 
 
 def probe(talosctl: Talosctl, address: str) -> NodeFacts:
-    """Talos version and schematic a node runs; unreachable when it does not answer."""
-    try:
-        version = talosctl.server_version(address)
-    except ToolMissingError:
-        raise
-    except CommandError as exc:
-        return NodeFacts(address, reachable=False, problem=first_line(exc))
-    try:
-        schematic = talosctl.installed_schematic(address)
-    except ToolMissingError:
-        raise
-    except CommandError as exc:
-        return NodeFacts(address, True, version, None, problem=first_line(exc))
-    try:
-        status = talosctl.machine_status(address)
-    except ToolMissingError:
-        raise
-    except CommandError as exc:
-        return NodeFacts(address, True, version, schematic, problem=first_line(exc))
-    ready = status.stage.lower() == "running" and status.ready
-    problem = None if ready else f"stage {status.stage}, not ready" + (
-        f" ({'; '.join(status.unmet)})" if status.unmet else "")
-    return NodeFacts(address, True, version, schematic, problem=problem, ready=ready,
-                     stage=status.stage)
+    """Talos version, schematic and readiness of one node; unreachable when it does not
+    answer."""
+    return probe_many(talosctl, [address])[address]
+
+
+def probe_many(talosctl: Talosctl, addresses: Sequence[str]) -> dict[str, NodeFacts]:
+    """What each node runs and whether it is ready: three talosctl calls for all of them
+    (the version first; the extensions and the machine status, at once, of those that
+    answered), whatever their number. A node that does not answer is unreachable with
+    talosctl's message for it."""
+    from talos.talosctl import Answers, MachineStatus
+
+    if not addresses:
+        return {}
+    versions = talosctl.server_versions(addresses)
+    up = [a for a in addresses if a in versions.answered]
+    schematics: Answers[str | None] = Answers({}, {})
+    statuses: Answers[MachineStatus] = Answers({}, {})
+    if up:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            asked_schematics = pool.submit(talosctl.installed_schematics, up)
+            asked_statuses = pool.submit(talosctl.machine_statuses, up)
+            schematics, statuses = asked_schematics.result(), asked_statuses.result()
+    facts: dict[str, NodeFacts] = {}
+    for address in addresses:
+        if address not in versions.answered:
+            problem = versions.failed.get(address, "no answer")
+            facts[address] = NodeFacts(address, reachable=False, problem=problem)
+            continue
+        version = versions.answered[address]
+        if address not in schematics.answered:
+            facts[address] = NodeFacts(address, True, version, None,
+                                       problem=schematics.failed.get(address, "no answer"))
+            continue
+        schematic = schematics.answered[address]
+        status = statuses.answered.get(address)
+        if status is None:
+            facts[address] = NodeFacts(address, True, version, schematic,
+                                       problem=statuses.failed.get(address, "no answer"))
+            continue
+        ready = status.stage.lower() == "running" and status.ready
+        unready: str | None = None if ready else f"stage {status.stage}, not ready" + (
+            f" ({'; '.join(status.unmet)})" if status.unmet else "")
+        facts[address] = NodeFacts(address, True, version, schematic, problem=unready,
+                                   ready=ready, stage=status.stage)
+    return facts
 
 
 def config_judge(cluster: Cluster) -> Callable[[Cluster, Node], str]:
@@ -218,29 +241,24 @@ def collect_facts(
     talosctl: Talosctl,
     *,
     config: Callable[[Cluster, Node], str] | None = None,
-    max_workers: int = MAX_WORKERS,
 ) -> dict[str, NodeFacts]:
-    """Probe every node at once; the slowest node, not their sum, sets the time taken."""
+    """Every node's facts from a fixed number of talosctl calls (:func:`probe_many`)."""
     require_talosconfig(talosctl)
+    if not nodes:
+        return {}
     located = locate(cluster, nodes, talosctl)
     judge = config or config_judge(cluster)
-
-    def one(node: Node) -> NodeFacts:
+    addresses = list(dict.fromkeys(a for n in nodes if (a := located[n.name].address)))
+    probed = probe_many(talosctl, addresses)
+    facts: dict[str, NodeFacts] = {}
+    for node in nodes:
         state = judge(cluster, node)
         where = located[node.name]
         if where.address is None:
-            return NodeFacts(None, False, config=state, problem=where.problem)
-        facts = probe(talosctl, where.address)
-        return NodeFacts(
-            facts.address, facts.reachable, facts.talos_version, facts.schematic, state,
-            facts.problem, facts.ready, facts.stage,
-        )
-
-    if not nodes:
-        return {}
-    with ThreadPoolExecutor(max_workers=min(max_workers, len(nodes))) as pool:
-        results = list(pool.map(one, nodes))
-    return {node.name: facts for node, facts in zip(nodes, results, strict=True)}
+            facts[node.name] = NodeFacts(None, False, config=state, problem=where.problem)
+        else:
+            facts[node.name] = replace(probed[where.address], config=state)
+    return facts
 
 
 def desired_state(cluster: Cluster, nodes: Iterable[Node] | None = None) -> dict[str, Desired]:

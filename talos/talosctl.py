@@ -31,10 +31,12 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from talos.command import Result, Runner, failure, timed_out
 from talos.errors import CommandError, ToolMissingError
+
+T = TypeVar("T")
 
 BINARY_VARIABLE = "TALOSCTL"
 DEFAULT_BINARY = "talosctl"
@@ -148,6 +150,15 @@ class EtcdStatusReport:
 
     statuses: tuple[EtcdMemberStatus, ...]
     errors: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Answers(Generic[T]):
+    """A question asked of several nodes in one call: who answered what, and why the
+    others did not (one line each, naming the node)."""
+
+    answered: dict[str, T]
+    failed: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -427,13 +438,73 @@ class Talosctl:
         argv = self._online_many(["etcd", "status"], nodes)
         result = self._run(argv, node=",".join(nodes), what="etcd status", mutates=False,
                            check=False)
-        errors = parse_node_errors(result.stderr)
+        errors = {n: tidy(e) for n, e in parse_node_errors(result.stderr).items()}
         if result.exit_code != 0 and not errors:
             raise self._error(result, ",".join(nodes), "etcd status")
         statuses = parse_etcd_status(result.stdout) if result.exit_code == 0 else []
         answered = {s.node for s in statuses}
         missing = {n: "no answer" for n in nodes if n not in answered and n not in errors}
         return EtcdStatusReport(tuple(statuses), {**errors, **missing})
+
+    # -- many nodes in one call --------------------------------------------------------------
+
+    def server_versions(self, nodes: Sequence[str]) -> Answers[str]:
+        """The Talos version of each node, one ``talosctl version`` for all of them."""
+        result = self._many(["version"], nodes, "version")
+        return self._answers(result, nodes, "version", parse_server_versions(result.stdout))
+
+    def installed_schematics(self, nodes: Sequence[str]) -> Answers[str | None]:
+        """Each node's Image Factory schematic ID (None: not a factory image), one
+        ``talosctl get extensions`` for all of them."""
+        result = self._many(["get", "extensions"], nodes, "get extensions", "--output", "json")
+        grouped = self._grouped(result, "extensions")
+        answers = self._answers(result, nodes, "get extensions",
+                                {n: schematic_of(grouped.get(n, [])) for n in nodes})
+        return answers
+
+    def machine_statuses(self, nodes: Sequence[str]) -> Answers[MachineStatus]:
+        """Each node's boot stage and readiness, one ``talosctl get machinestatus``."""
+        result = self._many(["get", "machinestatus"], nodes, "get machinestatus", "--output",
+                            "json")
+        grouped = self._grouped(result, "machinestatus")
+        return self._answers(result, nodes, "get machinestatus",
+                             {n: machine_status_of(r[0]) for n, r in grouped.items() if r})
+
+    def _many(self, subcommand: list[str], nodes: Sequence[str], what: str,
+              *flags: str) -> Result:
+        argv = [*self._online_many(subcommand, nodes), *flags]
+        return self._run(argv, node=",".join(nodes), what=what, mutates=False, check=False)
+
+    def _grouped(self, result: Result, resource: str) -> dict[str, list[dict[str, Any]]]:
+        try:
+            objects = parse_json_stream(result.stdout)
+        except ValueError as exc:
+            raise failure(result, f"talosctl get {resource} printed unreadable JSON: {exc}"
+                          ) from exc
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for item in objects:
+            grouped.setdefault(str(item.get("node", "")), []).append(item)
+        return grouped
+
+    def _answers(self, result: Result, nodes: Sequence[str], what: str,
+                 found: dict[str, T]) -> Answers[T]:
+        """Split a call to several nodes into answers and per-node failures. talosctl
+        lists the nodes that failed as ``* <node>: <error>``; a failure that names no node
+        (no endpoint answered) is every node's."""
+        raw = parse_node_errors(result.stderr)
+        failed: dict[str, str] = {}
+        for node, error in raw.items():
+            reason, _ = diagnose(error)
+            failed[node] = f"talosctl {what} on {node} failed: {reason}"
+        if result.exit_code != 0 and not raw:
+            reason, hint = diagnose(result.stderr or result.stdout)
+            shared = f"talosctl {what} failed: {reason}" + (f" ({hint})" if hint else "")
+            failed = {n: shared for n in nodes}
+        answered = {n: v for n, v in found.items() if n in nodes and n not in failed}
+        for node in nodes:
+            if node not in answered and node not in failed:
+                failed[node] = f"talosctl {what} on {node} gave no answer"
+        return Answers(answered, failed)
 
     def etcd_members(self, node: str) -> list[EtcdMember]:
         """The etcd members as control plane ``node``'s etcd knows them."""
@@ -939,13 +1010,33 @@ _NODE_ERROR = re.compile(r"^\s*\*\s+(?P<node>[^\s:]+|\[[^\]]+\]|[0-9a-fA-F:]+):\
 def parse_node_errors(stderr: str) -> dict[str, str]:
     """Per-node failures of a call to several nodes: talosctl lists them as
     ``* <node>: <error>`` under ``N errors occurred:`` (as a warning when other nodes
-    answered, as the error when none did). Each error is tidied to one line."""
+    answered, as the error when none did). Each error as printed, on one line."""
     errors: dict[str, str] = {}
     for line in stderr.splitlines():
         match = _NODE_ERROR.match(line)
         if match:
-            errors[match["node"]] = tidy(match["error"])
+            errors[match["node"]] = match["error"].strip()
     return errors
+
+
+def parse_server_versions(stdout: str) -> dict[str, str]:
+    """``talosctl version`` of several nodes: each ``NODE:`` line of the ``Server:`` part,
+    with the ``Tag:`` under it (cmd/talosctl/cmd/talos/version.go)."""
+    versions: dict[str, str] = {}
+    node: str | None = None
+    inside = False
+    for line in stdout.splitlines():
+        stripped = line.strip()
+        if not line.startswith((" ", "\t")):
+            inside = stripped == "Server:"
+            continue
+        if not inside:
+            continue
+        if stripped.startswith("NODE:"):
+            node = stripped.removeprefix("NODE:").strip()
+        elif stripped.startswith("Tag:") and node is not None:
+            versions[node] = stripped.removeprefix("Tag:").strip()
+    return versions
 
 
 def parse_etcd_status(stdout: str) -> list[EtcdMemberStatus]:

@@ -32,17 +32,17 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from talos import readiness
-from talos.errors import CommandError, TalosError, ToolMissingError
+from talos.errors import TalosError
 from talos.readiness import MachineStatusLike, Polling
 from talos.schematic import VANILLA_ID
 
 if TYPE_CHECKING:
     from talos.cluster import Cluster, Node
+    from talos.talosctl import Answers
 
 UPGRADE = "upgrade"
 CURRENT = "current"
@@ -51,7 +51,6 @@ UNREACHABLE = "unreachable"
 DEFAULT_TIMEOUT = "30m"  # talosctl upgrade's own default
 HEALTH_TIMEOUT = "5m"
 POLL_INTERVAL = 2.0
-OBSERVE_THREADS = 16
 
 # Phases reported to the progress callback, in the order a node goes through them.
 STARTING = "upgrading"
@@ -73,6 +72,10 @@ class Client(Protocol):
     def server_version(self, node: str) -> str: ...
 
     def installed_schematic(self, node: str) -> str | None: ...
+
+    def server_versions(self, nodes: Sequence[str]) -> Answers[str]: ...
+
+    def installed_schematics(self, nodes: Sequence[str]) -> Answers[str | None]: ...
 
     def upgrade(
         self, node: str, image: str, *, stage: bool = False, force: bool = False,
@@ -243,29 +246,32 @@ def short_id(schematic_id: str | None, length: int = 12) -> str:
 # Observing
 
 
-def observe(
-    client: Client, wanted: Sequence[Wanted], *, threads: int = OBSERVE_THREADS
-) -> dict[str, Observed]:
-    """Ask every located node what it runs, in parallel. A node that fails to answer is
-    unreachable with talosctl's message; a missing talosctl is raised."""
-
-    def ask(item: Wanted) -> Observed:
-        assert item.address is not None
-        try:
-            version = client.server_version(item.address)
-            schematic = client.installed_schematic(item.address)
-        except ToolMissingError:
-            raise
-        except CommandError as exc:
-            return Observed(reachable=False, error=failure_message(exc))
-        return Observed(talos_version=version, schematic_id=schematic)
-
+def observe(client: Client, wanted: Sequence[Wanted]) -> dict[str, Observed]:
+    """Ask every located node what it runs: two talosctl calls for all of them (the
+    version, then the extensions of those that answered), not two per node. A node that
+    fails to answer is unreachable with talosctl's message for it; a missing talosctl is
+    raised."""
     located = [w for w in wanted if w.address is not None]
     if not located:
         return {}
-    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(located)))) as pool:
-        answers = list(pool.map(ask, located))
-    return {w.name: answer for w, answer in zip(located, answers, strict=True)}
+    addresses = [w.address for w in located if w.address is not None]
+    versions = client.server_versions(addresses)
+    answering = [a for a in addresses if a in versions.answered]
+    schematics = client.installed_schematics(answering) if answering else None
+    seen: dict[str, Observed] = {}
+    for item in located:
+        address = item.address
+        assert address is not None
+        if address not in versions.answered:
+            error = versions.failed.get(address, "no answer")
+            seen[item.name] = Observed(reachable=False, error=" ".join(error.split()))
+        elif schematics is None or address not in schematics.answered:
+            error = "no answer" if schematics is None else schematics.failed.get(address, "")
+            seen[item.name] = Observed(reachable=False, error=" ".join(error.split()))
+        else:
+            seen[item.name] = Observed(talos_version=versions.answered[address],
+                                       schematic_id=schematics.answered[address])
+    return seen
 
 
 # ---------------------------------------------------------------------------------------

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from conftest import Standin, pitower_schematics
+
 from talos.etcd import ControlPlane, judge
 from talos.talosctl import EtcdMember, EtcdMemberStatus, EtcdStatusReport
 
@@ -101,5 +105,28 @@ def test_per_node_errors_are_read_from_the_warning() -> None:
 
     errors = parse_node_errors(WARNING)
     assert set(errors) == {"10.0.0.3", "10.0.0.4"}
-    assert errors["10.0.0.4"] == (
-        "etcd status is only available on control plane nodes (Unimplemented)")
+    assert errors["10.0.0.4"] == ("rpc error: code = Unimplemented desc = etcd status is only "
+                                  "available on control plane nodes")
+
+
+def test_a_question_to_many_nodes_splits_answers_from_per_node_failures(
+    standin: Standin, tmp_path: Path
+) -> None:
+    from talos.talosctl import Talosctl
+
+    talosconfig = tmp_path / "talosconfig"
+    talosconfig.write_text("context: pitower\ncontexts:\n  pitower:\n    endpoints: []\n")
+    standin.pitower(worker_02={"reachable": False})
+    talosctl = Talosctl(talosconfig)
+    nodes = ["192.168.0.201", "192.168.0.202", "192.168.0.204"]
+    versions = talosctl.server_versions(nodes)
+    assert versions.answered == {"192.168.0.201": "v1.12.4", "192.168.0.204": "v1.12.4"}
+    assert set(versions.failed) == {"192.168.0.202"}
+    assert versions.failed["192.168.0.202"].startswith(
+        "talosctl version on 192.168.0.202 failed: node is unreachable")
+    schematics = talosctl.installed_schematics(nodes)
+    assert set(schematics.answered) == {"192.168.0.201", "192.168.0.204"}
+    assert schematics.answered["192.168.0.201"] == pitower_schematics()["worker-01"]
+    statuses = talosctl.machine_statuses(nodes)
+    assert statuses.answered["192.168.0.204"].stage == "running"
+    assert [argv[0] for argv in standin.calls()] == ["version", "get", "get"]

@@ -5,15 +5,17 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from talos.cluster import Cluster, Node, load_cluster_file
 from talos.errors import CommandError, TalosError, ToolMissingError
 from talos.schematic import VANILLA_ID, parse_installer_image
+from talos.talosctl import Answers
 from talos.upgrade import (
     CHECKING_ETCD,
     CURRENT,
@@ -70,6 +72,9 @@ class Machine:
     status_calls: int = 0
 
 
+T = TypeVar("T")
+
+
 @dataclass
 class FakeClient:
     """Nodes by address; records every call with its start and end time."""
@@ -88,6 +93,25 @@ class FakeClient:
 
     def installed_schematic(self, node: str) -> str | None:
         return self.answer("schematic", node).schematic
+
+    def server_versions(self, nodes: Sequence[str]) -> Answers[str]:
+        return self.many(self.server_version, nodes)
+
+    def installed_schematics(self, nodes: Sequence[str]) -> Answers[str | None]:
+        return self.many(self.installed_schematic, nodes)
+
+    def many(self, ask: Callable[[str], T], nodes: Sequence[str]) -> Answers[T]:
+        """One call for many nodes, as talosctl answers it: per-node answers and errors."""
+        answered: dict[str, T] = {}
+        failed: dict[str, str] = {}
+        for node in nodes:
+            try:
+                answered[node] = ask(node)
+            except ToolMissingError:
+                raise
+            except CommandError as exc:
+                failed[node] = str(exc)
+        return Answers(answered, failed)
 
     def upgrade(self, node: str, image: str, *, stage: bool = False, force: bool = False,
                 preserve: bool = False, wait: bool = True, timeout: str | None = None) -> None:

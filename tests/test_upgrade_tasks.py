@@ -415,3 +415,16 @@ def test_json_prints_the_plan_and_outcome_as_one_document(
                             "current", "unreachable", "interrupted", "elapsed_seconds", "ok"}
     assert sorted(outcome["upgraded"]) == sorted(n for n, r, _ in PITOWER_NODES
                                                  if r == "worker")
+
+
+def test_planning_asks_every_node_in_two_talosctl_calls_and_names_the_silent_one(
+    cluster: Standin, tmp_path: Path
+) -> None:
+    set_nodes(cluster, worker_pi_03={"reachable": False})
+    result = inv("--dry", "upgrade", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    asked = [argv[:2] for argv in cluster.calls() if argv[:1] in (["version"], ["get"])
+             and argv[:2] != ["version", "--client"] and argv[1] != "members"]
+    assert asked == [["version", "--talosconfig"], ["get", "extensions"]]
+    row = next(line for line in result.stdout.splitlines() if line.startswith("worker-pi-03"))
+    assert "unreachable" in row and "192.168.0.213" in row
