@@ -10,6 +10,7 @@ other exception is a bug and keeps its traceback.
     ├── ClusterFileError      the cluster file is unreadable or invalid
     ├── SelectionError        --node / --role name no node of the cluster
     ├── PatchError            a machine-config patch cannot be loaded or applied
+    │   └── UnknownToRules    it uses a kind or field the merger's rules do not know
     ├── SchematicError        a schematic (extension) file is invalid
     ├── FactoryError          the Image Factory refused or could not be reached
     ├── DownloadError         a pinned tool could not be downloaded or failed its checksum
@@ -69,6 +70,16 @@ class SelectionError(TalosError):
 
 class PatchError(TalosError):
     """A patch cannot be loaded or applied. The message names patch, document and path."""
+
+
+class UnknownToRules(PatchError):
+    """A patch or config uses a document kind or field the merger's rules (one Talos
+    minor) do not know: a mistake, or something of a newer Talos (whose talosctl then
+    merges instead). ``what`` names it (``kind FutureConfig``, ``machine.newFeature``)."""
+
+    def __init__(self, message: str, *, what: str) -> None:
+        super().__init__(message)
+        self.what = what
 
 
 class SchematicError(TalosError):

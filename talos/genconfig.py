@@ -67,6 +67,8 @@ class ConfigTool(Protocol):
 
     def client_version(self) -> str: ...
 
+    def machineconfig_patch(self, base: Path, patches: Sequence[str], output: Path) -> None: ...
+
 
 @dataclass
 class GenerationReport:
@@ -82,6 +84,9 @@ class GenerationReport:
     orphans: list[str] = field(default_factory=list)
     #: the talosctl client's version (``v1.12.4``)
     client_version: str = ""
+    #: nodes merged by ``talosctl machineconfig patch`` (:mod:`talos.fallback`), and why
+    merged_by_talosctl: list[str] = field(default_factory=list)
+    merge_note: str = ""
 
     @property
     def nothing_to_do(self) -> bool:
@@ -398,11 +403,18 @@ def generate(
 
     report.orphans = orphan_configs(cluster)
     # Every patch is read now: a broken one fails the plan (dry runs too), before
-    # anything is decrypted.
+    # anything is decrypted. What the merger's rules do not know may send a node to
+    # talosctl's merge instead (talos.fallback).
+    from talos.fallback import plan_route
+
     patches = _Patches(cluster)
-    for node in todo:
-        for path in node_patch_files(cluster, node):
-            patches.get(path)
+    by_name = {node.name: node for node in todo}
+    route = plan_route(
+        [(node.name, cluster.talos_version_of(node)) for node in todo], client_version=version,
+        load=lambda name: [patches.get(p) for p in node_patch_files(cluster, by_name[name])],
+    )
+    report.merged_by_talosctl = [node.name for node in todo if node.name in route.by_talosctl]
+    report.merge_note = route.note
     if dry or (not todo and tc_reason is None):
         for node in todo:
             tell(node.name, f"would write ({report.reasons[node.name]})")
@@ -479,8 +491,13 @@ def _build(
         # Each base is parsed once: merging never changes its input.
         parsed: dict[tuple[str, str], tuple[Config, bool]] = {}
         texts: dict[Node, str] = {}
+        by_talosctl = set(report.merged_by_talosctl)
         for node in todo:
             key = (cluster.talos_version_of(node), node.role)
+            if node.name in by_talosctl:
+                texts[node] = _merge_by_talosctl(cluster, node, talosctl, work,
+                                                 bases[key[0]] / f"{node.role}.yaml")
+                continue
             if key not in parsed:
                 text = _read_base(bases[key[0]] / f"{node.role}.yaml")
                 parsed[key] = (parse_config(text, f"talosctl gen config ({node.role}.yaml)"),
@@ -492,12 +509,26 @@ def _build(
                 tell(node.name, f"generated ({report.reasons[node.name]})")
         if validate:
             _validate_all(talosctl, work, texts, report, tell)
+        elif by_talosctl:  # the merger's checks were not made: talosctl's are
+            _validate_all(talosctl, work, {n: t for n, t in texts.items()
+                                           if n.name in by_talosctl}, report, tell)
         for node, text in texts.items():
             staged[config_path(cluster, node)] = text.encode("utf-8")
         if with_talosconfig:
             client = _read_base(bases[cluster.talos_version] / TALOSCONFIG)
             staged[talosconfig_path(cluster)] = fill_talosconfig(client, cluster).encode("utf-8")
     return staged
+
+
+def _merge_by_talosctl(
+    cluster: Cluster, node: Node, talosctl: ConfigTool, work: Path, base_file: Path
+) -> str:
+    from talos.fallback import merge_with_talosctl
+
+    base = _read_base(base_file)
+    derived = derived_documents(cluster, node, hostname_document=has_hostname_document(base))
+    return merge_with_talosctl(talosctl, work, node.name, base, derived,
+                               node_patch_files(cluster, node))
 
 
 def _read_base(path: Path) -> str:

@@ -262,6 +262,15 @@ class Talosctl:
                 hint="fix the patches it is made from",
             )
 
+    def machineconfig_patch(self, base: Path, patches: Sequence[str], output: Path) -> None:
+        """Write ``base`` patched by ``patches`` (``@file`` or inline, in order) to
+        ``output``: talosctl's own merge, for what the built-in merger does not know."""
+        argv = [self.binary, "machineconfig", "patch", str(base)]
+        for patch in patches:
+            argv += ["--patch", patch]
+        argv += ["--output", str(output)]
+        self._run(argv, what="machineconfig patch", mutates=False)
+
     def client_version(self) -> str:
         """The talosctl client's version, e.g. ``v1.12.4``."""
         result = self._run([self.binary, "version", "--client"], what="version", mutates=False)

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from talos.errors import PatchError
+from talos.errors import PatchError, UnknownToRules
 from talos.merge import rules as R
 from talos.merge.values import (
     Path,
@@ -146,9 +146,10 @@ def _identify(data: Mapping[Any, Any], source: str, index: int, line: int | None
     api_text = R.LEGACY_KIND if api is None else scalar_text(api)
     rules = R.kind_rules(scalar_text(kind), api_text)
     if rules is None:
-        raise PatchError(
+        raise UnknownToRules(
             f'{_where(source, line)}: {label}: "{kind}" "{api_text}": not registered '
-            "(check kind and apiVersion)"
+            "(check kind and apiVersion)",
+            what=f"kind {kind} {api_text}",
         )
     return rules
 
@@ -168,10 +169,11 @@ def decode_document(data: Any, source: str, index: int, line: int | None,
     try:
         normalized = normalize_struct(data, rules.root)
     except UnknownKeys as exc:
-        raise PatchError(
+        raise UnknownToRules(
             f"{_where(source, line)}: document {key_text(key)}: unknown keys found during "
             f"decoding: {', '.join(exc.paths)} (not fields of {rules.kind}; check spelling "
-            "and nesting)"
+            "and nesting)",
+            what=", ".join(exc.paths),
         ) from exc
     except ValueFailure as exc:
         raise PatchError(

@@ -1,4 +1,8 @@
-"""The type knowledge the merge needs, per document kind (Talos v1.12).
+"""The type knowledge the merge needs, per document kind, of one Talos minor.
+
+That minor (``_talos`` in ``rules.json``, :func:`rules_version`) is the one place that
+says which Talos the rules describe; :mod:`talos.fallback` merges through talosctl
+where a cluster or a patch goes beyond it.
 
 ``rules.json`` (shipped in the package) holds, for every registered document kind, its
 apiVersion, whether its identity includes ``name``, and a tree of its fields with one
@@ -109,11 +113,22 @@ def _build(spec: Any) -> Rule:
     return _container(spec)
 
 
+def _raw() -> dict[str, Any]:
+    text = resources.files("talos.merge").joinpath("rules.json").read_text(encoding="utf-8")
+    raw: dict[str, Any] = json.loads(text)
+    return raw
+
+
+@functools.cache
+def rules_version() -> str:
+    """The Talos minor the rules describe, e.g. ``v1.12``."""
+    return str(_raw()["_talos"])
+
+
 @functools.cache
 def all_kinds() -> Mapping[str, KindRules]:
     """Every registered kind, by kind name (``v1alpha1`` is the legacy machine config)."""
-    text = resources.files("talos.merge").joinpath("rules.json").read_text(encoding="utf-8")
-    raw: dict[str, Any] = json.loads(text)
+    raw = _raw()
     items: dict[str, dict[str, Any]] = raw.get("_items", {})
     kinds: dict[str, KindRules] = {}
     for kind, spec in raw.items():

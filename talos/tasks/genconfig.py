@@ -45,6 +45,8 @@ def genconfig(
             cluster, talosctl=talosctl_for(cluster, dry=dry), nodes=nodes, force=force,
             validate=validate, dry=dry, progress=progress_line,
         )
+    if report.merge_note:
+        say(f"note: {report.merge_note}")
     shown_dir = f"{report.output_dir.name}/"
     say(summary(report, shown_dir=shown_dir))
     skew = version_skew(cluster, report.client_version)

@@ -10,7 +10,7 @@ from pathlib import Path
 from invoke.collection import Collection
 from invoke.context import Context
 
-from talos.errors import OutputError, PatchError
+from talos.errors import OutputError, PatchError, UnknownToRules
 from talos.tasks.runtime import task
 
 
@@ -42,8 +42,13 @@ def patch_file(base: Path, specs: list[str], *, base_dir: Path) -> str:
         raise PatchError(f"{base}: no such machine config file") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise PatchError(f"{base}: cannot read the machine config: {exc}") from exc
-    config = parse_config(text, str(base))
-    return dump_config(apply_patches(config, load_patches(specs, base_dir=base_dir)))
+    try:
+        config = parse_config(text, str(base))
+        return dump_config(apply_patches(config, load_patches(specs, base_dir=base_dir)))
+    except UnknownToRules as exc:  # perhaps of a newer Talos: its talosctl may know
+        from talos.fallback import patch_file_by_talosctl
+
+        return patch_file_by_talosctl(base, specs, base_dir=base_dir, error=exc)
 
 
 def write_private(path: Path, text: str) -> None:

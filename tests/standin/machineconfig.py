@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from . import yamlio
+from . import known_fields, yamlio
 from .flags import CLIError
 
 TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -604,6 +604,54 @@ def apply_patches(documents: list[dict[str, Any]], patches: list[PatchSpec],
             else:
                 result[index] = _merge(result[index], doc)
     return result
+
+
+# ---------------------------------------------------------------------------------------
+# Strict decoding: kinds and fields the client knows
+
+
+def knows_newer_talos(client_version: str) -> bool:
+    """Whether the client is newer than v1.12, whose registry :mod:`known_fields` holds."""
+    match = re.match(r"v?(\d+)\.(\d+)", client_version)
+    return bool(match) and (int(match[1]), int(match[2])) > (1, 12)
+
+
+def check_known(documents: list[dict[str, Any]], client_version: str) -> None:
+    """Refuse what a v1.12 client's strict config loader refuses: a kind it has not
+    registered (``"<kind>" "<apiVersion>": not registered``) and keys that are no field
+    (``error decoding document <apiVersion>/<kind>/<name>: unknown keys found during
+    decoding:`` and the offending keys as YAML). Talos: configpatcher-spec.md §3.1 steps
+    4 and 5 (the document line the real error also names is left out: guessed).
+
+    A client newer than v1.12 has the kinds and fields of its own Talos minor: it accepts
+    what v1.12 does not know (guessed: the stand-in has no registry of a newer Talos).
+    """
+    if knows_newer_talos(client_version):
+        return
+    for document in documents:
+        kind = document.get("kind")
+        api = str(document.get("apiVersion") or "")
+        if kind is None:
+            known, label = known_fields.KINDS["v1alpha1"], "/v1alpha1/"
+        else:
+            if kind not in known_fields.KINDS:
+                raise CLIError(f'"{kind}" "{api}": not registered')
+            known, label = known_fields.KINDS[kind], f"{api}/{kind}/{document.get('name', '')}"
+        unknown: dict[str, Any] = {
+            key: value for key, value in document.items()
+            if key not in known and not str(key).startswith("$")
+        }
+        if kind is None:
+            for section, fields in known_fields.LEGACY_SECTIONS.items():
+                body = document.get(section)
+                if isinstance(body, dict):
+                    extra = {k: v for k, v in body.items()
+                             if k not in fields and not str(k).startswith("$")}
+                    if extra:
+                        unknown[section] = extra
+        if unknown:
+            raise CLIError(f"error decoding document {label}: unknown keys found during "
+                           f"decoding:\n{yamlio.dump(unknown).rstrip()}")
 
 
 # ---------------------------------------------------------------------------------------

@@ -217,7 +217,11 @@ def machineconfig_patch(p: Parsed, data: dict[str, Any], client_version: str) ->
         result = text
     else:
         patches = [mc.load_patch(s) for s in p["patch"]]
+        for patch in patches:
+            if not patch.json6902:
+                mc.check_known(patch.documents, client_version)
         documents = mc.parse(text)
+        mc.check_known(documents, client_version)
         patched = mc.apply_patches(documents, patches)
         if patches[-1].json6902:
             # The JSON patch result is re-read by ghodss/yaml: 2-space indent, sorted keys.
@@ -251,6 +255,7 @@ def validate(p: Parsed, data: dict[str, Any], client_version: str) -> None:
         raise CLIError(f"failed to decode configuration: {exc}") from None
     if not documents:
         raise CLIError("config not found")  # guessed text
+    mc.check_known(documents, client_version)
     mode = p["mode"]
     if mode not in mc.RUNTIME_MODES:
         raise CLIError(f'unknown runtime mode: "{mode}"')  # guessed text (runtime.ParseMode)
