@@ -290,8 +290,17 @@ def test_install_failures_exit_1_with_one_line(site: ReleaseSite, tmp_path: Path
            "TALOS_RELEASES_URL": site.talos, "TALOS_CLUSTER_FILE": str(REPO / "cluster.yaml")}
     result = run_inv(REPO, "tools.install", "--tool", "talosctl", env=env)
     assert result.returncode == 1
-    (line,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    (line,) = [line for line in result.stderr.splitlines() if line.strip()]
+    assert line.startswith("error: talosctl v1.12.4 (")
     assert "sha256sum.txt answered 404 Not Found; nothing installed" in line
+
+    site.publish_talosctl("v1.12.4", b"#!/bin/sh\necho evil\n", listed=FAKE_TALOSCTL)
+    result = run_inv(REPO, "tools.install", "--tool", "talosctl", env=env)
+    assert result.returncode == 1
+    (line,) = [line for line in result.stderr.splitlines() if line.strip()]
+    assert "checksum mismatch for" in line and line.endswith("nothing installed")
+    folder = tmp_path / "cache" / "talos-tasks" / "bin" / "talosctl-v1.12.4"
+    assert list(folder.iterdir()) == []
     result = run_inv(REPO, "tools.install", "--tool", "helm", env=env)
     assert result.returncode == 2
     assert "unknown tool 'helm': use talosctl or kubectl" in result.stderr
