@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from talos.cluster import Node  # noqa: E402
-from talos.talosctl import Talosctl  # noqa: E402
+from talos.talosctl import Answers, Talosctl  # noqa: E402
 from talos.upgrade import (  # noqa: E402
     Client,
     RolloutOptions,
@@ -96,6 +96,12 @@ class InProcess:
 
     def installed_schematic(self, node: str) -> str | None:
         return SCHEMATIC
+
+    def server_versions(self, nodes: Sequence[str]) -> Answers[str]:
+        return Answers({n: self.server_version(n) for n in nodes}, {})
+
+    def installed_schematics(self, nodes: Sequence[str]) -> Answers[str | None]:
+        return Answers({n: self.installed_schematic(n) for n in nodes}, {})
 
     def upgrade(self, node: str, image: str, *, stage: bool = False, force: bool = False,
                 preserve: bool = False, wait: bool = True, timeout: str | None = None) -> None:

@@ -15,7 +15,9 @@ Safety of the rollout:
 - control planes strictly one at a time; after each, wait until the node is back
   (machine status ``running`` and ready) and etcd is healthy (``talosctl health`` on the
   control planes) before the next;
-- then workers, at most ``parallel`` at once: a new one starts as soon as a slot frees;
+- then workers, at most ``parallel`` upgrades at once: a new one starts as soon as a
+  slot frees, while another thread waits for the upgraded worker to be ready (its
+  check is off the critical path);
 - the first failure stops the rollout: no new node starts, running ones finish;
 - Ctrl-C or SIGTERM (:mod:`talos.interrupts`) stops it the same way: the nodes in flight
   are waited for until they answer again (a second Ctrl-C stops waiting) and named;
@@ -397,6 +399,7 @@ class _Rollout:
         self.bug: BaseException | None = None
         self.interrupted: BaseException | None = None
         self.threads: list[threading.Thread] = []
+        self.checkers: list[threading.Thread] = []
         self.began = 0.0
 
     def run(self) -> Report:
@@ -409,6 +412,8 @@ class _Rollout:
             workers = self.plan.worker_upgrades
             if workers and not self.stop.is_set():
                 self.run_pool(workers, self.options.parallel)
+            for checker in list(self.checkers):
+                checker.join()
         except KeyboardInterrupt as exc:
             self.stop.set()
             self.interrupted = exc
@@ -429,7 +434,7 @@ class _Rollout:
         try:
             for step in self.in_flight():
                 self.emit(step.name, INTERRUPTED)
-            for thread in self.threads:
+            for thread in [*self.threads, *self.checkers]:
                 thread.join()
             for step in self.in_flight():
                 address = step.wanted.address
@@ -486,6 +491,15 @@ class _Rollout:
                 address, step.wanted.image, stage=self.options.stage, force=self.options.force,
                 preserve=self.options.preserve, wait=True, timeout=timeout,
             )
+            if not step.is_controlplane:
+                # A worker's check is off the critical path: its slot takes the next node
+                # while another thread waits for this one to be ready.
+                checker = threading.Thread(target=self.check_worker, args=(step,),
+                                           daemon=True)
+                with self.lock:
+                    self.checkers.append(checker)
+                checker.start()
+                return
             self.emit(step.name, WAITING)
             self.wait_until_ready(address)
         except TalosError as exc:
@@ -524,6 +538,34 @@ class _Rollout:
                     self.stop.set()
                 self.emit(step.name, CHECK_FAILED, message)
                 return
+        self.emit(step.name, DONE)
+
+    def check_worker(self, step: Step) -> None:
+        """Wait until an upgraded worker is running and ready; a failure stops the rollout
+        (no new node starts) as any other."""
+        address = step.wanted.address
+        assert address is not None
+        self.emit(step.name, WAITING)
+        try:
+            self.wait_until_ready(address)
+        except TalosError as exc:
+            message = failure_message(exc)
+            with self.lock:
+                self.failed[step.name] = message
+                self.finished.add(step.name)
+                self.stop.set()
+            self.emit(step.name, FAILED, message)
+            return
+        except BaseException as exc:  # a bug: stop the rollout, re-raise once it has ended
+            with self.lock:
+                self.failed[step.name] = f"unexpected error: {exc!r}"
+                self.finished.add(step.name)
+                self.bug = self.bug or exc
+                self.stop.set()
+            return
+        with self.lock:
+            self.upgraded.add(step.name)
+            self.finished.add(step.name)
         self.emit(step.name, DONE)
 
     def wait_until_ready(self, address: str) -> None:

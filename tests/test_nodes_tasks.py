@@ -711,3 +711,28 @@ def test_a_node_that_explains_its_reboot_with_a_diff_shows_none_of_its_secrets(
                theirs["certs"]["os"]["key"], ours["certs"]["os"]["key"]]
     assert [v[:12] for v in secrets if v in shown] == []
     assert "diff:" not in shown
+
+
+def test_ctrl_c_during_a_reboot_names_the_node_in_flight_and_exits_130(
+    standin: Standin, project: Path
+) -> None:
+    import signal
+    import time
+
+    standin.pitower(bootstrapped=True, reboot_seconds=2.0)
+    env = {**os.environ, **project_env(project)}
+    process = subprocess.Popen([*INV, "--search-root", str(REPO), "reboot", "--role",
+                                "worker", "--yes"], cwd=project, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not any(node.get("pending") for node in standin.state()["nodes"].values()):
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, out + err
+    assert "reboot stopped at worker-04: interrupted (Ctrl-C)" in err
+    assert "in flight: worker-04" in err
+    assert "worker-05" in out and "not attempted" in out  # the table of what was done
+    assert [argv[argv.index("--nodes") + 1] for argv in changes(standin, "reboot")] == [
+        "192.168.0.204"]

@@ -482,3 +482,41 @@ def test_a_failure_is_told_on_one_line() -> None:
                        stderr="progress\nerror: image not found\n", hint="check the image")
     assert failure_message(exc) == ("talosctl upgrade on 10.0.2.0 failed: image not found at "
                                     "line 2 (check the image)")
+
+
+def test_a_workers_readiness_check_does_not_hold_its_slot() -> None:
+    """--parallel 1: the next worker's upgrade starts while the previous one is still
+    being checked, as a plain loop of `talosctl upgrade --wait` would go on."""
+    items, client = cluster_of(0, 2)
+    first = client.machines["10.0.2.0"]
+    first.not_ready_polls = 3  # the first worker takes a few polls to be ready
+    release = threading.Event()
+    client.machines["10.0.2.1"].gate = release
+
+    seen: list[str] = []
+
+    def watch(event: Event) -> None:
+        seen.append(f"{event.node}:{event.phase}")
+        if event.node == "w-1" and event.phase == STARTING:
+            # the second upgrade began: the first must still be waiting for readiness
+            assert "w-0:upgraded" not in seen
+            release.set()
+
+    plan = plan_of(items, client)
+    report = rollout(plan, client, control_planes=[], workers=["10.0.2.0", "10.0.2.1"],
+                     options=RolloutOptions(parallel=1, poll_interval=0.05), progress=watch)
+    assert report.upgraded == ["w-0", "w-1"] and report.ok
+    assert first.status_calls == 4
+
+
+def test_a_worker_that_is_not_ready_in_time_stops_the_rollout() -> None:
+    items, client = cluster_of(0, 3)
+    client.machines["10.0.2.0"].not_ready_polls = 10_000
+    client.machines["10.0.2.1"].seconds = 1.0  # still upgrading when w-0's check fails
+    plan = plan_of(items, client)
+    report = rollout(plan, client, control_planes=[], workers=[],
+                     options=RolloutOptions(parallel=1, timeout="200ms", poll_interval=0.01))
+    assert list(report.failed) == ["w-0"]
+    assert "not running and ready" in report.failed["w-0"]
+    assert report.upgraded == ["w-1"]  # the one under way finished
+    assert report.not_touched == ["w-2"]  # no new node after the failure was seen
