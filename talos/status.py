@@ -1,8 +1,8 @@
 """The cluster at a glance: what each node runs against what the cluster file wants.
 
-Facts are gathered from the nodes concurrently (:func:`collect_facts`), then turned into
-rows by a pure function (:func:`status_rows`), so the table and ``--json`` say the same
-thing and tests feed facts in directly. A node that cannot be reached or located is a row
+Facts are gathered in three talosctl calls for all nodes (:func:`collect_facts`), then
+turned into rows by a pure function (:func:`status_rows`), so the table and ``--json`` say
+the same thing and tests feed facts in directly. A node that cannot be reached or located is a row
 saying so, never a failure of the whole table.
 
     locate(cluster, nodes, talosctl)     -> {name: Location}   address or why there is none

@@ -1,7 +1,7 @@
 """Rolling Talos upgrades: plan from wanted vs observed state, then roll out safely.
 
     wanted_state(cluster, nodes, addresses) -> [Wanted]          image, version, schematic per node
-    observe(client, wanted)                 -> {name: Observed}  asks every node, in parallel
+    observe(client, wanted)                 -> {name: Observed}  two talosctl calls for all nodes
     plan_upgrade(wanted, observed)          -> Plan              upgrade / current / unreachable
     health_expectations(wanted, observed)   -> (cps, workers)    what health checks expect
     rollout(plan, client, ...)              -> Report            upgraded / failed / not touched
