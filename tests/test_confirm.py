@@ -52,3 +52,32 @@ def test_without_a_terminal_it_refuses_and_says_to_pass_yes() -> None:
 
 def test_yes_confirms_without_asking_even_without_a_terminal() -> None:
     assert ask(None, yes=True, terminal=False) == ""
+
+
+# -- the plan's y/N question ----------------------------------------------------------------
+
+
+def ask_plan(typed: str, *, terminal: bool = True, yes: bool = False) -> str:
+    from talos.confirm import confirm_plan
+
+    stdin: io.StringIO = Terminal(typed) if terminal else io.StringIO(typed)
+    out = io.StringIO()
+    confirm_plan("Apply to 2 nodes?", yes=yes, stdin=stdin, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("answer", ["y\n", "yes\n", "Y\n", " YES \n"])
+def test_yes_on_a_terminal_goes_on_after_asking_once(answer: str) -> None:
+    assert ask_plan(answer) == "Apply to 2 nodes? [y/N] "
+
+
+@pytest.mark.parametrize("answer", ["\n", "n\n", "no\n", "yep\n", ""])
+def test_anything_else_is_no_and_nothing_changes(answer: str) -> None:
+    with pytest.raises(ConfirmationError, match="not confirmed; nothing was changed"):
+        ask_plan(answer)
+
+
+def test_without_a_terminal_only_yes_goes_on() -> None:
+    with pytest.raises(ConfirmationError, match="no terminal to ask 'Apply to 2 nodes\\?'"):
+        ask_plan("y\n", terminal=False)
+    assert ask_plan("", terminal=False, yes=True) == ""
