@@ -736,3 +736,22 @@ def test_ctrl_c_during_a_reboot_names_the_node_in_flight_and_exits_130(
     assert "worker-05" in out and "not attempted" in out  # the table of what was done
     assert [argv[argv.index("--nodes") + 1] for argv in changes(standin, "reboot")] == [
         "192.168.0.204"]
+
+
+def test_apply_json_is_the_plan_and_each_nodes_outcome(
+    standin: Standin, project: Path
+) -> None:
+    standin.pitower(bootstrapped=True)
+    result = inv(project, "apply", "--node", "worker-04", "--node", "worker-03", "--yes",
+                 "--json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert set(document) == {"plan", "dry_run", "snapshot", "nodes"}
+    assert document["dry_run"] is False
+    assert [entry["node"] for entry in document["plan"]] == ["worker-03", "worker-04"]
+    assert set(document["plan"][0]) == {"node", "address", "changes", "reboot", "error"}
+    assert [(n["node"], n["result"]) for n in document["nodes"]] == [
+        ("worker-03", "applied"), ("worker-04", "applied")]
+    assert set(document["nodes"][0]) == {"node", "address", "result", "message"}
+    assert document["snapshot"].startswith(str(project / "clusterconfig" / "backups"))
+    assert "apply, one node at a time" in result.stderr  # prose is on stderr
