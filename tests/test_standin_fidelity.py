@@ -470,6 +470,32 @@ def test_gen_config_defaults_to_kubernetes_1_35_0(standin: Standin) -> None:
 
 
 # ---------------------------------------------------------------------------------------
+# image list
+# Talos: cmd/talosctl/cmd/talos/image.go:imageListCmd (the tabwriter is flushed only on
+# success; the namespace is checked once connected)
+
+
+def test_image_list_prints_no_table_when_a_node_fails(standin: Standin, generated: Path) -> None:
+    standin.pitower(worker_05={"reachable": False})
+    result = talosctl("image", "list", "--talosconfig", str(generated / "talosconfig"),
+                      "--nodes", f"{WORKER},192.168.0.205", "--endpoints", WORKER)
+    assert (result.returncode, result.stdout) == (1, "")
+    ok = online(generated / "talosconfig", WORKER, "image", "list")
+    assert ok.stdout.startswith("NODE ")
+
+
+def test_image_namespace_is_checked_after_connecting(standin: Standin, generated: Path) -> None:
+    empty = generated / "empty-talosconfig"
+    empty.write_text('context: ""\ncontexts: {}\n')
+    result = talosctl("image", "list", "--namespace", "moon", "--talosconfig", str(empty),
+                      "--nodes", CP1)
+    assert result.stderr.endswith("failed to determine endpoints\n")
+    standin.pitower()
+    named = online(generated / "talosconfig", CP1, "image", "list", "--namespace", "moon")
+    assert named.stderr == 'unsupported namespace "moon"\n'
+
+
+# ---------------------------------------------------------------------------------------
 # Every command the stand-in answers says where its behaviour comes from
 
 
@@ -488,3 +514,22 @@ def test_every_command_handler_cites_its_source_or_says_it_is_guessed() -> None:
         if "Talos:" not in doc and "uessed" not in doc:
             silent.append(f"{module}.{name}")
     assert silent == []
+
+
+# ---------------------------------------------------------------------------------------
+# upgrade-k8s
+# Talos: cmd/talosctl/cmd/talos/upgrade-k8s.go:upgradeKubernetes
+
+
+def test_upgrade_k8s_wraps_a_failed_version_detection_without_a_colon(
+    standin: Standin, generated: Path,
+) -> None:
+    standin.pitower()  # not bootstrapped: no Kubernetes API to ask
+    detected = online(generated / "talosconfig", CP1, "upgrade-k8s", "--to", "1.35.1")
+    assert detected.returncode == 1
+    assert detected.stderr.startswith("error detecting the lowest Kubernetes version error ")
+    given = online(generated / "talosconfig", CP1, "upgrade-k8s", "--from", "1.35.0",
+                   "--to", "1.35.1")
+    assert given.returncode == 1
+    assert not given.stderr.startswith("error detecting")
+    assert "error upgrading kubernetes" not in detected.stderr + given.stderr

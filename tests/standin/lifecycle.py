@@ -455,9 +455,11 @@ def upgrade_checks(data: dict[str, Any], node: dict[str, Any]) -> None:
 
 
 def upgrade_k8s(p: Parsed, data: dict[str, Any], client_version: str) -> None:
-    """# Talos: cmd/talosctl/cmd/talos/upgrade-k8s.go:upgradeK8sCmd (the single-node check and the
-    flags; the progress lines come from the Kubernetes upgrade package, not in the reference:
-    guessed)"""
+    """# Talos: cmd/talosctl/cmd/talos/upgrade-k8s.go:upgradeK8sCmd, upgradeKubernetes
+    One node only; the client version check; without ``--from`` the lowest version is
+    detected first, its failure wrapped ``error detecting the lowest Kubernetes version ``
+    (no colon, as the source writes it); no other prefix. Guessed: the progress lines (the
+    Kubernetes upgrade package is not in the reference) and the inner error texts."""
     session = connect(p, data, client_version, single="upgrade-k8s")
     version_warning(session)
     to = p["to"].removeprefix("v")
@@ -468,9 +470,10 @@ def upgrade_k8s(p: Parsed, data: dict[str, Any], client_version: str) -> None:
 
     def one(ip: str, node: dict[str, Any]) -> None:
         if not any(v["bootstrapped"] for v in members):
-            raise NodeError("error building kubernetes client: rpc error: code = "
-                            "Unavailable desc = kubernetes API is not available: etcd is "
-                            "not bootstrapped")
+            reason = ("error building kubernetes client: rpc error: code = Unavailable desc = "
+                      "kubernetes API is not available: etcd is not bootstrapped")
+            raise NodeError(reason if p["from"] else
+                            f"error detecting the lowest Kubernetes version {reason}")
         current = p["from"].removeprefix("v") or min(
             (v["kubernetes_version"] for v in members), key=version_tuple)
         if not p["from"]:
@@ -503,7 +506,20 @@ def upgrade_k8s(p: Parsed, data: dict[str, Any], client_version: str) -> None:
             for target in cps + workers:
                 current_state["nodes"][target]["kubernetes_version"] = to
 
-    per_node(session, "error upgrading kubernetes", one)
+    if session.unreachable:
+        raise CLIError(session.unreachable if p["from"] else
+                       f"error detecting the lowest Kubernetes version {session.unreachable}")
+    target = session.nodes[0]
+    problem = node_problem(data, target)
+    if problem:
+        raise CLIError(problem if p["from"] else
+                       f"error detecting the lowest Kubernetes version {problem}")
+    view = state.node_view(data, target)
+    assert view is not None
+    try:
+        one(target, view)
+    except NodeError as exc:
+        raise CLIError(str(exc)) from None
 
 
 def bootstrap(p: Parsed, data: dict[str, Any], client_version: str) -> None:

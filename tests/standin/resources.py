@@ -432,12 +432,15 @@ def node_images(node: dict[str, Any], namespace: str) -> list[dict[str, Any]]:
 
 
 def image_list(p: Parsed, data: dict[str, Any], client_version: str) -> None:
-    """# Talos: cmd/talosctl/cmd/talos/image.go:imageListCmd
-    Guessed: the images a node holds."""
+    """# Talos: cmd/talosctl/cmd/talos/image.go:imageListCmd, imageCmdFlagsType.apiNamespace
+    The namespace is checked once connected; the table goes through a tabwriter flushed
+    only when every node answered, so a failure prints no table at all. Guessed: the
+    images a node holds, and how a node's failure is worded (ReadGRPCStream is not in the
+    reference)."""
     namespace = p["namespace"]
+    session = connect(p, data, client_version)
     if namespace not in ("cri", "system"):
         raise CLIError(f'unsupported namespace "{namespace}"')
-    session = connect(p, data, client_version)
     rows: list[list[str]] = []
 
     def one(ip: str, node: dict[str, Any]) -> None:
@@ -445,21 +448,18 @@ def image_list(p: Parsed, data: dict[str, Any], client_version: str) -> None:
             rows.append([ip, image["name"], image["digest"],
                          humanize_bytes(int(image["size"])), image["created"]])
 
-    try:
-        per_node(session, "error listing images", one)
-    finally:
-        if not session.unreachable:
-            out(tabulate([["NODE", "IMAGE", "DIGEST", "SIZE", "CREATED"], *rows]))
+    per_node(session, "error listing images", one)
+    out(tabulate([["NODE", "IMAGE", "DIGEST", "SIZE", "CREATED"], *rows]))
 
 
 def image_pull(p: Parsed, data: dict[str, Any], client_version: str) -> None:
     """# Talos: cmd/talosctl/cmd/talos/image.go:imagePullCmd (the reference check is guessed)
     Pulls into the namespace's image store on every node; prints nothing."""
     namespace = p["namespace"]
-    if namespace not in ("cri", "system"):
-        raise CLIError(f'unsupported namespace "{namespace}"')
     reference = p.args[0]
     session = connect(p, data, client_version)
+    if namespace not in ("cri", "system"):  # image.go: checked once connected
+        raise CLIError(f'unsupported namespace "{namespace}"')
 
     def one(ip: str, node: dict[str, Any]) -> None:
         if not re.fullmatch(r"[a-z0-9][\w./-]*(?::\w[\w.-]*)?(?:@sha256:[0-9a-f]{64})?",
