@@ -334,3 +334,20 @@ def test_addons_apply_with_the_cached_kubectl_when_path_has_another_minor(
             in capsys.readouterr().err)
     apply_addons(ADDONS, runner=Runner(), kubectl=kubectl)
     assert [call["tool"] for call in calls(log)] == ["kustomize", "cached kubectl"]
+
+
+def test_download_progress_is_one_rewritten_line_on_a_terminal_only(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from talos.tasks.tools import terminal_progress
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    assert terminal_progress("talosctl") is None
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    show = terminal_progress("talosctl")
+    assert show is not None
+    for done in (0, 1_000_000, 1_000_001, 2_000_000):
+        show(done, 2_000_000)
+    err = capsys.readouterr().err
+    assert err == ("\r  talosctl: 0.0 / 2.0 MB (0%)\r  talosctl: 1.0 / 2.0 MB (50%)"
+                   "\r  talosctl: 2.0 / 2.0 MB (100%)\n")

@@ -17,7 +17,9 @@ Environment
 
 State file
     ``{"nodes": {"<ip>": NODE}, "latency": seconds added to every call that talks to a
-    node, "client_version": "v1.12.4", "cluster": {"name", "endpoint"} (for kubeconfig)}``
+    node, "client_version": "v1.12.4", "cluster": {"name", "endpoint"} (for kubeconfig)}``;
+    a ``client_version`` newer than v1.12 accepts the document kinds and fields v1.12
+    does not know (:func:`standin.machineconfig.check_known`).
 
     NODE fields (all optional, defaults in :data:`standin.state.NODE_DEFAULTS`):
     ``hostname``, ``role`` (controlplane|worker), ``talos_version``, ``kubernetes_version``,
