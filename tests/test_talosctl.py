@@ -1063,8 +1063,19 @@ def test_generated_configs_validate_and_a_broken_one_says_why(
     ))
     with pytest.raises(CommandError) as caught:
         talosctl.validate(broken)
-    assert str(caught.value).startswith("broken.yaml is not valid for metal mode: ")
+    assert str(caught.value).startswith(
+        "broken.yaml is not valid for metal mode: HostnameConfig: 'auto' and 'hostname' cannot "
+        "be set at the same time")
     assert "\n" not in str(caught.value)
+    nested = tmp_path / "nested.yaml"
+    nested.write_text((generated / "worker.yaml").read_text().replace(
+        "type: worker", "type: gateway").replace("disk: /dev/sda", "disk: \"\""))
+    with pytest.raises(CommandError) as caught:
+        talosctl.validate(nested)
+    assert str(caught.value) == (
+        "nested.yaml is not valid for metal mode: v1alpha1.Config: either install disk or "
+        'diskSelector should be defined; v1alpha1.Config: unknown machine type "gateway" '
+        "(fix the patches it is made from)")
 
 
 def test_reads_against_the_pitower_cluster(standin: Any, generated: Path) -> None:

@@ -141,24 +141,31 @@ def apply_config(p: Parsed, data: dict[str, Any], client_version: str) -> None:
     if session.unreachable:  # the checks below are the node's: nothing reached one
         raise CLIError(f"error applying new configuration: {session.unreachable}")
     if insecure and mode not in ("auto", "reboot", "try"):
-        def refuse(ip: str, node: dict[str, Any]) -> None:  # the maintenance service's check
+        # the maintenance service's check (guessed: its source is not in the reference)
+        def refuse(ip: str, node: dict[str, Any]) -> None:
             raise NodeError(f"rpc error: code = Unimplemented desc = apply configuration "
                             f"--mode='{mode}' is not supported in maintenance mode")
 
         per_node(session, "error applying new configuration", refuse, insecure=True)
     if parse_error:
-        raise CLIError("error applying new configuration: rpc error: code = InvalidArgument "
-                       f"desc = failed to parse config: {parse_error}")
+        # v1alpha1_server.go:ApplyConfiguration returns the loader's error as it is; the
+        # maintenance service wraps it (guessed: its source is not in the reference).
+        raise CLIError("error applying new configuration: rpc error: " + (
+            f"code = Unknown desc = failed to parse config: {parse_error}" if insecure
+            else f"code = InvalidArgument desc = {parse_error}"))
     if mc.v1alpha1(documents) is None:
         raise CLIError("error applying new configuration: rpc error: code = InvalidArgument "
                        "desc = the applied machine configuration doesn't contain v1alpha1 "
                        "config, did you mean to patch the machine config instead?")
     # Talos: v1alpha1_server.go:ApplyConfiguration validates on the node (an installed node
     # needs no install disk) and returns the container's error as it is, InvalidArgument.
+    # (the maintenance service says "configuration validation failed: " first: guessed,
+    # its source is not in the reference)
     errors, warnings = mc.problems(documents, "metal", requires_install=insecure)
     if errors:
         raise CLIError("error applying new configuration: rpc error: code = InvalidArgument "
-                       "desc = " + mc.multierror(errors))
+                       "desc = " + ("configuration validation failed: " if insecure else "")
+                       + mc.multierror(errors))
     if mode == "interactive":
         raise CLIError("interactive mode needs a terminal installer (not simulated)")  # guessed
     messages: list[str] = []
