@@ -533,3 +533,31 @@ def test_upgrade_k8s_wraps_a_failed_version_detection_without_a_colon(
     assert given.returncode == 1
     assert not given.stderr.startswith("error detecting")
     assert "error upgrading kubernetes" not in detected.stderr + given.stderr
+
+
+# ---------------------------------------------------------------------------------------
+# reset: the node's refusals
+# Talos: internal/app/machined/internal/server/v1alpha1/v1alpha1_server.go:Reset
+# Talos: cmd/talosctl/cmd/talos/reset.go:buildResetRequest (labels are sent as given)
+
+
+@pytest.mark.parametrize(("flags", "reason"), [
+    (("--wipe-mode", "system-disk", "--user-disks-to-wipe", "/dev/sdb"),
+     "reset failed: invalid input, wipe mode SYSTEM_DISK doesn't support UserDisksToWipe "
+     "parameter"),
+    (("--wipe-mode", "user-disks", "--system-labels-to-wipe", "EPHEMERAL"),
+     "reset failed: invalid input, wipe mode USER_DISKS doesn't support "
+     "SystemPartitionsToWipe parameter"),
+    (("--system-labels-to-wipe", "ephemeral"),
+     'failed to get volume status with label "ephemeral": '),
+])
+def test_reset_requests_the_node_refuses(
+    standin: Standin, generated: Path, flags: tuple[str, ...], reason: str,
+) -> None:
+    standin.pitower()
+    result = online(generated / "talosconfig", WORKER, "reset", "--wait=false", *flags)
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        f"error executing reset: 1 error occurred:\n\t* {WORKER}: rpc error: code = Unknown "
+        f"desc = {reason}")
+    assert "resets" not in standin.node(WORKER)

@@ -579,24 +579,40 @@ def reboot(p: Parsed, data: dict[str, Any], client_version: str) -> None:
     per_node(session, "error executing reboot", untracked(one))
 
 
+# The located system volumes a reset can wipe by label (guessed: the node's volume list).
+SYSTEM_VOLUMES = ("STATE", "EPHEMERAL", "META")
+
+
 def reset(p: Parsed, data: dict[str, Any], client_version: str) -> None:
     """# Talos: cmd/talosctl/cmd/talos/reset.go:resetCmd, buildResetRequest
     ``--debug`` sets ``--wait``; ``--wait`` and ``--insecure`` exclude each other; without
     ``--wait`` one call (``error executing reset: ...``), with it the tracker
-    (:func:`tracked`). What a reset wipes and the node's refusal of user disks in
-    system-disk mode are guessed (the server side is not modelled further)."""
+    (:func:`tracked`). The node's refusals follow v1alpha1_server.go:Reset; what a reset
+    wipes and the user disks a node has are guessed (every device is accepted)."""
     if p["debug"]:
         p.values["wait"] = True
     if p["insecure"] and p["wait"]:
         raise CLIError("cannot use --wait and --insecure together")
     session = connect(p, data, client_version)
     version_warning(session)
-    labels = [x.upper() for x in p["system-labels-to-wipe"]]
+    labels = list(p["system-labels-to-wipe"])  # sent as given: the node matches them exactly
 
     def one(ip: str, node: dict[str, Any]) -> tuple[float, str | None]:
-        if p["wipe-mode"] == "system-disk" and p["user-disks-to-wipe"]:
-            raise NodeError("rpc error: code = InvalidArgument desc = wipe mode SYSTEM_DISK "
-                            "doesn't support UserDisksToWipe parameter")
+        # Talos: v1alpha1_server.go:Reset (plain errors: gRPC code Unknown)
+        if p["user-disks-to-wipe"] and p["wipe-mode"] == "system-disk":
+            raise NodeError("rpc error: code = Unknown desc = reset failed: invalid input, "
+                            "wipe mode SYSTEM_DISK doesn't support UserDisksToWipe parameter")
+        if labels and p["wipe-mode"] == "user-disks":
+            raise NodeError("rpc error: code = Unknown desc = reset failed: invalid input, "
+                            "wipe mode USER_DISKS doesn't support SystemPartitionsToWipe "
+                            "parameter")
+        for label in labels:
+            if label not in SYSTEM_VOLUMES:
+                # the lookup's own error text is guessed
+                raise NodeError(
+                    f'rpc error: code = Unknown desc = failed to get volume status with label '
+                    f'"{label}": resource VolumeStatuses.block.talos.dev(runtime/{label}@'
+                    "undefined) doesn't exist")
         wiped = labels or (["STATE", "EPHEMERAL", "META"]
                            if p["wipe-mode"] != "user-disks" else [])
         with state.update() as current:
