@@ -3,11 +3,22 @@
 ``standin`` puts ``tests/bin`` first on PATH and points ``TALOSCTL`` at the stand-in, so
 code under test finds it exactly as it would find the real binary. The cluster it
 simulates is a JSON state file; every invocation is logged as a JSON line.
+
+Markers (registered in pyproject.toml; unknown ones are an error):
+
+    e2e    the test runs a real program across a process boundary: ``inv``, the talosctl
+           stand-in (every test that uses the ``standin`` fixture is marked here), sops
+    slow   the test takes a second or more by design (it waits on a simulated upgrade or
+           reboot, or tries many generated examples)
+
+The suite runs on every core (pytest-xdist): a test owns its ``tmp_path``, reads no file
+another test writes, and takes any port from the OS (``("127.0.0.1", 0)``).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 import signal
@@ -26,6 +37,17 @@ os.environ.setdefault("TALOS_TASKS_YAML_CROSSCHECK", "1")
 REPO = Path(__file__).resolve().parents[1]
 BIN = REPO / "tests" / "bin"
 TALOSCTL = BIN / "talosctl"
+
+# A run starts about a thousand interpreters (the stand-in, inv): each must find the
+# modules compiled rather than compile them again, which costs a quarter of a stand-in
+# call. PYTHONDONTWRITEBYTECODE (set by some shells and CI images) forbids that cache; for
+# the tests it goes to a folder of the virtualenv instead, so the source tree stays as
+# the setting wants it. Set here, before pytest-xdist starts its workers: they and every
+# program they start inherit it.
+if os.environ.pop("PYTHONDONTWRITEBYTECODE", None) is not None:
+    os.environ.setdefault("PYTHONPYCACHEPREFIX", str(Path(sys.prefix) / "pycache"))
+    sys.pycache_prefix = os.environ["PYTHONPYCACHEPREFIX"]
+    sys.dont_write_bytecode = False
 
 # The reference cluster as the nodes report it: (hostname, role, ip).
 PITOWER_NODES = (
@@ -48,13 +70,27 @@ _NODE_FIELDS = frozenset({
 })
 
 
-def pitower_schematics() -> dict[str, str]:
-    """Each pitower node's schematic ID, computed from the repository's cluster file."""
+@functools.cache
+def _pitower_schematics() -> tuple[tuple[str, str], ...]:
     from talos.cluster import load_cluster_file
     from talos.schematic import node_schematic, schematic_id
 
     cluster = load_cluster_file(REPO / "cluster.yaml")
-    return {node.name: schematic_id(node_schematic(cluster, node)) for node in cluster.nodes}
+    return tuple((node.name, schematic_id(node_schematic(cluster, node)))
+                 for node in cluster.nodes)
+
+
+def pitower_schematics() -> dict[str, str]:
+    """Each pitower node's schematic ID, computed from the repository's cluster file (once
+    per test process: the file is not changed by any test)."""
+    return dict(_pitower_schematics())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses the stand-in runs talosctl as a program: it is end to end."""
+    for item in items:
+        if "standin" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.e2e)
 
 
 @dataclass

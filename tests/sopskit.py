@@ -7,8 +7,15 @@ Keys are made at test time with pyrage; encryption uses the real ``sops`` (the
     secrets_bundle()                       -> str    a `talosctl gen secrets`-shaped bundle
     encrypted_secrets(tmp_path, recipient) -> Path   that bundle, encrypted with sops
     pitower_project(tmp_path)              -> Path   copy of the repository's cluster + secrets
+    run_identity(tmp_path)                 -> (key_file, recipient)  the run's one key, copied
     project_env(root)                      -> dict   environment for tasks in that copy
     sops_path()                            -> str    PATH with sops on it
+
+Making a key is cheap but encrypting runs sops, so ``pitower_project`` does not start
+from scratch each time: every project of a test process gets a copy of the same age key
+and of the same bundle, encrypted once for it. Each test still owns its files (a copy in
+its own ``tmp_path``); a test that needs a key or a bundle of its own asks for a fresh one
+(``age_identity``, ``encrypted_secrets``).
 
 ``pitower_project`` writes the age key to ``<root>/age.key`` and a ``.env`` naming it;
 ``project_env(root)`` gives ``SOPS_AGE_KEY_FILE``, ``TALOS_CLUSTER_FILE`` and a PATH
@@ -18,11 +25,13 @@ that has sops, for ``monkeypatch.setenv`` or a subprocess's ``env``.
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pyrage
@@ -49,6 +58,30 @@ def age_identity(tmp_path: Path, name: str = KEY_NAME) -> tuple[Path, str]:
     key_file.write_text(f"# public key: {recipient}\n{identity}\n", encoding="utf-8")
     key_file.chmod(0o600)
     return key_file, recipient
+
+
+@functools.cache
+def _run_key() -> tuple[str, str]:
+    """The text of this test process's one age identity file, and its recipient."""
+    identity = pyrage.x25519.Identity.generate()
+    recipient = str(identity.to_public())
+    return f"# public key: {recipient}\n{identity}\n", recipient
+
+
+def run_identity(tmp_path: Path, name: str = KEY_NAME) -> tuple[Path, str]:
+    """A copy of this test process's one age identity in ``tmp_path/name`` (0600)."""
+    text, recipient = _run_key()
+    key_file = tmp_path / name
+    key_file.write_text(text, encoding="utf-8")
+    key_file.chmod(0o600)
+    return key_file, recipient
+
+
+@functools.cache
+def _run_bundle_encrypted() -> str:
+    """This test process's one bundle, encrypted once for :func:`run_identity`'s key."""
+    with tempfile.TemporaryDirectory(prefix="sopskit-") as work:
+        return encrypt_text(secrets_bundle(), _run_key()[1], Path(work))
 
 
 def _pem(kind: str) -> str:
@@ -125,15 +158,15 @@ def decrypt(path: Path, key_file: Path) -> str:
 
 def pitower_project(tmp_path: Path) -> Path:
     """A copy of the repository's cluster (cluster.yaml, patches/, extensions/) in
-    ``tmp_path/pitower`` with a fresh age key (``age.key``, named in ``.env``) and a fresh
-    encrypted ``secrets.sops.yaml``."""
+    ``tmp_path/pitower`` with the run's age key (``age.key``, named in ``.env``) and the
+    run's bundle encrypted for it (``secrets.sops.yaml``), both copies of its own."""
     root = tmp_path.resolve() / "pitower"
     root.mkdir()
     shutil.copy2(REPO / "cluster.yaml", root / "cluster.yaml")
     shutil.copytree(REPO / "patches", root / "patches")
     shutil.copytree(REPO / "extensions", root / "extensions")
-    key_file, recipient = age_identity(root)
-    encrypted_secrets(root, recipient)
+    key_file, _ = run_identity(root)
+    (root / "secrets.sops.yaml").write_text(_run_bundle_encrypted(), encoding="utf-8")
     (root / ".env").write_text(f"SOPS_AGE_KEY_FILE={key_file}\n", encoding="utf-8")
     return root
 

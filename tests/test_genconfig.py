@@ -645,6 +645,7 @@ def key_recipient(project: Project) -> str:
     return (project.root / "age.key").read_text().split("public key: ")[1].split()[0]
 
 
+@pytest.mark.slow
 def test_sigterm_while_talosctl_runs_leaves_no_plaintext_behind(
     project: Project, tmp_path: Path
 ) -> None:

@@ -354,6 +354,7 @@ def inv(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.e2e
 def test_inv_patch_prints_the_patched_config(tmp_path: Path) -> None:
     (tmp_path / "host.yaml").write_text(
         "apiVersion: v1alpha1\nkind: HostnameConfig\nauto: off\nhostname: worker-01\n"
@@ -364,6 +365,7 @@ def test_inv_patch_prints_the_patched_config(tmp_path: Path) -> None:
     assert "hostname: worker-01" in result.stdout
 
 
+@pytest.mark.e2e
 def test_inv_patch_writes_a_private_file(tmp_path: Path) -> None:
     out = tmp_path / "out" / "node.yaml"
     result = inv(str(DATA / "base-worker.yaml"), "--patch",
@@ -374,6 +376,7 @@ def test_inv_patch_writes_a_private_file(tmp_path: Path) -> None:
     assert "hostname: n1" in out.read_text()
 
 
+@pytest.mark.e2e
 def test_inv_patch_reports_a_bad_patch_in_one_line(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("machine:\n  hostnam: x\n")
     result = inv(str(DATA / "base-worker.yaml"), "--patch", "@bad.yaml", cwd=tmp_path)

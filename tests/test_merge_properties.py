@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -75,6 +76,7 @@ def typed(value: Any) -> Any:
     return (type(value).__name__.replace("TextInt", "int").replace("TextFloat", "float"), value)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(configs())
 def test_dump_then_parse_gives_the_same_config(config: Config) -> None:

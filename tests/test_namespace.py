@@ -49,6 +49,7 @@ def test_every_task_has_a_summary_and_help_for_every_argument() -> None:
             assert arg.help, f"inv {name}: argument --{arg.name} has no help"
 
 
+@pytest.mark.e2e
 def test_inv_list_shows_every_task_with_its_summary() -> None:
     result = inv("--list")
     assert result.returncode == 0, result.stderr
@@ -66,6 +67,7 @@ def test_inv_list_shows_every_task_with_its_summary() -> None:
         assert "".join(listed[name].split()) == "".join(summary.split()), name
 
 
+@pytest.mark.e2e
 def test_inv_nodes_prints_the_pitower_table() -> None:
     result = inv("nodes", env={"TALOS_CLUSTER_FILE": str(REPO / "cluster.yaml")})
     assert result.returncode == 0, result.stderr
@@ -91,6 +93,7 @@ def test_inv_nodes_prints_the_pitower_table() -> None:
         ("name: [\n", "malformed YAML"),
     ],
 )
+@pytest.mark.e2e
 def test_a_bad_cluster_file_is_one_line_and_exit_1(
     tmp_path: Path, text: str, expected: str
 ) -> None:
@@ -102,6 +105,7 @@ def test_a_bad_cluster_file_is_one_line_and_exit_1(
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.e2e
 def test_tasks_run_from_a_folder_below_the_project_use_its_cluster_file_and_env(
     tmp_path: Path,
 ) -> None:

@@ -263,6 +263,7 @@ def test_a_node_that_cannot_be_compared_stops_the_apply_before_any_change(
     assert "cannot plan the apply" in result.stderr and "worker-02" in result.stderr
 
 
+@pytest.mark.slow
 def test_diff_exits_2_when_a_node_would_change_and_0_once_applied(
     standin: Standin, project: Path
 ) -> None:
@@ -447,6 +448,7 @@ def test_kubeconfig_writes_where_asked(standin: Standin, project: Path, tmp_path
     assert target.stat().st_mode & 0o777 == 0o600
 
 
+@pytest.mark.slow
 def test_reboot_role_worker_reboots_each_worker_in_turn(
     standin: Standin, project: Path
 ) -> None:
@@ -555,6 +557,7 @@ def test_a_mistyped_node_name_is_refused_with_the_closest_names(
     assert node_calls(standin) == []
 
 
+@pytest.mark.slow
 def test_apply_brings_the_config_up_to_date_first_and_only_when_it_changed(
     standin: Standin, tmp_path: Path
 ) -> None:
@@ -575,6 +578,7 @@ def test_apply_brings_the_config_up_to_date_first_and_only_when_it_changed(
     assert "regenerated" not in third.stdout
 
 
+@pytest.mark.slow
 def test_a_control_plane_that_reboots_is_back_before_the_next_is_applied(
     standin: Standin, project: Path
 ) -> None:
@@ -594,6 +598,7 @@ def test_a_control_plane_that_reboots_is_back_before_the_next_is_applied(
     assert result.stdout.count("back and ready") == 3
 
 
+@pytest.mark.slow
 def test_applying_again_leaves_nodes_alone_unless_forced(
     standin: Standin, project: Path
 ) -> None:

@@ -319,6 +319,7 @@ def test_an_unhealthy_cluster_names_the_failing_check(
 # -- with generated configs ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_status_tells_current_configs_from_outdated_ones(
     standin: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run: Run
 ) -> None:

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -65,10 +64,9 @@ def run(monkeypatch: pytest.MonkeyPatch, cluster_file: Path, **options: object) 
     schematics(Context(), **options)
 
 
+@pytest.mark.e2e
 def test_the_repository_cluster_shows_three_schematics_and_no_drift() -> None:
-    started = time.monotonic()
     result = inv("schematics", "--check", env={"TALOS_CLUSTER_FILE": str(REPO / "cluster.yaml")})
-    elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "pitower: 3 schematics; installer images from factory.talos.dev"
@@ -81,7 +79,6 @@ def test_the_repository_cluster_shows_three_schematics_and_no_drift() -> None:
     assert rows["intel"][4] == "worker-04..06"
     assert "No drift" in result.stdout
     assert all(len(line) <= 100 for line in lines)
-    assert elapsed < 10  # a whole interpreter start; in-process it takes milliseconds
 
 
 def test_the_reference_cluster_drift_is_reported_and_fails_the_check(
@@ -121,6 +118,7 @@ def test_file_prints_the_id_of_any_schematic_file(
     ]
 
 
+@pytest.mark.e2e
 def test_a_bad_file_is_one_line_and_exit_1(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("customization:\n  systemExtension: {}\n")

@@ -165,6 +165,7 @@ def test_a_redactor_reads_the_bundle_once_and_without_a_key_still_masks_by_meani
     assert known("x bundle-value-1 y") == f"x {MASK} y"
 
 
+@pytest.mark.e2e
 def test_secret_values_decrypts_the_clusters_bundle(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -204,6 +205,7 @@ def fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]:
     return root, recipient
 
 
+@pytest.mark.e2e
 def test_create_bundle_encrypts_a_new_bundle_for_the_recipients_given(
     fresh: tuple[Path, str], tmp_path: Path
 ) -> None:
@@ -221,6 +223,7 @@ def test_create_bundle_encrypts_a_new_bundle_for_the_recipients_given(
     assert sorted(p.name for p in root.iterdir() if p.name.startswith(".secrets")) == []
 
 
+@pytest.mark.e2e
 def test_create_bundle_follows_the_example_sops_yaml(fresh: tuple[Path, str]) -> None:
     root, recipient = fresh
     example = (REPO / ".sops.yaml.example").read_text()
@@ -232,6 +235,7 @@ def test_create_bundle_follows_the_example_sops_yaml(fresh: tuple[Path, str]) ->
     assert yaml.safe_load(decrypt(target, root / "age.key"))["cluster"]["id"]
 
 
+@pytest.mark.e2e
 def test_create_bundle_refuses_to_replace_an_existing_bundle(tmp_path: Path) -> None:
     root = pitower_project(tmp_path)
     before = (root / "secrets.sops.yaml").read_bytes()
@@ -243,6 +247,7 @@ def test_create_bundle_refuses_to_replace_an_existing_bundle(tmp_path: Path) -> 
     assert (root / "secrets.sops.yaml").read_bytes() == before
 
 
+@pytest.mark.e2e
 def test_create_bundle_without_recipients_or_rules_says_what_to_do(
     fresh: tuple[Path, str]
 ) -> None:
@@ -255,6 +260,7 @@ def test_create_bundle_without_recipients_or_rules_says_what_to_do(
     assert not (root / "secrets.sops.yaml").exists()
 
 
+@pytest.mark.e2e
 def test_create_bundle_dry_checks_and_writes_nothing(fresh: tuple[Path, str]) -> None:
     root, recipient = fresh
     cluster = load_cluster_file(root / "cluster.yaml")
@@ -277,6 +283,7 @@ def tempdir_watch(tmp_path: Path) -> Iterator[Path]:
         tempfile.tempdir = saved
 
 
+@pytest.mark.e2e
 def test_create_bundle_refuses_a_recipient_that_is_not_an_age_key(
     fresh: tuple[Path, str]
 ) -> None:

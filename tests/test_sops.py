@@ -35,6 +35,7 @@ def keyed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sops_on_path: None) -
     return key_file, recipient
 
 
+@pytest.mark.e2e
 def test_decrypt_returns_the_plaintext_bundle(tmp_path: Path, keyed: tuple[Path, str]) -> None:
     bundle = secrets_bundle()
     path = encrypted_secrets(tmp_path, keyed[1], bundle=bundle)
@@ -42,6 +43,7 @@ def test_decrypt_returns_the_plaintext_bundle(tmp_path: Path, keyed: tuple[Path,
     assert yaml.safe_load(sops.decrypt_file(path).decode()) == yaml.safe_load(bundle)
 
 
+@pytest.mark.e2e
 def test_an_encrypted_file_is_recognised_and_plaintext_is_not(
     tmp_path: Path, keyed: tuple[Path, str]
 ) -> None:
@@ -71,6 +73,7 @@ def test_a_missing_secrets_file_points_at_secrets_init(tmp_path: Path) -> None:
         sops.decrypt_file(tmp_path / "secrets.sops.yaml")
 
 
+@pytest.mark.e2e
 def test_the_wrong_key_says_so_in_one_line(
     tmp_path: Path, keyed: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -86,6 +89,7 @@ def test_the_wrong_key_says_so_in_one_line(
     assert "SOPS_AGE_KEY_FILE" in message
 
 
+@pytest.mark.e2e
 def test_no_key_at_all_says_none_was_found(
     tmp_path: Path, keyed: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -98,6 +102,7 @@ def test_no_key_at_all_says_none_was_found(
     assert "\n" not in str(caught.value)
 
 
+@pytest.mark.e2e
 def test_a_key_file_that_does_not_exist_is_named(
     tmp_path: Path, keyed: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -107,6 +112,7 @@ def test_a_key_file_that_does_not_exist_is_named(
         sops.decrypt_file(path)
 
 
+@pytest.mark.e2e
 def test_a_tampered_file_is_reported_as_modified(tmp_path: Path, keyed: tuple[Path, str]) -> None:
     path = encrypted_secrets(tmp_path, keyed[1])
     text = path.read_text()
@@ -117,6 +123,7 @@ def test_a_tampered_file_is_reported_as_modified(tmp_path: Path, keyed: tuple[Pa
         sops.decrypt_file(path)
 
 
+@pytest.mark.e2e
 def test_sops_missing_is_a_tool_missing_error(
     tmp_path: Path, keyed: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -146,6 +153,7 @@ def test_sops_reasons_are_shortened_to_their_first_sentence() -> None:
     assert sops.shorten_reason("") == "no reason given"
 
 
+@pytest.mark.e2e
 def test_encrypt_uses_the_creation_rules_of_sops_yaml(
     tmp_path: Path, keyed: tuple[Path, str]
 ) -> None:
@@ -162,6 +170,7 @@ def test_encrypt_uses_the_creation_rules_of_sops_yaml(
     assert yaml.safe_load(sops.decrypt_text(target)) == yaml.safe_load(plain.read_text())
 
 
+@pytest.mark.e2e
 def test_encrypt_for_several_recipients_opens_with_each_key(
     tmp_path: Path, keyed: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -177,6 +186,7 @@ def test_encrypt_for_several_recipients_opens_with_each_key(
         assert yaml.safe_load(sops.decrypt_text(target)) == yaml.safe_load(plain.read_text())
 
 
+@pytest.mark.e2e
 def test_encrypt_finds_the_sops_yaml_of_a_folder_above(
     tmp_path: Path, keyed: tuple[Path, str]
 ) -> None:
@@ -203,6 +213,7 @@ def test_encrypt_without_rules_or_recipients_says_what_to_do(
         sops.encrypt(plain, root / "secrets.sops.yaml", root=root)
 
 
+@pytest.mark.e2e
 def test_encrypt_with_a_rule_that_does_not_match_names_the_file(
     tmp_path: Path, keyed: tuple[Path, str]
 ) -> None:

@@ -606,6 +606,7 @@ def test_an_injected_upgrade_failure_fails_and_keeps_the_version(
     assert (node["talos_version"], node["stage"]) == ("v1.12.4", "running")
 
 
+@pytest.mark.slow
 def test_upgrade_takes_the_injected_time_and_fails_past_its_timeout(
     standin: Standin, cluster: Path
 ) -> None:
@@ -620,6 +621,7 @@ def test_upgrade_takes_the_injected_time_and_fails_past_its_timeout(
     assert "context deadline exceeded" in late.stderr
 
 
+@pytest.mark.slow
 def test_parallel_worker_upgrades_overlap_and_all_land(standin: Standin, cluster: Path) -> None:
     workers = ["192.168.0.204", "192.168.0.205", "192.168.0.206", "192.168.0.211"]
     standin.pitower(upgrade_seconds=0.8)
@@ -629,20 +631,18 @@ def test_parallel_worker_upgrades_overlap_and_all_land(standin: Standin, cluster
         results[ip] = online(cluster, ip, "upgrade", "-i", factory("d" * 64, "v1.12.5")
                              ).returncode
 
-    start = time.monotonic()
     threads = [threading.Thread(target=run, args=(ip,)) for ip in workers]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.monotonic() - start
     assert results == dict.fromkeys(workers, 0)
-    assert elapsed < 0.8 * len(workers)
     assert {standin.node(ip)["talos_version"] for ip in workers} == {"v1.12.5"}
     spans = [(e["time"], e["end"]) for e in standin.log() if e["argv"][0] == "upgrade"]
     assert max(start for start, _ in spans) < min(end for _, end in spans)
 
 
+@pytest.mark.slow
 def test_a_control_plane_upgrade_waits_for_healthy_etcd_peers(
     standin: Standin, cluster: Path
 ) -> None:

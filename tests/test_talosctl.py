@@ -1185,6 +1185,7 @@ FLAG_ERRORS = re.compile(
 )
 
 
+@pytest.mark.slow
 def test_the_standin_accepts_every_command_line_the_adapter_builds(
     standin: Any, generated: Path, tmp_path: Path
 ) -> None:

@@ -87,6 +87,7 @@ def most_at_once(spans: list[tuple[float, float]]) -> int:
     return peak
 
 
+@pytest.mark.slow
 def test_dry_run_prints_the_plan_skips_current_nodes_and_upgrades_nothing(
     cluster: Standin, tmp_path: Path
 ) -> None:
@@ -102,6 +103,7 @@ def test_dry_run_prints_the_plan_skips_current_nodes_and_upgrades_nothing(
     assert upgrades(cluster) == []
 
 
+@pytest.mark.slow
 def test_upgrade_gives_each_node_its_own_image_and_leaves_current_nodes_alone(
     cluster: Standin, tmp_path: Path
 ) -> None:
@@ -122,6 +124,7 @@ def test_upgrade_gives_each_node_its_own_image_and_leaves_current_nodes_alone(
     assert "worker-pi-03: upgraded" in result.stdout
 
 
+@pytest.mark.slow
 def test_control_planes_never_overlap_and_workers_respect_the_parallel_limit(
     cluster: Standin, tmp_path: Path
 ) -> None:
@@ -142,6 +145,7 @@ def test_control_planes_never_overlap_and_workers_respect_the_parallel_limit(
         assert after.index(f"get machinestatus {ip}") < after.index(f"health --talosconfig {ip}")
 
 
+@pytest.mark.slow
 def test_a_failure_stops_the_rollout_and_a_second_run_resumes(
     cluster: Standin, tmp_path: Path
 ) -> None:
@@ -164,6 +168,7 @@ def test_a_failure_stops_the_rollout_and_a_second_run_resumes(
     assert "Already current: worker-01, worker-02, worker-03" in again.stdout
 
 
+@pytest.mark.slow
 def test_an_unreachable_node_is_planned_as_such_and_the_others_are_upgraded(
     cluster: Standin, tmp_path: Path
 ) -> None:
@@ -203,6 +208,7 @@ def test_an_unhealthy_etcd_member_stops_the_upgrade_and_force_goes_on_saying_so(
     assert [u["node"] for u in upgrades(cluster)] == ["worker-01"]
 
 
+@pytest.mark.slow
 def test_only_the_nodes_named_are_upgraded_with_the_options_given(
     cluster: Standin, tmp_path: Path
 ) -> None:
