@@ -26,7 +26,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -160,6 +160,56 @@ class Standin:
                 data[key] = copy.deepcopy(value)
         self.set_state(data)
         return data
+
+
+class _Spawns:
+    """What the running test started with subprocess that only an e2e test may start
+    (seen through the ``subprocess.Popen`` audit event; programs sh starts are not)."""
+
+    e2e = True
+    seen: ClassVar[list[str]] = []
+
+
+def _e2e_program(argv: object) -> str | None:
+    """``inv``, ``talosctl`` or ``sops`` when ``argv`` runs one of them, else None."""
+    if isinstance(argv, (str, bytes, os.PathLike)):
+        argv = [argv]
+    if not isinstance(argv, (list, tuple)) or not argv:
+        return None
+    words = [os.fsdecode(word) if isinstance(word, (str, bytes, os.PathLike)) else ""
+             for word in argv]
+    name = Path(words[0]).name
+    if name in ("inv", "invoke", "talosctl", "sops"):
+        return "inv" if name == "invoke" else name
+    if name.startswith("python"):
+        if any("invoke" in word for word in words[1:3]):
+            return "inv"
+        if len(words) > 1 and Path(words[1]).name == "talosctl":
+            return "talosctl"
+    return None
+
+
+def _watch_spawns(event: str, args: tuple[Any, ...]) -> None:
+    if event == "subprocess.Popen" and not _Spawns.e2e:
+        program = _e2e_program(args[1])
+        if program is not None:
+            _Spawns.seen.append(program)
+
+
+sys.addaudithook(_watch_spawns)
+
+
+@pytest.fixture(autouse=True)
+def e2e_marked(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that starts inv, talosctl or sops must be marked e2e, or `-m "not e2e"`
+    would not be the quick loop it promises: such a test fails here, saying so."""
+    _Spawns.e2e = request.node.get_closest_marker("e2e") is not None
+    _Spawns.seen.clear()
+    yield
+    _Spawns.e2e = True
+    if _Spawns.seen:
+        programs = ", ".join(sorted(set(_Spawns.seen)))
+        pytest.fail(f"this test runs {programs}: mark it @pytest.mark.e2e", pytrace=False)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from invoke.collection import Collection
 from invoke.tasks import Task
 
@@ -32,6 +33,7 @@ def all_tasks(ns: Collection, prefix: str = "") -> dict[str, Task]:
     return found
 
 
+@pytest.mark.e2e
 def test_a_bare_node_name_asks_whether_node_was_meant() -> None:
     result = inv("apply", "worker-03")
     assert result.returncode == 1
@@ -40,21 +42,25 @@ def test_a_bare_node_name_asks_whether_node_was_meant() -> None:
     )
 
 
+@pytest.mark.e2e
 def test_a_misspelt_node_name_suggests_the_closest_node() -> None:
     result = inv("status", "worker-3")
     assert "Did you mean `--node worker-03`?" in result.stderr
 
 
+@pytest.mark.e2e
 def test_a_bare_role_asks_whether_role_was_meant() -> None:
     result = inv("reboot", "controlplane")
     assert "Did you mean `--role controlplane`?" in result.stderr
 
 
+@pytest.mark.e2e
 def test_a_node_for_a_task_without_nodes_says_so() -> None:
     result = inv("nodes", "worker-03")
     assert "`inv nodes` takes no node; `inv -h nodes` lists what it takes." in result.stderr
 
 
+@pytest.mark.e2e
 def test_outside_a_project_the_error_names_the_folder_and_the_file(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "TALOS_CLUSTER_FILE"}
     result = subprocess.run([*INV, "--search-root", str(REPO), "nodes"], cwd=tmp_path,
@@ -66,6 +72,7 @@ def test_outside_a_project_the_error_names_the_folder_and_the_file(tmp_path: Pat
     )
 
 
+@pytest.mark.e2e
 def test_a_missing_named_cluster_file_is_named(tmp_path: Path) -> None:
     result = inv("nodes", cwd=tmp_path, TALOS_CLUSTER_FILE="lab.yaml")
     assert result.returncode == 2
@@ -98,6 +105,7 @@ def test_help_shows_numbers_as_numbers() -> None:
                 assert argument.kind is int, (name, argument.name)
 
 
+@pytest.mark.e2e
 def test_explain_path_may_be_left_out_and_a_node_given_as_path_is_caught() -> None:
     result = inv("explain", "worker-01")
     assert result.returncode == 2

@@ -8,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 INV = [sys.executable, "-c", "from invoke.main import program; program.run()"]
 
 
+@pytest.mark.e2e
 def test_nodes_json_describes_every_node_as_declared() -> None:
     result = subprocess.run(
         [*INV, "--search-root", str(REPO), "nodes", "--json"], cwd=REPO, capture_output=True,

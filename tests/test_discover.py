@@ -156,6 +156,7 @@ def test_a_machine_already_configured_is_one_line_saying_so(standin: Standin) ->
     assert errors[0].startswith(f"error: talosctl get disks on {IP} failed:")
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("args", [(), ("--ip", IP, "--role", "master")])
 def test_usage_errors_exit_2(args: tuple[str, ...]) -> None:
     result = inv("discover", *args)

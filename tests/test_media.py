@@ -129,6 +129,7 @@ def test_media_paths(arch: str, overlay: bool, secureboot: bool, path: str) -> N
     assert media_path(arch, overlay=overlay, secureboot=secureboot) == path
 
 
+@pytest.mark.e2e
 def test_inv_media_json_for_pitower() -> None:
     result = inv("media", "--json")
     assert result.returncode == 0, result.stderr
@@ -146,6 +147,7 @@ def test_inv_media_json_for_pitower() -> None:
     }
 
 
+@pytest.mark.e2e
 def test_inv_media_for_one_node_in_text() -> None:
     result = inv("media", "--node", "worker-pi-02")
     assert result.returncode == 0, result.stderr
@@ -190,6 +192,7 @@ def factory_url() -> Iterator[tuple[str, list[str]]]:
         server.server_close()
 
 
+@pytest.mark.e2e
 def test_submit_registers_first_and_keeps_stdout_one_json_document(
     factory_url: tuple[str, list[str]],
 ) -> None:

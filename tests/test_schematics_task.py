@@ -276,6 +276,7 @@ def test_pins_that_differ_in_more_than_the_schematic_are_spelled_out(tmp_path: P
     assert "n3: the pin is not a Talos installer image: example.com/busybox:latest" in lines
 
 
+@pytest.mark.e2e
 def test_json_is_one_document_with_each_schematic_and_its_nodes() -> None:
     result = inv("schematics", "--json", env={"TALOS_CLUSTER_FILE": str(REPO / "cluster.yaml")})
     assert result.returncode == 0, result.stderr

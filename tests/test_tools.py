@@ -208,6 +208,7 @@ def test_a_site_that_does_not_answer_in_time_is_a_timeout(
     assert not cached_binary("talosctl", "v1.12.4").exists()
 
 
+@pytest.mark.e2e
 def test_the_cached_binary_stands_in_only_for_a_missing_or_other_minor_talosctl(
     site: ReleaseSite, cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -239,6 +240,7 @@ def run_inv(root: Path, *args: str, env: dict[str, str]) -> subprocess.Completed
                           capture_output=True, text=True, timeout=120, env=env)
 
 
+@pytest.mark.e2e
 def test_install_then_tasks_run_with_the_cached_talosctl_and_say_so(
     site: ReleaseSite, tmp_path: Path
 ) -> None:
@@ -285,6 +287,7 @@ def test_install_then_tasks_run_with_the_cached_talosctl_and_say_so(
     assert (root / "clusterconfig" / "worker-01.yaml").is_file()
 
 
+@pytest.mark.e2e
 def test_install_failures_exit_1_with_one_line(site: ReleaseSite, tmp_path: Path) -> None:
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"),
            "TALOS_RELEASES_URL": site.talos, "TALOS_CLUSTER_FILE": str(REPO / "cluster.yaml")}
