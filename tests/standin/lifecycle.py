@@ -114,6 +114,8 @@ def apply_config(p: Parsed, data: dict[str, Any], client_version: str) -> None:
         if p.called_as == "apply-config":
             out(p.command.help())
             raise CLIError("expected no positional arguments")
+    if mode == "interactive":  # apply-config.go: the installer UI needs a terminal
+        raise CLIError("interactive mode needs a terminal installer (not simulated)")  # guessed
     if not p["file"]:
         raise CLIError("no filename supplied for configuration")
     try:
@@ -166,8 +168,6 @@ def apply_config(p: Parsed, data: dict[str, Any], client_version: str) -> None:
         raise CLIError("error applying new configuration: rpc error: code = InvalidArgument "
                        "desc = " + ("configuration validation failed: " if insecure else "")
                        + mc.multierror(errors))
-    if mode == "interactive":
-        raise CLIError("interactive mode needs a terminal installer (not simulated)")  # guessed
     messages: list[str] = []
 
     def one(ip: str, node: dict[str, Any]) -> None:
