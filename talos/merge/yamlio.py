@@ -7,6 +7,11 @@ plain scalar going into a string field keeps its literal text. This module loads
 scalars like go-yaml (numbers keep their original text for string fields, see
 :class:`TextInt`) and writes strings quoted whenever any YAML reader could take them
 for something else (``auto: "off"``), multi-line strings as literal blocks.
+
+Reading goes through :mod:`talos.goyaml.reader` (libyaml when present, go-yaml's limits
+on hostile input). Writing is a direct emitter for what machine configs hold
+(:func:`emit_documents`), byte for byte what PyYAML's dumper writes with the same
+settings, several times faster; anything else goes to the dumper itself.
 """
 
 from __future__ import annotations
