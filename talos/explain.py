@@ -35,8 +35,19 @@ DocKey = tuple[str, str, str]
 BASE, CLUSTER, PATCH, DELETE = "base", "cluster", "patch", "delete"
 
 
+class Located:
+    """Where a value or a deletion was written: a file and its line, or a layer's name."""
+
+    source: str
+    line: int | None
+
+    @property
+    def where(self) -> str:
+        return f"{self.source}:{self.line}" if self.line else self.source
+
+
 @dataclass(frozen=True)
-class Value:
+class Value(Located):
     """One leaf of the merged config and the layer that set it last."""
 
     document: str  # "v1alpha1", "HostnameConfig", "LinkConfig/eth0"
@@ -46,13 +57,9 @@ class Value:
     source: str
     line: int | None
 
-    @property
-    def where(self) -> str:
-        return f"{self.source}:{self.line}" if self.line else self.source
-
 
 @dataclass(frozen=True)
-class Deleted:
+class Deleted(Located):
     """Something a ``$patch: delete`` removed and no later layer set again."""
 
     document: str
@@ -60,10 +67,6 @@ class Deleted:
     item: str  # the list item's selector (``interface: eth0``), else ""
     source: str
     line: int | None
-
-    @property
-    def where(self) -> str:
-        return f"{self.source}:{self.line}" if self.line else self.source
 
 
 @dataclass(frozen=True)

@@ -147,3 +147,15 @@ def test_a_path_that_names_nothing_is_a_usage_error(project: Path) -> None:
     result = inv(project, "explain", "--node", "worker-01", "machine.nothing.here")
     assert result.returncode == 2
     assert "machine.nothing.here: nothing at this path in worker-01's config" in result.stderr
+
+
+def test_a_value_and_a_deletion_say_where_in_the_same_words() -> None:
+    from talos.explain import Deleted, Value, explanation_rows
+
+    value = Value("v1alpha1", "machine.install.disk", "/dev/sda", "cluster", "cluster.yaml", 12)
+    base = Value("v1alpha1", "machine.type", "worker", "base", "talosctl gen config", None)
+    gone = Deleted("v1alpha1", "machine.network.interfaces", "interface: eth1",
+                   "patches/general.patch", 7)
+    assert [row[3] for row in explanation_rows([value, base], [gone])] == [
+        "cluster.yaml:12", "talosctl gen config", "patches/general.patch:7"]
+    assert Value.where is Deleted.where
