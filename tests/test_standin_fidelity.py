@@ -561,3 +561,16 @@ def test_reset_requests_the_node_refuses(
         f"error executing reset: 1 error occurred:\n\t* {WORKER}: rpc error: code = Unknown "
         f"desc = {reason}")
     assert "resets" not in standin.node(WORKER)
+
+
+def test_client_side_health_needs_no_node_and_has_no_discovered_line(
+    standin: Standin, generated: Path,
+) -> None:
+    standin.pitower(bootstrapped=True)
+    result = talosctl("health", "--server=false", "--talosconfig",
+                      str(generated / "talosconfig"), "--endpoints", CP1,
+                      "--control-plane-nodes", CP2, "--init-node", CP1, "--worker-nodes", WORKER,
+                      "--wait-timeout", "1s")
+    assert "nodes are not set" not in result.stderr
+    assert "discovered nodes" not in result.stderr
+    assert result.stderr.startswith("waiting for ")

@@ -9,6 +9,7 @@ from . import state
 from .client import (
     connect,
     go_list,
+    host_of,
     ip_key,
     node_problem,
 )
@@ -38,13 +39,16 @@ def health(p: Parsed, data: dict[str, Any], client_version: str) -> None:
     Guessed (pkg/cluster/check is not in the reference): the list and order of the checks,
     their texts, members discovered as control planes then workers (by address), and the
     final error of a check still failing at the deadline (``rpc error: code =
-    DeadlineExceeded desc = context deadline exceeded``, no node prefix). The client-side
-    mode (``--server=false``) is answered the same way (guessed).
+    DeadlineExceeded desc = context deadline exceeded``, no node prefix).
+    # Talos: health.go:healthOnClient, clusterNodes.InitNodeInfos (``--server=false``:
+    # no node needed, the init node comes first, no ``discovered nodes`` line; the checks
+    # are then run as on the server, guessed)
     """
-    session = connect(p, data, client_version,
-                      single="health" if p["server"] else "")
-    target = session.nodes[0]
-    problem = session.unreachable or node_problem(data, target)
+    server = p["server"]
+    session = connect(p, data, client_version, single="health" if server else "",
+                      need_nodes=server)
+    target = session.nodes[0] if session.nodes else host_of(session.endpoints[0])
+    problem = session.unreachable or (node_problem(data, target) if session.nodes else None)
     if problem:
         raise CLIError(problem)
     views = {ip: state.node_view(data, ip) for ip in data["nodes"]}
@@ -53,11 +57,12 @@ def health(p: Parsed, data: dict[str, Any], client_version: str) -> None:
     cps = list(p["control-plane-nodes"])
     workers = list(p["worker-nodes"])
     if p["init-node"]:
-        cps = [*cps, p["init-node"]]
+        cps = [*cps, p["init-node"]] if server else [p["init-node"], *cps]
     if not cps and not workers:
         cps = [ip for ip in members if views[ip]["role"] == "controlplane"]  # type: ignore[index]
         workers = [ip for ip in members if ip not in cps]
-    err(f"discovered nodes: {go_list(cps + workers)}\n")
+    if server:
+        err(f"discovered nodes: {go_list(cps + workers)}\n")
     listed = cps + workers
 
     def failure(check: str) -> str | None:
