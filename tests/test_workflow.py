@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyrage
 import pytest
 import yaml
 
@@ -68,3 +69,77 @@ def test_every_task_and_flag_the_workflow_runs_exists() -> None:
         for word in words[2:]:
             if word.startswith("--"):
                 assert word.split("=")[0] in flags, f"{command}: inv {name} has no {word}"
+
+
+def _steps(job: str) -> list[dict[str, object]]:
+    steps: list[dict[str, object]] = yaml.safe_load(WORKFLOW.read_text())["jobs"][job]["steps"]
+    return steps
+
+
+def _uploaded(step: dict[str, object], workspace: Path, runner_temp: Path) -> set[Path]:
+    """The files an upload-artifact step would take, its path resolved as the runner does."""
+    with_ = step["with"]
+    assert isinstance(with_, dict)
+    found: set[Path] = set()
+    for line in str(with_["path"]).splitlines():
+        pattern = line.strip().replace("${{ runner.temp }}", str(runner_temp))
+        if not pattern:
+            continue
+        base = Path(pattern) if Path(pattern).is_absolute() else workspace / pattern
+        matches = list(Path(base.anchor).glob(str(base.relative_to(base.anchor))))
+        for match in matches:
+            found |= {p for p in match.rglob("*") if p.is_file()} if match.is_dir() else {match}
+    return found
+
+
+@pytest.mark.e2e
+def test_the_apply_job_keeps_its_etcd_snapshot_and_uploads_it_only_encrypted(
+    tmp_path: Path,
+) -> None:
+    steps = _steps("apply")
+    cleanup = next(i for i, step in enumerate(steps)
+                   if "rm -rf" in str(step.get("run", "")) and "clusterconfig" in str(step["run"]))
+    uploads = [i for i, step in enumerate(steps)
+               if str(step.get("uses", "")).startswith("actions/upload-artifact")]
+    assert uploads and all(i < cleanup for i in uploads), "snapshots go up before the cleanup"
+    assert all(steps[i].get("if") == "always()" for i in uploads), "kept when apply fails too"
+
+    # A workspace as the apply step leaves it: a snapshot among the generated configs.
+    workspace, runner_temp = tmp_path / "work", tmp_path / "runner"
+    backups = workspace / "clusterconfig" / "backups"
+    backups.mkdir(parents=True)
+    runner_temp.mkdir()
+    snapshot = backups / "etcd-lab-20260101T000000Z.db"
+    plaintext = b"etcd bbolt page with a secret: " + os.urandom(4096)
+    snapshot.write_bytes(plaintext)
+    (workspace / "clusterconfig" / "worker-01.yaml").write_text("machine: {token: secret}\n")
+    identity = pyrage.x25519.Identity.generate()
+    key_file = runner_temp / "age.key"
+    key_file.write_text(f"# created: now\n# public key: {identity.to_public()}\n{identity}\n")
+
+    env = {**os.environ, "RUNNER_TEMP": str(runner_temp), "SOPS_AGE_KEY_FILE": str(key_file),
+           "TALOS_TASKS_VENV": sys.prefix}
+    for step in steps[:cleanup]:
+        run = str(step.get("run", ""))
+        if "clusterconfig/backups" in run:
+            result = subprocess.run(["bash", "-euo", "pipefail", "-c", run], cwd=workspace,
+                                    env=env, capture_output=True, text=True, timeout=60)
+            assert result.returncode == 0, result.stdout + result.stderr
+
+    kept = set().union(*(_uploaded(steps[i], workspace, runner_temp) for i in uploads))
+    assert kept, "the snapshot is uploaded"
+    for path in kept:
+        data = path.read_bytes()
+        assert data.startswith(b"age-encryption.org/v1\n"), f"{path.name} is not age ciphertext"
+        assert plaintext[:64] not in data
+    assert [pyrage.decrypt(path.read_bytes(), [identity]) for path in kept] == [plaintext]
+
+
+def test_no_job_uploads_generated_configs_or_snapshots_in_plaintext() -> None:
+    jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
+    for name, job in jobs.items():
+        for step in job["steps"]:
+            if str(step.get("uses", "")).startswith("actions/upload-artifact"):
+                path = str(step["with"]["path"])
+                assert "clusterconfig" not in path and ".db" not in path.replace(".db.age", ""), (
+                    f"{name}: {path} would upload decrypted material")
