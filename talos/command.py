@@ -7,7 +7,7 @@ errors:
     program not on PATH          ToolMissingError, with how to install it
     program not executable       CommandError, with what to do
     non-zero exit (check=True)   CommandError: the command, exit code, stderr tail
-    timeout                      CommandError saying it timed out (the program is killed)
+    timeout                      CommandTimeout (the program is killed)
     Ctrl-C                       KeyboardInterrupt propagates, the program is stopped
 
 A dry runner (``Runner(dry=True)``, what ``inv --dry`` uses) echoes the commands that
@@ -31,7 +31,7 @@ from typing import IO
 
 import sh
 
-from talos.errors import CommandError, ToolMissingError
+from talos.errors import CommandError, CommandTimeout, ToolMissingError
 
 #: How to install the programs talos-tasks runs, by program name.
 INSTALL_HINTS: Mapping[str, str] = {
@@ -46,8 +46,6 @@ INSTALL_HINTS: Mapping[str, str] = {
 
 #: Seconds an interrupted program gets to stop by itself before it is killed.
 INTERRUPT_GRACE = 5.0
-
-TIMED_OUT = "timed out after"
 
 #: Lines of stderr kept on a CommandError (the whole text is rarely useful, the end is).
 STDERR_TAIL_LINES = 20
@@ -91,11 +89,6 @@ def last_line(text: str) -> str:
         if line.strip():
             return line.strip()
     return ""
-
-
-def timed_out(error: CommandError) -> bool:
-    """Whether ``error`` is a :meth:`Runner.run` timeout (not a failure of the program)."""
-    return TIMED_OUT in error.message
 
 
 def install_hint(program: str) -> str:
@@ -184,8 +177,8 @@ class Runner:
             if deadline is not None:
                 deadline.cancel()
         if deadline is not None and deadline.killed(running.exit_code):
-            raise CommandError(
-                f"{shlex.join(command)} {TIMED_OUT} {timeout:g}s and was stopped",
+            raise CommandTimeout(
+                f"{shlex.join(command)} timed out after {timeout:g}s and was stopped",
                 command=command,
                 stderr=stderr_tail(output.stderr()),
                 hint="the program did not finish in time; check the target is reachable",

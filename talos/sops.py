@@ -34,8 +34,8 @@ from pathlib import Path
 
 import yaml
 
-from talos.command import Result, Runner, timed_out
-from talos.errors import CommandError, OutputError, SecretsError, ToolMissingError
+from talos.command import Result, Runner
+from talos.errors import CommandTimeout, OutputError, SecretsError, ToolMissingError
 from talos.goyaml.reader import read_text, safe_load
 
 SOPS = "sops"
@@ -240,11 +240,9 @@ def _run(argv: Sequence[str], *, cwd: Path | None = None) -> Result:
             hint="install sops (https://github.com/getsops/sops), or use ./run, whose "
             "virtualenv has one",
         ) from exc
-    except CommandError as exc:
-        if timed_out(exc):
-            raise SecretsError(f"sops did not finish within {TIMEOUT:.0f}s: {' '.join(argv)}"
-                               ) from exc
-        raise
+    except CommandTimeout as exc:
+        raise SecretsError(f"sops did not finish within {TIMEOUT:.0f}s: {' '.join(argv)}"
+                           ) from exc
 
 
 def shorten_reason(stderr: str) -> str:

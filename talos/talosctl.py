@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from talos.command import Result, Runner, failure, timed_out
-from talos.errors import CommandError, ToolMissingError
+from talos.command import Result, Runner, failure
+from talos.errors import CommandError, CommandTimeout, ToolMissingError
 
 T = TypeVar("T")
 
@@ -630,11 +630,9 @@ class Talosctl:
                 hint=f"point {self.named_by} at talosctl of the cluster's Talos version, "
                 "or unset it to use talosctl on PATH",
             ) from exc
-        except CommandError as exc:
-            if not timed_out(exc):
-                raise
+        except CommandTimeout as exc:
             where = f" on {node}" if node else ""
-            raise CommandError(
+            raise CommandTimeout(
                 f"talosctl {what}{where} did not finish in time and was stopped",
                 command=exc.command, exit_code=exc.returncode, stderr=exc.stderr,
                 hint="check the node is up and reachable",

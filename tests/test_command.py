@@ -14,7 +14,7 @@ import pytest
 
 from talos import command
 from talos.command import Result, Runner
-from talos.errors import CommandError, ToolMissingError
+from talos.errors import CommandError, CommandTimeout, ToolMissingError
 
 PY = sys.executable
 
@@ -123,7 +123,7 @@ def test_a_dry_runner_still_runs_reads() -> None:
 def test_a_command_that_runs_too_long_is_stopped_and_reported_as_timed_out() -> None:
     # The error is only raised for a program the limit killed: one left to sleep its 30 s
     # would end by itself and fail the `raises`.
-    with pytest.raises(CommandError, match=r"timed out after 0\.3s") as caught:
+    with pytest.raises(CommandTimeout, match=r"timed out after 0\.3s") as caught:
         Runner().run(script("import time; time.sleep(30)"), timeout=0.3, mutates=False)
     assert "\n" not in str(caught.value)
 
@@ -301,9 +301,8 @@ def test_a_timeout_keeps_what_the_program_said_before_it_was_stopped() -> None:
         "print('waiting for 10.0.0.9', file=sys.stderr, flush=True)\n"
         "time.sleep(30)\n"
     )
-    with pytest.raises(CommandError) as caught:
+    with pytest.raises(CommandTimeout) as caught:
         Runner().run(script(code), timeout=1.0)
-    assert command.timed_out(caught.value)
     assert caught.value.stderr == "waiting for 10.0.0.9"
 
 

@@ -17,7 +17,8 @@ import yaml
 from sopskit import age_identity, encrypted_secrets, secrets_bundle, sops_path
 
 from talos import sops
-from talos.errors import OutputError, SecretsError, ToolMissingError
+from talos.command import Result, Runner
+from talos.errors import CommandTimeout, OutputError, SecretsError, ToolMissingError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -131,6 +132,22 @@ def test_sops_missing_is_a_tool_missing_error(
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(ToolMissingError, match="sops is not installed or not on PATH"):
         sops.decrypt_file(path)
+
+
+def test_sops_stopped_by_its_time_limit_is_a_secrets_error_saying_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stopped = CommandTimeout("sops --decrypt x timed out after 60s and was stopped")
+
+    def run(self: Runner, argv: object, **options: object) -> Result:
+        raise stopped
+
+    monkeypatch.setattr(sops.Runner, "run", run)
+    sealed = tmp_path / "secrets.sops.yaml"  # sops metadata with a MAC: taken as encrypted
+    sealed.write_text("cluster: ENC[AES256_GCM,data:x]\nsops:\n  mac: ENC[AES256_GCM,data:y]\n")
+    with pytest.raises(SecretsError, match=r"^sops did not finish within 60s: sops ") as caught:
+        sops.decrypt_file(sealed)
+    assert caught.value.__cause__ is stopped
 
 
 def test_sops_reasons_are_shortened_to_their_first_sentence() -> None:

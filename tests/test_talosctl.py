@@ -14,7 +14,7 @@ import pytest
 from conftest import pitower_schematics
 
 from talos.command import Result, Runner
-from talos.errors import CommandError, ToolMissingError
+from talos.errors import CommandError, CommandTimeout, ToolMissingError
 from talos.talosctl import (
     ApplyResult,
     ContainerImage,
@@ -967,13 +967,20 @@ def test_a_validation_error_without_a_list_keeps_talosctl_s_line(talosconfig: Pa
 
 
 def test_a_timeout_of_a_read_names_the_node(talosconfig: Path) -> None:
-    runner = FakeRunner(
-        raise_on={"get members": CommandError("talosctl get members timed out after 120s")}
-    )
-    talosctl, _ = adapter(talosconfig, runner)
-    with pytest.raises(CommandError, match=r"^talosctl get members on 192\.168\.0\.203 did not "
-                       r"finish in time and was stopped \(check the node is up"):
+    stopped = CommandTimeout("talosctl get members timed out after 120s and was stopped")
+    talosctl, _ = adapter(talosconfig, FakeRunner(raise_on={"get members": stopped}))
+    with pytest.raises(CommandTimeout, match=r"^talosctl get members on 192\.168\.0\.203 did "
+                       r"not finish in time and was stopped \(check the node is up") as caught:
         talosctl.members("192.168.0.203")
+    assert caught.value.__cause__ is stopped
+
+
+def test_a_failure_that_only_mentions_a_timeout_is_not_taken_for_one(talosconfig: Path) -> None:
+    said = CommandError("talosctl get members failed (exit code 1): timed out after 120s")
+    talosctl, _ = adapter(talosconfig, FakeRunner(raise_on={"get members": said}))
+    with pytest.raises(CommandError) as caught:
+        talosctl.members("192.168.0.203")
+    assert caught.value is said
 
 
 def test_a_talosctl_that_cannot_be_run_is_not_called_a_timeout(
