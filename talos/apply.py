@@ -20,7 +20,7 @@ from typing import Generic, Protocol, TypeVar
 
 from talos import readiness
 from talos.cluster import Node
-from talos.errors import Interrupted, TalosError
+from talos.errors import Interrupted, NotReady, TalosError, UsageError
 from talos.readiness import MachineStatusLike, Polling
 
 NO_CHANGES = "running config is already this one; nothing to do"
@@ -110,9 +110,9 @@ class ApplyStep:
 
 def check_mode(mode: str, *, insecure: bool = False) -> None:
     if mode not in MODES:
-        raise TalosError(f"--mode {mode!r} is not one of {', '.join(MODES)}")
+        raise UsageError(f"--mode {mode!r} is not one of {', '.join(MODES)}")
     if insecure and mode in MAINTENANCE_REFUSED:
-        raise TalosError(
+        raise UsageError(
             f"--mode {mode} is refused for nodes in maintenance mode (--insecure): "
             "they have no running config; use auto, reboot or try"
         )
@@ -314,14 +314,14 @@ def run_apply(
 
 def wait_until_ready(talosctl: ConfigApplier, target: TargetLike, waiting: Polling) -> None:
     """Wait until the node is running and ready again (it may not answer for a while as
-    it reboots); a :class:`TalosError` saying what to do after ``waiting.timeout``."""
+    it reboots); a :class:`NotReady` saying what to do after ``waiting.timeout``."""
     try:
         readiness.wait_until_ready(talosctl, target.address, waiting)
     except readiness.NotReady as exc:
-        raise TalosError(
+        raise NotReady(exc.address, exc.timeout, exc.last, message=(
             f"{shown(target)} is not back {waiting.timeout:.0f}s after applying its "
             f"config (last: {exc.last}); check it (talosctl dmesg), then run apply again"
-        ) from exc
+        )) from exc
 
 
 # -- diff --------------------------------------------------------------------------------

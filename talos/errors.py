@@ -109,10 +109,15 @@ class ConfirmationError(TalosError):
 
 class NotReady(TalosError):
     """The node was not running and ready within the time allowed; ``last`` is what it
-    said last (or why it did not answer)."""
+    said last (or why it did not answer). ``message`` replaces the default one where the
+    caller knows more (what was done to the node, what to do next)."""
 
-    def __init__(self, address: str, timeout: float, last: str) -> None:
-        super().__init__(f"{address} is not running and ready after {timeout:g}s ({last})")
+    def __init__(
+        self, address: str, timeout: float, last: str, *, message: str | None = None
+    ) -> None:
+        super().__init__(
+            message or f"{address} is not running and ready after {timeout:g}s ({last})"
+        )
         self.address = address
         self.timeout = timeout
         self.last = last

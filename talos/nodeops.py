@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from talos.apply import Rollout, TargetLike, rollout_order, run_in_turn, shown
-from talos.errors import TalosError
+from talos.errors import UsageError
 
 DEFAULT_WIPE = ("EPHEMERAL", "META")
 # Volume labels `talosctl reset --system-labels-to-wipe` accepts on a Talos system disk.
@@ -38,7 +38,7 @@ class Resetter(Protocol):
 def bootstrap(target: TargetLike, talosctl: Bootstrapper) -> str:
     """Bootstrap etcd on ``target``; a cluster already bootstrapped is a success."""
     if not target.node.is_controlplane:
-        raise TalosError(
+        raise UsageError(
             f"cannot bootstrap on {shown(target)}: it is a {target.node.role}; "
             "bootstrap runs on a control plane"
         )
@@ -93,7 +93,7 @@ def check_wipe(labels: Sequence[str]) -> tuple[str, ...]:
     wipe = tuple(dict.fromkeys(label.strip().upper() for label in labels))
     unknown = [label for label in wipe if label not in SYSTEM_LABELS]
     if unknown:
-        raise TalosError(
+        raise UsageError(
             f"--wipe {', '.join(unknown)}: not a system volume label; "
             f"use {', '.join(SYSTEM_LABELS)}"
         )

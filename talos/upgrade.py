@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from talos import readiness
-from talos.errors import TalosError
+from talos.errors import NotReady, TalosError, UsageError
 from talos.readiness import MachineStatusLike, Polling
 from talos.schematic import VANILLA_ID
 
@@ -304,7 +304,7 @@ class RolloutOptions:
 
     def __post_init__(self) -> None:
         if self.parallel < 1:
-            raise TalosError(f"--parallel must be 1 or more, not {self.parallel}")
+            raise UsageError(f"--parallel must be 1 or more, not {self.parallel}")
         if self.timeout is not None:
             parse_duration(self.timeout)
 
@@ -577,10 +577,10 @@ class _Rollout:
         try:
             readiness.wait_until_ready(self.client, address, polling, explain=failure_message)
         except readiness.NotReady as exc:
-            raise TalosError(
+            raise NotReady(address, self.wait_seconds, exc.last, message=(
                 f"{address} is not running and ready after {format_seconds(self.wait_seconds)}"
                 f" ({exc.last}); check it with talosctl dmesg, then run the upgrade again"
-            ) from exc
+            )) from exc
 
     def emit(self, node: str, phase: str, detail: str = "") -> None:
         if self.progress is not None:
@@ -626,7 +626,7 @@ def parse_duration(text: str) -> float:
     stripped = text.strip()
     parts = _DURATION_PART.findall(stripped)
     if not stripped or "".join(n + u for n, u in parts) != stripped:
-        raise TalosError(f"{text!r} is not a duration like 30m, 1h30m or 90s")
+        raise UsageError(f"{text!r} is not a duration like 30m, 1h30m or 90s")
     return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
 
 

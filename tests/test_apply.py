@@ -18,7 +18,7 @@ from talos.apply import (
     step_name,
 )
 from talos.cluster import Cluster, Node, load_cluster_file
-from talos.errors import CommandError, TalosError
+from talos.errors import CommandError, NotReady, TalosError, UsageError
 from talos.readiness import Polling
 from talos.targets import Target
 
@@ -128,7 +128,7 @@ def test_a_step_describes_node_address_file_and_mode(cluster: Cluster) -> None:
 
 
 def test_an_unknown_mode_is_refused_before_anything_runs(cluster: Cluster) -> None:
-    with pytest.raises(TalosError, match="--mode 'interactive' is not one of auto, no-reboot"):
+    with pytest.raises(UsageError, match="--mode 'interactive' is not one of auto, no-reboot"):
         plan_apply(targets_of(cluster, "worker-03"), config_for=config_for, mode="interactive")
 
 
@@ -240,6 +240,7 @@ def test_a_node_not_back_in_time_fails_and_stops_the_rollout(cluster: Cluster) -
         "worker-02 (192.168.0.202) is not back 30s after applying its config "
         "(last: stage booting, not ready); check it (talosctl dmesg), then run apply again"
     )
+    assert isinstance(rollout.failed[1], NotReady)
     assert [s.name for s in rollout.not_attempted] == ["worker-03"]
     assert max(clock.slept) == 5.0
 

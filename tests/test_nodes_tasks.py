@@ -19,7 +19,7 @@ from conftest import Standin
 from sopskit import decrypt, pitower_project, project_env
 
 from talos.cluster import Cluster, load_cluster_file
-from talos.errors import CommandError, TalosError
+from talos.errors import CommandError, UsageError
 from talos.nodeops import (
     bootstrap,
     check_wipe,
@@ -78,7 +78,7 @@ def test_bootstrap_twice_is_a_success_the_second_time_saying_so(cluster: Cluster
 
 def test_bootstrap_refuses_a_worker(cluster: Cluster) -> None:
     fake = FakeTalosctl()
-    with pytest.raises(TalosError, match=r"worker-04 .* is a worker"):
+    with pytest.raises(UsageError, match=r"worker-04 .* is a worker"):
         bootstrap(target(cluster, "worker-04"), fake)
     assert fake.calls == []
 
@@ -123,7 +123,7 @@ def test_reset_wipes_ephemeral_and_meta_by_default(cluster: Cluster) -> None:
 
 def test_wipe_labels_are_checked_and_upper_cased() -> None:
     assert check_wipe(["state", "STATE", "ephemeral"]) == ("STATE", "EPHEMERAL")
-    with pytest.raises(TalosError, match="--wipe BOOT: not a system volume label"):
+    with pytest.raises(UsageError, match="--wipe BOOT: not a system volume label"):
         check_wipe(["BOOT"])
 
 

@@ -13,7 +13,7 @@ from typing import TypeVar
 import pytest
 
 from talos.cluster import Cluster, Node, load_cluster_file
-from talos.errors import CommandError, TalosError, ToolMissingError
+from talos.errors import CommandError, TalosError, ToolMissingError, UsageError
 from talos.schematic import VANILLA_ID, parse_installer_image
 from talos.talosctl import Answers
 from talos.upgrade import (
@@ -451,9 +451,9 @@ def test_a_bug_in_the_client_stops_the_rollout_and_keeps_its_traceback() -> None
 
 
 def test_parallel_must_be_positive_and_timeout_a_duration() -> None:
-    with pytest.raises(TalosError, match="--parallel must be 1 or more"):
+    with pytest.raises(UsageError, match="--parallel must be 1 or more"):
         RolloutOptions(parallel=0)
-    with pytest.raises(TalosError, match="not a duration"):
+    with pytest.raises(UsageError, match="not a duration"):
         RolloutOptions(timeout="ten minutes")
 
 

@@ -228,8 +228,9 @@ def test_a_node_name_not_in_the_cluster_file_is_refused(cluster: Standin) -> Non
 
 
 def test_parallel_below_one_is_refused(cluster: Standin) -> None:
-    with pytest.raises(Exit, match="--parallel must be 1 or more"):
+    with pytest.raises(Exit, match="--parallel must be 1 or more") as caught:
         upgrade(Context(), parallel=0)
+    assert caught.value.code == 2  # a usage error, as Invoke's own
 
 
 def test_upgrade_k8s_goes_through_the_first_control_plane_to_the_cluster_files_version(
