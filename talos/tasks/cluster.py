@@ -8,7 +8,7 @@ from invoke.context import Context
 from talos.tasks.runtime import JSON_HELP, load_cluster, print_json, task
 
 
-@task(help={"json": JSON_HELP})  # type: ignore[untyped-decorator]
+@task(help={"json": JSON_HELP})
 def nodes(c: Context, json: bool = False) -> None:
     """Show the nodes the cluster file declares: role, IP, schematic, installer image."""
     from talos.inventory import node_rows, nodes_document

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from talos.discover import Discovery, Suggestion
 
 
-@task(  # type: ignore[untyped-decorator]  # runtime.task returns Any when given options
+@task(
     help={
         "ip": "the machine's address (booted from Talos media, in maintenance mode)",
         "name": "the node name to suggest (default new-node)",

@@ -58,7 +58,7 @@ def health_summary(health: EtcdHealth) -> str:
     return "etcd unhealthy: " + "; ".join(str(p) for p in health.problems)
 
 
-@task(  # type: ignore[untyped-decorator]  # runtime.task returns Any when given options
+@task(
     name="status",
     help={"json": "print JSON for scripts instead of the table"},
 )
@@ -88,7 +88,7 @@ def etcd_status(c: Context, json: bool = False) -> None:
     print(summary, file=prose)
 
 
-@task(  # type: ignore[untyped-decorator]
+@task(
     name="snapshot",
     help={
         "node": "the control plane to take it from (default: the first whose etcd is healthy)",

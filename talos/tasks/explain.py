@@ -10,7 +10,7 @@ from invoke.context import Context
 from talos.tasks.runtime import JSON_HELP, load_cluster, print_json, task
 
 
-@task(  # type: ignore[untyped-decorator]  # runtime.task returns Any when given options
+@task(
     positional=["path"],
     optional_positional=["path"],
     help={

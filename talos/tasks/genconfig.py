@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from talos.genconfig import GenerationReport
 
 
-@task(  # type: ignore[untyped-decorator]  # runtime.task returns Any when given options
+@task(
     iterable=["node"],
     help={
         "node": "only this node (repeatable); default: every node",
@@ -84,7 +84,7 @@ def summary(report: GenerationReport, *, shown_dir: str) -> str:
     return f"Wrote {what} to {shown_dir} (mode 0600){unchanged}."
 
 
-@task(  # type: ignore[untyped-decorator]
+@task(
     name="init",
     iterable=["recipient"],
     help={

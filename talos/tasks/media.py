@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from talos.media import BootMedia
 
 
-@task(  # type: ignore[untyped-decorator]  # runtime.task returns Any when given options
+@task(
     iterable=["node"],
     help={
         "node": "only this node (repeatable); default: every node",

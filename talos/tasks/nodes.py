@@ -85,7 +85,7 @@ def make_configs_current(c: Context, cluster: Cluster, nodes: Sequence[Node], *,
             out.say(line)
 
 
-@task(  # type: ignore[untyped-decorator]  # runtime.task returns Any when given options
+@task(
     iterable=["node"],
     help={
         "node": NODE_HELP,
@@ -228,7 +228,7 @@ def etcd_gate(cluster: Cluster, talosctl: Talosctl) -> Callable[[TargetLike], No
     return gate
 
 
-@task(  # type: ignore[untyped-decorator]
+@task(
     iterable=["node"],
     help={"node": NODE_HELP, "role": ROLE_HELP,
           "mode": MODE_HELP + "; decides whether the REBOOT column says yes",
@@ -294,7 +294,7 @@ def merges_kubeconfig(cluster: Cluster, path: Path) -> bool:
     return path.absolute() != default_kubeconfig(cluster).absolute()
 
 
-@task(  # type: ignore[untyped-decorator]
+@task(
     help={"kubeconfig": "where to write the kubeconfig afterwards (default "
                         "clusterconfig/kubeconfig, replaced; another existing file is "
                         "merged into)"},
@@ -324,7 +324,7 @@ def bootstrap(c: Context, kubeconfig: str | None = None) -> None:
         say(write_kubeconfig(target, talosctl, path, merge=merges_kubeconfig(cluster, path)))
 
 
-@task(  # type: ignore[untyped-decorator]
+@task(
     help={
         "path": "file to write (default clusterconfig/kubeconfig, replaced); another "
                 "existing file, such as ~/.kube/config, gets this cluster's entries merged in",
@@ -349,7 +349,7 @@ def kubeconfig(c: Context, path: str | None = None, node: str | None = None) -> 
         say(DRY_DONE)
 
 
-@task(  # type: ignore[untyped-decorator]
+@task(
     iterable=["node"],
     help={
         "node": NODE_HELP,
@@ -415,7 +415,7 @@ def reboot(c: Context, node: list[str] | None = None, role: str | None = None,
             print_json(document)
 
 
-@task(  # type: ignore[untyped-decorator]
+@task(
     help={
         "node": "the node to reset (one; required)",
         "yes": "do not ask to type the node name (for scripts)",

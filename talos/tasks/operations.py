@@ -28,7 +28,7 @@ def selected(cluster: Cluster, node: list[str] | None, role: str | None) -> tupl
     return cluster.select(node or (), role)
 
 
-@task(  # type: ignore[untyped-decorator]  # runtime.task returns Any when given options
+@task(
     help={
         "dry": "send everything to the API server to validate, change nothing "
         "(kubectl apply --dry-run=server)",
@@ -55,7 +55,7 @@ def addons(c: Context, dry: bool = False) -> None:
     print(f"addons: {count(result.documents, 'resource')} {what}")
 
 
-@task(  # type: ignore[untyped-decorator]
+@task(
     name="list",
     default=True,
     iterable=["node"],
@@ -86,7 +86,7 @@ def images_list(
         raise CommandError("images not listed for " + "; ".join(failed))
 
 
-@task(  # type: ignore[untyped-decorator]
+@task(
     iterable=["node"],
     help={
         "node": NODE_HELP,
@@ -106,7 +106,7 @@ def usage(
     print(usage_json(usages) if json else render_table(USAGE_HEADERS, usage_rows(usages)))
 
 
-@task(  # type: ignore[untyped-decorator]
+@task(
     iterable=["node"],
     help={
         "node": NODE_HELP,
@@ -148,7 +148,7 @@ def status(
     print(summary, file=sys.stderr if json else sys.stdout)
 
 
-@task(  # type: ignore[untyped-decorator]
+@task(
     help={
         "timeout": "how long to wait for the cluster to become healthy (e.g. 5m, 30s)",
         "json": "print JSON for scripts: healthy, the node asked, each check's outcome",

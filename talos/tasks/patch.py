@@ -14,7 +14,7 @@ from talos.errors import OutputError, PatchError, UnknownToRules
 from talos.tasks.runtime import task
 
 
-@task(  # type: ignore[untyped-decorator]  # runtime.task returns Any when given options
+@task(
     iterable=["patch"],
     positional=["base"],
     help={

@@ -10,13 +10,14 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task as invoke_task
 
 from talos.errors import TalosError, UsageError
+from talos.tasks.cli import TalosTask
 
 if TYPE_CHECKING:
     from talos.cluster import Cluster
@@ -28,14 +29,27 @@ ROLE_HELP = "only nodes of this role: controlplane or worker"
 JSON_HELP = "print one JSON document on stdout (shape in the README); prose goes to stderr"
 
 
-def task(*args: Any, **kwargs: Any) -> Any:
-    """``invoke.task`` whose body may raise :class:`TalosError`.
+#: What a task body is: a function of the Invoke context and the task's options.
+TaskBody = Callable[..., Any]
+
+
+@overload
+def task(body: TaskBody, /) -> TalosTask: ...
+
+
+@overload
+def task(**options: Any) -> Callable[[TaskBody], TalosTask]: ...
+
+
+def task(*args: Any, **kwargs: Any) -> TalosTask | Callable[[TaskBody], TalosTask]:
+    """``invoke.task`` whose body may raise :class:`TalosError`, as ``@task`` or
+    ``@task(help=...)``.
 
     Such an error becomes ``Exit``: its one-line message on stderr, no traceback, and
     the error's exit code. Anything else is a bug and keeps its traceback.
     """
 
-    def decorate(body: Callable[..., Any]) -> Any:
+    def decorate(body: TaskBody) -> TalosTask:
         @functools.wraps(body)
         def run(*call_args: Any, **call_kwargs: Any) -> Any:
             try:
@@ -43,9 +57,9 @@ def task(*args: Any, **kwargs: Any) -> Any:
             except TalosError as exc:
                 raise Exit(f"error: {exc}", code=exc.exit_code) from exc
 
-        from talos.tasks.cli import TalosTask
-
-        return invoke_task(run, klass=TalosTask, **kwargs)
+        made = invoke_task(run, klass=TalosTask, **kwargs)
+        assert isinstance(made, TalosTask)
+        return made
 
     if len(args) == 1 and callable(args[0]) and not kwargs:
         return decorate(args[0])

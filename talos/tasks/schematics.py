@@ -26,7 +26,7 @@ FACTORY_URL_VARIABLE = "TALOS_FACTORY_URL"
 SHORT_ID = 12
 
 
-@task(  # type: ignore[untyped-decorator]  # runtime.task returns Any when given options
+@task(
     iterable=["file"],
     help={
         "check": "exit 1 if a patch pins an installer image its schematic does not give (CI)",

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from talos.tools import ToolStatus
 
 
-@task(  # type: ignore[untyped-decorator]  # runtime.task returns Any when given options
+@task(
     name="show",
     help={"json": "print one JSON document (a list, one entry per tool) instead of a table"},
 )
@@ -51,7 +51,7 @@ def tools_report(statuses: Sequence[ToolStatus]) -> str:
     return f"{table}\ncache: {cache_root()}"
 
 
-@task(  # type: ignore[untyped-decorator]
+@task(
     name="install",
     iterable=["tool"],
     help={

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 _K8S_VERSION = re.compile(r"^v?\d+\.\d+\.\d+$")
 
 
-@task(  # type: ignore[untyped-decorator]  # runtime.task returns Any when given options
+@task(
     iterable=["node"],
     help={
         "node": "upgrade this node (repeatable); default: every node of the role, or all",
@@ -107,7 +107,7 @@ def upgrade(
             print_json(document)
 
 
-@task(  # type: ignore[untyped-decorator]
+@task(
     help={
         "to": "Kubernetes version, vX.Y.Z (default: kubernetesVersion of the cluster file)",
         "force": "go on although the pre-flight etcd checks fail (saying what is skipped)",
