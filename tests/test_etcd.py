@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from conftest import Standin, pitower_schematics
 
+from talos.errors import RolloutError
 from talos.etcd import ControlPlane, judge
 from talos.talosctl import EtcdMember, EtcdMemberStatus, EtcdStatusReport
 
@@ -130,3 +132,30 @@ def test_a_question_to_many_nodes_splits_answers_from_per_node_failures(
     statuses = talosctl.machine_statuses(nodes)
     assert statuses.answered["192.168.0.204"].stage == "running"
     assert [argv[0] for argv in standin.calls()] == ["version", "get", "get"]
+
+
+def test_waiting_for_etcd_asks_again_until_healthy_then_gives_up_naming_the_problem(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import talos.etcd as etcd
+
+    sick = judge(CPS, EtcdStatusReport(HEALTHY.statuses[:2], {"10.0.0.3": "no answer"}),
+                 members=MEMBERS)
+    well = judge(CPS, HEALTHY, members=MEMBERS)
+    answers = [sick, sick, well]
+    monkeypatch.setattr(etcd, "inspect", lambda cluster, talosctl: answers.pop(0))
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    health = etcd.wait_until_healthy(None, None, timeout=60, interval=2,  # type: ignore[arg-type]
+                                     clock=lambda: now[0], sleep=sleep)
+    assert health.healthy and slept == [2, 2]
+    monkeypatch.setattr(etcd, "inspect", lambda cluster, talosctl: sick)
+    with pytest.raises(RolloutError, match=r"etcd is not healthy 10s later: cp-3: etcd does "
+                                           r"not answer \(no answer\)"):
+        etcd.wait_until_healthy(None, None, timeout=10, interval=2,  # type: ignore[arg-type]
+                                clock=lambda: now[0], sleep=sleep)
