@@ -36,8 +36,9 @@ class StatusReader(Protocol):
 
 @dataclass(frozen=True)
 class Polling:
-    """How long to wait, and how often to ask: ``first`` seconds between the first
-    questions, doubling up to ``most``."""
+    """How long to wait, and how often to ask: ``first`` seconds between questions while
+    the node answers (booting), and from ``first`` doubling up to ``most`` while it does
+    not answer (down)."""
 
     timeout: float = 900.0
     first: float = 0.5
@@ -69,7 +70,7 @@ def wait_until_ready(
     answer for that message.
     """
     deadline = polling.clock() + polling.timeout
-    pause = polling.first
+    down = polling.first  # the pause while the node does not answer: it doubles
     last = "no answer yet"
     while True:
         try:
@@ -78,11 +79,14 @@ def wait_until_ready(
             raise
         except CommandError as exc:
             last = f"no answer: {explain(exc)}"
+            pause = down
+            down = min(down * 2, polling.most)
         else:
             if is_ready(status):
                 return
             last = describe(status)
+            # It answers: it is booting and will be ready soon; no backing off.
+            pause = polling.first
         if polling.clock() >= deadline:
             raise NotReady(address, polling.timeout, last)
         polling.sleep(pause)
-        pause = min(pause * 2, polling.most)

@@ -222,7 +222,7 @@ def test_a_node_that_reboots_is_waited_for_before_the_next_is_touched(
     assert fake.events[-1] == "apply 192.168.0.202"
     assert len([e for e in fake.events if e.startswith("status 192.168.0.201")]) == 5
     assert not any(e.startswith("status 192.168.0.202") for e in fake.events)
-    assert clock.slept == [0.5, 1.0, 2.0, 4.0]
+    assert clock.slept == [0.5, 1.0, 0.5, 0.5]  # backing off only while it is silent
     assert rollout.done[0][1] == "Applied configuration with a reboot; back and ready"
 
 
@@ -242,7 +242,7 @@ def test_a_node_not_back_in_time_fails_and_stops_the_rollout(cluster: Cluster) -
     )
     assert isinstance(rollout.failed[1], NotReady)
     assert [s.name for s in rollout.not_attempted] == ["worker-03"]
-    assert max(clock.slept) == 5.0
+    assert set(clock.slept) == {0.5}  # it answers (booting): asked again at once
 
 
 def test_a_first_install_is_not_waited_for(cluster: Cluster) -> None:

@@ -61,7 +61,15 @@ def test_a_rebooting_node_is_asked_again_until_it_is_running_and_ready() -> None
     clock = Clock()
     wait_until_ready(node, "192.168.0.201", clock.polling())
     assert node.asked == 6
-    assert clock.slept == [0.5, 1.0, 2.0, 4.0, 4.0]  # doubling, capped at `most`
+    # backing off only while it does not answer; once it answers, asked at `first`
+    assert clock.slept == [0.5, 1.0, 0.5, 0.5, 0.5]
+
+
+def test_a_long_silence_backs_off_up_to_most() -> None:
+    node = Node(*[DOWN] * 6, Status("running", True))
+    clock = Clock()
+    wait_until_ready(node, "192.168.0.201", clock.polling())
+    assert clock.slept == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
 
 
 def test_giving_up_says_what_the_node_said_last() -> None:
