@@ -574,3 +574,13 @@ def test_client_side_health_needs_no_node_and_has_no_discovered_line(
     assert "nodes are not set" not in result.stderr
     assert "discovered nodes" not in result.stderr
     assert result.stderr.startswith("waiting for ")
+
+
+def test_with_debug_the_tracker_names_the_failed_nodes_whose_console_logs_follow(
+    standin: Standin, generated: Path,
+) -> None:
+    standin.pitower(worker_05={"reachable": False})
+    result = talosctl("reboot", "--debug", "--talosconfig", str(generated / "talosconfig"),
+                      "--nodes", f"192.168.0.205,{WORKER}", "--endpoints", WORKER)
+    assert result.returncode == 1
+    assert 'console logs for nodes ["192.168.0.205"]:\n' in result.stderr

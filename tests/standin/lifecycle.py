@@ -317,7 +317,8 @@ def track_end(ip: str, action: str, failure: str | None) -> None:
 Action = Callable[[str, dict[str, Any]], tuple[float, str | None]]
 
 
-def tracked(session: Session, action: str, fn: Action, timeout: float) -> None:
+def tracked(session: Session, action: str, fn: Action, timeout: float, *,
+            debug: bool = False) -> None:
     """Run ``fn`` on every node under the progress tracker (``--wait``); ``fn`` returns how
     long the node is down and how it fails once down (None: it comes back fine).
 
@@ -361,7 +362,12 @@ def tracked(session: Session, action: str, fn: Action, timeout: float) -> None:
         track_end(ip, action, late.get(ip))
     with state.update():
         pass  # the nodes seen back are settled in the state file
-    if refused or late:
+    failed = sorted({*refused, *late})
+    if debug and failed:
+        # Tracker.Run with --debug: the failed nodes' console logs follow (their content,
+        # the node's dmesg, is not simulated: none)
+        err(f"console logs for nodes {go_list(failed)}:\n")
+    if failed:
         raise CLIError("", suppressed=True)
 
 
@@ -412,7 +418,7 @@ def upgrade(p: Parsed, data: dict[str, Any], client_version: str) -> None:
         return delay, failure
 
     if p["wait"]:
-        tracked(session, "upgrade", one, p["timeout"])
+        tracked(session, "upgrade", one, p["timeout"], debug=p["debug"])
         return
     try:
         per_node(session, "error performing upgrade", untracked(one), insecure=p["insecure"])
@@ -574,7 +580,7 @@ def reboot(p: Parsed, data: dict[str, Any], client_version: str) -> None:
             return _schedule_reboot(current["nodes"][ip], {}), None
 
     if p["wait"]:
-        tracked(session, "reboot", one, p["timeout"])
+        tracked(session, "reboot", one, p["timeout"], debug=p["debug"])
         return
     per_node(session, "error executing reboot", untracked(one))
 
@@ -635,6 +641,6 @@ def reset(p: Parsed, data: dict[str, Any], client_version: str) -> None:
             return 0.0, None
 
     if p["wait"]:
-        tracked(session, "reset", one, p["timeout"])
+        tracked(session, "reset", one, p["timeout"], debug=p["debug"])
         return
     per_node(session, "error executing reset", untracked(one), insecure=p["insecure"])
