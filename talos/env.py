@@ -16,6 +16,11 @@ the process environment always wins):
   ``TALOS_TASKS_TALOSCONFIG`` names another file.
 - ``TALOS_FACTORY_URL``: a self-hosted Image Factory instead of the cluster file's.
 - ``TALOSCTL``: the talosctl binary to run (default: ``talosctl`` on PATH).
+
+In `.env`, a relative path (``SOPS_AGE_KEY_FILE=age.key``, ``TALOSCTL=bin/talosctl``)
+is taken from the project folder, wherever the task runs from; ``~`` is the home
+folder. A bare program name in ``TALOSCTL`` is still looked up on PATH. A `.env` that
+cannot be read or is not UTF-8 is :class:`~talos.errors.EnvFileError`, in one line.
 """
 
 from __future__ import annotations
@@ -39,22 +44,54 @@ def project_dir(start: Path | None = None) -> Path:
     return here
 
 
+#: Variables whose value is a file: relative values in `.env` are from the project folder.
+PATH_VARIABLES = ("SOPS_AGE_KEY_FILE", CLUSTER_FILE_VARIABLE, "TALOS_TASKS_TALOSCONFIG",
+                  "TALOSCTL")
+
+
 def load_env(directory: Path | None = None) -> Path | None:
     """Load ``directory/.env`` (default: the project folder) into ``os.environ``.
 
-    Existing variables are never overridden. Returns the file loaded, if any. Loading
-    the same file twice in one process is a no-op.
+    Existing variables are never overridden; relative paths are made absolute (see the
+    module docstring). Returns the file loaded, if any. Loading the same file twice in
+    one process is a no-op.
     """
     path = (directory or project_dir()) / ".env"
     if not path.is_file():
         return None
     resolved = path.resolve()
-    if resolved not in _loaded:
-        from dotenv import load_dotenv
+    if resolved in _loaded:
+        return resolved
+    import io
 
-        load_dotenv(resolved, override=False)
-        _loaded.add(resolved)
+    from dotenv import dotenv_values
+
+    from talos.errors import EnvFileError
+
+    try:
+        text = resolved.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = resolved.read_bytes()[: exc.start].count(b"\n") + 1
+        raise EnvFileError(f"{path}:{line}: not UTF-8 text; save the file as UTF-8") from None
+    except OSError as exc:
+        raise EnvFileError(f"cannot read {path}: {exc.strerror or exc}; make it readable "
+                           "by you (chmod 600) or remove it") from None
+    for name, value in dotenv_values(stream=io.StringIO(text)).items():
+        if value is None or name in os.environ:
+            continue
+        os.environ[name] = from_project(name, value, resolved.parent)
+    _loaded.add(resolved)
     return resolved
+
+
+def from_project(name: str, value: str, root: Path) -> str:
+    """``value`` of variable ``name`` from `.env`, a path made absolute from ``root``."""
+    if name not in PATH_VARIABLES or not value:
+        return value
+    if name == "TALOSCTL" and "/" not in value and not value.startswith("~"):
+        return value  # a program name, looked up on PATH
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else root / path)
 
 
 def cluster_file_path() -> Path:

@@ -8,6 +8,7 @@ other exception is a bug and keeps its traceback.
     TalosError
     ├── UsageError            a task's arguments are wrong (exit 2, like Invoke's own)
     ├── ClusterFileError      the cluster file is unreadable or invalid
+    ├── EnvFileError          the project's .env is unreadable or not UTF-8
     ├── SelectionError        --node / --role name no node of the cluster
     ├── PatchError            a machine-config patch cannot be loaded or applied
     │   └── UnknownToRules    it uses a kind or field the merger's rules do not know
@@ -62,6 +63,10 @@ class UsageError(TalosError):
     usage errors."""
 
     exit_code = 2
+
+
+class EnvFileError(TalosError):
+    """The project's ``.env`` cannot be read (permissions, not UTF-8 text)."""
 
 
 class SelectionError(TalosError):

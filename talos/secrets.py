@@ -296,15 +296,30 @@ class SecretsTool(Protocol):
 
 
 def create_bundle(
-    cluster: Cluster, *, talosctl: SecretsTool, recipients: Sequence[str] = (), dry: bool = False
+    cluster: Cluster, *, talosctl: SecretsTool, recipients: Sequence[str] = (), dry: bool = False,
+    verify: bool = True,
 ) -> Path:
     """``talosctl gen secrets``, encrypted with sops into the cluster's secrets file.
 
     The plaintext exists only in a private temporary directory. Refuses when the file
-    exists; without ``recipients`` the creation rules of ``.sops.yaml`` apply. ``dry``
-    checks all that and stops before generating anything. Returns the file.
+    exists; without ``recipients`` the creation rules of ``.sops.yaml`` apply. Every
+    recipient must be an age public key, and not the example's placeholder. With
+    ``verify``, when an age identity is at hand (:func:`talos.sops.age_identity`), the
+    new file is decrypted with it, and removed again when it cannot be: a bundle
+    nobody here can open is a lock-out waiting to happen. ``dry`` checks the arguments
+    and stops before generating anything. Returns the file.
     """
-    from talos.sops import CONFIG_FILE, encrypt, find_config, private_tempdir, stage_file
+    from talos.age import recipient_problem
+    from talos.sops import (
+        CONFIG_FILE,
+        age_identity,
+        decrypt_file,
+        encrypt,
+        find_config,
+        private_tempdir,
+        recipients_of,
+        stage_file,
+    )
 
     target = cluster.secrets_file
     shown = _shown(cluster)
@@ -314,9 +329,11 @@ def create_bundle(
             "of a cluster made with the old ones; delete it yourself if you mean to start over"
         )
     for recipient in recipients:
-        if not recipient.startswith("age1"):
-            raise SecretsError(f"{recipient!r} is not an age public key (age1...)")
-    if not recipients and find_config(cluster.root) is None:
+        problem = recipient_problem(recipient)
+        if problem:
+            raise SecretsError(f"--recipient {recipient!r} {problem}")
+    config = find_config(cluster.root)
+    if not recipients and config is None:
         raise SecretsError(
             f"no age recipients for {shown}: pass --recipient AGE_PUBLIC_KEY or add a "
             f"creation rule to {CONFIG_FILE} (see .sops.yaml.example)"
@@ -327,6 +344,13 @@ def create_bundle(
         plain = work / "secrets.yaml"
         talosctl.gen_secrets(plain, talos_version=cluster.talos_version)
         encrypted = encrypt(plain, target, recipients=recipients, root=cluster.root)
+    used = recipients_of(encrypted)
+    for recipient in used:
+        problem = recipient_problem(recipient)
+        if problem:
+            origin = "--recipient" if recipients else str(config)
+            raise SecretsError(f"{origin}: recipient {recipient} {problem}; nothing was "
+                               "written")
     temp = stage_file(target, encrypted, mode=0o600)
     try:
         os.link(temp, target)  # unlike a rename, never replaces a file that appeared since
@@ -334,4 +358,16 @@ def create_bundle(
         raise SecretsError(f"{shown} appeared while it was being created; left it alone") from None
     finally:
         temp.unlink(missing_ok=True)
+    identity = age_identity() if verify else None
+    if identity is not None:
+        try:
+            decrypt_file(target, shown=shown)
+        except SecretsError:
+            target.unlink(missing_ok=True)
+            raise SecretsError(
+                f"the age key you have ({identity}) cannot open the new {shown}: none of its "
+                f"recipients ({', '.join(used) or 'none'}) is yours, so it was removed; add "
+                "your public key to the recipients, or pass --no-verify to keep a bundle "
+                "only they can open"
+            ) from None
     return target

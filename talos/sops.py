@@ -299,6 +299,33 @@ def decrypt_text(path: Path, *, shown: str | None = None) -> str:
     return decrypt_file(path, shown=shown).decode("utf-8")
 
 
+def recipients_of(encrypted: bytes) -> list[str]:
+    """The age recipients a sops file (its text) is encrypted for, from its metadata."""
+    try:
+        data = safe_load(encrypted.decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError):
+        return []
+    meta = data.get("sops") if isinstance(data, dict) else None
+    entries = meta.get("age") if isinstance(meta, dict) else None
+    if not isinstance(entries, list):
+        return []
+    return [str(e["recipient"]) for e in entries
+            if isinstance(e, dict) and isinstance(e.get("recipient"), str)]
+
+
+def age_identity() -> str | None:
+    """Where sops would find an age identity to decrypt with (``SOPS_AGE_KEY``, the file
+    ``SOPS_AGE_KEY_FILE`` names, or sops's default keys file); None when nowhere."""
+    if os.environ.get("SOPS_AGE_KEY"):
+        return "SOPS_AGE_KEY"
+    named = os.environ.get("SOPS_AGE_KEY_FILE")
+    if named:
+        return named if Path(named).is_file() else None
+    config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    default = Path(config) / "sops" / "age" / "keys.txt"
+    return str(default) if default.is_file() else None
+
+
 def find_config(start: Path) -> Path | None:
     """The ``.sops.yaml`` sops would use for a file in ``start``: the nearest one upwards."""
     for folder in (start, *start.parents):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sopskit import decrypt, pitower_project, project_env, secrets_bundle
+from sopskit import age_identity, decrypt, pitower_project, project_env, secrets_bundle
 
 from talos.cluster import load_cluster_file
 from talos.errors import SecretsError
@@ -275,12 +276,17 @@ def tempdir_watch(tmp_path: Path) -> Iterator[Path]:
     """Point tempfile at a fresh folder for the block, to see what is left in it."""
     folder = tmp_path / "tmp"
     folder.mkdir()
-    saved = tempfile.tempdir
+    saved, runtime = tempfile.tempdir, os.environ.get("XDG_RUNTIME_DIR")
     tempfile.tempdir = str(folder)
+    os.environ["XDG_RUNTIME_DIR"] = str(folder)  # private folders go there first
     try:
         yield folder
     finally:
         tempfile.tempdir = saved
+        if runtime is None:
+            os.environ.pop("XDG_RUNTIME_DIR", None)
+        else:
+            os.environ["XDG_RUNTIME_DIR"] = runtime
 
 
 @pytest.mark.e2e
@@ -294,3 +300,57 @@ def test_create_bundle_refuses_a_recipient_that_is_not_an_age_key(
         create_bundle(cluster, talosctl=tool, recipients=[recipient, "ssh-ed25519 AAAA"])
     assert tool.calls == []
     assert not (root / "secrets.sops.yaml").exists()
+
+
+PLACEHOLDER = "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq"
+
+
+def test_the_example_placeholder_is_refused_given_or_from_sops_yaml(
+    fresh: tuple[Path, str]
+) -> None:
+    root, _ = fresh
+    assert PLACEHOLDER in (REPO / ".sops.yaml.example").read_text()
+    cluster = load_cluster_file(root / "cluster.yaml")
+    tool = FakeSecretsTool()
+    with pytest.raises(SecretsError, match=r"placeholder of \.sops\.yaml\.example"):
+        create_bundle(cluster, talosctl=tool, recipients=[PLACEHOLDER])
+    assert tool.calls == []
+    shutil.copy(REPO / ".sops.yaml.example", root / ".sops.yaml")
+    with pytest.raises(SecretsError, match=r"\.sops\.yaml: recipient age1qyqs.* placeholder"):
+        create_bundle(cluster, talosctl=tool)
+    assert not (root / "secrets.sops.yaml").exists()
+
+
+def test_a_mistyped_recipient_is_refused_by_its_checksum(fresh: tuple[Path, str]) -> None:
+    root, recipient = fresh
+    typo = recipient[:10] + ("q" if recipient[10] != "q" else "p") + recipient[11:]
+    cluster = load_cluster_file(root / "cluster.yaml")
+    with pytest.raises(SecretsError, match="checksum is wrong"):
+        create_bundle(cluster, talosctl=FakeSecretsTool(), recipients=[typo])
+
+
+def test_a_bundle_the_key_at_hand_cannot_open_is_removed_unless_no_verify(
+    fresh: tuple[Path, str], tmp_path: Path
+) -> None:
+    root, _ = fresh
+    _, someone_else = age_identity(tmp_path, "other.key")
+    cluster = load_cluster_file(root / "cluster.yaml")
+    with pytest.raises(SecretsError, match=r"age key you have .*age\.key\) cannot open"):
+        create_bundle(cluster, talosctl=FakeSecretsTool(), recipients=[someone_else])
+    assert not (root / "secrets.sops.yaml").exists()
+    target = create_bundle(cluster, talosctl=FakeSecretsTool(), recipients=[someone_else],
+                           verify=False)
+    assert is_encrypted(target)
+
+
+def test_without_any_age_key_at_hand_nothing_is_verified(
+    fresh: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, _ = fresh
+    _, someone_else = age_identity(tmp_path, "other.key")
+    monkeypatch.delenv("SOPS_AGE_KEY_FILE")
+    monkeypatch.delenv("SOPS_AGE_KEY", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-config"))
+    cluster = load_cluster_file(root / "cluster.yaml")
+    target = create_bundle(cluster, talosctl=FakeSecretsTool(), recipients=[someone_else])
+    assert is_encrypted(target)

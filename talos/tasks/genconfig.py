@@ -90,10 +90,19 @@ def summary(report: GenerationReport, *, shown_dir: str) -> str:
     help={
         "recipient": "encrypt for this age public key (repeatable); default: the creation "
                      "rules of .sops.yaml",
+        "no_verify": "keep the bundle even when the age key at hand cannot open it (it is "
+                     "for others only)",
     },
 )
-def init_secrets(c: Context, recipient: list[str] | None = None) -> None:
-    """Create the encrypted secrets bundle once (refuses to replace an existing one)."""
+def init_secrets(c: Context, recipient: list[str] | None = None,
+                 no_verify: bool = False) -> None:
+    """Create the encrypted secrets bundle once (refuses to replace an existing one).
+
+    Recipients must be age public keys (the placeholder of .sops.yaml.example is
+    refused). When an age key is at hand (SOPS_AGE_KEY_FILE, SOPS_AGE_KEY or sops's
+    default keys file), the new bundle is decrypted with it and removed again if it
+    cannot be, unless --no-verify.
+    """
     from talos.interrupts import interruptible
     from talos.secrets import create_bundle
     from talos.targets import talosctl_for
@@ -103,7 +112,7 @@ def init_secrets(c: Context, recipient: list[str] | None = None) -> None:
     with interruptible("secrets.init"):
         target = create_bundle(
             cluster, talosctl=talosctl_for(cluster, dry=dry), recipients=recipient or (),
-            dry=dry,
+            dry=dry, verify=not no_verify,
         )
     shown = target.name if target.parent == cluster.root else str(target)
     if dry:
