@@ -35,8 +35,14 @@ from pathlib import Path
 import yaml
 
 from talos.command import Result, Runner
-from talos.errors import CommandTimeout, OutputError, SecretsError, ToolMissingError
-from talos.goyaml.reader import read_text, safe_load
+from talos.errors import (
+    CommandTimeout,
+    OutputError,
+    SecretsError,
+    TalosError,
+    ToolMissingError,
+)
+from talos.goyaml.reader import MAX_BYTES, read_text, safe_load
 
 SOPS = "sops"
 CONFIG_FILE = ".sops.yaml"
@@ -61,19 +67,72 @@ def is_encrypted(path: Path) -> bool:
 
 
 def require_encrypted(path: Path, shown: str | None = None) -> None:
-    """Refuse a secrets file that is missing or not encrypted by sops."""
+    """Refuse a secrets file that is missing, not a sops file, corrupt, or plaintext."""
     shown = shown or str(path)
+    problem = _not_a_sops_file(path, shown)
+    if problem:
+        raise SecretsError(problem)
+
+
+_RESTORE = "restore it from git (`git checkout -- {shown}`)"
+
+
+def _not_a_sops_file(path: Path, shown: str) -> str | None:
+    """Why ``path`` cannot be decrypted as a sops file, in one line; None when it may."""
+    if path.is_dir():
+        return f"{shown} is a folder, not the secrets file: remove it or name the file"
     if not path.is_file():
-        raise SecretsError(
-            f"no secrets file {shown}; create one with `inv secrets.init` "
-            "(or restore it from git)"
-        )
-    if not is_encrypted(path):
-        raise SecretsError(
+        return (f"no secrets file {shown}; create one with `inv secrets.init` "
+                "(or restore it from git)")
+    restore = _RESTORE.format(shown=shown)
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)
+    except OSError as exc:
+        return f"cannot read {shown}: {exc.strerror or exc}; make it readable by you"
+    if len(raw) > MAX_BYTES:
+        return (f"{shown} is over the {MAX_BYTES // (1024 * 1024)} MiB limit for YAML input: "
+                f"not a secrets bundle; {restore}")
+    if not raw.strip():
+        return f"{shown} is empty: not a sops file; {restore}"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"{shown} is binary, not a sops file: corrupt; {restore}"
+    if "\x00" in text:
+        return f"{shown} is binary, not a sops file: corrupt; {restore}"
+    try:
+        data = safe_load(text)
+    except (yaml.YAMLError, TalosError):
+        return f"{shown} is corrupt (not valid YAML: truncated or damaged); {restore}"
+    if not isinstance(data, dict):
+        return f"{shown} is not a sops file (no sops metadata); {restore}"
+    meta = data.get("sops")
+    if meta is None and "ENC[" in text:
+        return (f"{shown} is corrupt: it holds encrypted values but no sops metadata "
+                f"(truncated?); {restore}")
+    if meta is None:
+        return (
             f"{shown} is not encrypted by sops: refusing to use plaintext secrets that could "
             f"end up in git; encrypt it (`sops --encrypt --in-place {shown}`) and check that "
             "the plaintext was never committed"
         )
+    if not isinstance(meta, dict) or not isinstance(meta.get("mac"), str) or not meta["mac"]:
+        return (f"{shown} is not encrypted by sops (its sops metadata has no MAC): corrupt "
+                f"or not a sops file; {restore}")
+    if not meta.get("lastmodified") or not any(meta.get(k) for k in _KEY_GROUPS):
+        return (f"{shown} carries sops metadata that sops never wrote (no date or no "
+                f"recipients): not a sops file; {restore}")
+    return None
+
+
+_KEY_GROUPS = ("age", "pgp", "kms", "gcp_kms", "azure_kv", "hc_vault", "key_groups")
+# What sops says when the file itself is damaged, rather than the key being wrong.
+_CORRUPT_MARKERS = (
+    "Error decrypting tree", "Could not decrypt value", "Cannot decrypt MAC",
+    "MAC mismatch", "message authentication failed", "parsing time", "metadata not found",
+    "Error unmarshalling", "invalid armor", "failed to read header", "Error walking tree",
+)
 
 
 def write_private(path: Path, data: bytes) -> Path:
@@ -290,6 +349,11 @@ def decrypt_file(path: Path, *, shown: str | None = None) -> bytes:
     result = _run(argv)
     if result.exit_code != 0:
         reason = shorten_reason(result.stderr)
+        if any(marker in result.stderr for marker in _CORRUPT_MARKERS):
+            raise SecretsError(
+                f"{shown} is corrupt: sops cannot decrypt it ({reason}); it was edited or "
+                f"damaged after encryption; {_RESTORE.format(shown=shown)}"
+            )
         raise SecretsError(f"sops cannot decrypt {shown}: {reason}; {KEY_HINT}")
     return result.stdout_bytes
 

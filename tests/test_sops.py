@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -371,3 +372,50 @@ def test_a_full_temp_folder_is_one_line(tmp_path: Path, monkeypatch: pytest.Monk
             sops.write_private(folder / "secrets.yaml", b"plaintext")
         monkeypatch.undo()
     assert not folder.exists()
+
+
+def _broken(kind: str, good: str, recipient: str) -> bytes:
+    if kind == "empty":
+        return b""
+    if kind == "binary":
+        return b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
+    if kind == "truncated":
+        return good[: len(good) // 2].encode()
+    if kind == "edited":  # one encrypted value changed by hand
+        return good.replace("ENC[AES256_GCM,data:", "ENC[AES256_GCM,data:A", 1).encode()
+    if kind == "mac-edited":
+        return good.replace("mac: ENC[AES256_GCM,data:", "mac: ENC[AES256_GCM,data:B",
+                            1).encode()
+    if kind == "fake-block":
+        return b"cluster:\n  id: abc\nsops:\n  mac: fake\n  version: 3.9.0\n"
+    assert kind == "fake-armor"
+    return (
+        "cluster:\n  id: ENC[AES256_GCM,data:abc,iv:abc,tag:abc,type:str]\nsops:\n"
+        "  mac: ENC[AES256_GCM,data:abc,iv:abc,tag:abc,type:str]\n  age:\n"
+        f"  - recipient: {recipient}\n    enc: |\n      -----BEGIN AGE ENCRYPTED FILE-----\n"
+        "      abc\n      -----END AGE ENCRYPTED FILE-----\n"
+        "  lastmodified: '2024-01-01T00:00:00Z'\n  version: 3.9.0\n"
+    ).encode()
+
+
+@pytest.mark.parametrize("kind", ["empty", "binary", "truncated", "edited", "mac-edited",
+                                  "fake-block", "fake-armor"])
+def test_a_damaged_secrets_file_is_called_corrupt_not_a_key_problem(
+    tmp_path: Path, keyed: tuple[Path, str], kind: str
+) -> None:
+    good = encrypted_secrets(tmp_path, keyed[1]).read_text()
+    path = tmp_path / "secrets.sops.yaml"
+    path.write_bytes(_broken(kind, good, keyed[1]))
+    with pytest.raises(SecretsError) as caught:
+        sops.decrypt_file(path, shown="secrets.sops.yaml")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert re.search(r"corrupt|not a sops file", message), message
+    assert "SOPS_AGE_KEY_FILE" not in message
+    assert message.startswith("secrets.sops.yaml ")
+
+
+def test_a_secrets_path_that_is_a_folder_says_so(tmp_path: Path) -> None:
+    (tmp_path / "secrets.sops.yaml").mkdir()
+    with pytest.raises(SecretsError, match=r"secrets\.sops\.yaml is a folder, not the secrets"):
+        sops.decrypt_file(tmp_path / "secrets.sops.yaml", shown="secrets.sops.yaml")
