@@ -30,6 +30,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from talos.terminal import printable
+
 
 class TalosError(Exception):
     """Base of every error talos-tasks raises on purpose."""
@@ -37,6 +39,9 @@ class TalosError(Exception):
     exit_code: int = 1
 
     def __init__(self, message: str) -> None:
+        # Messages quote remote text (talosctl's stderr, HTTP bodies): never let it
+        # drive the terminal.
+        message = printable(message)
         super().__init__(message)
         self.message = message
 

@@ -76,8 +76,11 @@ def secret_values(cluster: Cluster) -> frozenset[str]:
 
 def redact(text: str, secrets: Iterable[str], mask: str = MASK) -> str:
     """``text`` with the values at secret config paths and every one of ``secrets``
-    replaced by ``mask`` (see the module docstring)."""
-    text = redact_by_meaning(text, mask)
+    replaced by ``mask`` (see the module docstring), and without terminal control
+    sequences: what is redacted comes from elsewhere and is about to be shown."""
+    from talos.terminal import printable
+
+    text = redact_by_meaning(printable(text), mask)
     for value in sorted(set(secrets), key=len, reverse=True):
         if value and value in text:
             text = text.replace(value, mask)
