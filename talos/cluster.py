@@ -46,6 +46,25 @@ _STR_TAG = "tag:yaml.org,2002:str"
 _VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
 # A node name becomes a hostname and a file name: keep it a DNS label.
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+# host[:port]: a registry name as it goes into an image reference.
+_REGISTRY = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+_DISK_SEGMENT = re.compile(r"^[A-Za-z0-9._+:@-]+$")
+
+
+def _disk_ok(path: str) -> bool:
+    """A disk under /dev/: segments of safe characters, none empty, ``.`` or ``..``."""
+    if not path.startswith("/dev/"):
+        return False
+    segments = path[len("/dev/"):].split("/")
+    return all(s not in ("", ".", "..") and _DISK_SEGMENT.match(s) for s in segments)
+
+
+def _hostname_ok(name: str) -> bool:
+    """RFC 1123 host name: dot-separated labels, each 1-63, in all at most 253."""
+    name = name.removesuffix(".")
+    return bool(name) and len(name) <= 253 and all(
+        _LABEL.match(label) for label in name.split("."))
 
 
 @dataclass(frozen=True)
@@ -415,6 +434,13 @@ class _ClusterReader:
             return Installer()
         section = self.mapping(value, "installer", self.INSTALLER_KEYS)
         registry = self.string(section.get("registry", DEFAULT_REGISTRY), "installer.registry")
+        if not _REGISTRY.match(registry) or not _hostname_ok(registry.rsplit(":", 1)[0]
+                                                             if ":" in registry else registry):
+            raise self.doc.error(
+                "installer.registry",
+                f"{registry!r} is not a registry host name (host or host:port, e.g. "
+                "factory.talos.dev)",
+            )
         form = self.string(section.get("form", "installer"), "installer.form")
         if form not in INSTALLER_FORMS:
             raise self.doc.error(
@@ -509,10 +535,20 @@ class _ClusterReader:
             )
         ip = self.optional(item, "ip", path, self.ip)
         install_disk = self.optional(item, "installDisk", path, self.string)
-        if install_disk is not None and not install_disk.startswith("/dev/"):
-            raise self.doc.error(f"{path}.installDisk", f"{install_disk!r} is not a /dev/ path")
+        if install_disk is not None and not _disk_ok(install_disk):
+            raise self.doc.error(
+                f"{path}.installDisk",
+                f"{install_disk!r} is not a disk under /dev/ (e.g. /dev/nvme0n1; no '..', "
+                "spaces or control characters)",
+            )
         talos_version = self.optional(item, "talosVersion", path, self.version)
         hostname = self.optional(item, "hostname", path, self.string) or name
+        if not _hostname_ok(hostname):
+            raise self.doc.error(
+                f"{path}.hostname",
+                f"{hostname!r} is not a hostname (RFC 1123: dot-separated labels of letters, "
+                "digits and inner dashes, each at most 63, in all at most 253)",
+            )
         if "patches" in item:
             files = self.string_list(item["patches"] or [], f"{path}.patches")
             patches = tuple(
@@ -537,9 +573,13 @@ class _ClusterReader:
     def ip(self, value: Any, path: str) -> str:
         text = self.string(value, path)
         try:
-            return str(ipaddress.ip_address(text))
+            address = ipaddress.ip_address(text)
         except ValueError:
             raise self.doc.error(path, f"{text!r} is not an IP address") from None
+        # ::ffff:192.168.0.202 is 192.168.0.202: one node, one spelling.
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(address)
 
 
 def _describe(value: Any) -> str:

@@ -209,3 +209,50 @@ def test_a_missing_cluster_file_says_how_to_point_at_one(tmp_path: Path) -> None
 def test_an_empty_file_is_refused(tree: Path) -> None:
     with pytest.raises(ClusterFileError, match="empty"):
         parse_cluster("", tree / "cluster.yaml")
+
+
+VALUES = {
+    "registry with a path": (
+        "installer: {registry: 'evil.io/x y'}\n", r"installer\.registry: 'evil\.io/x y' is not a "
+        r"registry host name"),
+    "registry with a bad port": (
+        "installer: {registry: 'reg.local:port'}\n", r"installer\.registry: 'reg\.local:port'"),
+    "hostname with an underscore": (
+        "    schematic: base\n    hostname: w_1\n",
+        r"nodes\[1\]\.hostname: 'w_1' is not a hostname"),
+    "hostname label too long": (
+        f"    schematic: base\n    hostname: {'a' * 64}.lan\n",
+        r"nodes\[1\]\.hostname: .*RFC 1123"),
+    "install disk escaping /dev": (
+        "    schematic: base\n    installDisk: /dev/../etc/passwd\n",
+        r"nodes\[1\]\.installDisk: '/dev/\.\./etc/passwd' is not a disk under /dev/"),
+    "install disk outside /dev": (
+        "    schematic: base\n    installDisk: /tmp/disk\n", r"installDisk: '/tmp/disk'"),
+    "the same node by a mapped IPv6 address": (
+        "    schematic: base\n    ip: '::ffff:10.0.0.11'\n",
+        r"nodes\[1\]\.ip: IP 10\.0\.0\.11 is used by two nodes"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(VALUES))
+def test_values_that_end_up_in_configs_are_checked(tree: Path, case: str) -> None:
+    addition, pattern = VALUES[case]
+    if addition.startswith("installer"):
+        text = GOOD.replace("schematics:", addition + "schematics:", 1)
+    else:  # the second node, w-1
+        head, tail = GOOD.rsplit("    schematic: base\n", 1)
+        text = head + addition + tail
+    with pytest.raises(ClusterFileError) as caught:
+        load_text(tree, text)
+    assert "\n" not in str(caught.value)
+    assert re.search(pattern, str(caught.value)), str(caught.value)
+
+
+def test_good_values_pass_and_a_mapped_address_is_stored_as_ipv4(tree: Path) -> None:
+    head, tail = GOOD.rsplit("    schematic: base\n", 1)
+    text = head + ("    schematic: base\n    ip: '::ffff:10.0.0.12'\n    hostname: w-1.lan\n"
+                   "    installDisk: /dev/disk/by-id/nvme-Samsung_SSD_980_1TB\n") + tail
+    text = text.replace("schematics:", "installer: {registry: 'reg.lan:5000'}\nschematics:", 1)
+    cluster = load_text(tree, text)
+    assert cluster.node("w-1").ip == "10.0.0.12"
+    assert cluster.installer.registry == "reg.lan:5000"

@@ -466,6 +466,19 @@ def test_reboot_role_worker_reboots_each_worker_in_turn(
         assert earlier["end"] <= later["time"]  # and only then went on to the next
 
 
+@pytest.mark.parametrize("task", ["reboot", "health"])
+@pytest.mark.parametrize("timeout", ["soon", "10", "-5m", "0s"])
+def test_a_timeout_that_is_not_a_duration_is_refused_before_any_call(
+    standin: Standin, project: Path, task: str, timeout: str
+) -> None:
+    standin.pitower(bootstrapped=True)
+    result = inv(project, task, "--timeout", timeout)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (
+        f"error: --timeout {timeout!r} is not a duration (e.g. 30s, 5m, 1h30m)")
+    assert node_calls(standin) == []
+
+
 def test_reset_wipes_ephemeral_and_meta_and_reboots_with_yes(
     standin: Standin, project: Path
 ) -> None:

@@ -49,6 +49,22 @@ def outcome(c: Context) -> Callable[[str], None]:
     return quiet if is_dry(c) else say
 
 
+def check_timeout(timeout: str | None, flag: str = "--timeout") -> None:
+    """Refuse a timeout that is not a positive Go duration before anything is called
+    (talosctl would refuse it only after the work began)."""
+    from talos.errors import UsageError
+    from talos.merge.durations import parse_duration
+
+    if timeout is None:
+        return
+    try:
+        positive = parse_duration(timeout) > 0
+    except ValueError:
+        positive = False
+    if not positive:
+        raise UsageError(f"{flag} {timeout!r} is not a duration (e.g. 30s, 5m, 1h30m)")
+
+
 def selected_nodes(cluster: Cluster, node: Sequence[str] | None, role: str | None
                    ) -> tuple[Node, ...]:
     from talos.errors import SelectionError
@@ -380,6 +396,7 @@ def reboot(c: Context, node: list[str] | None = None, role: str | None = None,
     from talos.tasks.upgrade import guarded
 
     out = Output(json)
+    check_timeout(timeout)
     cluster, talosctl = connect(c)
     talosctl.runner.echo = out.say  # a dry run's commands are prose too
     targets = selected_targets(cluster, talosctl, node, role)

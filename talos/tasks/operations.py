@@ -160,7 +160,9 @@ def health(c: Context, timeout: str = "5m", json: bool = False) -> None:
 
     from talos.errors import TalosError
     from talos.status import check_health, summarise_health
+    from talos.tasks.nodes import check_timeout
 
+    check_timeout(timeout)
     transcript: list[str] = []
 
     def progress(line: str) -> None:

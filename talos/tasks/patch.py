@@ -52,7 +52,14 @@ def patch_file(base: Path, specs: list[str], *, base_dir: Path) -> str:
 
 
 def write_private(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` atomically, readable by the owner only (it holds keys)."""
+    """Replace ``path`` with ``text`` atomically, readable by the owner only (it holds keys).
+
+    ``path`` must be a regular file or absent: a device, FIFO, folder or symlink is
+    refused (replacing ``/dev/full`` with a file is not what anyone asked for).
+    """
+    from talos.fileset import check_targets
+
+    check_targets(path.parent, [path.name], str(path.parent))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
