@@ -132,6 +132,8 @@ def encrypt_text(plaintext: str, recipient: str, work: Path) -> str:
              "--output-type", "yaml", str(source)],
             capture_output=True, text=True, check=True, timeout=60,
             env={**os.environ, "PATH": sops_path()},
+            # sops reads the .sops.yaml nearest its working folder: never the checkout's.
+            cwd=work,
         )
     finally:
         source.unlink()
@@ -153,6 +155,7 @@ def decrypt(path: Path, key_file: Path) -> str:
     return subprocess.run(
         ["sops", "--decrypt", str(path)], capture_output=True, text=True, check=True,
         timeout=60, env={**os.environ, "PATH": sops_path(), "SOPS_AGE_KEY_FILE": str(key_file)},
+        cwd=path.parent,
     ).stdout
 
 
