@@ -187,7 +187,9 @@ def node_inputs(
     return inputs
 
 
-def talosconfig_inputs(cluster: Cluster, client_version: str | None) -> dict[str, str]:
+def talosconfig_inputs(
+    cluster: Cluster, client_version: str | None, seen: dict[Path, str] | None = None
+) -> dict[str, str]:
     declared = {
         "format": FORMAT,
         "name": cluster.name,
@@ -199,7 +201,7 @@ def talosconfig_inputs(cluster: Cluster, client_version: str | None) -> dict[str
     }
     inputs = {f"{shown(cluster, cluster.path)} (talosconfig)":
               _digest(json.dumps(declared, sort_keys=True).encode())}
-    inputs[shown(cluster, cluster.secrets_file)] = _file_digest(cluster.secrets_file)
+    inputs[shown(cluster, cluster.secrets_file)] = _file_digest(cluster.secrets_file, seen)
     if client_version is not None:
         inputs["talosctl"] = client_version
     return inputs
@@ -394,7 +396,7 @@ def generate(
         else:
             todo.append(node)
             report.reasons[node.name] = reason
-    tc_inputs = talosconfig_inputs(cluster, version)
+    tc_inputs = talosconfig_inputs(cluster, version, seen)
     tc_reason = stale_reason(_entry(state, TALOSCONFIG), tc_inputs, talosconfig_path(cluster))
     if force and nodes is None:
         tc_reason = "forced"
@@ -500,8 +502,9 @@ def _build(
                 continue
             if key not in parsed:
                 text = _read_base(bases[key[0]] / f"{node.role}.yaml")
-                parsed[key] = (parse_config(text, f"talosctl gen config ({node.role}.yaml)"),
-                               has_hostname_document(text))
+                base_config = parse_config(text, f"talosctl gen config ({node.role}.yaml)")
+                parsed[key] = (base_config,
+                               base_config.document("HostnameConfig") is not None)
             base, hostname_document = parsed[key]
             texts[node] = merge_node(cluster, node, base, patches,
                                      hostname_document=hostname_document)
