@@ -72,3 +72,18 @@ def test_recover_finishes_a_dead_runs_commit_and_drops_its_staging(tmp_path: Pat
     assert (tmp_path / "b.yaml").read_text() == "new b"
     assert (tmp_path / ".rec").read_text() == "new record"
     assert fileset.recover(tmp_path) is None
+
+
+def test_one_durable_barrier_for_the_whole_set_not_one_fsync_per_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    barriers: list[Path] = []
+    fsyncs: list[int] = []
+    real_barrier, real_fsync = fileset.barrier, os.fsync
+    monkeypatch.setattr(fileset, "barrier", lambda p: (barriers.append(p), real_barrier(p)))
+    monkeypatch.setattr(os, "fsync", lambda fd: (fsyncs.append(fd), real_fsync(fd)))
+    files = {f"node-{i:03d}.yaml": b"config %d\n" % i for i in range(200)}
+    fileset.replace_all(tmp_path, files, shown="out")
+    assert len(barriers) == 1
+    assert len(fsyncs) <= 1  # the folder's entries, after the renames
+    assert len(list(tmp_path.iterdir())) == 200

@@ -989,3 +989,30 @@ def test_an_interruption_during_the_final_writes_of_1000_nodes_leaves_one_whole_
     assert "Nothing to do" in after.stdout and "by hand" not in after.stdout + after.stderr
     assert consistent_set(project, total) == 63
     assert list(project.temp.iterdir()) == []
+
+
+def test_the_leftovers_of_a_killed_run_are_removed_by_the_next(
+    project: Project, tmp_path: Path
+) -> None:
+    mark = tmp_path / "started"
+    slow = slow_wrapper(tmp_path / "talosctl", os.environ["TALOSCTL"], before=False)
+    proc = subprocess.Popen(
+        [*INV, "--search-root", str(REPO), "genconfig"], cwd=project.root,
+        env={**os.environ, "TALOSCTL": str(slow), "SLOW_MARK": str(mark),
+             "WITNESS": str(tmp_path / "unused")},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while not mark.exists():
+        assert proc.poll() is None
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    left = list(project.temp.iterdir())
+    assert [p.name.startswith(f"talos-tasks-{proc.pid}-") for p in left] == [True]
+    assert (left[0] / "secrets.yaml").exists()  # SIGKILL: nothing could clean up
+    again = inv(project, "genconfig")
+    assert again.returncode == 0, again.stderr
+    assert list(project.temp.iterdir()) == []
+    assert_no_plaintext_outside_clusterconfig(project)
