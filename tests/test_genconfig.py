@@ -794,6 +794,14 @@ STOPPING_SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT
 TO_GROUP = {signal.SIGINT, signal.SIGQUIT, signal.SIGHUP}
 
 
+def as_from_a_terminal() -> None:
+    """The signal dispositions of a program started from a terminal: a suite run as a
+    background job of a non-interactive shell has SIGINT and SIGQUIT ignored, and a
+    program rightly keeps ignoring what it was started ignoring (as under nohup)."""
+    for signum in STOPPING_SIGNALS:
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def slow_wrapper(path: Path, real: str, *, before: bool) -> Path:
     """``real`` behind a script that signals (touches $SLOW_MARK) and waits a second,
     before running it (``before``) or after (so its output is already on disk); not for
@@ -840,6 +848,7 @@ def test_a_signal_while_sops_or_talosctl_runs_leaves_no_secret_in_any_file(
     proc = subprocess.Popen(
         [*INV, "--search-root", str(REPO), *args], cwd=project.root, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=as_from_a_terminal,
     )
     deadline = time.monotonic() + 60
     while not mark.exists():
