@@ -89,6 +89,9 @@ class _State:
     def __init__(self) -> None:
         self.raised = False
         self.pending: int | None = None
+        #: the signal that raised; kept, since an exception raised while the main thread
+        #: runs a finaliser is only printed ("Exception ignored in ..."), not propagated
+        self.signum: int | None = None
 
 
 _lock = threading.Lock()
@@ -105,6 +108,7 @@ def _handler(signum: int, frame: FrameType | None) -> None:
         state.pending = signum
         return
     state.raised = True
+    state.signum = signum
     if signum == signal.SIGINT:
         raise KeyboardInterrupt()
     raise Terminated(signum)
@@ -146,15 +150,24 @@ def interruptible(what: str = "the run") -> Iterator[None]:
         signum = signal_number(exc)
         raise Interrupted(f"{what} was stopped by {_name(signum)}",
                           signal_number=signum) from None
+    except Interrupted:
+        raise
+    except Exception as exc:
+        if state.signum is None:
+            raise
+        # The signal's exception was lost (raised inside a finaliser), and what failed
+        # next failed because of it: a program killed by the same signal, say.
+        raise Interrupted(f"{what} was stopped by {_name(state.signum)}",
+                          signal_number=state.signum) from exc
     finally:
         with _lock:
             _stack.remove(state)
             if not _stack:
                 _restore(previous)
-    if state.pending is not None:
-        signum = state.pending
-        raise Interrupted(f"{what} was stopped by {_name(signum)} "
-                          "(after its last step had completed)", signal_number=signum)
+    late = state.pending if state.pending is not None else state.signum
+    if late is not None:
+        raise Interrupted(f"{what} was stopped by {_name(late)} "
+                          "(after its last step had completed)", signal_number=late)
 
 
 @contextlib.contextmanager

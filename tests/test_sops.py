@@ -312,6 +312,10 @@ def test_private_tempdir_is_removed_when_the_process_is_interrupted(
         [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO,
         env={**os.environ, "TMPDIR": str(tmp_path), "XDG_RUNTIME_DIR": str(tmp_path)},
         stderr=subprocess.PIPE,
+        # As from a terminal: a suite run as a background job has SIGINT and SIGQUIT
+        # ignored, which the program would rightly keep.
+        preexec_fn=lambda: [signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT,
+                                                                       signal.SIGQUIT)],
     )
     assert proc.stdout is not None and proc.stderr is not None
     made = Path(proc.stdout.readline().strip())

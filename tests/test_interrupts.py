@@ -1,0 +1,76 @@
+"""interruptible(): the four stopping signals become Interrupted, even when their
+exception was swallowed on the way; deferred() holds them until a step is done."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from talos.errors import Interrupted
+from talos.interrupts import deferred, interruptible
+
+
+@pytest.fixture(autouse=True)
+def as_from_a_terminal() -> Iterator[None]:
+    """A suite run as a background job has SIGQUIT ignored, which interruptible() keeps
+    ignoring: give these tests a terminal's dispositions."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGQUIT, signal.SIGHUP)}
+    for s in saved:
+        signal.signal(s, signal.SIG_DFL)
+    yield
+    for s, handler in saved.items():
+        signal.signal(s, handler)
+
+
+def wait_for_signal() -> None:
+    time.sleep(5)  # the handler raises out of this long before it ends
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP,
+                                    signal.SIGQUIT])
+def test_each_signal_stops_the_block_with_its_exit_code(signum: int) -> None:
+    ran_finally = []
+    with pytest.raises(Interrupted, match="work was stopped by") as caught, \
+            interruptible("work"):
+        try:
+            os.kill(os.getpid(), signum)
+            wait_for_signal()
+        finally:
+            ran_finally.append(True)
+    assert caught.value.exit_code == 128 + signum
+    assert ran_finally == [True]
+    assert signal.getsignal(signal.SIGTERM) is not None  # handlers restored after
+
+
+def test_an_interruption_lost_in_a_finaliser_still_stops_the_block() -> None:
+    with pytest.raises(Interrupted, match="stopped by SIGHUP") as caught, interruptible("work"):
+        try:
+            os.kill(os.getpid(), signal.SIGHUP)
+            wait_for_signal()
+        except KeyboardInterrupt:
+            pass  # what Python does to an exception raised in a finaliser
+        raise RuntimeError("sops failed: it was killed by the same SIGHUP")
+    assert caught.value.exit_code == 129
+    with pytest.raises(Interrupted, match=r"SIGTERM \(after its last step"), \
+            interruptible("work"):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            wait_for_signal()
+        except KeyboardInterrupt:
+            pass
+
+
+def test_a_deferred_step_completes_and_the_signal_takes_effect_after_it() -> None:
+    steps = []
+    with pytest.raises(Interrupted) as caught, interruptible("work"):
+        with deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.2)
+            steps.append("renames done")
+        steps.append("not reached")
+    assert steps == ["renames done"]
+    assert caught.value.exit_code == 143
