@@ -85,6 +85,7 @@ def test_an_unreadable_dotenv_is_one_line(
         env.load_env(root)
 
 
+@pytest.mark.e2e
 def test_inv_from_a_subfolder_with_a_non_utf8_dotenv_exits_with_one_line(
     tmp_path: Path,
 ) -> None:

@@ -144,8 +144,12 @@ def test_sops_stopped_by_its_time_limit_is_a_secrets_error_saying_so(
         raise stopped
 
     monkeypatch.setattr(sops.Runner, "run", run)
-    sealed = tmp_path / "secrets.sops.yaml"  # sops metadata with a MAC: taken as encrypted
-    sealed.write_text("cluster: ENC[AES256_GCM,data:x]\nsops:\n  mac: ENC[AES256_GCM,data:y]\n")
+    sealed = tmp_path / "secrets.sops.yaml"  # sops metadata as sops writes it: encrypted
+    sealed.write_text(
+        "cluster: ENC[AES256_GCM,data:x]\nsops:\n  mac: ENC[AES256_GCM,data:y]\n"
+        "  lastmodified: '2026-01-01T00:00:00Z'\n  age:\n    - recipient: age1x\n"
+        "      enc: x\n"
+    )
     with pytest.raises(SecretsError, match=r"^sops did not finish within 60s: sops ") as caught:
         sops.decrypt_file(sealed)
     assert caught.value.__cause__ is stopped
@@ -402,6 +406,7 @@ def _broken(kind: str, good: str, recipient: str) -> bytes:
     ).encode()
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("kind", ["empty", "binary", "truncated", "edited", "mac-edited",
                                   "fake-block", "fake-armor"])
 def test_a_damaged_secrets_file_is_called_corrupt_not_a_key_problem(
