@@ -305,6 +305,7 @@ def test_create_bundle_refuses_a_recipient_that_is_not_an_age_key(
 PLACEHOLDER = "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq"
 
 
+@pytest.mark.e2e
 def test_the_example_placeholder_is_refused_given_or_from_sops_yaml(
     fresh: tuple[Path, str]
 ) -> None:
