@@ -9,6 +9,7 @@ Keys are made at test time with pyrage; encryption uses the real ``sops`` (the
     pitower_project(tmp_path)              -> Path   copy of the repository's cluster + secrets
     run_identity(tmp_path)                 -> (key_file, recipient)  the run's one key, copied
     project_env(root)                      -> dict   environment for tasks in that copy
+    clean_environ(extra)                   -> dict   os.environ without TALOS_*, SOPS_*, TALOSCTL
     sops_path()                            -> str    PATH with sops on it
 
 Making a key is cheap but encrypting runs sops, so ``pitower_project`` does not start
@@ -172,6 +173,23 @@ def pitower_project(tmp_path: Path) -> Path:
     (root / "secrets.sops.yaml").write_text(_run_bundle_encrypted(), encoding="utf-8")
     (root / ".env").write_text(f"SOPS_AGE_KEY_FILE={key_file}\n", encoding="utf-8")
     return root
+
+
+# Set by the suite itself (conftest.py) for every program it starts: kept.
+_SUITE_VARIABLES = frozenset({"TALOS_TASKS_YAML_CROSSCHECK"})
+
+
+def clean_environ(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """``os.environ`` without what a developer's shell may set for their own cluster
+    (``TALOS_*``, ``SOPS_*``, ``TALOSCTL``), then ``extra``: for a program a test starts,
+    so the test alone decides the factory, the key and the cluster file."""
+    env = {
+        name: value for name, value in os.environ.items()
+        if name in _SUITE_VARIABLES
+        or not (name.startswith(("TALOS_", "SOPS_")) or name == "TALOSCTL")
+    }
+    env.update(extra or {})
+    return env
 
 
 def project_env(root: Path) -> dict[str, str]:

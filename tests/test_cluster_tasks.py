@@ -3,42 +3,52 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
+from sopskit import clean_environ, pitower_project, project_env
+
+from talos.schematic import load_schematic, schematic_id
 
 REPO = Path(__file__).resolve().parents[1]
 INV = [sys.executable, "-c", "from invoke.main import program; program.run()"]
 
 
 @pytest.mark.e2e
-def test_nodes_json_describes_every_node_as_declared() -> None:
+def test_nodes_json_describes_every_node_as_declared(tmp_path: Path) -> None:
+    root = pitower_project(tmp_path)
+    # The copy holds whatever the developer's cluster file declares, plus a node of the
+    # test's own that leaves ip out (found by hostname) and names its install disk.
+    declared = yaml.safe_load((root / "cluster.yaml").read_text())
+    declared["nodes"].append({"name": "probe-1", "role": "worker", "hostname": "probe",
+                              "schematic": next(iter(declared["schematics"])),
+                              "installDisk": "/dev/sdb", "talosVersion": "v1.12.5"})
+    (root / "cluster.yaml").write_text(yaml.safe_dump(declared, sort_keys=False))
     result = subprocess.run(
-        [*INV, "--search-root", str(REPO), "nodes", "--json"], cwd=REPO, capture_output=True,
-        text=True, timeout=60,
-        env={**os.environ, "TALOS_CLUSTER_FILE": str(REPO / "cluster.yaml")},
+        [*INV, "--search-root", str(REPO), "nodes", "--json"], cwd=root, capture_output=True,
+        text=True, timeout=60, env=clean_environ(project_env(root)),
     )
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["cluster"] == {
-        "name": "pitower", "endpoint": "https://192.168.0.200:6443",
-        "talosVersion": "v1.12.4", "kubernetesVersion": "v1.35.0",
+        key: declared[key] for key in ("name", "endpoint", "talosVersion", "kubernetesVersion")
     }
-    nodes = {node["name"]: node for node in document["nodes"]}
-    assert list(nodes)[:2] == ["worker-01", "worker-02"] and len(nodes) == 9
-    assert nodes["worker-04"]["installDisk"] == "/dev/mmcblk0"
-    assert nodes["worker-01"]["installDisk"] is None
-    assert nodes["worker-05"]["ip"] is None
-    assert nodes["worker-pi-01"] == {
-        "name": "worker-pi-01", "role": "worker", "ip": "192.168.0.211",
-        "hostname": "worker-pi-01", "schematic": "rpi-poe", "talosVersion": "v1.12.4",
-        "installDisk": None,
-        "installerImage": nodes["worker-pi-01"]["installerImage"],
-    }
-    assert nodes["worker-pi-01"]["installerImage"].startswith(
-        "factory.talos.dev/installer/de94b242ed9a"
-    )
-    assert nodes["worker-pi-01"]["installerImage"].endswith(":v1.12.4")
+    installer = declared.get("installer") or {}
+    prefix = "/".join((installer.get("registry", "factory.talos.dev"),
+                       installer.get("form", "installer")))
+    expected = []
+    for node in declared["nodes"]:
+        version = node.get("talosVersion", declared["talosVersion"])
+        sid = schematic_id(load_schematic(root / declared["schematics"][node["schematic"]]))
+        expected.append({
+            "name": node["name"], "role": node["role"], "ip": node.get("ip"),
+            "hostname": node.get("hostname", node["name"]), "schematic": node["schematic"],
+            "talosVersion": version, "installDisk": node.get("installDisk"),
+            "installerImage": f"{prefix}/{sid}:{version}",
+        })
+    assert document["nodes"] == expected
+    assert document["nodes"][-1]["ip"] is None
+    assert document["nodes"][-1]["installerImage"].endswith(":v1.12.5")

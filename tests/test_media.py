@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -12,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from sopskit import clean_environ, pitower_project, project_env
 
 from talos.cluster import load_cluster_file
 from talos.errors import ClusterFileError
@@ -25,10 +25,12 @@ PC = "customization:\n  systemExtensions: {officialExtensions: [siderolabs/intel
 BOARD = "overlay:\n  image: siderolabs/sbc-raspberrypi\n  name: rpi_generic\n"
 
 
-def inv(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def inv(root: Path, *args: str, env: dict[str, str] | None = None
+        ) -> subprocess.CompletedProcess[str]:
+    """``inv`` in the project copy ``root``, none of the developer's TALOS_*/SOPS_* set."""
     return subprocess.run(
-        [*INV, "--search-root", str(REPO), *args], cwd=REPO, capture_output=True, text=True,
-        timeout=60, env={**os.environ, **(env or {})},
+        [*INV, "--search-root", str(REPO), *args], cwd=root, capture_output=True, text=True,
+        timeout=60, env=clean_environ({**project_env(root), **(env or {})}),
     )
 
 
@@ -130,8 +132,9 @@ def test_media_paths(arch: str, overlay: bool, secureboot: bool, path: str) -> N
 
 
 @pytest.mark.e2e
-def test_inv_media_json_for_pitower() -> None:
-    result = inv("media", "--json")
+def test_inv_media_json_for_pitower(tmp_path: Path) -> None:
+    root = pitower_project(tmp_path)
+    result = inv(root, "media", "--json")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     by_node = {node: entry for entry in document for node in entry["nodes"]}
@@ -142,14 +145,14 @@ def test_inv_media_json_for_pitower() -> None:
                                   f"v1.12.4/{wanted}")
         assert entry["talosVersion"] == "v1.12.4"
     assert {e["schematic"]: e["schematicId"] for e in document} == {
-        name: schematic_id(load_schematic(REPO / "extensions" / f"{name}.yaml"))
+        name: schematic_id(load_schematic(root / "extensions" / f"{name}.yaml"))
         for name in ("amd", "intel", "rpi-poe")
     }
 
 
 @pytest.mark.e2e
-def test_inv_media_for_one_node_in_text() -> None:
-    result = inv("media", "--node", "worker-pi-02")
+def test_inv_media_for_one_node_in_text(tmp_path: Path) -> None:
+    result = inv(pitower_project(tmp_path), "media", "--node", "worker-pi-02")
     assert result.returncode == 0, result.stderr
     assert "rpi-poe (arm64, Talos v1.12.4): worker-pi-02\n" in result.stdout
     assert "/v1.12.4/metal-arm64.raw.xz" in result.stdout
@@ -194,11 +197,11 @@ def factory_url() -> Iterator[tuple[str, list[str]]]:
 
 @pytest.mark.e2e
 def test_submit_registers_first_and_keeps_stdout_one_json_document(
-    factory_url: tuple[str, list[str]],
+    factory_url: tuple[str, list[str]], tmp_path: Path,
 ) -> None:
     url, posted = factory_url
-    result = inv("media", "--node", "worker-pi-01", "--submit", "--json",
-                 env={"TALOS_FACTORY_URL": url})
+    result = inv(pitower_project(tmp_path), "media", "--node", "worker-pi-01", "--submit",
+                 "--json", env={"TALOS_FACTORY_URL": url})
     assert result.returncode == 0, result.stderr
     assert len(posted) == 1  # the one schematic the node uses
     assert "registered (the factory computes the same ID)" in result.stderr

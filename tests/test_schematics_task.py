@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -13,8 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import yaml
 from invoke.context import Context
 from invoke.exceptions import Exit
+from sopskit import clean_environ, pitower_project, project_env
 
 from talos.schematic import VANILLA_ID, canonical_yaml, load_schematic, schematic_id
 from talos.tasks.schematics import compact_names, schematics
@@ -33,11 +34,17 @@ NODES = [
 ]
 
 
-def inv(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def inv(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``inv`` in the project copy ``root``, none of the developer's TALOS_*/SOPS_* set."""
     return subprocess.run(
-        [*INV, "--search-root", str(REPO), *args], cwd=REPO, capture_output=True, text=True,
-        timeout=60, env={**os.environ, **(env or {})},
+        [*INV, "--search-root", str(REPO), *args], cwd=root, capture_output=True, text=True,
+        timeout=60, env=clean_environ(project_env(root)),
     )
+
+
+def cluster_name(root: Path) -> str:
+    """The name the copy's cluster file gives, read by PyYAML."""
+    return str(yaml.safe_load((root / "cluster.yaml").read_text())["name"])
 
 
 @pytest.fixture
@@ -65,11 +72,13 @@ def run(monkeypatch: pytest.MonkeyPatch, cluster_file: Path, **options: object) 
 
 
 @pytest.mark.e2e
-def test_the_repository_cluster_shows_three_schematics_and_no_drift() -> None:
-    result = inv("schematics", "--check", env={"TALOS_CLUSTER_FILE": str(REPO / "cluster.yaml")})
+def test_the_repository_cluster_shows_three_schematics_and_no_drift(tmp_path: Path) -> None:
+    root = pitower_project(tmp_path)
+    result = inv(root, "schematics", "--check")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "pitower: 3 schematics; installer images from factory.talos.dev"
+    name = cluster_name(root)
+    assert lines[0] == f"{name}: 3 schematics; installer images from factory.talos.dev"
     assert lines[1].split() == ["NAME", "FILE", "ID", "INSTALLER", "IMAGE", "NODES"]
     rows = {line.split()[0]: line.split() for line in lines[2:5]}
     assert rows["amd"][1] == "extensions/amd.yaml"
@@ -122,7 +131,7 @@ def test_file_prints_the_id_of_any_schematic_file(
 def test_a_bad_file_is_one_line_and_exit_1(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("customization:\n  systemExtension: {}\n")
-    result = inv("schematics", "--file", str(bad))
+    result = inv(pitower_project(tmp_path), "schematics", "--file", str(bad))
     assert result.returncode == 1
     assert result.stderr.strip() == (
         f"error: {bad}:2: customization.systemExtension: unknown key 'systemExtension'; "
@@ -277,12 +286,13 @@ def test_pins_that_differ_in_more_than_the_schematic_are_spelled_out(tmp_path: P
 
 
 @pytest.mark.e2e
-def test_json_is_one_document_with_each_schematic_and_its_nodes() -> None:
-    result = inv("schematics", "--json", env={"TALOS_CLUSTER_FILE": str(REPO / "cluster.yaml")})
+def test_json_is_one_document_with_each_schematic_and_its_nodes(tmp_path: Path) -> None:
+    root = pitower_project(tmp_path)
+    result = inv(root, "schematics", "--json")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert sorted(document) == ["cluster", "drift", "registry", "schematics"]
-    assert document["cluster"] == "pitower"
+    assert document["cluster"] == cluster_name(root)
     assert document["registry"] == "factory.talos.dev"
     assert document["drift"] == []
     by_name = {entry["name"]: entry for entry in document["schematics"]}
