@@ -21,6 +21,7 @@ import copy
 import functools
 import json
 import os
+import shlex
 import signal
 import sys
 from collections.abc import Iterator
@@ -172,7 +173,12 @@ class _Spawns:
 
 def _e2e_program(argv: object) -> str | None:
     """``inv``, ``talosctl`` or ``sops`` when ``argv`` runs one of them, else None."""
-    if isinstance(argv, (str, bytes, os.PathLike)):
+    if isinstance(argv, (str, bytes)):  # a shell line (shell=True) or a lone program
+        try:
+            argv = shlex.split(os.fsdecode(argv))
+        except ValueError:
+            return None
+    elif isinstance(argv, os.PathLike):
         argv = [argv]
     if not isinstance(argv, (list, tuple)) or not argv:
         return None
