@@ -205,17 +205,22 @@ def _watch_spawns(event: str, args: tuple[Any, ...]) -> None:
 sys.addaudithook(_watch_spawns)
 
 
-@pytest.fixture(autouse=True)
-def e2e_marked(request: pytest.FixtureRequest) -> Iterator[None]:
-    """A test that starts inv, talosctl or sops must be marked e2e, or `-m "not e2e"`
-    would not be the quick loop it promises: such a test fails here, saying so."""
-    _Spawns.e2e = request.node.get_closest_marker("e2e") is not None
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """A test whose body starts inv, talosctl or sops must be marked e2e, or `-m "not
+    e2e"` would not be the quick loop it promises: such a test fails, saying so. Only
+    the body counts: fixtures may make shared material once (the run's encrypted bundle)
+    in whichever test comes first."""
+    _Spawns.e2e = item.get_closest_marker("e2e") is not None
     _Spawns.seen.clear()
-    yield
-    _Spawns.e2e = True
+    try:
+        outcome = yield
+    finally:
+        _Spawns.e2e = True
     if _Spawns.seen:
         programs = ", ".join(sorted(set(_Spawns.seen)))
         pytest.fail(f"this test runs {programs}: mark it @pytest.mark.e2e", pytrace=False)
+    return outcome
 
 
 @pytest.fixture(autouse=True, scope="session")
