@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from talos.errors import CommandError, UsageError
+from talos.goyaml.reader import compose_all, read_text, safe_loader
 
 if TYPE_CHECKING:
     from talos.cluster import Cluster, Node
@@ -181,9 +182,10 @@ def cluster_marks(cluster: Cluster, node: Node,
 def _node_lines(cluster: Cluster, node: Node) -> dict[str, int]:
     """The line of the node's entry ("") and of each of its keys in the cluster file."""
     try:
-        root = yaml.compose(cluster.path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        documents = list(compose_all(read_text(cluster.path), safe_loader()))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return {}
+    root = documents[0][1] if documents else None
     if not isinstance(root, yaml.MappingNode):
         return {}
     for key_node, value_node in root.value:
