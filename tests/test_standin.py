@@ -1475,8 +1475,9 @@ def test_apply_of_bytes_that_are_no_config_is_the_nodes_refusal_not_a_crash(
     (tmp_path / "junk.yaml").write_text("key: [unclosed\n")
     result = online(cluster, CP1, "apply-config", "-f", str(tmp_path / "junk.yaml"))
     assert result.returncode == 1
-    assert result.stderr.startswith("error applying new configuration: rpc error: code = "
-                                    "InvalidArgument desc = ")
+    assert result.stderr.startswith(
+        f"error applying new configuration: 1 error occurred:\n\t* {CP1}: rpc error: code = "
+        "InvalidArgument desc = ")
     assert "failed to parse config" not in result.stderr  # the node returns the loader's error
     assert "Traceback" not in result.stderr
 

@@ -149,28 +149,34 @@ def apply_config(p: Parsed, data: dict[str, Any], client_version: str) -> None:
                             f"--mode='{mode}' is not supported in maintenance mode")
 
         per_node(session, "error applying new configuration", refuse, insecure=True)
-    if parse_error:
-        # v1alpha1_server.go:ApplyConfiguration returns the loader's error as it is; the
-        # maintenance service wraps it (guessed: its source is not in the reference).
-        raise CLIError("error applying new configuration: rpc error: " + (
-            f"code = Unknown desc = failed to parse config: {parse_error}" if insecure
-            else f"code = InvalidArgument desc = {parse_error}"))
-    if mc.v1alpha1(documents) is None:
-        raise CLIError("error applying new configuration: rpc error: code = InvalidArgument "
-                       "desc = the applied machine configuration doesn't contain v1alpha1 "
-                       "config, did you mean to patch the machine config instead?")
-    # Talos: v1alpha1_server.go:ApplyConfiguration validates on the node (an installed node
-    # needs no install disk) and returns the container's error as it is, InvalidArgument.
-    # (the maintenance service says "configuration validation failed: " first: guessed,
-    # its source is not in the reference)
-    errors, warnings = mc.problems(documents, "metal", requires_install=insecure)
-    if errors:
-        raise CLIError("error applying new configuration: rpc error: code = InvalidArgument "
-                       "desc = " + ("configuration validation failed: " if insecure else "")
-                       + mc.multierror(errors))
+    def refused(insecure: bool) -> str | None:
+        """The node's own checks, in its order (a node's reply, so it carries the node's
+        prefix like any other)."""
+        if parse_error:
+            # v1alpha1_server.go:ApplyConfiguration returns the loader's error as it is;
+            # the maintenance service wraps it (guessed: not in the reference).
+            return (f"rpc error: code = Unknown desc = failed to parse config: {parse_error}"
+                    if insecure else f"rpc error: code = InvalidArgument desc = {parse_error}")
+        if mc.v1alpha1(documents) is None:
+            return ("rpc error: code = InvalidArgument desc = the applied machine "
+                    "configuration doesn't contain v1alpha1 config, did you mean to patch "
+                    "the machine config instead?")
+        # ApplyConfiguration validates on the node (an installed node needs no install
+        # disk) and returns the container's error as it is, InvalidArgument; the
+        # maintenance service says "configuration validation failed: " first (guessed).
+        if problems:
+            return ("rpc error: code = InvalidArgument desc = "
+                    + ("configuration validation failed: " if insecure else "")
+                    + mc.multierror(problems))
+        return None
+
+    problems, warnings = mc.problems(documents, "metal", requires_install=insecure)
     messages: list[str] = []
 
     def one(ip: str, node: dict[str, Any]) -> None:
+        refusal = refused(insecure)
+        if refusal:
+            raise NodeError(refusal)
         if insecure:
             if p["dry-run"]:
                 # guessed: the maintenance service's dry-run text is not in the reference
