@@ -952,6 +952,7 @@ def consistent_set(project: Project, total: int) -> int:
     return values.pop()
 
 
+@pytest.mark.slow
 def test_an_interruption_during_the_final_writes_of_1000_nodes_leaves_one_whole_set(
     project: Project, tmp_path: Path
 ) -> None:

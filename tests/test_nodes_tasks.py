@@ -661,6 +661,7 @@ def test_an_unreachable_control_plane_stops_reboot_and_apply_before_any_change(
     assert not [argv for argv in node_calls(standin) if argv[:2] == ["etcd", "snapshot"]]
 
 
+@pytest.mark.slow
 def test_reboot_of_control_planes_snapshots_first_and_waits_for_etcd_between_them(
     standin: Standin, project: Path
 ) -> None:

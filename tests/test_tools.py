@@ -240,6 +240,7 @@ def run_inv(root: Path, *args: str, env: dict[str, str]) -> subprocess.Completed
                           capture_output=True, text=True, timeout=120, env=env)
 
 
+@pytest.mark.slow
 @pytest.mark.e2e
 def test_install_then_tasks_run_with_the_cached_talosctl_and_say_so(
     site: ReleaseSite, tmp_path: Path

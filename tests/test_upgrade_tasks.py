@@ -194,6 +194,7 @@ def test_a_control_plane_down_stops_the_upgrade_before_any_change(
     assert {n["talos_version"] for n in cluster.state()["nodes"].values()} == {OLD}
 
 
+@pytest.mark.slow
 def test_an_unhealthy_etcd_member_stops_the_upgrade_and_force_goes_on_saying_so(
     cluster: Standin, tmp_path: Path
 ) -> None:
@@ -284,6 +285,7 @@ def test_without_a_terminal_and_without_yes_nothing_is_changed(
     assert backups(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_a_snapshot_is_taken_before_the_first_control_plane_changes(
     cluster: Standin, tmp_path: Path
 ) -> None:
@@ -297,6 +299,7 @@ def test_a_snapshot_is_taken_before_the_first_control_plane_changes(
     assert f"etcd snapshot taken before: {backup}" in result.stdout
 
 
+@pytest.mark.slow
 def test_no_snapshot_skips_it_and_a_worker_only_upgrade_needs_none(
     cluster: Standin, tmp_path: Path
 ) -> None:
@@ -310,6 +313,7 @@ def test_no_snapshot_skips_it_and_a_worker_only_upgrade_needs_none(
                 and c[1] != "members"]
 
 
+@pytest.mark.slow
 def test_two_rollouts_at_once_the_second_refuses_naming_the_first(
     cluster: Standin, tmp_path: Path
 ) -> None:
