@@ -320,36 +320,62 @@ def probe_version(tool: str, binary: str, runner: Runner) -> str | None:
 
 @dataclass(frozen=True)
 class ToolStatus:
-    """One tool: the version wanted, what PATH has, what the cache has, what is used."""
+    """One tool: the version wanted, what PATH has, what the cache has, what is used.
+
+    ``named_by`` is the environment variable that named the binary tasks run (``TALOSCTL``
+    for talosctl), when set: that binary is then what tasks use, whatever PATH and the
+    cache hold, and ``fits`` says whether its minor version is the wanted one."""
 
     tool: str
     wanted: str
     on_path: str | None  # the binary PATH finds
     path_version: str | None
     cached: str | None  # the cached binary of the wanted version, when installed
-    using: str | None  # what tasks run: PATH's when it fits, else the cached one
+    using: str | None  # what tasks run: the named one, PATH's when it fits, else the cached
+    named_by: str | None = None  # the variable naming the binary tasks run, when set
+    named_version: str | None = None  # that binary's version, when it answered
 
     @property
     def fits(self) -> bool:
+        if self.named_by is not None:
+            return same_minor(self.named_version, self.wanted)
         return self.using is not None
 
     def as_json(self) -> dict[str, Any]:
+        named = None if self.named_by is None else {
+            "variable": self.named_by, "binary": self.using, "version": self.named_version}
         return {"tool": self.tool, "wanted": self.wanted,
                 "path": {"binary": self.on_path, "version": self.path_version},
-                "cached": self.cached, "using": self.using, "fits": self.fits}
+                "cached": self.cached, "named": named, "using": self.using,
+                "fits": self.fits}
 
 
-def status_of(wanted: Wanted, runner: Runner) -> ToolStatus:
+def status_of(wanted: Wanted, runner: Runner,
+              named: tuple[str, str] | None = None) -> ToolStatus:
+    """``named``: (variable, binary) when the user named the binary tasks run; it is
+    probed and used whatever its version."""
     found = shutil.which(wanted.tool)
     version = probe_version(wanted.tool, found, runner) if found else None
     cached = cached_binary(wanted.tool, wanted.version)
     cached_text = str(cached) if is_installed(cached) else None
+    if named is not None:
+        variable, binary = named
+        named_version = probe_version(wanted.tool, binary, runner)
+        return ToolStatus(wanted.tool, wanted.version, found, version, cached_text, binary,
+                          variable, named_version)
     using = found if same_minor(version, wanted.version) else cached_text
     return ToolStatus(wanted.tool, wanted.version, found, version, cached_text, using)
 
 
 def survey(cluster: Cluster, runner: Runner) -> list[ToolStatus]:
-    return [status_of(wanted, runner) for wanted in wanted_tools(cluster)]
+    """Each wanted tool's status; talosctl's is the one ``$TALOSCTL`` names, when set."""
+    from talos.talosctl import BINARY_VARIABLE
+
+    named = os.environ.get(BINARY_VARIABLE)
+    return [status_of(wanted, runner,
+                      (BINARY_VARIABLE, named) if named and wanted.tool == "talosctl"
+                      else None)
+            for wanted in wanted_tools(cluster)]
 
 
 @dataclass(frozen=True)

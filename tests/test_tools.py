@@ -355,3 +355,41 @@ def test_download_progress_is_one_rewritten_line_on_a_terminal_only(
     err = capsys.readouterr().err
     assert err == ("\r  talosctl: 0.0 / 2.0 MB (0%)\r  talosctl: 1.0 / 2.0 MB (50%)"
                    "\r  talosctl: 2.0 / 2.0 MB (100%)\n")
+
+
+@pytest.mark.e2e
+def test_tools_shows_the_talosctl_named_by_the_variable_as_what_tasks_run(
+    tmp_path: Path,
+) -> None:
+    named = tmp_path / "named" / "talosctl"
+    named.parent.mkdir()
+    named.write_bytes(FAKE_TALOSCTL)
+    named.chmod(0o755)
+    state = tmp_path / "state.json"
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"),
+           "TALOS_CLUSTER_FILE": str(REPO / "cluster.yaml"), "TALOSCTL": str(named),
+           "TALOSCTL_STANDIN_STATE": str(state)}
+    for version, fits in (("v1.12.9", True), ("v1.11.3", False)):
+        state.write_text(json.dumps({"nodes": {}, "client_version": version}))
+        table = run_inv(REPO, "tools", env=env)
+        assert table.returncode == 0, table.stderr
+        (row,) = [line for line in table.stdout.splitlines() if line.startswith("talosctl")]
+        assert f"$TALOSCTL = {named} ({version}" in row
+        assert ("fits" in row) is fits, row
+        assert "missing" not in row and "inv tools.install" not in row
+        report = run_inv(REPO, "tools", "--json", env=env)
+        assert report.returncode == 0, report.stderr
+        talosctl = {t["tool"]: t for t in json.loads(report.stdout)}["talosctl"]
+        assert talosctl["using"] == str(named)
+        assert talosctl["named"] == {"variable": "TALOSCTL", "binary": str(named),
+                                     "version": version}
+        assert talosctl["fits"] is fits
+
+    gone = tmp_path / "gone" / "talosctl"
+    report = run_inv(REPO, "tools", "--json", env={**env, "TALOSCTL": str(gone)})
+    talosctl = {t["tool"]: t for t in json.loads(report.stdout)}["talosctl"]
+    assert talosctl["using"] == str(gone)
+    assert talosctl["named"]["version"] is None
+    assert talosctl["fits"] is False
+    table = run_inv(REPO, "tools", env={**env, "TALOSCTL": str(gone)})
+    assert f"$TALOSCTL = {gone} (its version is unknown" in table.stdout

@@ -38,7 +38,9 @@ def tools_report(statuses: Sequence[ToolStatus]) -> str:
     rows = []
     for status in statuses:
         found = status.path_version or ("-" if status.on_path is None else "unknown version")
-        if status.using is None and status.on_path is not None:
+        if status.named_by is not None:
+            verdict = named_verdict(status)
+        elif status.using is None and status.on_path is not None:
             verdict = "PATH's does not fit: run `inv tools.install`"
         elif status.using is None:
             verdict = "missing: run `inv tools.install`"
@@ -49,6 +51,16 @@ def tools_report(statuses: Sequence[ToolStatus]) -> str:
         rows.append([status.tool, status.wanted, found, verdict])
     table = render_table(["TOOL", "WANTED", "ON PATH", "TASKS USE"], rows)
     return f"{table}\ncache: {cache_root()}"
+
+
+def named_verdict(status: ToolStatus) -> str:
+    """What tasks run when the user named the binary (``$TALOSCTL``), and whether it fits."""
+    named = f"${status.named_by} = {status.using}"
+    if status.named_version is None:
+        return f"{named} (its version is unknown: it did not answer `version --client`)"
+    if status.fits:
+        return f"{named} ({status.named_version}, fits)"
+    return f"{named} ({status.named_version}: another minor version than wanted)"
 
 
 @task(
