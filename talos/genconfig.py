@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
-from talos.errors import CommandError, Interrupted
+from talos.errors import CommandError, Interrupted, TalosError
 from talos.goyaml.reader import safe_load, safe_load_all
 
 if TYPE_CHECKING:
@@ -428,8 +428,16 @@ def generate(
     switched: list[bool] = []
     try:
         with interruptible("genconfig"):
-            staged = _build(cluster, talosctl, todo, patches, tc_reason is not None,
-                            validate=validate, report=report, tell=tell)
+            try:
+                staged = _build(cluster, talosctl, todo, patches, tc_reason is not None,
+                                validate=validate, report=report, tell=tell)
+            except TalosError as exc:
+                # talosctl's complaints about a config (validate, the merge fallback) may
+                # quote it: secrets are masked (the bundle is read again for that, on
+                # this failure path only).
+                from talos.secrets import Redactor
+
+                raise Redactor.for_cluster(cluster).error(exc) from exc.__cause__
             files = (dict(state.get("files") or {})
                      if isinstance(state.get("files"), dict) else {})
             for node in todo:

@@ -202,7 +202,7 @@ def _mask_line(body: str, mask: str, side: _Side, other: _Side | None = None) ->
             s.block = None
     match = _KEY_LINE.match(body)
     if match is None or stripped.startswith("#"):
-        return _mask_flow(_mask_pem(body, mask), mask)
+        return _mask_inline(_mask_flow(_mask_pem(body, mask), mask), mask)
     lead, field = match.group("lead"), match.group("key").strip("'\"")
     depth = len(lead)
     secret = False
@@ -212,12 +212,27 @@ def _mask_line(body: str, mask: str, side: _Side, other: _Side | None = None) ->
         secret = secret or field in SECRET_FIELDS or at_path
     value = match.group("value")
     if not secret or not value:
-        return _mask_flow(_mask_pem(body, mask), mask)
+        head = body[: match.start("value")] if value else body
+        rest = body[len(head):]
+        return head + _mask_inline(_mask_flow(_mask_pem(rest, mask), mask), mask)
     if value[:1] in "|>":
         for s in sides:
             s.block = depth
         return body
     return body[: match.start("value")] + mask
+
+
+_INLINE = re.compile(
+    r"(?<![\w-])(?P<key>" + "|".join(sorted(SECRET_FIELDS, key=len, reverse=True))
+    + r")(?P<sep>[ ]?[:=][ ]*)(?P<value>[^\s,;)\]}'\"]+)"
+)
+
+
+def _mask_inline(body: str, mask: str) -> str:
+    """``token: VALUE`` quoted inside prose (an error message that cites a config)."""
+    if not any(field in body for field in SECRET_FIELDS):
+        return body
+    return _INLINE.sub(lambda m: m.group("key") + m.group("sep") + mask, body)
 
 
 def _mask_flow(body: str, mask: str) -> str:

@@ -1026,3 +1026,27 @@ def test_the_leftovers_of_a_killed_run_are_removed_by_the_next(
     assert again.returncode == 0, again.stderr
     assert list(project.temp.iterdir()) == []
     assert_no_plaintext_outside_clusterconfig(project)
+
+
+def test_a_validation_error_quoting_the_config_shows_no_secret(
+    project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    wrapper = tmp_path / "talosctl-quoting"
+    # A talosctl whose validate quotes the config's secret lines back (guessed wording).
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = validate ]; then\n'
+        '  while [ "$#" -gt 0 ]; do [ "$1" = --config ] && f="$2"; shift; done\n'
+        '  echo "1 error occurred:" >&2\n'
+        '  grep -m1 -E "^ +(token|key):" "$f" | sed "s/^ */\\t* bad value: /" >&2\n'
+        "  exit 1\n"
+        "fi\n"
+        f'exec "{os.environ["TALOSCTL"]}" "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("TALOSCTL", str(wrapper))
+    with pytest.raises(CommandError) as caught:
+        project.generate(validate=True)
+    message = str(caught.value)
+    assert "<redacted>" in message, message
+    assert not [v for v in project.secret_values() if v in message]

@@ -355,3 +355,14 @@ def test_without_any_age_key_at_hand_nothing_is_verified(
     cluster = load_cluster_file(root / "cluster.yaml")
     target = create_bundle(cluster, talosctl=FakeSecretsTool(), recipients=[someone_else])
     assert is_encrypted(target)
+
+
+def test_secret_fields_quoted_inside_prose_are_masked_and_ordinary_words_are_not() -> None:
+    line = ("worker-01.yaml is not valid: bad value: token: av0nlh.0hrjrqlbdfauvwrn; "
+            "desc = failed: secret=abc123def, key: LS0tabc")
+    assert redact_by_meaning(line) == (
+        f"worker-01.yaml is not valid: bad value: token: {MASK}; "
+        f"desc = failed: secret={MASK}, key: {MASK}")
+    for ordinary in ("    description: a keyboard layout", "  monkey: banana",
+                     "the token was refused", "tokens: 3"):
+        assert redact_by_meaning(ordinary) == ordinary
