@@ -223,7 +223,7 @@ def _mask_line(body: str, mask: str, side: _Side, other: _Side | None = None) ->
 
 
 _INLINE = re.compile(
-    r"(?<![\w-])(?P<key>" + "|".join(sorted(SECRET_FIELDS, key=len, reverse=True))
+    r"(?<![\w./-])(?P<key>" + "|".join(sorted(SECRET_FIELDS, key=len, reverse=True))
     + r")(?P<sep>[ ]?[:=][ ]*)(?P<value>[^\s,;)\]}'\"]+)"
 )
 

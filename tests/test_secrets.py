@@ -364,5 +364,6 @@ def test_secret_fields_quoted_inside_prose_are_masked_and_ordinary_words_are_not
         f"worker-01.yaml is not valid: bad value: token: {MASK}; "
         f"desc = failed: secret={MASK}, key: {MASK}")
     for ordinary in ("    description: a keyboard layout", "  monkey: banana",
-                     "the token was refused", "tokens: 3"):
+                     "the token was refused", "tokens: 3",
+                     "open /tmp/missing.key: no such file or directory"):
         assert redact_by_meaning(ordinary) == ordinary
