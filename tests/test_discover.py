@@ -162,3 +162,27 @@ def test_usage_errors_exit_2(args: tuple[str, ...]) -> None:
     result = inv("discover", *args)
     assert result.returncode == 2
     assert result.stderr.startswith("error: ")
+
+
+def test_a_machine_can_be_asked_from_a_folder_without_a_cluster_file(
+    standin: Standin, tmp_path: Path
+) -> None:
+    pi_in_maintenance(standin)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    env = {key: value for key, value in os.environ.items() if key != "TALOS_CLUSTER_FILE"}
+    for args in ((), ("--json",)):
+        result = subprocess.run([*INV, "--search-root", str(REPO), "discover", "--ip", IP,
+                                 "--name", "worker-pi-04", *args],
+                                cwd=empty, capture_output=True, text=True, timeout=60,
+                                env=env)
+        assert result.returncode == 0, result.stderr
+        if args:
+            document = json.loads(result.stdout)
+            assert document["suggestion"]["installDisk"] == "/dev/mmcblk0"
+            assert document["suggestion"]["entry"]["schematic"] == "SCHEMATIC"
+            assert document["declaredAs"] is None
+        else:
+            assert "  - name: worker-pi-04\n    role: worker\n    ip: 192.168.0.214\n" \
+                in result.stdout
+    assert list(empty.iterdir()) == []

@@ -34,6 +34,7 @@ def discover(
     from talos.command import Runner
     from talos.discover import discover as ask
     from talos.discover import suggest
+    from talos.env import cluster_file_path, load_env
     from talos.errors import ClusterFileError, UsageError
     from talos.talosctl import Talosctl
     from talos.tools import pinned_talosctl
@@ -42,10 +43,14 @@ def discover(
         raise UsageError("inv discover needs --ip: the address of the machine to ask")
     if role not in ROLES:
         raise UsageError(f"--role {role!r} is not one of {', '.join(ROLES)}")
-    try:
-        cluster: Cluster | None = load_cluster(c)
-    except ClusterFileError:
-        cluster = None  # a machine can be asked before any cluster file exists
+    # A machine can be asked before any cluster file exists (or while it is broken).
+    load_env()
+    cluster: Cluster | None = None
+    if cluster_file_path().is_file():
+        try:
+            cluster = load_cluster(c)
+        except ClusterFileError:
+            cluster = None
     runner = Runner()
     binary = pinned_talosctl(cluster, runner) if cluster is not None else None
     found = ask(Talosctl(None, runner=runner, binary=binary), ip)
