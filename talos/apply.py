@@ -91,10 +91,19 @@ class ApplyStep:
     insecure: bool = False
     #: Ask the node first (``--dry-run``) and leave it alone when nothing would change.
     compare: bool = True
+    #: The file talosctl is given: a copy of ``config`` taken at plan time
+    #: (:mod:`talos.pinned`), so what is applied is what was shown; else ``config``.
+    file: Path | None = None
+    #: The sha256 of that copy, shown in the plan.
+    sha256: str | None = None
 
     @property
     def name(self) -> str:
         return self.target.node.name
+
+    @property
+    def source(self) -> Path:
+        return self.file or self.config
 
     def describe(self, root: Path | None = None) -> str:
         config = self.config
@@ -105,7 +114,8 @@ class ApplyStep:
             how += ", maintenance mode (--insecure)"
         elif not self.compare:
             how += ", even if unchanged (--force)"
-        return f"{shown(self.target)}: {config}, {how}"
+        digest = f" (sha256 {self.sha256[:12]})" if self.sha256 else ""
+        return f"{shown(self.target)}: {config}{digest}, {how}"
 
 
 def check_mode(mode: str, *, insecure: bool = False) -> None:
@@ -285,13 +295,13 @@ def run_apply(
 
     def apply(step: ApplyStep) -> str:
         if step.compare:
-            check = talosctl.apply_config(step.target.address, step.config, mode=step.mode,
+            check = talosctl.apply_config(step.target.address, step.source, mode=step.mode,
                                           dry_run=True)
             if not check.changed:
                 unchanged.append(step)
                 return NO_CHANGES
         result = talosctl.apply_config(
-            step.target.address, step.config, mode=step.mode, insecure=step.insecure
+            step.target.address, step.source, mode=step.mode, insecure=step.insecure
         )
         said = _first_line(result.message) or "applied"
         if result.reboot and not step.insecure:
@@ -399,7 +409,7 @@ def run_diff(
     for step in steps:
         try:
             result = talosctl.apply_config(
-                step.target.address, step.config, mode=step.mode, insecure=step.insecure,
+                step.target.address, step.source, mode=step.mode, insecure=step.insecure,
                 dry_run=True,
             )
         except TalosError as exc:

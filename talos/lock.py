@@ -90,3 +90,23 @@ def rollout_lock(
             fcntl.flock(handle, fcntl.LOCK_UN)
     finally:
         handle.close()
+
+
+def refuse_during_rollout(folder: Path, doing: str) -> None:
+    """:class:`RolloutError` naming the holder when another process holds the rollout lock
+    of ``folder``, so ``doing`` (regenerating configs) does not change the files of a
+    rollout under way. Creates nothing: a folder without a lock file has no rollout."""
+    path = folder / LOCK_NAME
+    try:
+        handle = path.open("r", encoding="utf-8")
+    except FileNotFoundError:
+        return
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read(handle) or {}
+            raise RolloutError(
+                f"{doing} refused: a rollout from this working copy is running: "
+                f"{describe(holder)}; wait for it to finish (lock {path})") from None
+        fcntl.flock(handle, fcntl.LOCK_UN)

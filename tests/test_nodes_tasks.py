@@ -176,9 +176,22 @@ def inv(project: Path, *args: str, stdin: str = "") -> subprocess.CompletedProce
                           input=stdin, capture_output=True, text=True, timeout=120)
 
 
+def as_sent(argv: list[str]) -> list[str]:
+    """``argv`` with a config that apply pinned at plan time (a private copy, gone by now)
+    named ``PINNED/<node>.yaml``."""
+    if "--file" not in argv:
+        return argv
+    at = argv.index("--file") + 1
+    path = Path(argv[at])
+    if not path.parent.name.startswith("talos-apply-"):
+        return argv
+    assert not path.exists()  # removed once the run ended
+    return [*argv[:at], f"PINNED/{path.name}", *argv[at + 1:]]
+
+
 def node_calls(standin: Standin) -> list[list[str]]:
     """Calls made to nodes (the client's own `version --client` left out)."""
-    return [argv for argv in standin.calls() if argv[:2] != ["version", "--client"]]
+    return [as_sent(argv) for argv in standin.calls() if argv[:2] != ["version", "--client"]]
 
 
 def online(project: Path, command: str, ip: str) -> list[str]:
@@ -186,8 +199,9 @@ def online(project: Path, command: str, ip: str) -> list[str]:
     return [*command.split(), "--talosconfig", talosconfig, "--nodes", ip, "--endpoints", ip]
 
 
-def applied(project: Path, name: str, ip: str, *extra: str) -> list[str]:
-    config = str(project / "clusterconfig" / f"{name}.yaml")
+def applied(project: Path, name: str, ip: str, *extra: str, pinned: bool = True
+            ) -> list[str]:
+    config = f"PINNED/{name}.yaml" if pinned else str(project / "clusterconfig" / f"{name}.yaml")
     return [*online(project, "apply-config", ip), "--file", config, "--mode", "auto", *extra]
 
 
@@ -270,7 +284,8 @@ def test_diff_exits_2_when_a_node_would_change_and_0_once_applied(
     standin.pitower()
     before = inv(project, "diff", "--node", "worker-03")
     assert before.returncode == 2, before.stderr
-    assert node_calls(standin) == [applied(project, "worker-03", "192.168.0.203", "--dry-run")]
+    assert node_calls(standin) == [applied(project, "worker-03", "192.168.0.203", "--dry-run",
+                                           pinned=False)]
     assert "1 of 1 node(s) would change: worker-03" in before.stderr
     state = standin.state()
     state["nodes"]["192.168.0.201"]["bootstrapped"] = True
@@ -551,7 +566,7 @@ def test_apply_insecure_installs_a_node_in_maintenance_mode_without_talosconfig(
     standin.pitower(worker_04={"maintenance": True})
     result = inv(project, "apply", "--node", "worker-04", "--insecure", "--yes")
     assert result.returncode == 0, result.stderr
-    config = str(project / "clusterconfig" / "worker-04.yaml")
+    config = "PINNED/worker-04.yaml"
     assert node_calls(standin) == [
         ["apply-config", "--nodes", "192.168.0.204", "--insecure", "--file", config,
          "--mode", "auto"],
@@ -631,7 +646,8 @@ def test_applying_again_leaves_nodes_alone_unless_forced(
     second = len(standin.calls())
     forced = inv(project, "apply", "--node", "worker-02", "--force", "--yes")
     assert forced.returncode == 0, forced.stderr
-    assert [argv for argv in standin.calls()[second:] if argv[0] == "apply-config"] == [
+    assert [as_sent(argv) for argv in standin.calls()[second:]
+            if argv[0] == "apply-config"] == [
         applied(project, "worker-02", "192.168.0.202", "--dry-run"),
         applied(project, "worker-02", "192.168.0.202"),
     ]
@@ -774,3 +790,80 @@ def test_apply_json_is_the_plan_and_each_nodes_outcome(
     assert set(document["nodes"][0]) == {"node", "address", "result", "message"}
     assert document["snapshot"].startswith(str(project / "clusterconfig" / "backups"))
     assert "apply, one node at a time" in result.stderr  # prose is on stderr
+
+
+# -- what was shown is what is applied ------------------------------------------------------
+
+
+def in_project(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in project_env(root).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("TALOS_TASKS_TALOSCONFIG", raising=False)
+    monkeypatch.chdir(root)
+
+
+def test_a_config_regenerated_after_the_plan_is_not_what_gets_applied(
+    standin: Standin, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from invoke.context import Context
+
+    from talos.safety import Guard
+    from talos.tasks import nodes
+
+    standin.pitower(bootstrapped=True)
+    root = pitower_project(tmp_path)
+    in_project(root, monkeypatch)
+    config = root / "clusterconfig" / "worker-04.yaml"
+
+    def confirm(guard: Guard, question: str, *, yes: bool, stdin: object = None) -> None:
+        # while the plan is read, the node's file is rewritten (a genconfig elsewhere)
+        config.write_text(config.read_text().replace("media-home", "media-edited"))
+
+    monkeypatch.setattr(Guard, "confirm", confirm)
+    nodes.apply(Context(), node=["worker-04"])
+    held = standin.node("192.168.0.204")["config"]
+    assert "media-home" in held and "media-edited" not in held
+    files = [Path(argv[argv.index("--file") + 1]) for argv in standin.calls()
+             if argv[0] == "apply-config"]
+    assert len(files) == 2 and files[0] == files[1] and files[0].name == "worker-04.yaml"
+    assert files[0].parent != config.parent and not files[0].parent.exists()
+
+
+def test_the_plan_names_each_configs_digest(
+    standin: Standin, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import hashlib
+
+    from invoke.context import Context
+
+    from talos.tasks import nodes
+
+    standin.pitower(bootstrapped=True)
+    root = pitower_project(tmp_path)
+    in_project(root, monkeypatch)
+    nodes.apply(Context(), node=["worker-04"], yes=True)
+    digest = hashlib.sha256((root / "clusterconfig" / "worker-04.yaml").read_bytes())
+    first = capsys.readouterr().out
+    assert f"clusterconfig/worker-04.yaml (sha256 {digest.hexdigest()[:12]}), mode auto" in first
+
+
+def test_genconfig_refuses_while_a_rollout_holds_the_lock_naming_it(
+    standin: Standin, project: Path
+) -> None:
+    from talos.lock import rollout_lock
+
+    patch = project / "patches" / "nodes" / "worker-04.patch"
+    before = (project / "clusterconfig" / "worker-04.yaml").read_text()
+    original = patch.read_text()
+    patch.write_text(original.replace("media-home", "media-lab"))
+    try:
+        with rollout_lock(project / "clusterconfig", "apply"):
+            for args in (("genconfig",), ("diff", "--node", "worker-04")):
+                result = inv(project, *args)
+                assert result.returncode == 1, result.stderr
+                assert (f"refused: a rollout from this working copy is running: inv apply "
+                        f"(pid {os.getpid()} on") in result.stderr
+        assert (project / "clusterconfig" / "worker-04.yaml").read_text() == before
+    finally:
+        patch.write_text(original)

@@ -33,6 +33,7 @@ def genconfig(
     """Generate clusterconfig/<node>.yaml from the secrets and patches (changed nodes only)."""
     from talos.genconfig import generate, version_skew
     from talos.interrupts import interruptible
+    from talos.lock import refuse_during_rollout
     from talos.preflight import require_cluster_versions
     from talos.targets import talosctl_for
 
@@ -40,6 +41,9 @@ def genconfig(
     require_cluster_versions(cluster)  # a Kubernetes version the nodes' Talos cannot run
     dry = is_dry(c)
     nodes = cluster.select(node) if node else None
+    # Refused while a rollout from this working copy runs: it is not to be handed
+    # configs it did not show.
+    refuse_during_rollout(cluster.output_dir, "genconfig")
     with interruptible("genconfig"):
         report = generate(
             cluster, talosctl=talosctl_for(cluster, dry=dry), nodes=nodes, force=force,

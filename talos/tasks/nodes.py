@@ -31,7 +31,7 @@ from talos.tasks.runtime import (
 )
 
 if TYPE_CHECKING:
-    from talos.apply import TargetLike
+    from talos.apply import ApplyStep, TargetLike
     from talos.cluster import Cluster, Node
     from talos.safety import Output
     from talos.talosctl import Talosctl
@@ -88,10 +88,13 @@ def make_configs_current(c: Context, cluster: Cluster, nodes: Sequence[Node], *,
                          out: Output | None = None) -> None:
     """Regenerate the configs of ``nodes`` whose inputs changed (and the talosconfig the
     next steps need to reach the nodes). Done for real under ``--dry`` too: it writes
-    only local files, and a plan made against stale configs would hide changes."""
+    only local files, and a plan made against stale configs would hide changes. Refused
+    while another process holds the rollout lock."""
     from talos.genconfig import generate
+    from talos.lock import refuse_during_rollout
     from talos.targets import talosctl_for
 
+    refuse_during_rollout(cluster.output_dir, "regenerating the configs")
     report = generate(cluster, talosctl=talosctl_for(cluster), nodes=nodes)
     if report.written:
         line = f"configs out of date, regenerated: {', '.join(report.written)}"
@@ -158,11 +161,32 @@ def apply_planned(
     document: dict[str, Any], mode: str, insecure: bool, force: bool, yes: bool,
     snapshot: bool,
 ) -> None:
+    """Plan, show, confirm and apply, each node getting the config bytes read at plan
+    time (private copies, removed however this ends)."""
     from functools import partial
+
+    from talos.apply import plan_apply
+    from talos.genconfig import config_path
+    from talos.interrupts import sigterm_as_interrupt
+    from talos.pinned import pinned_configs
+    from talos.targets import resolve_targets
+
+    targets = resolve_targets(cluster, nodes, talosctl)
+    planned = plan_apply(targets, config_for=partial(config_path, cluster), mode=mode,
+                         insecure=insecure, force=force)
+    with sigterm_as_interrupt(), pinned_configs(planned) as steps:
+        apply_pinned(c, cluster, talosctl, steps, out=out, document=document,
+                     insecure=insecure, force=force, yes=yes, snapshot=snapshot)
+
+
+def apply_pinned(
+    c: Context, cluster: Cluster, talosctl: Talosctl, steps: Sequence[ApplyStep], *,
+    out: Output, document: dict[str, Any], insecure: bool, force: bool, yes: bool,
+    snapshot: bool,
+) -> None:
 
     from talos.apply import (
         DIFF_HEADERS,
-        plan_apply,
         rollout_error,
         rollout_json,
         rollout_rows,
@@ -171,15 +195,10 @@ def apply_planned(
         step_name,
     )
     from talos.errors import RolloutError
-    from talos.genconfig import config_path
     from talos.secrets import Redactor
     from talos.table import render_table
-    from talos.targets import resolve_targets
     from talos.tasks.upgrade import guarded
 
-    targets = resolve_targets(cluster, nodes, talosctl)
-    steps = plan_apply(targets, config_for=partial(config_path, cluster), mode=mode,
-                       insecure=insecure, force=force)
     # talosctl's diffs, messages and errors can quote config content: secrets are masked.
     hide = Redactor.for_cluster(cluster)
     if insecure:  # maintenance mode: nothing to compare with, every node is installed
