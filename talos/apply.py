@@ -91,6 +91,8 @@ class ApplyStep:
     insecure: bool = False
     #: Ask the node first (``--dry-run``) and leave it alone when nothing would change.
     compare: bool = True
+    #: The user asked for the config to go out even to a node already running it.
+    force: bool = False
     #: The file talosctl is given: a copy of ``config`` taken at plan time
     #: (:mod:`talos.pinned`), so what is applied is what was shown; else ``config``.
     file: Path | None = None
@@ -112,7 +114,7 @@ class ApplyStep:
         how = f"mode {self.mode}"
         if self.insecure:
             how += ", maintenance mode (--insecure)"
-        elif not self.compare:
+        elif self.force:
             how += ", even if unchanged (--force)"
         digest = f" (sha256 {self.sha256[:12]})" if self.sha256 else ""
         return f"{shown(self.target)}: {config}{digest}, {how}"
@@ -145,7 +147,7 @@ def plan_apply(
     check_mode(mode, insecure=insecure)
     return [
         ApplyStep(target=t, config=config_for(t.node), mode=mode, insecure=insecure,
-                  compare=not (force or insecure))
+                  compare=not (force or insecure), force=force)
         for t in rollout_order(targets)
     ]
 

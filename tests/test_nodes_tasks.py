@@ -867,3 +867,21 @@ def test_genconfig_refuses_while_a_rollout_holds_the_lock_naming_it(
         assert (project / "clusterconfig" / "worker-04.yaml").read_text() == before
     finally:
         patch.write_text(original)
+
+
+def test_the_plan_says_even_if_unchanged_only_when_force_was_given(
+    standin: Standin, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from invoke.context import Context
+
+    from talos.tasks import nodes
+
+    standin.pitower(bootstrapped=True)
+    in_project(pitower_project(tmp_path), monkeypatch)
+    nodes.apply(Context(), node=["worker-04"], yes=True)
+    plain = capsys.readouterr().out
+    assert "worker-04 (192.168.0.204): clusterconfig/worker-04.yaml" in plain
+    assert "--force" not in plain
+    nodes.apply(Context(), node=["worker-04"], yes=True, force=True)
+    assert "mode auto, even if unchanged (--force)" in capsys.readouterr().out
