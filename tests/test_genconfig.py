@@ -620,6 +620,27 @@ def test_inv_genconfig_fault_is_one_line(project: Project) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("damage", ["oversized", "merge-conflict"])
+def test_inv_genconfig_calls_a_damaged_secrets_file_damaged_not_plaintext(
+    project: Project, damage: str
+) -> None:
+    bundle = project.root / "secrets.sops.yaml"
+    text = bundle.read_text()
+    if damage == "oversized":
+        bundle.write_text(text + "# " + "x" * (11 * 1024 * 1024) + "\n")
+        expected = "secrets.sops.yaml is over the 10 MiB limit"
+    else:
+        bundle.write_text(f"<<<<<<< HEAD\n{text}=======\n{text}>>>>>>> theirs\n")
+        expected = "secrets.sops.yaml is corrupt"
+    result = inv(project, "genconfig")
+    assert result.returncode == 1, result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.strip()]
+    assert expected in line
+    assert "not encrypted by sops" not in line and "sops --encrypt" not in line
+    assert "Traceback" not in result.stderr
+    assert not project.output.exists()
+
+
 def test_inv_secrets_init_refuses_to_overwrite(project: Project) -> None:
     before = (project.root / "secrets.sops.yaml").read_bytes()
     result = inv(project, "secrets.init", "--recipient", key_recipient(project))
