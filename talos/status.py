@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -164,45 +163,26 @@ def probe(talosctl: Talosctl, address: str) -> NodeFacts:
 
 
 def probe_many(talosctl: Talosctl, addresses: Sequence[str]) -> dict[str, NodeFacts]:
-    """What each node runs and whether it is ready: three talosctl calls for all of them
-    (the version first; the extensions and the machine status, at once, of those that
-    answered), whatever their number. A node that does not answer is unreachable with
+    """What each node runs and whether it is ready (:func:`talos.talosctl.running`: three
+    talosctl calls for all of them). A node that does not answer is unreachable with
     talosctl's message for it."""
-    from talos.talosctl import Answers, MachineStatus
+    from talos.talosctl import running
 
-    if not addresses:
-        return {}
-    versions = talosctl.server_versions(addresses)
-    up = [a for a in addresses if a in versions.answered]
-    schematics: Answers[str | None] = Answers({}, {})
-    statuses: Answers[MachineStatus] = Answers({}, {})
-    if up:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            asked_schematics = pool.submit(talosctl.installed_schematics, up)
-            asked_statuses = pool.submit(talosctl.machine_statuses, up)
-            schematics, statuses = asked_schematics.result(), asked_statuses.result()
     facts: dict[str, NodeFacts] = {}
-    for address in addresses:
-        if address not in versions.answered:
-            problem = versions.failed.get(address, "no answer")
-            facts[address] = NodeFacts(address, reachable=False, problem=problem)
-            continue
-        version = versions.answered[address]
-        if address not in schematics.answered:
-            facts[address] = NodeFacts(address, True, version, None,
-                                       problem=schematics.failed.get(address, "no answer"))
-            continue
-        schematic = schematics.answered[address]
-        status = statuses.answered.get(address)
-        if status is None:
-            facts[address] = NodeFacts(address, True, version, schematic,
-                                       problem=statuses.failed.get(address, "no answer"))
-            continue
-        ready = status.stage.lower() == "running" and status.ready
-        unready: str | None = None if ready else f"stage {status.stage}, not ready" + (
-            f" ({'; '.join(status.unmet)})" if status.unmet else "")
-        facts[address] = NodeFacts(address, True, version, schematic, problem=unready,
-                                   ready=ready, stage=status.stage)
+    for address, seen in running(talosctl, addresses,
+                                 statuses=talosctl.machine_statuses).items():
+        if seen.version is None:
+            facts[address] = NodeFacts(address, reachable=False, problem=seen.problem)
+        elif seen.status is None:
+            facts[address] = NodeFacts(address, True, seen.version, seen.schematic,
+                                       problem=seen.problem)
+        else:
+            status = seen.status
+            ready = status.stage.lower() == "running" and status.ready
+            unready: str | None = None if ready else f"stage {status.stage}, not ready" + (
+                f" ({'; '.join(status.unmet)})" if status.unmet else "")
+            facts[address] = NodeFacts(address, True, seen.version, seen.schematic,
+                                       problem=unready, ready=ready, stage=status.stage)
     return facts
 
 

@@ -29,9 +29,10 @@ import json
 import os
 import re
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from talos.command import Result, Runner, failure
 from talos.errors import CommandError, CommandTimeout, ToolMissingError
@@ -44,6 +45,8 @@ DEFAULT_BINARY = "talosctl"
 DEFAULT_WIPE = ("EPHEMERAL", "META")
 #: A read (version, get, list, usage) that takes longer than this is stuck.
 READ_TIMEOUT = 120.0
+#: Nodes asked at once, each on its own, when a call to all of them hung.
+EACH_AT_ONCE = 8
 
 
 # ---------------------------------------------------------------------------------------
@@ -159,6 +162,69 @@ class Answers(Generic[T]):
 
     answered: dict[str, T]
     failed: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Running:
+    """What one node runs, asked of many nodes at once (:func:`running`).
+
+    ``problem`` is the first question the node did not answer (its version, then its
+    extensions, then its machine status), talosctl's message for it; what it answered
+    before that is kept."""
+
+    version: str | None = None
+    extensions_answered: bool = False
+    schematic: str | None = None
+    status: MachineStatus | None = None
+    problem: str | None = None
+
+
+class Asker(Protocol):
+    """The questions :func:`running` asks of many nodes at once (:class:`Talosctl`)."""
+
+    def server_versions(self, nodes: Sequence[str]) -> Answers[str]: ...
+
+    def installed_schematics(self, nodes: Sequence[str]) -> Answers[str | None]: ...
+
+
+def running(
+    client: Asker, nodes: Sequence[str], *,
+    statuses: Callable[[Sequence[str]], Answers[MachineStatus]] | None = None,
+) -> dict[str, Running]:
+    """Ask ``client`` (a :class:`Talosctl`) each node's Talos version, then the schematic
+    (and with ``statuses`` the machine status, asked at the same time) of those that
+    answered: two or three talosctl calls whatever the number of nodes; a node that
+    hangs is asked on its own (the others are still heard).
+    ``statuses``: how to ask the machine statuses (``Talosctl.machine_statuses``)."""
+    if not nodes:
+        return {}
+    versions = client.server_versions(nodes)
+    up = [n for n in nodes if n in versions.answered]
+    schematics: Answers[str | None] = Answers({}, {})
+    status: Answers[MachineStatus] = Answers({}, {})
+    if up:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            asked = pool.submit(client.installed_schematics, up)
+            asked_statuses = pool.submit(statuses, up) if statuses else None
+            schematics = asked.result()
+            if asked_statuses is not None:
+                status = asked_statuses.result()
+    found: dict[str, Running] = {}
+    for node in nodes:
+        version = versions.answered.get(node)
+        if version is None:
+            found[node] = Running(problem=versions.failed.get(node, "no answer"))
+        elif node not in schematics.answered:
+            found[node] = Running(version, problem=schematics.failed.get(node,
+                                                                         "no answer"))
+        elif statuses and node not in status.answered:
+            found[node] = Running(version, True, schematics.answered[node],
+                                  problem=status.failed.get(node, "no answer"))
+        else:
+            found[node] = Running(version, True, schematics.answered[node],
+                                  status.answered.get(node))
+    return found
+
 
 
 @dataclass(frozen=True)
@@ -459,25 +525,64 @@ class Talosctl:
 
     def server_versions(self, nodes: Sequence[str]) -> Answers[str]:
         """The Talos version of each node, one ``talosctl version`` for all of them."""
-        result = self._many(["version"], nodes, "version")
-        return self._answers(result, nodes, "version", parse_server_versions(result.stdout))
+        def ask(nodes: Sequence[str]) -> Answers[str]:
+            result = self._many(["version"], nodes, "version")
+            return self._answers(result, nodes, "version",
+                                 parse_server_versions(result.stdout))
+
+        return self._each_if_hung(ask, nodes)
 
     def installed_schematics(self, nodes: Sequence[str]) -> Answers[str | None]:
         """Each node's Image Factory schematic ID (None: not a factory image), one
         ``talosctl get extensions`` for all of them."""
-        result = self._many(["get", "extensions"], nodes, "get extensions", "--output", "json")
-        grouped = self._grouped(result, "extensions")
-        answers = self._answers(result, nodes, "get extensions",
-                                {n: schematic_of(grouped.get(n, [])) for n in nodes})
-        return answers
+        def ask(nodes: Sequence[str]) -> Answers[str | None]:
+            result = self._many(["get", "extensions"], nodes, "get extensions", "--output",
+                                "json")
+            grouped = self._grouped(result, "extensions")
+            return self._answers(result, nodes, "get extensions",
+                                 {n: schematic_of(grouped.get(n, [])) for n in nodes})
+
+        return self._each_if_hung(ask, nodes)
 
     def machine_statuses(self, nodes: Sequence[str]) -> Answers[MachineStatus]:
         """Each node's boot stage and readiness, one ``talosctl get machinestatus``."""
-        result = self._many(["get", "machinestatus"], nodes, "get machinestatus", "--output",
-                            "json")
-        grouped = self._grouped(result, "machinestatus")
-        return self._answers(result, nodes, "get machinestatus",
-                             {n: machine_status_of(r[0]) for n, r in grouped.items() if r})
+        def ask(nodes: Sequence[str]) -> Answers[MachineStatus]:
+            result = self._many(["get", "machinestatus"], nodes, "get machinestatus",
+                                "--output", "json")
+            grouped = self._grouped(result, "machinestatus")
+            return self._answers(result, nodes, "get machinestatus",
+                                 {n: machine_status_of(r[0]) for n, r in grouped.items()
+                                  if r})
+
+        return self._each_if_hung(ask, nodes)
+
+    def _each_if_hung(self, ask: Callable[[Sequence[str]], Answers[T]],
+                      nodes: Sequence[str]) -> Answers[T]:
+        """``ask`` all ``nodes`` in one call; when that call is stopped for taking too long
+        (one hung node holds up the whole answer), ask each node on its own, a few at a
+        time, so the hung one fails with the timeout and the others are heard."""
+        try:
+            return ask(nodes)
+        except CommandTimeout as exc:
+            if len(nodes) == 1:
+                return Answers({}, {nodes[0]: str(exc)})
+        answered: dict[str, T] = {}
+        failed: dict[str, str] = {}
+        with ThreadPoolExecutor(max_workers=min(EACH_AT_ONCE, len(nodes))) as pool:
+            for node, answer in zip(nodes, pool.map(self._one_of(ask), nodes), strict=True):
+                answered.update((n, v) for n, v in answer.answered.items() if n == node)
+                failed.update((n, v) for n, v in answer.failed.items() if n == node)
+        return Answers(answered, failed)
+
+    @staticmethod
+    def _one_of(ask: Callable[[Sequence[str]], Answers[T]]) -> Callable[[str], Answers[T]]:
+        def one(node: str) -> Answers[T]:
+            try:
+                return ask([node])
+            except CommandTimeout as exc:
+                return Answers({}, {node: str(exc)})
+
+        return one
 
     def _many(self, subcommand: list[str], nodes: Sequence[str], what: str,
               *flags: str) -> Result:

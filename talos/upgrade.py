@@ -249,30 +249,23 @@ def short_id(schematic_id: str | None, length: int = 12) -> str:
 
 
 def observe(client: Client, wanted: Sequence[Wanted]) -> dict[str, Observed]:
-    """Ask every located node what it runs: two talosctl calls for all of them (the
-    version, then the extensions of those that answered), not two per node. A node that
-    fails to answer is unreachable with talosctl's message for it; a missing talosctl is
-    raised."""
+    """Ask every located node what it runs (:func:`talos.talosctl.running`: two talosctl calls
+    for all of them, not two per node). A node that fails to answer is unreachable with
+    talosctl's message for it; a missing talosctl is raised."""
+    from talos.talosctl import running as ask_running
+
     located = [w for w in wanted if w.address is not None]
-    if not located:
-        return {}
-    addresses = [w.address for w in located if w.address is not None]
-    versions = client.server_versions(addresses)
-    answering = [a for a in addresses if a in versions.answered]
-    schematics = client.installed_schematics(answering) if answering else None
+    running = ask_running(client, [w.address for w in located if w.address is not None])
     seen: dict[str, Observed] = {}
     for item in located:
-        address = item.address
-        assert address is not None
-        if address not in versions.answered:
-            error = versions.failed.get(address, "no answer")
-            seen[item.name] = Observed(reachable=False, error=" ".join(error.split()))
-        elif schematics is None or address not in schematics.answered:
-            error = "no answer" if schematics is None else schematics.failed.get(address, "")
-            seen[item.name] = Observed(reachable=False, error=" ".join(error.split()))
+        assert item.address is not None
+        facts = running[item.address]
+        if facts.version is None or not facts.extensions_answered:
+            seen[item.name] = Observed(reachable=False,
+                                       error=" ".join((facts.problem or "").split()))
         else:
-            seen[item.name] = Observed(talos_version=versions.answered[address],
-                                       schematic_id=schematics.answered[address])
+            seen[item.name] = Observed(talos_version=facts.version,
+                                       schematic_id=facts.schematic)
     return seen
 
 

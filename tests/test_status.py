@@ -462,3 +462,57 @@ def test_a_booting_node_is_read_from_its_machine_status(tmp_path: Path) -> None:
     facts = probe(fake, "10.0.0.1")
     assert facts.reachable and facts.ready is False and facts.stage == "booting"
     assert facts.problem == "stage booting, not ready"
+
+
+# -- a node that hangs ------------------------------------------------------------------------
+
+
+def hanging_talosctl(tmp_path: Path, hung: str) -> Path:
+    """talosctl as seen through a network where ``hung`` never answers: any call that asks
+    it waits until it is stopped; the others go to the stand-in."""
+    from conftest import TALOSCTL
+
+    script = tmp_path / "talosctl-hung"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import os, sys, time\n"
+        "argv = sys.argv[1:]\n"
+        "if '--nodes' in argv and "
+        f"{hung!r} in argv[argv.index('--nodes') + 1].split(','):\n"
+        "    time.sleep(600)\n"
+        f"os.execv({str(TALOSCTL)!r}, [{str(TALOSCTL)!r}, *argv])\n")
+    script.chmod(0o755)
+    return script
+
+
+def test_one_hung_node_leaves_the_others_reported_by_status_and_upgrade_planning(
+    standin: Any, tmp_path: Path, pitower: Cluster
+) -> None:
+    import subprocess
+
+    from conftest import TALOSCTL
+
+    from talos.status import probe_many
+    from talos.upgrade import Wanted, observe
+
+    standin.pitower()
+    out = tmp_path / "gen"
+    made = subprocess.run([str(TALOSCTL), "gen", "config", "pitower",
+                           "https://192.168.0.200:6443", "-o", str(out)],
+                          capture_output=True, text=True, check=False)
+    assert made.returncode == 0, made.stderr
+    hung, others = "192.168.0.203", ["192.168.0.201", "192.168.0.204"]
+    talosctl = Talosctl(out / "talosconfig", binary=str(hanging_talosctl(tmp_path, hung)))
+    talosctl.read_timeout = 1.5
+    facts = probe_many(talosctl, [others[0], hung, others[1]])
+    assert not facts[hung].reachable
+    assert "version on 192.168.0.203 did not finish in time" in str(facts[hung].problem)
+    for address in others:
+        assert facts[address].reachable and facts[address].talos_version == "v1.12.4"
+        assert facts[address].ready
+    nodes = {n.ip: n for n in pitower.nodes}
+    seen = observe(talosctl, [Wanted(nodes[a], a, "image", "v1.12.4", "s")
+                              for a in [others[0], hung, others[1]]])
+    assert not seen["worker-03"].reachable
+    assert "did not finish in time" in str(seen["worker-03"].error)
+    assert seen["worker-01"].talos_version == seen["worker-04"].talos_version == "v1.12.4"
