@@ -100,6 +100,10 @@ class Project:
         self.env = {**os.environ, **project_env(self.root), "TALOSCTL": str(STANDIN),
                     "TALOSCTL_STANDIN_STATE": str(work / "standin.json"),
                     "TALOSCTL_STANDIN_LOG": str(self.log)}
+        # As a user runs them: Python keeps the bytecode of what it imported (invoke's was
+        # compiled when it was installed), so a run does not compile the project's modules
+        # or the stand-in's again; the first runs write it and the minimum drops them.
+        self.env.pop("PYTHONDONTWRITEBYTECODE", None)
         self.plain = work / "plain-secrets.yaml"
         with self.plain.open("w") as handle:
             subprocess.run(["sops", "--decrypt", "--input-type", "yaml", "--output-type",

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -326,6 +327,26 @@ class _ClusterReader:
     def __init__(self, doc: _Document, root: Path):
         self.doc = doc
         self.root = root
+        self._node_patch_names: frozenset[str] | None = None
+
+    def conventional_patch(self, name: str) -> Path | None:
+        """``patches/nodes/<name>.patch`` resolved, when it is a file. The folder is listed
+        once per cluster file rather than every node's file looked up in turn; a name it
+        lists is still checked to be a file, and an unlistable folder is asked per node."""
+        filename = f"{name}.patch"
+        conventional = self.root / NODE_PATCH_DIR / filename
+        if self._node_patch_names is None:
+            try:
+                # casefolded: a folder that ignores case finds CP-1.patch for cp-1 too
+                self._node_patch_names = frozenset(
+                    entry.casefold() for entry in os.listdir(self.root / NODE_PATCH_DIR))
+            except (FileNotFoundError, NotADirectoryError):
+                self._node_patch_names = frozenset()
+            except OSError:
+                return conventional.resolve() if conventional.is_file() else None
+        if filename.casefold() not in self._node_patch_names:
+            return None
+        return conventional.resolve() if conventional.is_file() else None
 
     # -- generic checks ------------------------------------------------------------------
 
@@ -556,8 +577,8 @@ class _ClusterReader:
                 for j, f in enumerate(files)
             )
         else:
-            conventional = self.root / NODE_PATCH_DIR / f"{name}.patch"
-            patches = (conventional.resolve(),) if conventional.is_file() else ()
+            conventional = self.conventional_patch(name)
+            patches = (conventional,) if conventional is not None else ()
         return Node(
             name=name, role=role, ip=ip, schematic=schematic, install_disk=install_disk,
             talos_version=talos_version, hostname=hostname, patches=patches,

@@ -86,6 +86,24 @@ def test_a_node_patch_is_picked_up_by_convention(tree: Path) -> None:
     assert cluster.node("cp-1").patches == ()
 
 
+def test_a_conventional_node_patch_must_be_a_file_and_a_symlink_resolves(tree: Path) -> None:
+    nodes = tree / "patches" / "nodes"
+    nodes.mkdir(parents=True)
+    (nodes / "cp-1.patch").mkdir()  # listed in the folder, but not a file
+    (tree / "shared.patch").write_text("machine: {}\n")
+    (nodes / "w-1.patch").symlink_to(tree / "shared.patch")
+    cluster = load_text(tree, GOOD)
+    assert cluster.node("cp-1").patches == ()
+    assert cluster.node("w-1").patches == ((tree / "shared.patch").resolve(),)
+
+
+def test_no_node_patch_folder_or_a_file_in_its_place_means_no_node_patches(tree: Path) -> None:
+    (tree / "patches").mkdir()
+    (tree / "patches" / "nodes").write_text("not a folder\n")
+    cluster = load_text(tree, GOOD)
+    assert [n.patches for n in cluster.nodes] == [(), ()]
+
+
 def test_select_by_name_role_or_all(tree: Path) -> None:
     cluster = load_text(tree, GOOD)
     assert [n.name for n in cluster.select()] == ["cp-1", "w-1"]
