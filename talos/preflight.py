@@ -3,11 +3,11 @@
 - :func:`require_healthy_etcd`: before any task that can take a control plane down
   (upgrade, reboot, apply that reboots, reset, upgrade-k8s), every control plane must be
   reachable, a healthy etcd member following the common leader, and the members must be
-  exactly the cluster file's control planes (:mod:`talos.etcd` judges). ``force``
-  goes on anyway, saying what it skips.
+  exactly the cluster file's control planes (:mod:`talos.etcd` judges). ``skip``
+  (``--skip-etcd-check``) goes on anyway, saying what it skips.
 - :func:`version_problems`: the target Talos version must be reachable from what each node
   runs, the cluster's Kubernetes version supported by the target, and talosctl of the
-  target's minor (:mod:`talos.compat`). Not skipped by ``force``: Talos refuses those
+  target's minor (:mod:`talos.compat`). Not skipped by any flag: Talos refuses those
   upgrades itself, halfway through a rollout.
 
 Pure: both take facts and return or raise; the tasks gather the facts.
@@ -25,28 +25,29 @@ if TYPE_CHECKING:
     from talos.cluster import Cluster
     from talos.etcd import EtcdHealth
 
-FORCE_SKIPS = "etcd health and membership checks of the control planes"
+SKIP_FLAG = "--skip-etcd-check"
+SKIPPED = "etcd health and membership checks of the control planes"
 
 
 def require_healthy_etcd(
     health: EtcdHealth,
     *,
     action: str,
-    force: bool = False,
+    skip: bool = False,
     say: Callable[[str], None] = lambda line: None,
 ) -> None:
     """Return when etcd is safe to touch; else :class:`RolloutError` naming each node and
-    reason, or with ``force`` a line saying what is skipped."""
+    reason, or with ``skip`` a line saying what is skipped."""
     if health.healthy:
         return
     problems = "; ".join(str(p) for p in health.problems)
-    if force:
-        say(f"--force: skipping the {FORCE_SKIPS}, which found: {problems}")
+    if skip:
+        say(f"{SKIP_FLAG}: skipping the {SKIPPED}, which found: {problems}")
         return
     raise RolloutError(
         f"pre-flight refused {action}: {problems}. Nothing was changed; bring the "
-        "control planes and etcd back to health (inv etcd.status), or pass --force to "
-        "go on anyway (etcd may lose its quorum)"
+        "control planes and etcd back to health (inv etcd.status), or pass "
+        f"{SKIP_FLAG} to go on anyway (etcd may lose its quorum)"
     )
 
 

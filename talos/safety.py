@@ -1,13 +1,14 @@
 """The guard every task that changes nodes runs inside: lock, pre-flight, confirm, snapshot.
 
     with guarded(cluster, talosctl, "upgrade", out=..., touches_controlplane=True,
-                 force=False, snapshot=True) as guard:
+                 skip_etcd_check=False, snapshot=True) as guard:
         guard.confirm("Upgrade 3 nodes?", yes=yes)     # y/N on a terminal, --yes otherwise
         guard.take_snapshot()                          # etcd snapshot, when control planes
         ... the changes ...
 
 In order: the cluster's rollout lock (:mod:`talos.lock`); when control planes are touched,
-the etcd pre-flight (:mod:`talos.preflight`; ``force`` goes on, saying what it skips);
+the etcd pre-flight (:mod:`talos.preflight`; ``skip_etcd_check`` goes on, saying what
+it skips);
 then the body, where SIGTERM interrupts like Ctrl-C. An interruption that reaches the
 guard (before any change) becomes :class:`Interrupted` (exit 130 or 143).
 """
@@ -83,7 +84,7 @@ def guarded(
     *,
     out: Output,
     touches_controlplane: bool,
-    force: bool = False,
+    skip_etcd_check: bool = False,
     snapshot: bool = True,
     keep: int = 5,
 ) -> Iterator[Guard]:
@@ -99,7 +100,7 @@ def guarded(
                               snapshot, keep)
                 if touches_controlplane:
                     guard.health = inspect(cluster, talosctl)
-                    require_healthy_etcd(guard.health, action=action, force=force,
+                    require_healthy_etcd(guard.health, action=action, skip=skip_etcd_check,
                                          say=out.say)
                 yield guard
         except KeyboardInterrupt as exc:

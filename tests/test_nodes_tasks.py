@@ -885,3 +885,23 @@ def test_the_plan_says_even_if_unchanged_only_when_force_was_given(
     assert "--force" not in plain
     nodes.apply(Context(), node=["worker-04"], yes=True, force=True)
     assert "mode auto, even if unchanged (--force)" in capsys.readouterr().out
+
+
+def test_force_reapplies_and_only_skip_etcd_check_skips_the_pre_flight(
+    standin: Standin, project: Path
+) -> None:
+    standin.pitower(bootstrapped=True, worker_02={"etcd_running": False})
+    forced = inv(project, "apply", "--node", "worker-03", "--force", "--yes")
+    assert forced.returncode == 1
+    assert "pre-flight refused apply: worker-02" in forced.stderr
+    assert "pass --skip-etcd-check to go on anyway" in forced.stderr
+    assert changes(standin, "apply-config") == []
+    skipped = inv(project, "apply", "--node", "worker-03", "--skip-etcd-check", "--yes")
+    assert skipped.returncode == 0, skipped.stderr
+    assert "--skip-etcd-check: skipping the etcd health" in skipped.stdout
+    assert len(changes(standin, "apply-config")) == 1
+    for task in ("apply", "reboot", "reset", "upgrade", "upgrade-k8s"):
+        shown = inv(project, task, "--help").stdout
+        assert any(line.split()[:1] == ["--skip-etcd-check"] for line in shown.splitlines())
+        assert ", --skip-etcd-check" not in shown  # no short form
+    assert "--force" not in inv(project, "reboot", "--help").stdout

@@ -188,14 +188,14 @@ def test_a_control_plane_down_stops_the_upgrade_before_any_change(
     result = inv("upgrade", "--role", "controlplane", "--yes", cwd=tmp_path)
     assert result.returncode == 1
     assert "pre-flight refused upgrade: worker-03: etcd does not answer" in result.stderr
-    assert "--force" in result.stderr
+    assert "pass --skip-etcd-check to go on anyway" in result.stderr
     assert upgrades(cluster) == []
     assert not [c for c in cluster.calls() if c[:2] == ["etcd", "snapshot"]]
     assert {n["talos_version"] for n in cluster.state()["nodes"].values()} == {OLD}
 
 
 @pytest.mark.slow
-def test_an_unhealthy_etcd_member_stops_the_upgrade_and_force_goes_on_saying_so(
+def test_an_unhealthy_etcd_member_stops_the_upgrade_and_skip_etcd_check_goes_on(
     cluster: Standin, tmp_path: Path
 ) -> None:
     set_nodes(cluster, worker_02={"etcd_running": False})
@@ -203,9 +203,14 @@ def test_an_unhealthy_etcd_member_stops_the_upgrade_and_force_goes_on_saying_so(
     assert refused.returncode == 1
     assert "worker-02: etcd does not answer" in refused.stderr
     assert upgrades(cluster) == []
-    forced = inv("upgrade", "--node", "worker-01", "--yes", "--force", cwd=tmp_path)
+    still = inv("upgrade", "--node", "worker-01", "--yes", "--force", cwd=tmp_path)
+    assert still.returncode == 1  # talosctl's --force is not this task's pre-flight
+    assert upgrades(cluster) == []
+    # the pre-flight skipped; the node's own check needs talosctl's --force too
+    forced = inv("upgrade", "--node", "worker-01", "--yes", "--skip-etcd-check", "--force",
+                 cwd=tmp_path)
     assert forced.returncode == 0, forced.stdout + forced.stderr
-    assert "--force: skipping the etcd health and membership checks" in forced.stdout
+    assert "--skip-etcd-check: skipping the etcd health and membership checks" in forced.stdout
     assert [u["node"] for u in upgrades(cluster)] == ["worker-01"]
 
 

@@ -9,25 +9,13 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
 
-from talos.tasks.runtime import connect, is_dry, print_json, task
+from talos.tasks.runtime import connect, is_dry, keep_setting, print_json, task
 
 if TYPE_CHECKING:
     from talos.etcd import EtcdHealth
 
 STATUS_HEADERS = ["NODE", "ADDRESS", "MEMBER", "LEADER", "DB SIZE", "IN USE", "RAFT TERM",
                   "HEALTH"]
-
-
-def keep_setting(c: Context, keep: int | str | None) -> int:
-    """``--keep``, else ``etcd.keep`` of the Invoke configuration (invoke.yaml), else 5."""
-    from talos.errors import UsageError
-    from talos.etcd import DEFAULT_KEEP
-
-    value = keep if keep is not None else c.config.get("etcd", {}).get("keep", DEFAULT_KEEP)
-    text = str(value).strip()
-    if not text.isdigit() or int(text) < 1:
-        raise UsageError(f"--keep {value!r}: give how many snapshots to keep, 1 or more")
-    return int(text)
 
 
 def status_rows(health: EtcdHealth) -> list[list[str]]:

@@ -22,6 +22,7 @@ from talos.tasks.runtime import (
     JSON_HELP,
     NODE_HELP,
     ROLE_HELP,
+    SKIP_ETCD_CHECK_HELP,
     connect,
     is_dry,
     json_text,
@@ -112,8 +113,8 @@ def make_configs_current(c: Context, cluster: Cluster, nodes: Sequence[Node], *,
         "mode": MODE_HELP,
         "insecure": "the nodes are in maintenance mode (first install): no talosconfig, "
                     "reached at their IP",
-        "force": "apply even to nodes whose running config is already the file's, and go "
-                 "on although the pre-flight etcd checks fail (saying what is skipped)",
+        "force": "apply even to nodes whose running config is already the file's",
+        "skip_etcd_check": SKIP_ETCD_CHECK_HELP,
         "yes": "do not ask for confirmation (for scripts; without a terminal it is required)",
         "no_snapshot": "do not take an etcd snapshot before changing control planes",
         "json": "print the plan and the outcome as one JSON document on stdout",
@@ -121,8 +122,8 @@ def make_configs_current(c: Context, cluster: Cluster, nodes: Sequence[Node], *,
 )
 def apply(
     c: Context, node: list[str] | None = None, role: str | None = None, mode: str = "auto",
-    insecure: bool = False, force: bool = False, yes: bool = False,
-    no_snapshot: bool = False, json: bool = False,
+    insecure: bool = False, force: bool = False, skip_etcd_check: bool = False,
+    yes: bool = False, no_snapshot: bool = False, json: bool = False,
 ) -> None:
     """Apply each node's config: plan (diff), confirm, then one node at a time.
 
@@ -150,7 +151,8 @@ def apply(
                                 "nodes": None}
     try:
         apply_planned(c, cluster, talosctl, nodes, out=out, document=document, mode=mode,
-                      insecure=insecure, force=force, yes=yes, snapshot=not no_snapshot)
+                      insecure=insecure, force=force, skip_etcd_check=skip_etcd_check,
+                      yes=yes, snapshot=not no_snapshot)
     finally:
         if json:
             print_json(document)
@@ -158,8 +160,8 @@ def apply(
 
 def apply_planned(
     c: Context, cluster: Cluster, talosctl: Talosctl, nodes: Sequence[Node], *, out: Output,
-    document: dict[str, Any], mode: str, insecure: bool, force: bool, yes: bool,
-    snapshot: bool,
+    document: dict[str, Any], mode: str, insecure: bool, force: bool, skip_etcd_check: bool,
+    yes: bool, snapshot: bool,
 ) -> None:
     """Plan, show, confirm and apply, each node getting the config bytes read at plan
     time (private copies, removed however this ends)."""
@@ -176,13 +178,14 @@ def apply_planned(
                          insecure=insecure, force=force)
     with sigterm_as_interrupt(), pinned_configs(planned) as steps:
         apply_pinned(c, cluster, talosctl, steps, out=out, document=document,
-                     insecure=insecure, force=force, yes=yes, snapshot=snapshot)
+                     insecure=insecure, force=force, skip_etcd_check=skip_etcd_check,
+                     yes=yes, snapshot=snapshot)
 
 
 def apply_pinned(
     c: Context, cluster: Cluster, talosctl: Talosctl, steps: Sequence[ApplyStep], *,
-    out: Output, document: dict[str, Any], insecure: bool, force: bool, yes: bool,
-    snapshot: bool,
+    out: Output, document: dict[str, Any], insecure: bool, force: bool,
+    skip_etcd_check: bool, yes: bool, snapshot: bool,
 ) -> None:
 
     from talos.apply import (
@@ -197,7 +200,7 @@ def apply_pinned(
     from talos.errors import RolloutError
     from talos.secrets import Redactor
     from talos.table import render_table
-    from talos.tasks.upgrade import guarded
+    from talos.tasks.runtime import guarded
 
     # talosctl's diffs, messages and errors can quote config content: secrets are masked.
     hide = Redactor.for_cluster(cluster)
@@ -236,7 +239,7 @@ def apply_pinned(
         return
     touches_cp = any(s.target.node.is_controlplane for s in steps_to_run) and not insecure
     with guarded(c, cluster, talosctl, "apply", out=out, touches_controlplane=touches_cp,
-                 force=force, snapshot=snapshot) as guard:
+                 skip_etcd_check=skip_etcd_check, snapshot=snapshot) as guard:
         guard.confirm(f"Apply to {len(steps_to_run)} node"
                       f"{'' if len(steps_to_run) == 1 else 's'}?", yes=yes)
         document["snapshot"] = guard.take_snapshot()
@@ -342,7 +345,7 @@ def bootstrap(c: Context, kubeconfig: str | None = None) -> None:
     from talos.nodeops import bootstrap as bootstrap_etcd
     from talos.nodeops import write_kubeconfig
     from talos.safety import Output
-    from talos.tasks.upgrade import guarded
+    from talos.tasks.runtime import guarded
 
     cluster, talosctl = connect(c)
     (target,) = selected_targets(cluster, talosctl, [cluster.first_controlplane.name], None)
@@ -391,19 +394,19 @@ def kubeconfig(c: Context, path: str | None = None, node: str | None = None) -> 
         "role": ROLE_HELP,
         "timeout": "how long to wait for each node to come back (talosctl duration, "
                    "default 30m)",
-        "force": "go on although the pre-flight etcd checks fail (saying what is skipped)",
+        "skip_etcd_check": SKIP_ETCD_CHECK_HELP,
         "yes": "do not ask for confirmation (for scripts; without a terminal it is required)",
         "no_snapshot": "do not take an etcd snapshot before rebooting control planes",
         "json": "print the outcome as one JSON document on stdout",
     },
 )
 def reboot(c: Context, node: list[str] | None = None, role: str | None = None,
-           timeout: str | None = None, force: bool = False, yes: bool = False,
+           timeout: str | None = None, skip_etcd_check: bool = False, yes: bool = False,
            no_snapshot: bool = False, json: bool = False) -> None:
     """Reboot nodes one at a time, control planes first, waiting for each (and etcd).
 
     With control planes: the etcd pre-flight first (every control plane a healthy
-    member; --force goes on), an etcd snapshot (--no-snapshot), and after each control
+    member; --skip-etcd-check goes on), an etcd snapshot (--no-snapshot), and after each control
     plane a wait until etcd is healthy again before the next node.
     """
     from talos.apply import rollout_error, rollout_json, rollout_order, rollout_rows
@@ -412,7 +415,7 @@ def reboot(c: Context, node: list[str] | None = None, role: str | None = None,
     from talos.readiness import Polling
     from talos.safety import Output
     from talos.table import render_table
-    from talos.tasks.upgrade import guarded
+    from talos.tasks.runtime import guarded
 
     out = Output(json)
     check_timeout(timeout)
@@ -429,7 +432,7 @@ def reboot(c: Context, node: list[str] | None = None, role: str | None = None,
             return
         touches_cp = any(t.node.is_controlplane for t in targets)
         with guarded(c, cluster, talosctl, "reboot", out=out, touches_controlplane=touches_cp,
-                     force=force, snapshot=not no_snapshot) as guard:
+                     skip_etcd_check=skip_etcd_check, snapshot=not no_snapshot) as guard:
             guard.confirm(f"Reboot {len(targets)} node{'' if len(targets) == 1 else 's'}?",
                           yes=yes)
             document["snapshot"] = guard.take_snapshot()
@@ -459,13 +462,13 @@ def reboot(c: Context, node: list[str] | None = None, role: str | None = None,
                 "default EPHEMERAL and META",
         "graceful": "cordon, drain and leave etcd first (default: not, as for a broken node)",
         "reboot": "reboot after the reset (default); --no-reboot powers the node off",
-        "force": "reset a control plane although the pre-flight etcd checks fail",
+        "skip_etcd_check": SKIP_ETCD_CHECK_HELP,
     },
     iterable=["wipe"],
 )
 def reset(c: Context, node: str | None = None, yes: bool = False,
           wipe: list[str] | None = None, graceful: bool = False, reboot: bool = True,
-          force: bool = False) -> None:
+          skip_etcd_check: bool = False) -> None:
     """Reset a node (wipes EPHEMERAL, META) once its name is typed, or with --yes.
 
     Without a terminal to ask on and without --yes it refuses. `inv --dry reset` shows
@@ -476,7 +479,7 @@ def reset(c: Context, node: str | None = None, yes: bool = False,
     from talos.nodeops import check_wipe, describe_reset
     from talos.nodeops import reset as reset_node
     from talos.safety import Output
-    from talos.tasks.upgrade import guarded
+    from talos.tasks.runtime import guarded
 
     if not node:
         raise SelectionError("inv reset needs --node NAME: the one node to reset")
@@ -490,7 +493,8 @@ def reset(c: Context, node: str | None = None, yes: bool = False,
         say(DRY_DONE)
         return
     with guarded(c, cluster, talosctl, "reset", out=Output(False),
-                 touches_controlplane=target.node.is_controlplane, force=force,
+                 touches_controlplane=target.node.is_controlplane,
+                 skip_etcd_check=skip_etcd_check,
                  snapshot=False):
         confirm_by_name(target.node.name, action=action, yes=yes, stdin=sys.stdin)
         say(reset_node(target, talosctl, wipe=labels, graceful=graceful, reboot=reboot))

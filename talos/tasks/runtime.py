@@ -6,9 +6,10 @@ imports (httpx, sh, the merger) belong inside task bodies or the modules they ca
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
@@ -21,6 +22,7 @@ from talos.tasks.cli import TalosTask
 
 if TYPE_CHECKING:
     from talos.cluster import Cluster
+    from talos.safety import Guard, Output
     from talos.talosctl import Talosctl
 
 #: Help of the node selection every node task shares.
@@ -144,3 +146,35 @@ def json_text(data: Any) -> str:
 def not_built(name: str) -> None:
     """Say, truthfully, that a task exists in the namespace but does nothing yet."""
     raise Exit(f"inv {name} is not built yet", code=1)
+
+
+def keep_setting(c: Context, keep: int | str | None) -> int:
+    """``--keep``, else ``etcd.keep`` of the Invoke configuration (invoke.yaml), else 5."""
+    from talos.etcd import DEFAULT_KEEP
+
+    value = keep if keep is not None else c.config.get("etcd", {}).get("keep", DEFAULT_KEEP)
+    text = str(value).strip()
+    if not text.isdigit() or int(text) < 1:
+        raise UsageError(f"--keep {value!r}: give how many snapshots to keep, 1 or more")
+    return int(text)
+
+
+#: Help of the flag that skips the etcd pre-flight (never a short form: it is dangerous).
+SKIP_ETCD_CHECK_HELP = ("go on although the pre-flight etcd health and membership checks "
+                        "fail, saying what is skipped (etcd may lose its quorum)")
+
+
+@contextlib.contextmanager
+def guarded(
+    c: Context, cluster: Cluster, talosctl: Talosctl, action: str, *, out: Output,
+    touches_controlplane: bool, skip_etcd_check: bool = False, snapshot: bool = True,
+) -> Iterator[Guard]:
+    """:func:`talos.safety.guarded` (lock, pre-flight, confirmation, snapshot) with the
+    snapshot count of the Invoke configuration."""
+    from talos.safety import guarded as guard_with
+
+    with guard_with(cluster, talosctl, action, out=out,
+                    touches_controlplane=touches_controlplane,
+                    skip_etcd_check=skip_etcd_check, snapshot=snapshot,
+                    keep=keep_setting(c, None)) as guard:
+        yield guard

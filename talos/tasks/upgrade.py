@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from invoke.collection import Collection
 from invoke.context import Context
 
-from talos.tasks.runtime import ROLE_HELP, is_dry, load_cluster, print_json, task
+from talos.tasks.runtime import (
+    ROLE_HELP,
+    SKIP_ETCD_CHECK_HELP,
+    guarded,
+    is_dry,
+    load_cluster,
+    print_json,
+    task,
+)
 
 if TYPE_CHECKING:
     from talos.cluster import Cluster, Node
-    from talos.safety import Guard, Output
+    from talos.safety import Output
     from talos.talosctl import Talosctl
     from talos.upgrade import Event, Observed, Plan, Report, RolloutOptions
 
@@ -30,11 +37,11 @@ _K8S_VERSION = re.compile(r"^v?\d+\.\d+\.\d+$")
         "parallel": "workers upgraded at once (default 1); control planes always go one by one",
         "stage": "stage the upgrade and apply it on the next boot (talosctl upgrade --stage)",
         "timeout": "how long to wait for each node, a duration like 30m (default 30m)",
-        "force": "go on although the pre-flight etcd checks fail, and skip talosctl's own "
-                 "etcd health and member checks on control planes (talosctl --force)",
+        "force": "talosctl upgrade --force: the node skips its own etcd health and member "
+                 "checks (does not skip this task's pre-flight: --skip-etcd-check does)",
+        "skip_etcd_check": SKIP_ETCD_CHECK_HELP,
         "preserve": "talosctl upgrade --preserve, as the old recipes passed it: data is always "
-                    "kept since Talos 1.8; it does not skip the etcd pre-checks (only --force "
-                    "does)",
+                    "kept since Talos 1.8; it does not skip the etcd pre-checks",
         "yes": "do not ask for confirmation (for scripts; without a terminal it is required)",
         "no_snapshot": "do not take an etcd snapshot before upgrading control planes",
         "json": "print the plan and the outcome as one JSON document on stdout",
@@ -43,7 +50,8 @@ _K8S_VERSION = re.compile(r"^v?\d+\.\d+\.\d+$")
 def upgrade(
     c: Context, node: list[str] | None = None, role: str | None = None, parallel: str | int = "1",
     stage: bool = False, timeout: str | None = None, force: bool = False,
-    preserve: bool = False, yes: bool = False, no_snapshot: bool = False, json: bool = False,
+    skip_etcd_check: bool = False, preserve: bool = False, yes: bool = False,
+    no_snapshot: bool = False, json: bool = False,
 ) -> None:
     """Upgrade Talos where a node's version or schematic differs from the cluster file.
 
@@ -93,7 +101,8 @@ def upgrade(
             return
         control_planes, workers = health_expectations(list(everything.values()), observed)
         with guarded(c, cluster, talosctl, "upgrade", out=out,
-                     touches_controlplane=bool(plan.controlplane_upgrades), force=force,
+                     touches_controlplane=bool(plan.controlplane_upgrades),
+                     skip_etcd_check=skip_etcd_check,
                      snapshot=not no_snapshot) as guard:
             guard.confirm(f"Upgrade {count(len(plan.upgrades), 'node')}?", yes=yes)
             document["snapshot"] = guard.take_snapshot()
@@ -110,13 +119,14 @@ def upgrade(
 @task(
     help={
         "to": "Kubernetes version, vX.Y.Z (default: kubernetesVersion of the cluster file)",
-        "force": "go on although the pre-flight etcd checks fail (saying what is skipped)",
+        "skip_etcd_check": SKIP_ETCD_CHECK_HELP,
     },
 )
-def upgrade_k8s(c: Context, to: str | None = None, force: bool = False) -> None:
+def upgrade_k8s(c: Context, to: str | None = None, skip_etcd_check: bool = False) -> None:
     """Upgrade Kubernetes to the cluster file's version, through the first control plane.
 
-    Refused when the Talos version does not support it, and (unless --force) when a
+    Refused when the Talos version does not support it, and (unless --skip-etcd-check)
+    when a
     control plane or etcd member is not healthy.
     """
     from talos.compat import kubernetes_problem
@@ -135,7 +145,7 @@ def upgrade_k8s(c: Context, to: str | None = None, force: bool = False) -> None:
     [target] = resolve_targets(cluster, [cluster.first_controlplane], talosctl)
     out = Output(False)
     with guarded(c, cluster, talosctl, "upgrade-k8s", out=out, touches_controlplane=True,
-                 force=force, snapshot=False):
+                 skip_etcd_check=skip_etcd_check, snapshot=False):
         print(f"{cluster.name}: upgrading Kubernetes to {version} through "
               f"{target.node.name} ({target.address})", flush=True)
         talosctl.upgrade_k8s(target.address, version)
@@ -144,24 +154,6 @@ def upgrade_k8s(c: Context, to: str | None = None, force: bool = False) -> None:
 def register(ns: Collection) -> None:
     ns.add_task(upgrade)
     ns.add_task(upgrade_k8s)
-
-
-# -- the guard (lock, pre-flight, confirmation, snapshot) -----------------------------------
-
-
-@contextmanager
-def guarded(
-    c: Context, cluster: Cluster, talosctl: Talosctl, action: str, *, out: Output,
-    touches_controlplane: bool, force: bool = False, snapshot: bool = True,
-) -> Iterator[Guard]:
-    """:func:`talos.safety.guarded` with the snapshot count of the Invoke configuration."""
-    from talos.safety import guarded as guard_with
-    from talos.tasks.etcd import keep_setting
-
-    with guard_with(cluster, talosctl, action, out=out,
-                    touches_controlplane=touches_controlplane, force=force,
-                    snapshot=snapshot, keep=keep_setting(c, None)) as guard:
-        yield guard
 
 
 def count(n: int, noun: str) -> str:
