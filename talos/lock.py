@@ -1,4 +1,8 @@
-"""One rollout per cluster at a time: a lock file beside the generated configs.
+"""One rollout per working copy at a time: a lock file beside the generated configs.
+
+Its scope is this checkout's ``clusterconfig/``, not the cluster: a rollout started from
+another clone, another machine's checkout or a CI runner holds its own lock and is not
+seen here. Run rollouts of one cluster from one place (or one CI job at a time).
 
 ``clusterconfig/rollout.lock`` holds who has it (pid, host, task, start time, as JSON) for
 as long as a task that changes nodes runs, and an exclusive ``flock`` on it proves the
@@ -52,8 +56,8 @@ def rollout_lock(
     host: str | None = None,
     now: Callable[[], float] = time.time,
 ) -> Iterator[Path]:
-    """Hold the cluster's rollout lock for the ``with`` block; :class:`RolloutError` when
-    another run holds it."""
+    """Hold this working copy's rollout lock for the ``with`` block; :class:`RolloutError`
+    when another run holds it."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = folder / LOCK_NAME
     here = host or socket.gethostname()
@@ -65,8 +69,8 @@ def rollout_lock(
         except BlockingIOError:
             holder = _read(handle) or {}
             raise RolloutError(
-                f"another rollout of this cluster is running: {describe(holder)}; wait for "
-                f"it to finish (lock {path})") from None
+                f"another rollout from this working copy is running: {describe(holder)}; "
+                f"wait for it to finish (lock {path})") from None
         left = _read(handle)
         if left is not None:
             if left.get("host") != here:

@@ -6,7 +6,7 @@
         guard.take_snapshot()                          # etcd snapshot, when control planes
         ... the changes ...
 
-In order: the cluster's rollout lock (:mod:`talos.lock`); when control planes are touched,
+In order: the working copy's rollout lock (:mod:`talos.lock`); when control planes are touched,
 the etcd pre-flight (:mod:`talos.preflight`; ``skip_etcd_check`` goes on, saying what
 it skips);
 then the body, where SIGTERM interrupts like Ctrl-C. An interruption that reaches the

@@ -330,7 +330,8 @@ def test_two_rollouts_at_once_the_second_refuses_naming_the_first(
         wait_for(lambda: bool(started(cluster)) or first.poll() is not None)
         second = inv("upgrade", "--node", "worker-05", "--yes", cwd=tmp_path)
         assert second.returncode == 1
-        assert "another rollout of this cluster is running: inv upgrade (pid " in second.stderr
+        assert ("another rollout from this working copy is running: inv upgrade (pid "
+                in second.stderr)
         assert f"pid {first.pid} on" in second.stderr
     finally:
         out, err = first.communicate(timeout=60)
