@@ -23,7 +23,6 @@ from talos.cluster import Node
 from talos.errors import Interrupted, NotReady, TalosError, UsageError
 from talos.readiness import MachineStatusLike, Polling
 
-NO_CHANGES = "running config is already this one; nothing to do"
 MODES = ("auto", "no-reboot", "reboot", "staged", "try")
 # A node in maintenance mode has no running config to keep or to stage against.
 MAINTENANCE_REFUSED = ("no-reboot", "staged")
@@ -89,8 +88,6 @@ class ApplyStep:
     config: Path
     mode: str = "auto"
     insecure: bool = False
-    #: Ask the node first (``--dry-run``) and leave it alone when nothing would change.
-    compare: bool = True
     #: The user asked for the config to go out even to a node already running it.
     force: bool = False
     #: The file talosctl is given: a copy of ``config`` taken at plan time
@@ -140,14 +137,13 @@ def plan_apply(
 ) -> list[ApplyStep]:
     """One step per target, control planes first; ``config_for`` names each node's file.
 
-    A node is compared before it is applied to (and left alone when its running config
-    is already the file's) unless ``force``, or ``insecure``: a node in maintenance mode
-    has no config to compare with.
+    Which nodes need their config is decided by the diff (:func:`run_diff`) before the
+    run; ``force`` only marks the steps as going out even to unchanged nodes.
     """
     check_mode(mode, insecure=insecure)
     return [
         ApplyStep(target=t, config=config_for(t.node), mode=mode, insecure=insecure,
-                  compare=not (force or insecure), force=force)
+                  force=force)
         for t in rollout_order(targets)
     ]
 
@@ -162,8 +158,6 @@ class Rollout(Generic[T]):
     done: list[tuple[T, str]] = field(default_factory=list)
     failed: tuple[T, TalosError] | None = None
     not_attempted: list[T] = field(default_factory=list)
-    #: Items among ``done`` that needed nothing.
-    unchanged: list[T] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -223,9 +217,8 @@ def _interrupted(caught: BaseException) -> Interrupted:
 def rollout_rows(
     rollout: Rollout[T], *, name: Callable[[T], str], done_as: str
 ) -> list[list[str]]:
-    """Rows ``[node, outcome]``: ``done_as`` / unchanged / FAILED / not attempted."""
-    rows = [[name(item), "unchanged" if item in rollout.unchanged else done_as]
-            for item, _ in rollout.done]
+    """Rows ``[node, outcome]``: ``done_as`` / FAILED / not attempted."""
+    rows = [[name(item), done_as] for item, _ in rollout.done]
     if rollout.failed is not None:
         rows.append([name(rollout.failed[0]), "FAILED"])
     rows.extend([name(item), "not attempted"] for item in rollout.not_attempted)
@@ -257,7 +250,7 @@ def rollout_json(rollout: Rollout[T], *, name: Callable[[T], str], done_as: str,
     """The rows of :func:`rollout_rows` for ``--json``: node, address, result, message."""
     rows: list[dict[str, object]] = [
         {"node": name(item), "address": address(item),
-         "result": "unchanged" if item in rollout.unchanged else done_as, "message": account}
+         "result": done_as, "message": account}
         for item, account in rollout.done
     ]
     if rollout.failed is not None:
@@ -284,24 +277,16 @@ def run_apply(
 ) -> Rollout[ApplyStep]:
     """Apply each step's config in turn; stop at the first node that fails.
 
-    A step that ``compare`` s asks the node first (``apply-config --dry-run``) and skips
-    it when nothing would change: applying again is then a no-op. A node that reboots to
-    take its config is waited for (running and ready) before the next is touched, so two
-    control planes are never down at once. Nodes installed from maintenance mode
+    Nodes with nothing to change were left out when planning (:func:`run_diff`). A node
+    that reboots to take its config is waited for (running and ready) before the next is
+    touched, so two control planes are never down at once. Nodes installed from maintenance mode
     (``--insecure``) are not waited for: a first control plane is not ready until
     ``inv bootstrap``. ``gate`` runs after a control plane that rebooted is back (the
     tasks wait there until etcd is healthy again).
     """
     waiting = waiting or Polling()
-    unchanged: list[ApplyStep] = []
 
     def apply(step: ApplyStep) -> str:
-        if step.compare:
-            check = talosctl.apply_config(step.target.address, step.source, mode=step.mode,
-                                          dry_run=True)
-            if not check.changed:
-                unchanged.append(step)
-                return NO_CHANGES
         result = talosctl.apply_config(
             step.target.address, step.source, mode=step.mode, insecure=step.insecure
         )
@@ -318,10 +303,8 @@ def run_apply(
     def settle(step: ApplyStep) -> None:
         wait_until_ready(talosctl, step.target, waiting)
 
-    rollout = run_in_turn(steps, apply, name=step_name, doing="applying", progress=progress,
-                          settle=settle)
-    rollout.unchanged = unchanged
-    return rollout
+    return run_in_turn(steps, apply, name=step_name, doing="applying", progress=progress,
+                       settle=settle)
 
 
 def wait_until_ready(talosctl: ConfigApplier, target: TargetLike, waiting: Polling) -> None:

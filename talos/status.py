@@ -156,12 +156,6 @@ def locate(cluster: Cluster, nodes: Sequence[Node], talosctl: Talosctl) -> dict[
     return located
 
 
-def probe(talosctl: Talosctl, address: str) -> NodeFacts:
-    """Talos version, schematic and readiness of one node; unreachable when it does not
-    answer."""
-    return probe_many(talosctl, [address])[address]
-
-
 def probe_many(talosctl: Talosctl, addresses: Sequence[str]) -> dict[str, NodeFacts]:
     """What each node runs and whether it is ready (:func:`talos.talosctl.running`: three
     talosctl calls for all of them). A node that does not answer is unreachable with

@@ -453,13 +453,13 @@ def test_status_exit_codes_say_fine_differs_or_cannot_ask(
 
 
 def test_a_booting_node_is_read_from_its_machine_status(tmp_path: Path) -> None:
-    from talos.status import probe
+    from talos.status import probe_many
 
     config = tmp_path / "talosconfig"
     config.write_text("context: a\n")
     fake = FakeTalosctl(config, {"10.0.0.1": {"version": "v1.12.4", "stage": "booting",
                                               "ready": False}})
-    facts = probe(fake, "10.0.0.1")
+    facts = probe_many(fake, ["10.0.0.1"])["10.0.0.1"]
     assert facts.reachable and facts.ready is False and facts.stage == "booting"
     assert facts.problem == "stage booting, not ready"
 

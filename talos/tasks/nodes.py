@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -229,7 +228,7 @@ def apply_pinned(
     if not chosen:
         out.say("Nothing to apply.")
         return
-    steps_to_run = [replace(s, compare=False) for s in chosen]
+    steps_to_run = chosen
     out.say(f"apply, one node at a time ({len(steps_to_run)}):")
     for step in steps_to_run:
         out.say(f"  {step.describe(cluster.root)}")
