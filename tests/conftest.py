@@ -87,6 +87,13 @@ def pitower_schematics() -> dict[str, str]:
     return dict(_pitower_schematics())
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: two workers per core. Many e2e tests spend their time waiting on a
+    simulated reboot or upgrade; a second worker per core runs another test meanwhile
+    (on 2 cores: 111 s instead of 171 s for the same CPU time)."""
+    return 2 * (os.cpu_count() or 1)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A test that uses the stand-in runs talosctl as a program: it is end to end."""
     for item in items:
