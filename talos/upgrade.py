@@ -496,22 +496,13 @@ class _Rollout:
             self.emit(step.name, WAITING)
             self.wait_until_ready(address)
         except TalosError as exc:
-            message = failure_message(exc)
-            with self.lock:
-                self.failed[step.name] = message
-                self.finished.add(step.name)
-                self.stop.set()
-            self.emit(step.name, FAILED, message)
+            self.node_failed(step, failure_message(exc))
             return
         except KeyboardInterrupt:
             self.stop.set()
             raise
         except BaseException as exc:  # a bug: stop the rollout, re-raise once it has ended
-            with self.lock:
-                self.failed[step.name] = f"unexpected error: {exc!r}"
-                self.finished.add(step.name)
-                self.bug = self.bug or exc
-                self.stop.set()
+            self.node_failed(step, f"unexpected error: {exc!r}", bug=exc)
             return
         # The node runs its new version: upgraded, whatever the check after it says.
         with self.lock:
@@ -542,24 +533,27 @@ class _Rollout:
         try:
             self.wait_until_ready(address)
         except TalosError as exc:
-            message = failure_message(exc)
-            with self.lock:
-                self.failed[step.name] = message
-                self.finished.add(step.name)
-                self.stop.set()
-            self.emit(step.name, FAILED, message)
+            self.node_failed(step, failure_message(exc))
             return
         except BaseException as exc:  # a bug: stop the rollout, re-raise once it has ended
-            with self.lock:
-                self.failed[step.name] = f"unexpected error: {exc!r}"
-                self.finished.add(step.name)
-                self.bug = self.bug or exc
-                self.stop.set()
+            self.node_failed(step, f"unexpected error: {exc!r}", bug=exc)
             return
         with self.lock:
             self.upgraded.add(step.name)
             self.finished.add(step.name)
         self.emit(step.name, DONE)
+
+    def node_failed(self, step: Step, message: str, *, bug: BaseException | None = None) -> None:
+        """Record ``step`` as failed and stop the rollout (no new node starts); a ``bug`` is
+        re-raised once the rollout has ended and is not reported as a node's event."""
+        with self.lock:
+            self.failed[step.name] = message
+            self.finished.add(step.name)
+            if bug is not None:
+                self.bug = self.bug or bug
+            self.stop.set()
+        if bug is None:
+            self.emit(step.name, FAILED, message)
 
     def wait_until_ready(self, address: str) -> None:
         """Poll the machine status until it is ``running`` and ready (it may not answer
