@@ -155,7 +155,7 @@ def _section(d: NodeDiff) -> str:
 def write_report(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` atomically; only a regular file (or nothing) may be
     there: a symlink, folder or device is refused rather than followed or replaced."""
-    from talos.sops import write_atomic
+    from talos.files import write_atomic
 
     try:
         mode = path.lstat().st_mode

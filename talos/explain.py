@@ -123,16 +123,17 @@ def merge_layers(cluster: Cluster, node: Node, base: Config, trace: Trace, *,
 def _base_text(cluster: Cluster, node: Node, talosctl: ConfigTool) -> tuple[str, frozenset[str]]:
     """The config ``talosctl gen config`` writes for ``node``'s role, and the bundle's
     secret strings (for redaction by value). Nothing decrypted outlives the call."""
+    from talos.files import write_private_temp
     from talos.genconfig import shown
     from talos.schematic import node_installer_image
     from talos.secrets import bundle_values
-    from talos.sops import decrypt_file, private_tempdir, require_encrypted, write_private
+    from talos.sops import decrypt_file, private_tempdir, require_encrypted
 
     bundle = shown(cluster, cluster.secrets_file)
     require_encrypted(cluster.secrets_file, bundle)
     with private_tempdir() as work:
         plain = decrypt_file(cluster.secrets_file, shown=bundle)
-        secrets_path = write_private(work / "secrets.yaml", plain)
+        secrets_path = write_private_temp(work / "secrets.yaml", plain)
         talosctl.gen_config(
             cluster.name, cluster.endpoint, secrets=secrets_path, output_dir=work / "base",
             talos_version=cluster.talos_version_of(node),

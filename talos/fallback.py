@@ -118,12 +118,12 @@ def merge_with_talosctl(
     Everything goes through ``work`` (a private folder: the base holds the cluster's
     secrets); files are 0600.
     """
-    from talos.sops import write_private
+    from talos.files import write_private_temp
 
     folder = work / "talosctl-merge"
     folder.mkdir(mode=0o700, exist_ok=True)
-    base_file = write_private(folder / f"{name}.base.yaml", base.encode("utf-8"))
-    derived_file = write_private(
+    base_file = write_private_temp(folder / f"{name}.base.yaml", base.encode("utf-8"))
+    derived_file = write_private_temp(
         folder / f"{name}.derived.yaml",
         yaml.safe_dump_all(list(derived), sort_keys=False).encode("utf-8"),
     )

@@ -4,7 +4,6 @@
                                     write every file of ``files`` into ``folder``
     recover(folder)     -> str|None finish or undo what a killed run left; what was done
     check_targets(folder, names, shown)   OutputError unless each is a regular file or absent
-    private_folder(folder, shown)         create ``folder`` 0700, or tighten it to 0700
 
 How, so that an interruption at any moment leaves either the complete old set or the
 complete new set (and never a temp file after the next start):
@@ -37,31 +36,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from talos.errors import OutputError
+from talos.files import write_new_private
 
 STAGING = ".staging-"
 COMMIT = ".commit-"
 # Temp files of the per-file scheme this replaced (`.<name>.<random>.tmp`).
 _OLD_TEMP = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
-
-
-def private_folder(folder: Path, shown: str) -> None:
-    """Create ``folder`` (0700), or make an existing one 0700: it holds keys."""
-    try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = folder.stat()
-        if not stat.S_ISDIR(info.st_mode):
-            raise NotADirectoryError(20, "Not a directory", str(folder))
-        if stat.S_IMODE(info.st_mode) & 0o077:
-            if info.st_uid != os.getuid():
-                raise OutputError(
-                    f"{shown}/ is readable by others (mode {stat.S_IMODE(info.st_mode):o}) "
-                    "and not yours to tighten: make it 0700 (chmod 700) or remove it"
-                )
-            os.chmod(folder, 0o700)
-    except OSError as exc:
-        raise OutputError(
-            f"cannot create {shown}/: {exc.strerror or exc}; nothing was written"
-        ) from exc
 
 
 def check_targets(folder: Path, names: list[str], shown: str) -> None:
@@ -145,9 +125,7 @@ def replace_all(
 
 
 def _write_new(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+    write_new_private(path, data)
 
 
 def _finish(folder: Path, commit: Path, order: list[str]) -> None:

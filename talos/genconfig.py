@@ -480,13 +480,14 @@ def _build(
     tell: Progress,
 ) -> dict[Path, bytes]:
     """Every file to write, generated and merged in a private temporary directory."""
+    from talos.files import write_private_temp
     from talos.merge import parse_config
     from talos.schematic import node_installer_image
-    from talos.sops import decrypt_file, private_tempdir, write_private
+    from talos.sops import decrypt_file, private_tempdir
 
     staged: dict[Path, bytes] = {}
     with private_tempdir() as work:
-        secrets = write_private(
+        secrets = write_private_temp(
             work / "secrets.yaml",
             decrypt_file(cluster.secrets_file, shown=shown(cluster, cluster.secrets_file)),
         )
@@ -569,11 +570,11 @@ def _validate_all(
 ) -> None:
     """``talosctl validate`` on every config at once; the first failure, in node order,
     is raised. Each file is named after its node, so talosctl's complaint names it."""
-    from talos.sops import write_private
+    from talos.files import write_private_temp
 
     folder = work / "check"
     folder.mkdir(mode=0o700)
-    paths = {node: write_private(folder / f"{node.name}.yaml", text.encode("utf-8"))
+    paths = {node: write_private_temp(folder / f"{node.name}.yaml", text.encode("utf-8"))
              for node, text in texts.items()}
     with ThreadPoolExecutor(max_workers=min(VALIDATE_WORKERS, len(paths) or 1)) as pool:
         futures = {node: pool.submit(talosctl.validate, path, mode=VALIDATE_MODE)
@@ -587,7 +588,8 @@ def commit(cluster: Cluster, staged: Mapping[Path, bytes],
            switched: Callable[[], None] | None = None) -> None:
     """Write every staged file, or none (see :mod:`talos.fileset`); the state file, which
     vouches for the others, goes into place last."""
-    from talos.fileset import private_folder, replace_all
+    from talos.files import private_folder
+    from talos.fileset import replace_all
 
     output = cluster.output_dir
     where = shown(cluster, output)

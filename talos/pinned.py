@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from talos.apply import ApplyStep
+from talos.files import write_new_private
 
 
 @contextmanager
@@ -30,9 +31,7 @@ def pinned_configs(steps: Sequence[ApplyStep]) -> Iterator[list[ApplyStep]]:
         for step in steps:
             data = step.config.read_bytes()
             copy = Path(folder) / f"{step.name}.yaml"
-            fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+            write_new_private(copy, data)
             pinned.append(replace(step, file=copy,
                                   sha256=hashlib.sha256(data).hexdigest()))
         yield pinned

@@ -328,6 +328,7 @@ def create_bundle(
     and stops before generating anything. Returns the file.
     """
     from talos.age import recipient_problem
+    from talos.files import stage_file
     from talos.sops import (
         CONFIG_FILE,
         age_identity,
@@ -336,7 +337,6 @@ def create_bundle(
         find_config,
         private_tempdir,
         recipients_of,
-        stage_file,
     )
 
     target = cluster.secrets_file

@@ -12,8 +12,8 @@ SIGHUP and SIGQUIT; a later run removes what a killed one (SIGKILL) left.
     encrypt(plaintext_file, target, recipients=(), root=...) -> bytes   sops's output
     private_tempdir()                            context manager: a 0700 directory
     remove_stale_private_dirs()      -> [Path]   leftovers of killed runs, removed
-    write_private(path, data)                    a new 0600 file
-    write_atomic(path, data)                     temp file in the same folder + os.replace
+
+Writing those files: :mod:`talos.files` (``write_private_temp``, ``write_atomic``).
 
 Errors: :class:`~talos.errors.ToolMissingError` when ``sops`` is not on PATH,
 :class:`~talos.errors.SecretsError` with sops's reason, shortened, when it fails.
@@ -133,56 +133,6 @@ _CORRUPT_MARKERS = (
     "MAC mismatch", "message authentication failed", "parsing time", "metadata not found",
     "Error unmarshalling", "invalid armor", "failed to read header", "Error walking tree",
 )
-
-
-def write_private(path: Path, data: bytes) -> Path:
-    """Create ``path`` with mode 0600 and write ``data``; refuses an existing file.
-
-    Meant for files in a :func:`private_tempdir`: a failure (disk full) is an
-    :class:`OutputError` that says which folder to free or move.
-    """
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-    except FileExistsError:
-        raise
-    except OSError as exc:
-        raise OutputError(
-            f"cannot write {path.name} in {path.parent.parent}: {exc.strerror or exc}; "
-            "free some space there or point TMPDIR at another folder"
-        ) from exc
-    return path
-
-
-def write_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
-    """Replace ``path`` with ``data`` atomically (temp file in the same folder, os.replace).
-
-    Readers see the old file or the new one, never a part; the mode is set before the
-    content is written, so the data is never readable by others.
-    """
-    temp = stage_file(path, data, mode=mode)
-    try:
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-
-
-def stage_file(path: Path, data: bytes, *, mode: int = 0o600) -> Path:
-    """Write ``data`` to a new temp file next to ``path``; the caller renames or removes it."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    temp = Path(name)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return temp
 
 
 #: The prefix of private folders; the process ID follows, so that leftovers of a run

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from talos import fileset
+from talos import files, fileset
 from talos.errors import OutputError
 
 
@@ -44,10 +44,10 @@ def test_a_loose_output_folder_is_tightened_to_0700(tmp_path: Path) -> None:
     folder = tmp_path / "clusterconfig"
     folder.mkdir(mode=0o755)
     folder.chmod(0o755)
-    fileset.private_folder(folder, "clusterconfig")
+    files.private_folder(folder, "clusterconfig")
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     fresh = tmp_path / "new"
-    fileset.private_folder(fresh, "new")
+    files.private_folder(fresh, "new")
     assert stat.S_IMODE(fresh.stat().st_mode) == 0o700
 
 

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from talos.errors import OutputError
-from talos.tasks.patch import write_private
+from talos.tasks.patch import write_output
 
 
 def test_output_replaces_a_regular_file_0600(tmp_path: Path) -> None:
     target = tmp_path / "out.yaml"
     target.write_text("old")
     target.chmod(0o644)
-    write_private(target, "new\n")
+    write_output(target, "new\n")
     assert target.read_text() == "new\n"
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["out.yaml"]
@@ -33,7 +33,7 @@ def test_output_that_is_a_device_fifo_or_folder_is_refused_and_left_alone(
         os.mkfifo(target) if kind == "fifo" else target.mkdir()
     before = target.lstat()
     with pytest.raises(OutputError, match="not a regular file"):
-        write_private(target, "secret config\n")
+        write_output(target, "secret config\n")
     after = target.lstat()
     assert (stat.S_IFMT(after.st_mode), after.st_ino) == (stat.S_IFMT(before.st_mode),
                                                           before.st_ino)

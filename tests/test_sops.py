@@ -17,7 +17,7 @@ import pytest
 import yaml
 from sopskit import age_identity, encrypted_secrets, secrets_bundle, sops_path
 
-from talos import sops
+from talos import files, sops
 from talos.command import Result, Runner
 from talos.errors import CommandTimeout, OutputError, SecretsError, ToolMissingError
 
@@ -251,7 +251,7 @@ def test_encrypt_with_a_rule_that_does_not_match_names_the_file(
 def test_private_tempdir_is_0700_and_removed_after_success_and_error() -> None:
     with sops.private_tempdir() as first:
         assert stat.S_IMODE(first.stat().st_mode) == 0o700
-        secret = sops.write_private(first / "secrets.yaml", b"plaintext")
+        secret = files.write_private_temp(first / "secrets.yaml", b"plaintext")
         assert stat.S_IMODE(secret.stat().st_mode) == 0o600
     assert not first.exists()
     with pytest.raises(RuntimeError), sops.private_tempdir() as second:
@@ -306,9 +306,10 @@ def test_private_tempdir_is_removed_when_the_process_is_interrupted(
 ) -> None:
     script = textwrap.dedent("""\
         import sys, time
-        from talos.sops import private_tempdir, write_private
+        from talos.files import write_private_temp
+        from talos.sops import private_tempdir
         with private_tempdir() as d:
-            write_private(d / "secrets.yaml", b"plaintext")
+            write_private_temp(d / "secrets.yaml", b"plaintext")
             print(d, flush=True)
             time.sleep(30)
         """)
@@ -336,7 +337,7 @@ def test_write_atomic_replaces_the_file_with_mode_0600(tmp_path: Path) -> None:
     target = tmp_path / "worker-01.yaml"
     target.write_text("old")
     target.chmod(0o644)
-    sops.write_atomic(target, b"new")
+    files.write_atomic(target, b"new")
     assert target.read_text() == "new"
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["worker-01.yaml"]
@@ -353,7 +354,7 @@ def test_a_write_that_fails_leaves_no_temp_file_and_the_old_file_as_it_was(
 
     monkeypatch.setattr(os, "fsync", full)
     with pytest.raises(OSError, match="No space left on device"):
-        sops.write_atomic(target, b"new")
+        files.write_atomic(target, b"new")
     assert [p.name for p in tmp_path.iterdir()] == ["worker-01.yaml"]
     assert target.read_text() == "old"
 
@@ -377,7 +378,7 @@ def test_a_full_temp_folder_is_one_line(tmp_path: Path, monkeypatch: pytest.Monk
     with sops.private_tempdir() as folder:
         monkeypatch.setattr(os, "open", full)
         with pytest.raises(OutputError, match="No space left on device"):
-            sops.write_private(folder / "secrets.yaml", b"plaintext")
+            files.write_private_temp(folder / "secrets.yaml", b"plaintext")
         monkeypatch.undo()
     assert not folder.exists()
 

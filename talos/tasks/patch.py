@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from invoke.collection import Collection
 from invoke.context import Context
 
-from talos.errors import OutputError, PatchError, UnknownToRules
+from talos.errors import PatchError, UnknownToRules
 from talos.tasks.runtime import task
 
 
@@ -27,7 +25,7 @@ def patch(c: Context, base: str, patch: list[str] | None = None, output: str = "
     """Apply patches to a machine config (strategic or JSON 6902), like talosctl."""
     text = patch_file(Path(base), patch or [], base_dir=Path.cwd())
     if output:
-        write_private(Path(output), text)
+        write_output(Path(output), text)
     else:
         sys.stdout.write(text)
 
@@ -51,30 +49,17 @@ def patch_file(base: Path, specs: list[str], *, base_dir: Path) -> str:
         return patch_file_by_talosctl(base, specs, base_dir=base_dir, error=exc)
 
 
-def write_private(path: Path, text: str) -> None:
+def write_output(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` atomically, readable by the owner only (it holds keys).
 
     ``path`` must be a regular file or absent: a device, FIFO, folder or symlink is
     refused (replacing ``/dev/full`` with a file is not what anyone asked for).
     """
+    from talos.files import replace_private
     from talos.fileset import check_targets
 
     check_targets(path.parent, [path.name], str(path.parent))
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(temp, 0o600)
-            os.replace(temp, path)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    replace_private(path, text.encode("utf-8"))
 
 
 def register(ns: Collection) -> None:
