@@ -32,7 +32,6 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -40,6 +39,7 @@ import yaml
 
 from talos.errors import CommandError, Interrupted, TalosError
 from talos.goyaml.reader import safe_load, safe_load_all
+from talos.wording import shown_path
 
 if TYPE_CHECKING:
     from talos.cluster import Cluster, Node
@@ -129,17 +129,7 @@ def talosconfig_path(cluster: Cluster) -> Path:
 
 def shown(cluster: Cluster, path: Path) -> str:
     """``path`` as the user knows it: relative to the cluster file's folder when inside."""
-    return _relative(cluster.root, path)
-
-
-@lru_cache(maxsize=4096)
-def _relative(root: Path, path: Path) -> str:
-    # Every node names the same few files (secrets, schematics, shared patches): pathlib's
-    # relative_to costs more than the rest of a node's no-change check, so once per path.
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
+    return shown_path(path, cluster.root)
 
 
 # -- inputs and state --------------------------------------------------------------------

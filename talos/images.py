@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from talos.errors import CommandError, ToolMissingError
-from talos.status import MAX_WORKERS, count, first_line, locate, require_talosconfig
+from talos.status import MAX_WORKERS, first_line, locate, require_talosconfig
+from talos.wording import count
 
 if TYPE_CHECKING:
     from talos.cluster import Cluster, Node

@@ -92,7 +92,8 @@ def boot_media(
 
     ``factory_url`` replaces the cluster file's factory (``TALOS_FACTORY_URL``).
     """
-    from talos.schematic import installer_image, load_schematic, schematic_id, shown_path
+    from talos.schematic import installer_image, load_schematic, schematic_id
+    from talos.wording import shown_path
 
     chosen = list(cluster.nodes if nodes is None else nodes)
     factory = (factory_url or cluster.installer.factory_url).rstrip("/")

@@ -36,6 +36,7 @@ from talos import goyaml
 from talos.errors import SchematicError
 from talos.goyaml import GoMap, GoStruct, GoYAMLError, Node
 from talos.goyaml.reader import YAMLInputError, read_text
+from talos.wording import shown_path
 
 if TYPE_CHECKING:
     from talos.cluster import Cluster
@@ -446,14 +447,6 @@ class SchematicUse:
     talos_version: str
     image: str
     nodes: tuple[str, ...]
-
-
-def shown_path(path: Path, root: Path) -> str:
-    """``path`` relative to ``root`` when it lies inside it, else as given."""
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
 
 
 def schematic_usage(cluster: Cluster) -> list[SchematicUse]:

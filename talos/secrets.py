@@ -35,6 +35,7 @@ import yaml
 
 from talos.errors import SecretsError, TalosError
 from talos.goyaml.reader import safe_load
+from talos.wording import shown_path
 
 if TYPE_CHECKING:
     from talos.cluster import Cluster
@@ -301,10 +302,7 @@ class Redactor:
 
 
 def _shown(cluster: Cluster) -> str:
-    try:
-        return str(cluster.secrets_file.relative_to(cluster.root))
-    except ValueError:
-        return str(cluster.secrets_file)
+    return shown_path(cluster.secrets_file, cluster.root)
 
 
 class SecretsTool(Protocol):

@@ -23,14 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from talos.errors import CommandError, SelectionError, TalosError, ToolMissingError
 from talos.table import colour, render_table
+from talos.wording import count, short_id_plain
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from talos.cluster import Cluster, Node
     from talos.talosctl import Talosctl
-
-SHORT_ID = 12
 
 # Nodes asked at once where a question must go to each node alone (images, usage).
 MAX_WORKERS = 16
@@ -283,10 +282,6 @@ _STATE_COLOURS = {"ok": "green", "outdated": "yellow", NOT_READY: "yellow", "unr
                   NOT_FOUND: "red"}
 
 
-def short(schematic: str | None) -> str:
-    return "-" if not schematic else schematic[:SHORT_ID]
-
-
 def running_vs_desired(running: str | None, desired: str, shown: Callable[[str], str]) -> str:
     """``desired`` when it runs; ``running -> desired`` when not; ``? -> desired`` unknown."""
     if running == desired:
@@ -304,7 +299,7 @@ def status_cells(row: NodeStatus) -> list[str]:
         reachable,
         ready,
         running_vs_desired(row.talos_running, row.talos_desired, str),
-        running_vs_desired(row.schematic_running, row.schematic_desired, short),
+        running_vs_desired(row.schematic_running, row.schematic_desired, short_id_plain),
         row.config,
     ]
 
@@ -500,10 +495,6 @@ def require_talosconfig(talosctl: Talosctl) -> None:
 
 
 # -- words ------------------------------------------------------------------------------
-
-
-def count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def first_line(exc: BaseException) -> str:

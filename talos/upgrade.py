@@ -41,6 +41,7 @@ from talos import readiness
 from talos.errors import NotReady, TalosError, UsageError
 from talos.readiness import MachineStatusLike, Polling
 from talos.schematic import VANILLA_ID
+from talos.wording import short_id
 
 if TYPE_CHECKING:
     from talos.cluster import Cluster, Node
@@ -236,12 +237,6 @@ def health_expectations(
         and (seen := observed.get(w.name)) is not None and seen.reachable
     ]
     return control_planes, workers
-
-
-def short_id(schematic_id: str | None, length: int = 12) -> str:
-    if not schematic_id:
-        return "-"
-    return schematic_id[:length] + ("…" if len(schematic_id) > length else "")
 
 
 # ---------------------------------------------------------------------------------------

@@ -66,12 +66,9 @@ def progress_line(name: str, what: str) -> None:
         say(f"  {name:<14} {what}")
 
 
-def count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
 def summary(report: GenerationReport, *, shown_dir: str) -> str:
     """One line: what was written (or would be), what was left alone."""
+    from talos.wording import count
     unchanged = (f"; {count(len(report.unchanged), 'config')} unchanged"
                  if report.unchanged else "")
     if report.nothing_to_do:

@@ -38,7 +38,8 @@ def media(
     nodes = cluster.select(node) if node else None
     entries = boot_media(cluster, nodes, factory_url=os.environ.get(FACTORY_URL_VARIABLE))
     if submit:
-        from talos.schematic import load_schematic, shown_path
+        from talos.schematic import load_schematic
+        from talos.wording import shown_path
 
         named = []
         for name in dict.fromkeys(entry.schematic for entry in entries):

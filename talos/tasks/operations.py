@@ -38,8 +38,8 @@ def addons(c: Context, dry: bool = False) -> None:
     """Install or update the addons (Cilium, kubelet-csr-approver): kustomize | kubectl apply."""
     from talos.addons import apply_addons
     from talos.command import Runner
-    from talos.status import count
     from talos.tools import pinned_kubectl
+    from talos.wording import count
 
     cluster = load_cluster(c)
     runner = Runner(dry=is_dry(c))

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from talos.schematic import Schematic, SchematicUse
 
 FACTORY_URL_VARIABLE = "TALOS_FACTORY_URL"
-SHORT_ID = 12
 
 
 @task(
@@ -40,6 +39,7 @@ def schematics(
     json: bool = False,
 ) -> None:
     """Show each schematic's ID, installer image and nodes, and drift in pinned images."""
+    from talos.wording import count
     out = sys.stderr if json else sys.stdout
     if file:
         with contextlib.redirect_stdout(out):
@@ -75,7 +75,7 @@ def schematics_document(
     cluster: Cluster, uses: Sequence[SchematicUse], drifts: Sequence[Drift]
 ) -> dict[str, object]:
     """``inv schematics --json``: each schematic per Talos version in use, and the drift."""
-    from talos.schematic import shown_path
+    from talos.wording import shown_path
 
     return {
         "cluster": cluster.name,
@@ -113,16 +113,6 @@ def file_ids(paths: Iterable[str]) -> list[tuple[str, str, Schematic]]:
 # -- reports -----------------------------------------------------------------------------
 
 
-def short(schematic_id: str | None) -> str:
-    if not schematic_id:
-        return "-"
-    return schematic_id[:SHORT_ID] + "…"
-
-
-def count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
 def compact_names(names: Sequence[str]) -> str:
     """``worker-01, worker-02, worker-03`` as ``worker-01..03``; other names listed."""
     parts: list[str] = []
@@ -155,12 +145,13 @@ def compact_names(names: Sequence[str]) -> str:
 
 def usage_report(cluster: Cluster, uses: Sequence[SchematicUse]) -> str:
     from talos.table import render_table
+    from talos.wording import count, short_id_marked
 
     registry = cluster.installer.registry
     rows = []
     for use in uses:
-        image = use.image.removeprefix(f"{registry}/").replace(use.id, short(use.id))
-        rows.append([use.name, use.shown, short(use.id), image, compact_names(use.nodes)])
+        image = use.image.removeprefix(f"{registry}/").replace(use.id, short_id_marked(use.id))
+        rows.append([use.name, use.shown, short_id_marked(use.id), image, compact_names(use.nodes)])
     title = (f"{cluster.name}: {count(len(cluster.schematics), 'schematic')}; installer "
              f"images from {registry}")
     table = render_table(["NAME", "FILE", "ID", "INSTALLER IMAGE", "NODES"], rows)
@@ -168,15 +159,15 @@ def usage_report(cluster: Cluster, uses: Sequence[SchematicUse]) -> str:
 
 
 def drift_report(cluster: Cluster, drifts: Sequence[Drift]) -> str:
-    from talos.schematic import shown_path
     from talos.table import colour, render_table
+    from talos.wording import count, short_id_marked, shown_path
 
     if not drifts:
         return colour("No drift: no patch pins an installer image other than the derived one.",
                       "green", sys.stdout)
     rows = [
-        [d.node, shown_path(d.patch, cluster.root), short(d.pinned_id), short(d.expected_id),
-         shown_path(d.schematic_file, cluster.root)]
+        [d.node, shown_path(d.patch, cluster.root), short_id_marked(d.pinned_id),
+         short_id_marked(d.expected_id), shown_path(d.schematic_file, cluster.root)]
         for d in drifts
     ]
     lines = [
@@ -190,7 +181,7 @@ def drift_report(cluster: Cluster, drifts: Sequence[Drift]) -> str:
             lines.append(f"{d.node}: the pin is not a Talos installer image: {d.pinned}")
         elif other:
             also = " also" if "schematic" in d.differences else ""
-            pinned = d.pinned.replace(d.pinned_id or "-", short(d.pinned_id))
+            pinned = d.pinned.replace(d.pinned_id or "-", short_id_marked(d.pinned_id))
             lines.append(f"{d.node}: the pin{also} differs in {' and '.join(other)}: {pinned}")
     lines.append(
         "A pin overrides the derived image: remove machine.install.image from those patches,\n"
@@ -219,6 +210,7 @@ def submit_schematics(
     """Check extension names, then register each schematic and confirm the factory's ID."""
     from talos.errors import ClusterFileError
     from talos.schematic import schematic_id
+    from talos.wording import count
 
     if cluster is None:
         try:

@@ -71,6 +71,7 @@ def upgrade(
         plan_upgrade,
         wanted_state,
     )
+    from talos.wording import count
 
     if not str(parallel).strip().isdigit():
         raise UsageError(f"--parallel {parallel!r}: give a number of workers, like 2")
@@ -156,10 +157,6 @@ def register(ns: Collection) -> None:
     ns.add_task(upgrade_k8s)
 
 
-def count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
 def check_versions(cluster: Cluster, plan: Plan, talosctl: Talosctl) -> None:
     """The version pre-flight: refuse jumps Talos does not allow, a Kubernetes version the
     target does not run, a talosctl of another minor."""
@@ -226,7 +223,8 @@ def locate(
 
 def plan_report(cluster: Cluster, plan: Plan) -> str:
     from talos.table import render_table
-    from talos.upgrade import UPGRADE, short_id
+    from talos.upgrade import UPGRADE
+    from talos.wording import short_id
 
     def running(step_observed: Observed) -> str:
         if not step_observed.reachable:
