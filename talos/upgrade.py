@@ -30,7 +30,6 @@ rollout again after a failure resumes where it stopped.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -39,6 +38,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from talos import readiness
 from talos.errors import NotReady, TalosError, UsageError
+from talos.merge.durations import parse_duration as go_duration
 from talos.readiness import MachineStatusLike, Polling
 from talos.schematic import VANILLA_ID
 from talos.wording import short_id
@@ -599,17 +599,16 @@ def failure_message(exc: TalosError) -> str:
     return " ".join(str(exc).split())
 
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
-_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-
-
 def parse_duration(text: str) -> float:
-    """Seconds in a Go duration such as ``30m``, ``1h30m`` or ``90s``."""
-    stripped = text.strip()
-    parts = _DURATION_PART.findall(stripped)
-    if not stripped or "".join(n + u for n, u in parts) != stripped:
+    """Seconds in a positive Go duration such as ``30m``, ``1h30m`` or ``90s``: the text
+    goes to talosctl's ``--timeout`` as given, so Go's rules decide what it is."""
+    try:
+        nanoseconds = go_duration(text)
+    except ValueError:
+        nanoseconds = 0
+    if nanoseconds <= 0:
         raise UsageError(f"{text!r} is not a duration like 30m, 1h30m or 90s")
-    return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
+    return nanoseconds / 1e9
 
 
 def format_seconds(seconds: float) -> str:

@@ -473,6 +473,21 @@ def test_other_durations_are_refused(text: str) -> None:
         parse_duration(text)
 
 
+@pytest.mark.parametrize(("text", "seconds"), [
+    ("1500us", 0.0015), ("+5m", 300), (".5s", 0.5), ("1m30.5s", 90.5),
+])
+def test_the_timeout_follows_gos_duration_rules_as_talosctl_does(
+    text: str, seconds: float
+) -> None:
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["0", "0s", "-5m", " 5m", "5m "])
+def test_a_timeout_that_go_refuses_or_that_is_not_positive_is_refused(text: str) -> None:
+    with pytest.raises(UsageError, match="not a duration"):
+        parse_duration(text)
+
+
 def test_elapsed_time_reads_naturally() -> None:
     assert [format_seconds(s) for s in (3.21, 42, 185, 3725)] == ["3.2s", "42s", "3m05s", "1h02m"]
 
