@@ -5,7 +5,6 @@ in a private temporary directory (mode 0700, files 0600, on a tmpfs when there i
 that is removed however the block ends: normally, on an error, on SIGINT, SIGTERM,
 SIGHUP and SIGQUIT; a later run removes what a killed one (SIGKILL) left.
 
-    is_encrypted(path)               -> bool     a sops file (has sops metadata and a MAC)
     require_encrypted(path, shown)               SecretsError when it holds plaintext
     decrypt_file(path)               -> bytes    the plaintext, from the real ``sops``
     decrypt_text(path)               -> str
@@ -42,7 +41,7 @@ from talos.errors import (
     TalosError,
     ToolMissingError,
 )
-from talos.goyaml.reader import MAX_BYTES, read_text, safe_load
+from talos.goyaml.reader import MAX_BYTES, safe_load
 
 SOPS = "sops"
 CONFIG_FILE = ".sops.yaml"
@@ -52,18 +51,6 @@ KEY_HINT = "set SOPS_AGE_KEY_FILE to the age key the file is encrypted for (see 
 
 
 # -- files -------------------------------------------------------------------------------
-
-
-def is_encrypted(path: Path) -> bool:
-    """True when ``path`` is a sops-encrypted YAML/JSON file (sops metadata with a MAC)."""
-    try:
-        data = safe_load(read_text(path))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return False
-    if not isinstance(data, dict):
-        return False
-    meta = data.get("sops")
-    return isinstance(meta, dict) and isinstance(meta.get("mac"), str) and bool(meta["mac"])
 
 
 def require_encrypted(path: Path, shown: str | None = None) -> None:

@@ -151,6 +151,18 @@ def encrypted_secrets(
     return target
 
 
+def is_encrypted(path: Path) -> bool:
+    """True when ``path`` is a sops-encrypted YAML/JSON file (sops metadata with a MAC)."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    if not isinstance(data, dict):
+        return False
+    meta = data.get("sops")
+    return isinstance(meta, dict) and isinstance(meta.get("mac"), str) and bool(meta["mac"])
+
+
 def decrypt(path: Path, key_file: Path) -> str:
     """The plaintext of a sops file, for assertions."""
     return subprocess.run(

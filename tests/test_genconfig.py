@@ -28,6 +28,7 @@ from sopskit import (
     age_identity,
     decrypt,
     encrypted_secrets,
+    is_encrypted,
     pitower_project,
     project_env,
     secrets_bundle,
@@ -653,7 +654,7 @@ def test_inv_secrets_init_creates_a_bundle_genconfig_can_use(project: Project) -
     (project.root / "secrets.sops.yaml").unlink()
     result = inv(project, "secrets.init", "--recipient", key_recipient(project))
     assert result.returncode == 0, result.stderr
-    assert sops.is_encrypted(project.root / "secrets.sops.yaml")
+    assert is_encrypted(project.root / "secrets.sops.yaml")
     assert list(project.temp.iterdir()) == []
     generated = inv(project, "genconfig")
     assert generated.returncode == 0, generated.stderr

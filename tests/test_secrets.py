@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sopskit import age_identity, decrypt, pitower_project, project_env, secrets_bundle
+from sopskit import (
+    age_identity,
+    decrypt,
+    is_encrypted,
+    pitower_project,
+    project_env,
+    secrets_bundle,
+)
 
 from talos.cluster import load_cluster_file
 from talos.errors import SecretsError
@@ -26,7 +33,6 @@ from talos.secrets import (
     redact_by_meaning,
     secret_values,
 )
-from talos.sops import is_encrypted
 
 REPO = Path(__file__).resolve().parents[1]
 

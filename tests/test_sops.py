@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sopskit import age_identity, encrypted_secrets, secrets_bundle, sops_path
+from sopskit import age_identity, encrypted_secrets, is_encrypted, secrets_bundle, sops_path
 
 from talos import files, sops
 from talos.command import Result, Runner
@@ -52,12 +52,12 @@ def test_an_encrypted_file_is_recognised_and_plaintext_is_not(
     path = encrypted_secrets(tmp_path, keyed[1])
     plain = tmp_path / "plain.yaml"
     plain.write_text(secrets_bundle())
-    assert sops.is_encrypted(path)
-    assert not sops.is_encrypted(plain)
-    assert not sops.is_encrypted(tmp_path / "missing.yaml")
+    assert is_encrypted(path)
+    assert not is_encrypted(plain)
+    assert not is_encrypted(tmp_path / "missing.yaml")
     no_mac = tmp_path / "no-mac.yaml"
     no_mac.write_text("cluster: {id: x}\nsops: {age: [], mac: ''}\n")
-    assert not sops.is_encrypted(no_mac)
+    assert not is_encrypted(no_mac)
 
 
 def test_plaintext_secrets_are_refused_without_running_sops(
@@ -187,7 +187,7 @@ def test_encrypt_uses_the_creation_rules_of_sops_yaml(
     encrypted = sops.encrypt(plain, tmp_path / "secrets.sops.yaml", root=tmp_path)
     target = tmp_path / "secrets.sops.yaml"
     target.write_bytes(encrypted)
-    assert sops.is_encrypted(target)
+    assert is_encrypted(target)
     assert keyed[1] in target.read_text()
     assert yaml.safe_load(sops.decrypt_text(target)) == yaml.safe_load(plain.read_text())
 

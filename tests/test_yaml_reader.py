@@ -22,7 +22,7 @@ from talos.merge.loading import line_marks
 from talos.merge.yamlio import load_documents
 from talos.schematic import load_schematic, parse_schematic
 from talos.secrets import bundle_values
-from talos.sops import is_encrypted
+from talos.sops import require_encrypted
 
 REPO = Path(__file__).resolve().parents[1]
 BACKENDS = ["libyaml", "python"] if reader.LIBYAML else ["python"]
@@ -207,7 +207,8 @@ def test_an_oversized_patch_file_is_refused_unread(backend: str, tree: Path) -> 
 def test_an_oversized_encrypted_secrets_file_is_not_taken_for_sops(tmp_path: Path) -> None:
     path = tmp_path / "secrets.sops.yaml"
     path.write_text("sops: {mac: x}\n" + "#" * MAX_BYTES + "\n")
-    assert not is_encrypted(path)
+    with pytest.raises(SecretsError, match="over the 10 MiB limit"):
+        require_encrypted(path, "secrets.sops.yaml")
 
 
 @pytest.mark.parametrize("content", ["", "\n\n", "# nothing yet\n", "---\n# only a comment\n"])
@@ -250,7 +251,8 @@ def test_an_alias_bomb_in_the_encrypted_secrets_file_is_not_taken_for_sops(
 ) -> None:
     path = tmp_path / "secrets.sops.yaml"
     path.write_text("sops: {mac: x}\n" + laughs())
-    assert not is_encrypted(path)
+    with pytest.raises(SecretsError, match=r"^secrets\.sops\.yaml"):
+        require_encrypted(path, "secrets.sops.yaml")
 
 
 def test_an_alias_bomb_in_talosctl_output_is_one_line(backend: str) -> None:

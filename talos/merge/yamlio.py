@@ -360,12 +360,6 @@ def pyyaml_dump(documents: Iterable[Any]) -> str:
     return yaml.dump_all(list(documents), **_DUMP_OPTIONS)  # type: ignore[no-any-return]
 
 
-def iter_dump(documents: Iterable[Any]) -> Iterator[str]:
-    """Each document dumped on its own (no separators)."""
-    for document in documents:
-        yield dump_documents([document])
-
-
 # ---------------------------------------------------------------------------------------
 # The fast emitter: machine-config shapes written directly, as PyYAML's dumper writes them
 

@@ -143,11 +143,6 @@ def json_text(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
-def not_built(name: str) -> None:
-    """Say, truthfully, that a task exists in the namespace but does nothing yet."""
-    raise Exit(f"inv {name} is not built yet", code=1)
-
-
 def keep_setting(c: Context, keep: int | str | None) -> int:
     """``--keep``, else ``etcd.keep`` of the Invoke configuration (invoke.yaml), else 5."""
     from talos.etcd import DEFAULT_KEEP
