@@ -251,7 +251,7 @@ def test_an_alias_bomb_in_the_encrypted_secrets_file_is_not_taken_for_sops(
 ) -> None:
     path = tmp_path / "secrets.sops.yaml"
     path.write_text("sops: {mac: x}\n" + laughs())
-    with pytest.raises(SecretsError, match=r"^secrets\.sops\.yaml"):
+    with pytest.raises(SecretsError, match=r"^secrets\.sops\.yaml is corrupt"):
         require_encrypted(path, "secrets.sops.yaml")
 
 
