@@ -28,6 +28,14 @@ def selected(cluster: Cluster, node: list[str] | None, role: str | None) -> tupl
     return cluster.select(node or (), role)
 
 
+# The flags of a per-node table (Invoke copies the dict for each task).
+NODE_TABLE_HELP = {
+    "node": NODE_HELP,
+    "role": ROLE_HELP,
+    "json": "print JSON for scripts instead of the table",
+}
+
+
 @task(
     help={
         "dry": "send everything to the API server to validate, change nothing "
@@ -86,14 +94,7 @@ def images_list(
         raise CommandError("images not listed for " + "; ".join(failed))
 
 
-@task(
-    iterable=["node"],
-    help={
-        "node": NODE_HELP,
-        "role": ROLE_HELP,
-        "json": "print JSON for scripts instead of the table",
-    },
-)
+@task(iterable=["node"], help=NODE_TABLE_HELP)
 def usage(
     c: Context, node: list[str] | None = None, role: str | None = None, json: bool = False
 ) -> None:
@@ -106,14 +107,7 @@ def usage(
     print(usage_json(usages) if json else render_table(USAGE_HEADERS, usage_rows(usages)))
 
 
-@task(
-    iterable=["node"],
-    help={
-        "node": NODE_HELP,
-        "role": ROLE_HELP,
-        "json": "print JSON for scripts instead of the table",
-    },
-)
+@task(iterable=["node"], help=NODE_TABLE_HELP)
 def status(
     c: Context, node: list[str] | None = None, role: str | None = None, json: bool = False
 ) -> None:
