@@ -34,9 +34,9 @@ import yaml
 
 from talos.errors import ClusterFileError, SelectionError
 from talos.goyaml.reader import YAMLInputError, compose_all, one_line, read_text, safe_loader
+from talos.schematic import INSTALLER_FORMS
 
 ROLES = ("controlplane", "worker")
-INSTALLER_FORMS = ("installer", "metal-installer", "metal-installer-secureboot")
 ARCHES = ("amd64", "arm64")
 DEFAULT_REGISTRY = "factory.talos.dev"
 DEFAULT_FACTORY_URL = "https://factory.talos.dev"

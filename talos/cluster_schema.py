@@ -25,10 +25,10 @@ from talos.cluster import (
     ARCHES,
     DEFAULT_FACTORY_URL,
     DEFAULT_REGISTRY,
-    INSTALLER_FORMS,
     ROLES,
     _ClusterReader,
 )
+from talos.schematic import INSTALLER_FORMS
 
 SCHEMA_FILE = "cluster.schema.json"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
