@@ -89,6 +89,18 @@ def test_the_install_disk_of_worker_04_names_the_cluster_file_and_its_line(
     assert document["deleted"] == []
 
 
+def test_one_value_is_counted_in_the_singular_and_its_row_names_the_cluster_file(
+    project: Path,
+) -> None:
+    result = inv(project, "explain", "--node", "worker-04", "machine.install.disk")
+    assert result.returncode == 0, result.stderr
+    assert "worker-04 (worker): 1 value under machine.install.disk," in result.stderr
+    line = line_of(project / "cluster.yaml", "installDisk: /dev/mmcblk0")
+    assert [row.split() for row in result.stdout.splitlines()[1:]] == [
+        ["machine.install.disk", "/dev/mmcblk0", "cluster", f"cluster.yaml:{line}"],
+    ]
+
+
 def test_layers_are_told_apart_and_the_hostname_comes_from_the_node_entry(
     project: Path,
 ) -> None:

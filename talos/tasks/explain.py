@@ -48,9 +48,11 @@ def explain(
     if json:
         print_json(explanation_document(explanation, path or None))
         return
+    from talos.wording import count
+
     values, deleted = select(explanation, path or None)
     where = f" under {path}" if path else ""
-    print(f"{chosen.name} ({chosen.role}): {len(values)} values{where}, "
+    print(f"{chosen.name} ({chosen.role}): {count(len(values), 'value')}{where}, "
           "lowest layer first: base < cluster file < patches", file=sys.stderr)
     print(render_table(["PATH", "VALUE", "LAYER", "SET BY"],
                        explanation_rows(values, deleted)))
