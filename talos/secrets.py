@@ -102,7 +102,8 @@ SECRET_FIELDS = frozenset({
 SECRET_PATHS = frozenset({("cluster", "id")})
 _PATH_FIELDS = frozenset(path[-1] for path in SECRET_PATHS)
 
-# base64 of "-----BEGIN " and of the " PRIVATE KEY-----" that follows the key type.
+# base64 of a PEM block's opening dashes and "BEGIN": any PEM block, the private-key
+# ones among them told apart by decoding its header line (below).
 _PEM_BASE64 = re.compile(r"LS0tLS1CRUdJTi[A-Za-z0-9+/]{8,}={0,2}")
 _KEY_LINE = re.compile(
     r"""^(?P<lead>[ ]*(?:-[ ]+)*)(?P<key>"[^"]*"|'[^']*'|[^\s:#'"\[\]{},][^:#]*?)"""
@@ -257,7 +258,7 @@ def _mask_pem(body: str, mask: str) -> str:
 
     def one(found: re.Match[str]) -> str:
         blob = found.group(0)
-        head = blob.rstrip("=")[:64]  # the "-----BEGIN ... PRIVATE KEY-----" line
+        head = blob.rstrip("=")[:64]  # the PEM header line, which names the key type
         try:
             decoded = base64.b64decode(head[: len(head) - len(head) % 4])
         except ValueError:
