@@ -36,6 +36,7 @@ import tempfile
 from pathlib import Path
 
 import pyrage
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -202,6 +203,23 @@ def clean_environ(extra: dict[str, str] | None = None) -> dict[str, str]:
     }
     env.update(extra or {})
     return env
+
+
+def enter_project(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run the test's tasks inside ``root`` as a user would: its key, cluster file and sops
+    in the environment, ``root`` as the working folder, and every temporary and private
+    folder (``TMPDIR``, ``tempfile``, ``XDG_RUNTIME_DIR``) in a ``tmp`` folder beside it,
+    which the test can check is empty afterwards. Returns that folder."""
+    for key, value in project_env(root).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("SOPS_AGE_KEY", raising=False)
+    temp = root.parent / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(temp))  # private folders go there first
+    monkeypatch.chdir(root)
+    return temp
 
 
 def project_env(root: Path) -> dict[str, str]:

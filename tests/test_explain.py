@@ -10,12 +10,11 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sopskit import decrypt, pitower_project, project_env
+from sopskit import decrypt, enter_project, pitower_project
 
 from talos.cluster import load_cluster_file
 from talos.explain import explain_node, select
@@ -30,14 +29,7 @@ INV = [sys.executable, "-c", "from invoke.main import program; program.run()"]
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, standin: Any) -> Path:
     root = pitower_project(tmp_path)
-    for key, value in project_env(root).items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("SOPS_AGE_KEY", raising=False)
-    temp = tmp_path / "tmp"
-    temp.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(temp))
-    monkeypatch.setenv("TMPDIR", str(temp))
-    monkeypatch.chdir(root)
+    enter_project(root, monkeypatch)
     standin.pitower()
     return root
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 from conftest import Standin
-from sopskit import pitower_project, project_env
+from sopskit import enter_project, pitower_project
 
 from talos.cluster import load_cluster_file
 from talos.errors import UnknownToRules
@@ -96,14 +95,7 @@ def test_a_v1_12_standin_refuses_unknown_fields_a_newer_one_accepts_them(
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, standin: Standin
             ) -> Iterator[Path]:
     root = pitower_project(tmp_path)
-    for key, value in project_env(root).items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("SOPS_AGE_KEY", raising=False)
-    temp = tmp_path / "tmp"
-    temp.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(temp))
-    monkeypatch.setenv("TMPDIR", str(temp))
-    monkeypatch.chdir(root)
+    enter_project(root, monkeypatch)
     yield root
 
 

@@ -15,7 +15,6 @@ import signal
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,9 +27,9 @@ from sopskit import (
     age_identity,
     decrypt,
     encrypted_secrets,
+    enter_project,
     is_encrypted,
     pitower_project,
-    project_env,
     secrets_bundle,
 )
 
@@ -109,15 +108,7 @@ def project(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, standin: Any
 ) -> Iterator[Project]:
     root = pitower_project(tmp_path)
-    for key, value in project_env(root).items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("SOPS_AGE_KEY", raising=False)
-    temp = tmp_path / "tmp"
-    temp.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(temp))
-    monkeypatch.setenv("TMPDIR", str(temp))
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(temp))  # private folders go there first
-    monkeypatch.chdir(root)
+    temp = enter_project(root, monkeypatch)
     standin.set_state(standin.pitower())
     yield Project(root, temp, standin)
 
