@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,20 @@ def _not_controlplane(api: str) -> str:
     return f"rpc error: code = Unimplemented desc = {api} is only available on control plane nodes"
 
 
+def _ask_each(
+    session: Any, what: str, one: Callable[[str, dict[str, Any]], None],
+    *, answered: Callable[[], bool],
+) -> None:
+    """Ask every node; when some failed, fail as a whole only if none answered, else warn.
+    Talos: etcd.go:etcdStatusCmd, etcdMemberListCmd (cli.Warning when some nodes answered)"""
+    try:
+        per_node(session, what, one)
+    except CLIError as failure:
+        if not answered():
+            raise
+        err("WARNING: " + failure.message.removeprefix(f"{what}: ") + "\n")
+
+
 def status(p: Parsed, data: dict[str, Any], client_version: str) -> None:
     """One row per node that answered; the others are one warning (or the error when none
     answered). Talos: cmd/talosctl/cmd/talos/etcd.go:etcdStatusCmd"""
@@ -130,16 +145,7 @@ def status(p: Parsed, data: dict[str, Any], client_version: str) -> None:
             ", ".join(node.get("etcd_errors") or []),
         ])
 
-    failure: CLIError | None = None
-    try:
-        per_node(session, "error getting status", one)
-    except CLIError as exc:
-        failure = exc
-    if failure is not None and not rows:
-        raise failure
-    if failure is not None:
-        # Talos: etcd.go:etcdStatusCmd (cli.Warning when some nodes answered)
-        err("WARNING: " + failure.message.removeprefix("error getting status: ") + "\n")
+    _ask_each(session, "error getting status", one, answered=lambda: bool(rows))
     header = ["NODE", "MEMBER", "DB SIZE", "IN USE", "LEADER", "RAFT INDEX", "RAFT TERM",
               "RAFT APPLIED INDEX", "LEARNER", "PROTOCOL", "STORAGE", "ERRORS"]
     out(tabulate([header, *rows]))
@@ -168,15 +174,7 @@ def member_list(p: Parsed, data: dict[str, Any], client_version: str) -> None:
                          f"https://{member_ip}:2380", f"https://{member_ip}:2379",
                          "true" if view.get("etcd_learner") else "false"])
 
-    failure: CLIError | None = None
-    try:
-        per_node(session, "error getting members", one)
-    except CLIError as exc:
-        failure = exc
-    if failure is not None and not rows:
-        raise failure
-    if failure is not None:
-        err("WARNING: " + failure.message.removeprefix("error getting members: ") + "\n")
+    _ask_each(session, "error getting members", one, answered=lambda: bool(rows))
     if rows:  # the header comes with the first member
         out(tabulate([["NODE", "ID", "HOSTNAME", "PEER URLS", "CLIENT URLS", "LEARNER"],
                       *rows]))
