@@ -19,13 +19,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from talos.cluster import load_cluster_file  # noqa: E402
+from talos.core.cluster import load_cluster_file  # noqa: E402
+from talos.core.goyaml import reader  # noqa: E402
+from talos.core.merge import load_patch, parse_config  # noqa: E402
+from talos.core.schematic import load_schematic  # noqa: E402
 from talos.errors import TalosError  # noqa: E402
-from talos.genconfig import fill_talosconfig  # noqa: E402
-from talos.goyaml import reader  # noqa: E402
-from talos.merge import load_patch, parse_config  # noqa: E402
-from talos.schematic import load_schematic  # noqa: E402
-from talos.secrets import bundle_values  # noqa: E402
+from talos.ops.genconfig import fill_talosconfig  # noqa: E402
+from talos.ops.secrets import bundle_values  # noqa: E402
 
 CLUSTER = """\
 name: lab

@@ -28,7 +28,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from talos.merge import (  # noqa: E402
+from talos.core.merge import (  # noqa: E402
     Patch,
     apply_patches,
     dump_config,
@@ -36,7 +36,7 @@ from talos.merge import (  # noqa: E402
     parse_config,
     patch_from_documents,
 )
-from talos.merge.loading import _parse_config  # noqa: E402 - to measure uncached parses
+from talos.core.merge.loading import _parse_config  # noqa: E402 - to measure uncached parses
 
 DATA = ROOT / "tests" / "data" / "merge"
 Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -1,6 +1,6 @@
 """How long a rolling upgrade takes, against the ideal schedule and a sequential loop.
 
-Runs the real rollout (:func:`talos.upgrade.rollout` through the talosctl adapter) against
+Runs the real rollout (:func:`talos.ops.upgrade.rollout` through the talosctl adapter) against
 the stand-in ``tests/bin/talosctl``, where every node takes a fixed time T to upgrade, for
 a cluster of C control planes and W workers, at several worker parallelisms K:
 
@@ -37,9 +37,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from talos.cluster import Node  # noqa: E402
-from talos.talosctl import Answers, Talosctl  # noqa: E402
-from talos.upgrade import (  # noqa: E402
+from talos.adapters.talosctl import Answers, Talosctl  # noqa: E402
+from talos.core.cluster import Node  # noqa: E402
+from talos.ops.upgrade import (  # noqa: E402
     Client,
     RolloutOptions,
     Wanted,

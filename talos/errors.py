@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from talos.terminal import printable
+from talos.core.terminal import printable
 
 
 class TalosError(Exception):

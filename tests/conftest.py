@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 import pytest
 
 # Every config written during the tests (in process or through `inv`) is also dumped by
-# PyYAML's dumper and compared with the fast emitter's bytes (talos/merge/yamlio.py).
+# PyYAML's dumper and compared with the fast emitter's bytes (talos/core/merge/yamlio.py).
 os.environ.setdefault("TALOS_TASKS_YAML_CROSSCHECK", "1")
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,8 +73,8 @@ _NODE_FIELDS = frozenset({
 
 @functools.cache
 def _pitower_schematics() -> tuple[tuple[str, str], ...]:
-    from talos.cluster import load_cluster_file
-    from talos.schematic import node_schematic, schematic_id
+    from talos.core.cluster import load_cluster_file
+    from talos.core.schematic import node_schematic, schematic_id
 
     cluster = load_cluster_file(REPO / "cluster.yaml")
     return tuple((node.name, schematic_id(node_schematic(cluster, node)))

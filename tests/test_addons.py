@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 import yaml
 
-from talos.addons import apply_addons
-from talos.cluster import load_cluster_file
-from talos.command import Runner
+from talos.adapters.command import Runner
+from talos.core.cluster import load_cluster_file
 from talos.errors import ClusterFileError, CommandError, ToolMissingError
+from talos.ops.addons import apply_addons
 
 REPO = Path(__file__).resolve().parents[1]
 ADDONS = REPO / "addons"

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from talos.apply import (
+from talos.core.cluster import Cluster, Node, load_cluster_file
+from talos.core.readiness import Polling
+from talos.errors import CommandError, NotReady, TalosError, UsageError
+from talos.ops.apply import (
     ApplyStep,
     plan_apply,
     rollout_error,
@@ -17,10 +20,7 @@ from talos.apply import (
     run_in_turn,
     step_name,
 )
-from talos.cluster import Cluster, Node, load_cluster_file
-from talos.errors import CommandError, NotReady, TalosError, UsageError
-from talos.readiness import Polling
-from talos.targets import Target
+from talos.ops.targets import Target
 
 REPO = Path(__file__).resolve().parents[1]
 

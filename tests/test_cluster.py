@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from yamlbackends import yaml_backend  # noqa: F401  (runs the module with each parser)
 
-from talos.cluster import Cluster, load_cluster_file, parse_cluster
+from talos.core.cluster import Cluster, load_cluster_file, parse_cluster
 from talos.errors import ClusterFileError, SelectionError
 
 pytestmark = pytest.mark.usefixtures("yaml_backend")

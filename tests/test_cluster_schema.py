@@ -11,8 +11,8 @@ import jsonschema
 import pytest
 import yaml
 
-from talos.cluster import parse_cluster
-from talos.cluster_schema import REQUIRED, SCHEMA_FILE, build_schema, schema_text
+from talos.core.cluster import parse_cluster
+from talos.core.cluster_schema import REQUIRED, SCHEMA_FILE, build_schema, schema_text
 from talos.errors import ClusterFileError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,7 +44,7 @@ def corpus(folder: str) -> list[Path]:
 
 def test_the_shipped_schema_is_the_one_the_loader_model_generates() -> None:
     assert (REPO / SCHEMA_FILE).read_text() == schema_text(), (
-        "regenerate it: python -m talos.cluster_schema > cluster.schema.json")
+        "regenerate it: python -m talos.core.cluster_schema > cluster.schema.json")
     assert build_schema()["$schema"] == "https://json-schema.org/draft/2020-12/schema"
 
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from sopskit import clean_environ, pitower_project, project_env
 
-from talos.schematic import load_schematic, schematic_id
+from talos.core.schematic import load_schematic, schematic_id
 
 REPO = Path(__file__).resolve().parents[1]
 INV = [sys.executable, "-c", "from invoke.main import program; program.run()"]

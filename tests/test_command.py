@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from talos import command
-from talos.command import Result, Runner
+from talos.adapters import command
+from talos.adapters.command import Result, Runner
 from talos.errors import CommandError, CommandTimeout, ToolMissingError
 
 PY = sys.executable

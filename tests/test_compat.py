@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from talos.compat import (
+from talos.core.compat import (
     RULES,
     client_problem,
     kubernetes_problem,

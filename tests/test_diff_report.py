@@ -16,9 +16,9 @@ import yaml
 from conftest import Standin
 from sopskit import decrypt, pitower_project, project_env
 
-from talos.apply import DiffReport, NodeDiff
-from talos.diffreport import diff_document, render_markdown, write_report
 from talos.errors import UsageError
+from talos.ops.apply import DiffReport, NodeDiff
+from talos.ops.diffreport import diff_document, render_markdown, write_report
 
 REPO = Path(__file__).resolve().parents[1]
 INV = [sys.executable, "-c", "from invoke.main import program; program.run()"]

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from conftest import Standin
 
-from talos.discover import Disk, Link, discover, install_disk, network_link, suggest
-from talos.talosctl import Talosctl
+from talos.adapters.talosctl import Talosctl
+from talos.ops.discover import Disk, Link, discover, install_disk, network_link, suggest
 
 REPO = Path(__file__).resolve().parents[1]
 INV = [sys.executable, "-c", "from invoke.main import program; program.run()"]
@@ -78,7 +78,7 @@ def test_the_network_port_is_a_physical_link_that_is_up() -> None:
 
 
 def test_the_suggestion_pins_the_port_by_its_factory_mac() -> None:
-    from talos.discover import Discovery
+    from talos.ops.discover import Discovery
 
     found = Discovery(IP, (disk("nvme0n1", 512, "nvme"),),
                       (link("eth0", "02:00:00:00:00:09", permanent="aa:bb:cc:dd:ee:ff"),))

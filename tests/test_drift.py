@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from talos.cluster import Cluster, Node, SchematicRef
-from talos.drift import Pin, compare, effective_pin, find_drift, pinned_image
+from talos.core.cluster import Cluster, Node, SchematicRef
+from talos.core.drift import Pin, compare, effective_pin, find_drift, pinned_image
+from talos.core.schematic import VANILLA_ID, load_schematic, schematic_id
 from talos.errors import PatchError
-from talos.schematic import VANILLA_ID, load_schematic, schematic_id
 
 PITOWER = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "pitower"
 PINNED = {

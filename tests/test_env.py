@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from talos import env
+from talos.adapters import env
 from talos.errors import EnvFileError
 
 REPO = Path(__file__).resolve().parents[1]

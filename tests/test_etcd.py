@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from conftest import Standin, pitower_schematics
 
+from talos.adapters.talosctl import EtcdMember, EtcdMemberStatus, EtcdStatusReport
 from talos.errors import RolloutError
-from talos.etcd import ControlPlane, judge
-from talos.talosctl import EtcdMember, EtcdMemberStatus, EtcdStatusReport
+from talos.ops.etcd import ControlPlane, judge
 
 CPS = [ControlPlane("cp-1", "cp-1", "10.0.0.1"), ControlPlane("cp-2", "cp-2", "10.0.0.2"),
        ControlPlane("cp-3", "cp-3", "10.0.0.3")]
@@ -93,7 +93,7 @@ WARNING = ("WARNING: 2 errors occurred:\n\t* 10.0.0.3: rpc error: code = Unknown
 
 
 def test_etcd_status_rows_are_read_by_column_name() -> None:
-    from talos.talosctl import parse_etcd_status
+    from talos.adapters.talosctl import parse_etcd_status
 
     first, second = parse_etcd_status(STATUS_TEXT)
     assert (first.node, first.member_id, first.db_size, first.db_in_use) == (
@@ -103,7 +103,7 @@ def test_etcd_status_rows_are_read_by_column_name() -> None:
 
 
 def test_per_node_errors_are_read_from_the_warning() -> None:
-    from talos.talosctl import parse_node_errors
+    from talos.adapters.talosctl import parse_node_errors
 
     errors = parse_node_errors(WARNING)
     assert set(errors) == {"10.0.0.3", "10.0.0.4"}
@@ -114,7 +114,7 @@ def test_per_node_errors_are_read_from_the_warning() -> None:
 def test_a_question_to_many_nodes_splits_answers_from_per_node_failures(
     standin: Standin, tmp_path: Path
 ) -> None:
-    from talos.talosctl import Talosctl
+    from talos.adapters.talosctl import Talosctl
 
     talosconfig = tmp_path / "talosconfig"
     talosconfig.write_text("context: pitower\ncontexts:\n  pitower:\n    endpoints: []\n")
@@ -137,7 +137,7 @@ def test_a_question_to_many_nodes_splits_answers_from_per_node_failures(
 def test_waiting_for_etcd_asks_again_until_healthy_then_gives_up_naming_the_problem(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import talos.etcd as etcd
+    import talos.ops.etcd as etcd
 
     sick = judge(CPS, EtcdStatusReport(HEALTHY.statuses[:2], {"10.0.0.3": "no answer"}),
                  members=MEMBERS)

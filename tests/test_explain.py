@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from sopskit import decrypt, enter_project, pitower_project
 
-from talos.cluster import load_cluster_file
-from talos.explain import explain_node, select
-from talos.merge import dump_config
-from talos.secrets import bundle_values
-from talos.targets import talosctl_for
+from talos.core.cluster import load_cluster_file
+from talos.core.merge import dump_config
+from talos.ops.explain import explain_node, select
+from talos.ops.secrets import bundle_values
+from talos.ops.targets import talosctl_for
 
 REPO = Path(__file__).resolve().parents[1]
 INV = [sys.executable, "-c", "from invoke.main import program; program.run()"]
@@ -154,7 +154,7 @@ def test_a_path_that_names_nothing_is_a_usage_error(project: Path) -> None:
 
 
 def test_a_value_and_a_deletion_say_where_in_the_same_words() -> None:
-    from talos.explain import Deleted, Value, explanation_rows
+    from talos.ops.explain import Deleted, Value, explanation_rows
 
     value = Value("v1alpha1", "machine.install.disk", "/dev/sda", "cluster", "cluster.yaml", 12)
     base = Value("v1alpha1", "machine.type", "worker", "base", "talosctl gen config", None)

@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
+from talos.adapters.factory import FactoryClient
+from talos.core.schematic import canonical_yaml, parse_schematic, schematic_id
 from talos.errors import FactoryError
-from talos.factory import FactoryClient
-from talos.schematic import canonical_yaml, parse_schematic, schematic_id
 
 SCHEMATIC = parse_schematic(
     "customization: {systemExtensions: {officialExtensions: [siderolabs/amd-ucode]}}\n",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from talos import files, fileset
+from talos.adapters import files, fileset
 from talos.errors import OutputError
 
 

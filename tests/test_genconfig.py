@@ -33,8 +33,9 @@ from sopskit import (
     secrets_bundle,
 )
 
-from talos import fileset, sops
-from talos.cluster import Cluster, load_cluster_file
+from talos.adapters import fileset, sops
+from talos.core.cluster import Cluster, load_cluster_file
+from talos.core.schematic import node_installer_image
 from talos.errors import (
     ClusterFileError,
     CommandError,
@@ -44,15 +45,14 @@ from talos.errors import (
     TalosError,
     ToolMissingError,
 )
-from talos.genconfig import (
+from talos.ops.genconfig import (
     STATE_FILE,
     GenerationReport,
     config_is_current,
     generate,
 )
-from talos.schematic import node_installer_image
-from talos.secrets import bundle_values
-from talos.targets import talosctl_for
+from talos.ops.secrets import bundle_values
+from talos.ops.targets import talosctl_for
 
 REPO = Path(__file__).resolve().parents[1]
 INV = [sys.executable, "-c", "from invoke.main import program; program.run()"]
@@ -761,8 +761,8 @@ def test_inv_genconfig_warns_when_talosctl_is_of_another_minor_version(
 
 
 def test_a_talosctl_of_another_minor_version_than_the_cluster_is_warned_about() -> None:
-    from talos.cluster import load_cluster_file
-    from talos.genconfig import version_skew
+    from talos.core.cluster import load_cluster_file
+    from talos.ops.genconfig import version_skew
 
     cluster = load_cluster_file(Path(__file__).resolve().parents[1] / "cluster.yaml")
     assert cluster.talos_version == "v1.12.4"
@@ -778,8 +778,8 @@ def test_files_every_node_shares_are_read_once_for_all_nodes(
 ) -> None:
     from collections import Counter
 
-    from talos.cluster import load_cluster_file
-    from talos.genconfig import node_inputs
+    from talos.core.cluster import load_cluster_file
+    from talos.ops.genconfig import node_inputs
 
     cluster = load_cluster_file(Path(__file__).resolve().parents[1] / "cluster.yaml")
     reads: Counter[str] = Counter()
@@ -901,7 +901,7 @@ def sopskit_path() -> str:
 SWITCH_HOOK = """\
 import os, sys, time
 from pathlib import Path
-from talos import fileset
+from talos.adapters import fileset
 from invoke.main import program
 
 mark, phase, output = Path(sys.argv[1]), sys.argv[2], sys.argv[3]

@@ -9,7 +9,7 @@ import random
 import pytest
 from yamlbackends import yaml_backend  # noqa: F401  (runs the module with each parser)
 
-from talos.goyaml import (
+from talos.core.goyaml import (
     BOOL,
     FLOAT,
     INT,

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from talos.cluster import Cluster, load_cluster_file
+from talos.adapters.talosctl import ContainerImage, Member, Talosctl
+from talos.core.cluster import Cluster, load_cluster_file
+from talos.core.table import render_table
 from talos.errors import CommandError
-from talos.images import (
+from talos.ops.images import (
     IMAGE_HEADERS,
     USAGE_HEADERS,
     NodeUsage,
@@ -21,8 +23,6 @@ from talos.images import (
     usage_json,
     usage_rows,
 )
-from talos.table import render_table
-from talos.talosctl import ContainerImage, Member, Talosctl
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from talos.adapters.interrupts import deferred, interruptible
 from talos.errors import Interrupted
-from talos.interrupts import deferred, interruptible
 
 
 @pytest.fixture(autouse=True)

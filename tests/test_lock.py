@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from talos.adapters.lock import LOCK_NAME, rollout_lock
 from talos.errors import RolloutError
-from talos.lock import LOCK_NAME, rollout_lock
 
 HOLD = """
 import sys, time
 from pathlib import Path
-from talos.lock import rollout_lock
+from talos.adapters.lock import rollout_lock
 with rollout_lock(Path(sys.argv[1]), "upgrade"):
     print("held", flush=True)
     time.sleep(30)

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from sopskit import clean_environ, pitower_project, project_env
 
-from talos.cluster import load_cluster_file
+from talos.core.cluster import load_cluster_file
+from talos.core.media import boot_media, media_path, pxe_base
+from talos.core.schematic import load_schematic, schematic_id
 from talos.errors import ClusterFileError
-from talos.media import boot_media, media_path, pxe_base
-from talos.schematic import load_schematic, schematic_id
 
 REPO = Path(__file__).resolve().parents[1]
 INV = [sys.executable, "-c", "from invoke.main import program; program.run()"]
@@ -177,7 +177,7 @@ def factory_url() -> Iterator[tuple[str, list[str]]]:
             self.answer([{"name": "siderolabs/util-linux-tools"}])
 
         def do_POST(self) -> None:
-            from talos.schematic import parse_schematic
+            from talos.core.schematic import parse_schematic
 
             text = self.rfile.read(int(self.headers["Content-Length"])).decode()
             posted.append(text)

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from talos.errors import PatchError
-from talos.merge import (
+from talos.core.merge import (
     Config,
     apply_patches,
     dump_config,
@@ -21,7 +20,8 @@ from talos.merge import (
     parse_config,
     patch_from_documents,
 )
-from talos.merge.yamlio import load_documents
+from talos.core.merge.yamlio import load_documents
+from talos.errors import PatchError
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "merge"

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
+from talos.core.merge import apply_patches, dump_config, load_patches, parse_config
+from talos.core.merge.documents import Config, extract_deletes
+from talos.core.merge.loading import classify_patch
+from talos.core.merge.rules import Rule
+from talos.core.merge.values import format_path, merge_value
+from talos.core.merge.yamlio import load_documents
 from talos.errors import PatchError
-from talos.merge import apply_patches, dump_config, load_patches, parse_config
-from talos.merge.documents import Config, extract_deletes
-from talos.merge.loading import classify_patch
-from talos.merge.rules import Rule
-from talos.merge.values import format_path, merge_value
-from talos.merge.yamlio import load_documents
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 VECTORS = SHARED / "conformance" / "configpatcher"
@@ -130,7 +130,7 @@ def test_stability_overrides_patch_reproduces_the_overrides_golden() -> None:
     kubelet = dict(legacy["machine"]["kubelet"])
     del kubelet["extraMounts"]
     base_docs = [{**legacy, "machine": {**legacy["machine"], "kubelet": kubelet}}, *documents[1:]]
-    from talos.merge.documents import decode_config
+    from talos.core.merge.documents import decode_config
 
     config = decode_config(base_docs, "overrides-controlplane.yaml (without extraMounts)")
     loaded = load_patches([f"@{STABILITY / 'patch.yaml'}"], base_dir=STABILITY)

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from talos.core.merge import Config, apply_patches, dump_config, parse_config, patch_from_documents
+from talos.core.merge.documents import decode_config
 from talos.errors import PatchError
-from talos.merge import Config, apply_patches, dump_config, parse_config, patch_from_documents
-from talos.merge.documents import decode_config
 
 TRICKY = [
     "off", "on", "yes", "no", "y", "n", "Off", "NO", "true", "False", "null", "~", "",

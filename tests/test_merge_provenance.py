@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from talos.merge import apply_patches, classify_patch, dump_config, load_patches, parse_config
-from talos.merge.provenance import Origin, Trace
+from talos.core.merge import apply_patches, classify_patch, dump_config, load_patches, parse_config
+from talos.core.merge.provenance import Origin, Trace
 
 DATA = Path(__file__).parent / "data" / "merge"
 CASES = DATA / "cases"

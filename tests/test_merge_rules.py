@@ -1,6 +1,6 @@
 """The package's rules table against the reference schema of Talos v1.12 (shared, read-only).
 
-The table in ``talos/merge/rules.json`` is our own compact form; this checks that every
+The table in ``talos/core/merge/rules.json`` is our own compact form; this checks that every
 field of every kind in the reference has a rule of the right family, so a hand edit
 cannot drift from Talos. Skipped when the shared reference is absent.
 """
@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from talos.merge import rules as R
-from talos.merge.rules import Rule, all_kinds
+from talos.core.merge import rules as R
+from talos.core.merge.rules import Rule, all_kinds
 
 SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "reference" / "talos" / (
     "configpatcher-schema-v1.12.json"

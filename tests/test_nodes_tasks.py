@@ -18,9 +18,9 @@ import yaml
 from conftest import Standin
 from sopskit import decrypt, pitower_project, project_env
 
-from talos.cluster import Cluster, load_cluster_file
+from talos.core.cluster import Cluster, load_cluster_file
 from talos.errors import CommandError, UsageError
-from talos.nodeops import (
+from talos.ops.nodeops import (
     bootstrap,
     check_wipe,
     describe_reset,
@@ -28,7 +28,7 @@ from talos.nodeops import (
     reset,
     write_kubeconfig,
 )
-from talos.targets import Target
+from talos.ops.targets import Target
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -807,7 +807,7 @@ def test_a_config_regenerated_after_the_plan_is_not_what_gets_applied(
 ) -> None:
     from invoke.context import Context
 
-    from talos.safety import Guard
+    from talos.ops.safety import Guard
     from talos.tasks import nodes
 
     standin.pitower(bootstrapped=True)
@@ -851,7 +851,7 @@ def test_the_plan_names_each_configs_digest(
 def test_genconfig_refuses_while_a_rollout_holds_the_lock_naming_it(
     standin: Standin, project: Path
 ) -> None:
-    from talos.lock import rollout_lock
+    from talos.adapters.lock import rollout_lock
 
     patch = project / "patches" / "nodes" / "worker-04.patch"
     before = (project / "clusterconfig" / "worker-04.yaml").read_text()

@@ -207,9 +207,9 @@ def test_status_of_a_cluster_as_the_file_says_exits_0_and_a_booting_node_2(
 ) -> None:
     from sopskit import pitower_project, project_env
 
-    from talos.cluster import load_cluster_file
-    from talos.genconfig import generate
-    from talos.targets import talosctl_for
+    from talos.core.cluster import load_cluster_file
+    from talos.ops.genconfig import generate
+    from talos.ops.targets import talosctl_for
 
     root = pitower_project(tmp_path)
     for key, value in project_env(root).items():
@@ -325,9 +325,9 @@ def test_status_tells_current_configs_from_outdated_ones(
 ) -> None:
     from sopskit import pitower_project, project_env
 
-    from talos.cluster import load_cluster_file
-    from talos.genconfig import generate
-    from talos.targets import talosctl_for
+    from talos.core.cluster import load_cluster_file
+    from talos.ops.genconfig import generate
+    from talos.ops.targets import talosctl_for
 
     root = pitower_project(tmp_path)
     for key, value in project_env(root).items():

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from talos.core.readiness import NotReady, Polling, wait_until_ready
 from talos.errors import CommandError, ToolMissingError
-from talos.readiness import NotReady, Polling, wait_until_ready
 
 
 @dataclass(frozen=True)

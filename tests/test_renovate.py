@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from talos.cluster import load_cluster_file
+from talos.core.cluster import load_cluster_file
 
 REPO = Path(__file__).resolve().parents[1]
 

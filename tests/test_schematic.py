@@ -12,10 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from yamlbackends import yaml_backend  # noqa: F401  (runs the module with each parser)
 
-from talos.cluster import Cluster, Installer, Node, SchematicRef
-from talos.errors import SchematicError
-from talos.goyaml import GoMap, GoTime
-from talos.schematic import (
+from talos.core.cluster import Cluster, Installer, Node, SchematicRef
+from talos.core.goyaml import GoMap, GoTime
+from talos.core.schematic import (
     VANILLA_ID,
     InstallerImage,
     MetaValue,
@@ -29,6 +28,7 @@ from talos.schematic import (
     schematic_id,
     schematic_usage,
 )
+from talos.errors import SchematicError
 
 pytestmark = pytest.mark.usefixtures("yaml_backend")
 
@@ -390,7 +390,7 @@ def test_schematic_usage_lists_a_schematic_once_per_talos_version_its_nodes_run(
 def test_a_schematic_id_is_computed_once_per_file_however_many_nodes_use_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from talos import schematic as module
+    from talos.core import schematic as module
 
     nodes = [Node(f"w-{i}", "worker", None, "plain" if i % 2 else "pi") for i in range(200)]
     cluster = make_cluster(

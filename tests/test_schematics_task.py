@@ -17,7 +17,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from sopskit import clean_environ, pitower_project, project_env
 
-from talos.schematic import VANILLA_ID, canonical_yaml, load_schematic, schematic_id
+from talos.core.schematic import VANILLA_ID, canonical_yaml, load_schematic, schematic_id
 from talos.tasks.schematics import compact_names, schematics
 
 REPO = Path(__file__).resolve().parents[1]
@@ -168,7 +168,7 @@ class Seen:
 @pytest.fixture
 def local_factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[Seen]:
     """A factory on 127.0.0.1 that knows two extensions and registers any schematic."""
-    from talos.schematic import parse_schematic, schematic_id
+    from talos.core.schematic import parse_schematic, schematic_id
 
     seen = Seen()
 
@@ -250,8 +250,8 @@ def test_submit_registers_every_schematic_of_the_cluster(
 
 
 def test_pins_that_differ_in_more_than_the_schematic_are_spelled_out(tmp_path: Path) -> None:
-    from talos.cluster import Cluster
-    from talos.drift import Drift
+    from talos.core.cluster import Cluster
+    from talos.core.drift import Drift
     from talos.tasks.schematics import drift_report
 
     cluster = Cluster(

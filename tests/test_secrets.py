@@ -22,9 +22,9 @@ from sopskit import (
     secrets_bundle,
 )
 
-from talos.cluster import load_cluster_file
+from talos.core.cluster import load_cluster_file
 from talos.errors import SecretsError
-from talos.secrets import (
+from talos.ops.secrets import (
     MASK,
     Redactor,
     bundle_values,

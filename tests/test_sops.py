@@ -17,8 +17,8 @@ import pytest
 import yaml
 from sopskit import age_identity, encrypted_secrets, is_encrypted, secrets_bundle, sops_path
 
-from talos import files, sops
-from talos.command import Result, Runner
+from talos.adapters import files, sops
+from talos.adapters.command import Result, Runner
 from talos.errors import CommandTimeout, OutputError, SecretsError, ToolMissingError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -306,8 +306,8 @@ def test_private_tempdir_is_removed_when_the_process_is_interrupted(
 ) -> None:
     script = textwrap.dedent("""\
         import sys, time
-        from talos.files import write_private_temp
-        from talos.sops import private_tempdir
+        from talos.adapters.files import write_private_temp
+        from talos.adapters.sops import private_tempdir
         with private_tempdir() as d:
             write_private_temp(d / "secrets.yaml", b"plaintext")
             print(d, flush=True)

@@ -14,9 +14,10 @@ from typing import Any, TypeVar
 
 import pytest
 
-from talos.cluster import Cluster, Node, load_cluster_file
+from talos.adapters.talosctl import Answers, MachineStatus, Member, Talosctl
+from talos.core.cluster import Cluster, Node, load_cluster_file
 from talos.errors import CommandError, SelectionError
-from talos.status import (
+from talos.ops.status import (
     Desired,
     NodeFacts,
     NodeStatus,
@@ -30,7 +31,6 @@ from talos.status import (
     status_table,
     summarise_health,
 )
-from talos.talosctl import Answers, MachineStatus, Member, Talosctl
 
 REPO = Path(__file__).resolve().parents[1]
 OLD_SCHEMATIC = "a862538d" + "0" * 56
@@ -429,7 +429,7 @@ def row_of(*, reachable: bool = True, ready: bool | None = True, found: bool = T
 
 
 def test_a_node_that_answers_but_is_not_ready_is_not_fine() -> None:
-    from talos.status import status_cells
+    from talos.ops.status import status_cells
 
     row = row_of(ready=False)
     assert row.state == "not ready"
@@ -447,13 +447,13 @@ def test_a_node_that_answers_but_is_not_ready_is_not_fine() -> None:
 def test_status_exit_codes_say_fine_differs_or_cannot_ask(
     rows: list[NodeStatus], code: int
 ) -> None:
-    from talos.status import status_exit_code
+    from talos.ops.status import status_exit_code
 
     assert status_exit_code(rows) == code
 
 
 def test_a_booting_node_is_read_from_its_machine_status(tmp_path: Path) -> None:
-    from talos.status import probe_many
+    from talos.ops.status import probe_many
 
     config = tmp_path / "talosconfig"
     config.write_text("context: a\n")
@@ -492,8 +492,8 @@ def test_one_hung_node_leaves_the_others_reported_by_status_and_upgrade_planning
 
     from conftest import TALOSCTL
 
-    from talos.status import probe_many
-    from talos.upgrade import Wanted, observe
+    from talos.ops.status import probe_many
+    from talos.ops.upgrade import Wanted, observe
 
     standin.pitower()
     out = tmp_path / "gen"

@@ -13,9 +13,8 @@ from typing import Any
 import pytest
 from conftest import pitower_schematics
 
-from talos.command import Result, Runner
-from talos.errors import CommandError, CommandTimeout, ToolMissingError
-from talos.talosctl import (
+from talos.adapters.command import Result, Runner
+from talos.adapters.talosctl import (
     ApplyResult,
     ContainerImage,
     MachineStatus,
@@ -30,6 +29,7 @@ from talos.talosctl import (
     parse_version_tag,
     validation_problems,
 )
+from talos.errors import CommandError, CommandTimeout, ToolMissingError
 
 CONNECTION_FLAGS = ("--talosconfig", "--nodes", "--endpoints", "-n", "-e", "--context")
 OFFLINE = ("gen", "validate", "machineconfig", "mc")

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from test_talosctl import FakeRunner
 
-from talos.cluster import Cluster, Node
-from talos.command import Result
+from talos.adapters.command import Result
+from talos.adapters.talosctl import Talosctl
+from talos.core.cluster import Cluster, Node
 from talos.errors import SelectionError, ToolMissingError
-from talos.talosctl import Talosctl
-from talos.targets import Target, locate, resolve_targets, talosconfig_path, talosctl_for
+from talos.ops.targets import Target, locate, resolve_targets, talosconfig_path, talosctl_for
 
 UNREACHABLE = (
     "rpc error: code = Unavailable desc = connection error: desc = \"transport: Error while "
@@ -236,7 +236,7 @@ def pitower(standin: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cl
     """The repository's cluster with a generated talosconfig, and the stand-in's nine nodes."""
     from sopskit import pitower_project
 
-    from talos.cluster import load_cluster_file
+    from talos.core.cluster import load_cluster_file
 
     the_cluster = load_cluster_file(pitower_project(tmp_path) / "cluster.yaml")
     talosctl = Talosctl(None)

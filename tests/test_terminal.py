@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from talos.core.terminal import printable
 from talos.errors import CommandError, FactoryError
-from talos.secrets import redact
-from talos.terminal import printable
+from talos.ops.secrets import redact
 
 
 def test_escape_sequences_and_control_characters_are_removed() -> None:

@@ -20,9 +20,8 @@ from pathlib import Path
 import pytest
 from sopskit import VENV_BIN, pitower_project
 
-from talos.command import Runner
-from talos.errors import DownloadError
-from talos.tools import (
+from talos.adapters.command import Runner
+from talos.adapters.tools import (
     Platform,
     cached_binary,
     install,
@@ -31,6 +30,7 @@ from talos.tools import (
     pinned_binary,
     talosctl_download,
 )
+from talos.errors import DownloadError
 
 REPO = Path(__file__).resolve().parents[1]
 INV = [sys.executable, "-c", "from invoke.main import program; program.run()"]
@@ -316,9 +316,9 @@ def test_addons_apply_with_the_cached_kubectl_when_path_has_another_minor(
 ) -> None:
     from test_addons import ADDONS, calls, fake_tools
 
-    from talos.addons import apply_addons
-    from talos.cluster import load_cluster_file
-    from talos.tools import pinned_kubectl
+    from talos.adapters.tools import pinned_kubectl
+    from talos.core.cluster import load_cluster_file
+    from talos.ops.addons import apply_addons
 
     bin_dir, log = fake_tools(tmp_path, "kustomize", "helm", "kubectl")
     old = bin_dir / "kubectl"  # PATH's kubectl says it is v1.32

@@ -12,11 +12,11 @@ from typing import TypeVar
 
 import pytest
 
-from talos.cluster import Cluster, Node, load_cluster_file
+from talos.adapters.talosctl import Answers
+from talos.core.cluster import Cluster, Node, load_cluster_file
+from talos.core.schematic import VANILLA_ID, parse_installer_image
 from talos.errors import CommandError, TalosError, ToolMissingError, UsageError
-from talos.schematic import VANILLA_ID, parse_installer_image
-from talos.talosctl import Answers
-from talos.upgrade import (
+from talos.ops.upgrade import (
     CHECKING_ETCD,
     CURRENT,
     DONE,

@@ -11,18 +11,18 @@ from typing import Any
 import pytest
 import yaml
 
-from talos import goyaml
-from talos.cluster import load_cluster_file, parse_cluster
+from talos.adapters.sops import require_encrypted
+from talos.core import goyaml
+from talos.core.cluster import load_cluster_file, parse_cluster
+from talos.core.goyaml import reader
+from talos.core.goyaml.reader import MAX_BYTES, MAX_DEPTH, YAMLInputError, safe_load, safe_load_all
+from talos.core.merge import apply_patches, load_patch, load_patches, parse_config
+from talos.core.merge.loading import line_marks
+from talos.core.merge.yamlio import load_documents
+from talos.core.schematic import load_schematic, parse_schematic
 from talos.errors import ClusterFileError, CommandError, PatchError, SchematicError, SecretsError
-from talos.genconfig import fill_talosconfig
-from talos.goyaml import reader
-from talos.goyaml.reader import MAX_BYTES, MAX_DEPTH, YAMLInputError, safe_load, safe_load_all
-from talos.merge import apply_patches, load_patch, load_patches, parse_config
-from talos.merge.loading import line_marks
-from talos.merge.yamlio import load_documents
-from talos.schematic import load_schematic, parse_schematic
-from talos.secrets import bundle_values
-from talos.sops import require_encrypted
+from talos.ops.genconfig import fill_talosconfig
+from talos.ops.secrets import bundle_values
 
 REPO = Path(__file__).resolve().parents[1]
 BACKENDS = ["libyaml", "python"] if reader.LIBYAML else ["python"]

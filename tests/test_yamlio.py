@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from talos.merge import apply_patches, load_patches, parse_config
-from talos.merge.yamlio import (
+from talos.core.merge import apply_patches, load_patches, parse_config
+from talos.core.merge.yamlio import (
     TextFloat,
     TextInt,
     dump_documents,

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from talos.goyaml import reader
+from talos.core.goyaml import reader
 
 BACKENDS = ["libyaml", "python"] if reader.LIBYAML else ["python"]
 

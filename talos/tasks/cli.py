@@ -106,8 +106,8 @@ def _annotated_kind(body: Callable[..., Any], name: str) -> type | None:
 def _node_names() -> list[str]:
     """The cluster file's node names, or none when it cannot be read (an error path)."""
     try:
-        from talos.cluster import load_cluster_file
-        from talos.env import cluster_file_path, load_env
+        from talos.adapters.env import cluster_file_path, load_env
+        from talos.core.cluster import load_cluster_file
 
         load_env()
         return [node.name for node in load_cluster_file(cluster_file_path()).nodes]

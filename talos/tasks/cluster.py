@@ -11,8 +11,8 @@ from talos.tasks.runtime import JSON_HELP, load_cluster, print_json, task
 @task(help={"json": JSON_HELP})
 def nodes(c: Context, json: bool = False) -> None:
     """Show the nodes the cluster file declares: role, IP, schematic, installer image."""
-    from talos.inventory import node_rows, nodes_document
-    from talos.table import render_table
+    from talos.core.inventory import node_rows, nodes_document
+    from talos.core.table import render_table
 
     cluster = load_cluster(c)
     if json:

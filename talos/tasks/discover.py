@@ -10,8 +10,8 @@ from invoke.context import Context
 from talos.tasks.runtime import load_cluster, print_json, task
 
 if TYPE_CHECKING:
-    from talos.cluster import Cluster
-    from talos.discover import Discovery, Suggestion
+    from talos.core.cluster import Cluster
+    from talos.ops.discover import Discovery, Suggestion
 
 
 @task(
@@ -30,14 +30,14 @@ def discover(
     """Ask a machine in maintenance mode for its disks and links; suggest its entry."""
     import sys
 
-    from talos.cluster import ROLES
-    from talos.command import Runner
-    from talos.discover import discover as ask
-    from talos.discover import suggest
-    from talos.env import cluster_file_path, load_env
+    from talos.adapters.command import Runner
+    from talos.adapters.env import cluster_file_path, load_env
+    from talos.adapters.talosctl import Talosctl
+    from talos.adapters.tools import pinned_talosctl
+    from talos.core.cluster import ROLES
     from talos.errors import ClusterFileError, UsageError
-    from talos.talosctl import Talosctl
-    from talos.tools import pinned_talosctl
+    from talos.ops.discover import discover as ask
+    from talos.ops.discover import suggest
 
     if not ip:
         raise UsageError("inv discover needs --ip: the address of the machine to ask")
@@ -74,7 +74,7 @@ def discovery_report(
 ) -> str:
     import yaml
 
-    from talos.table import render_table
+    from talos.core.table import render_table
 
     disk_rows = [
         [d.id, d.human_size, d.transport or "-", "yes" if d.rotational else "no",

@@ -12,14 +12,14 @@ from invoke.exceptions import Exit
 from talos.tasks.runtime import connect, is_dry, keep_setting, print_json, task
 
 if TYPE_CHECKING:
-    from talos.etcd import EtcdHealth
+    from talos.ops.etcd import EtcdHealth
 
 STATUS_HEADERS = ["NODE", "ADDRESS", "MEMBER", "LEADER", "DB SIZE", "IN USE", "RAFT TERM",
                   "HEALTH"]
 
 
 def status_rows(health: EtcdHealth) -> list[list[str]]:
-    from talos.images import human_size as human_bytes
+    from talos.ops.images import human_size as human_bytes
 
     leader = health.leader
     rows = []
@@ -58,8 +58,8 @@ def etcd_status(c: Context, json: bool = False) -> None:
     does not answer, reports errors, is a learner or has no leader; members that follow
     different leaders; members that are not the cluster file's control planes.
     """
-    from talos.etcd import inspect
-    from talos.table import render_table
+    from talos.core.table import render_table
+    from talos.ops.etcd import inspect
 
     cluster, talosctl = connect(c, progress=None)
     health = inspect(cluster, talosctl)
@@ -86,7 +86,7 @@ def etcd_status(c: Context, json: bool = False) -> None:
 )
 def etcd_snapshot(c: Context, node: str | None = None, keep: int | None = None) -> None:
     """Take an etcd snapshot into clusterconfig/backups/etcd-<cluster>-<UTC time>.db (0600)."""
-    from talos.etcd import take_snapshot
+    from talos.ops.etcd import take_snapshot
 
     count = keep_setting(c, keep)
     cluster, talosctl = connect(c, progress=None)

@@ -33,10 +33,10 @@ def explain(
 
     Example: inv explain --node worker-01 machine.network.interfaces
     """
+    from talos.core.table import render_table
     from talos.errors import UsageError
-    from talos.explain import explain_node, explanation_document, explanation_rows, select
-    from talos.table import render_table
-    from talos.targets import talosctl_for
+    from talos.ops.explain import explain_node, explanation_document, explanation_rows, select
+    from talos.ops.targets import talosctl_for
 
     cluster = load_cluster(c)
     if not node:
@@ -48,7 +48,7 @@ def explain(
     if json:
         print_json(explanation_document(explanation, path or None))
         return
-    from talos.wording import count
+    from talos.core.wording import count
 
     values, deleted = select(explanation, path or None)
     where = f" under {path}" if path else ""

@@ -16,7 +16,7 @@ from invoke.context import Context
 from talos.tasks.runtime import is_dry, load_cluster, say, task
 
 if TYPE_CHECKING:
-    from talos.genconfig import GenerationReport
+    from talos.ops.genconfig import GenerationReport
 
 
 @task(
@@ -31,11 +31,11 @@ def genconfig(
     c: Context, node: list[str] | None = None, force: bool = False, validate: bool = False
 ) -> None:
     """Generate clusterconfig/<node>.yaml from the secrets and patches (changed nodes only)."""
-    from talos.genconfig import generate, version_skew
-    from talos.interrupts import interruptible
-    from talos.lock import refuse_during_rollout
-    from talos.preflight import require_cluster_versions
-    from talos.targets import talosctl_for
+    from talos.adapters.interrupts import interruptible
+    from talos.adapters.lock import refuse_during_rollout
+    from talos.ops.genconfig import generate, version_skew
+    from talos.ops.preflight import require_cluster_versions
+    from talos.ops.targets import talosctl_for
 
     cluster = load_cluster(c)
     require_cluster_versions(cluster)  # a Kubernetes version the nodes' Talos cannot run
@@ -68,7 +68,7 @@ def progress_line(name: str, what: str) -> None:
 
 def summary(report: GenerationReport, *, shown_dir: str) -> str:
     """One line: what was written (or would be), what was left alone."""
-    from talos.wording import count
+    from talos.core.wording import count
     unchanged = (f"; {count(len(report.unchanged), 'config')} unchanged"
                  if report.unchanged else "")
     if report.nothing_to_do:
@@ -104,9 +104,9 @@ def init_secrets(c: Context, recipient: list[str] | None = None,
     default keys file), the new bundle is decrypted with it and removed again if it
     cannot be, unless --no-verify.
     """
-    from talos.interrupts import interruptible
-    from talos.secrets import create_bundle
-    from talos.targets import talosctl_for
+    from talos.adapters.interrupts import interruptible
+    from talos.ops.secrets import create_bundle
+    from talos.ops.targets import talosctl_for
 
     cluster = load_cluster(c)
     dry = is_dry(c)

@@ -12,7 +12,7 @@ from invoke.context import Context
 from talos.tasks.runtime import load_cluster, print_json, task
 
 if TYPE_CHECKING:
-    from talos.media import BootMedia
+    from talos.core.media import BootMedia
 
 
 @task(
@@ -31,15 +31,15 @@ def media(
     import contextlib
     import os
 
-    from talos.media import boot_media
+    from talos.core.media import boot_media
     from talos.tasks.schematics import FACTORY_URL_VARIABLE, submit_schematics
 
     cluster = load_cluster(c)
     nodes = cluster.select(node) if node else None
     entries = boot_media(cluster, nodes, factory_url=os.environ.get(FACTORY_URL_VARIABLE))
     if submit:
-        from talos.schematic import load_schematic
-        from talos.wording import shown_path
+        from talos.core.schematic import load_schematic
+        from talos.core.wording import shown_path
 
         named = []
         for name in dict.fromkeys(entry.schematic for entry in entries):

@@ -31,11 +31,11 @@ from talos.tasks.runtime import (
 )
 
 if TYPE_CHECKING:
-    from talos.apply import ApplyStep, TargetLike
-    from talos.cluster import Cluster, Node
-    from talos.safety import Output
-    from talos.talosctl import Talosctl
-    from talos.targets import Target
+    from talos.adapters.talosctl import Talosctl
+    from talos.core.cluster import Cluster, Node
+    from talos.ops.apply import ApplyStep, TargetLike
+    from talos.ops.safety import Output
+    from talos.ops.targets import Target
 
 MODE_HELP = "apply mode: auto (default; reboots only if needed), no-reboot, reboot, staged, try"
 DRY_DONE = "dry run: the talosctl commands above were printed, not run; nothing changed"
@@ -52,8 +52,8 @@ def outcome(c: Context) -> Callable[[str], None]:
 def check_timeout(timeout: str | None, flag: str = "--timeout") -> None:
     """Refuse a timeout that is not a positive Go duration before anything is called
     (talosctl would refuse it only after the work began)."""
+    from talos.core.merge.durations import parse_duration
     from talos.errors import UsageError
-    from talos.merge.durations import parse_duration
 
     if timeout is None:
         return
@@ -79,7 +79,7 @@ def selected_nodes(cluster: Cluster, node: Sequence[str] | None, role: str | Non
 def selected_targets(
     cluster: Cluster, talosctl: Talosctl, node: Sequence[str] | None, role: str | None
 ) -> list[Target]:
-    from talos.targets import resolve_targets
+    from talos.ops.targets import resolve_targets
 
     return resolve_targets(cluster, selected_nodes(cluster, node, role), talosctl)
 
@@ -90,9 +90,9 @@ def make_configs_current(c: Context, cluster: Cluster, nodes: Sequence[Node], *,
     next steps need to reach the nodes). Done for real under ``--dry`` too: it writes
     only local files, and a plan made against stale configs would hide changes. Refused
     while another process holds the rollout lock."""
-    from talos.genconfig import generate
-    from talos.lock import refuse_during_rollout
-    from talos.targets import talosctl_for
+    from talos.adapters.lock import refuse_during_rollout
+    from talos.ops.genconfig import generate
+    from talos.ops.targets import talosctl_for
 
     refuse_during_rollout(cluster.output_dir, "regenerating the configs")
     report = generate(cluster, talosctl=talosctl_for(cluster), nodes=nodes)
@@ -137,8 +137,8 @@ def apply(
 
     Example: inv apply --node worker-03
     """
-    from talos.apply import check_mode
-    from talos.safety import Output
+    from talos.ops.apply import check_mode
+    from talos.ops.safety import Output
 
     check_mode(mode, insecure=insecure)
     out = Output(json)
@@ -166,11 +166,11 @@ def apply_planned(
     time (private copies, removed however this ends)."""
     from functools import partial
 
-    from talos.apply import plan_apply
-    from talos.genconfig import config_path
-    from talos.interrupts import sigterm_as_interrupt
-    from talos.pinned import pinned_configs
-    from talos.targets import resolve_targets
+    from talos.adapters.interrupts import sigterm_as_interrupt
+    from talos.ops.apply import plan_apply
+    from talos.ops.genconfig import config_path
+    from talos.ops.pinned import pinned_configs
+    from talos.ops.targets import resolve_targets
 
     targets = resolve_targets(cluster, nodes, talosctl)
     planned = plan_apply(targets, config_for=partial(config_path, cluster), mode=mode,
@@ -187,7 +187,9 @@ def apply_pinned(
     skip_etcd_check: bool, yes: bool, snapshot: bool,
 ) -> None:
 
-    from talos.apply import (
+    from talos.core.table import render_table
+    from talos.errors import RolloutError
+    from talos.ops.apply import (
         DIFF_HEADERS,
         rollout_error,
         rollout_json,
@@ -196,9 +198,7 @@ def apply_pinned(
         run_diff,
         step_name,
     )
-    from talos.errors import RolloutError
-    from talos.secrets import Redactor
-    from talos.table import render_table
+    from talos.ops.secrets import Redactor
     from talos.tasks.runtime import guarded
 
     # talosctl's diffs, messages and errors can quote config content: secrets are masked.
@@ -257,7 +257,7 @@ def apply_pinned(
 
 def etcd_gate(cluster: Cluster, talosctl: Talosctl) -> Callable[[TargetLike], None]:
     """After a control plane is back: wait until etcd is healthy before the next node."""
-    from talos.etcd import wait_until_healthy
+    from talos.ops.etcd import wait_until_healthy
 
     def gate(target: TargetLike) -> None:
         wait_until_healthy(cluster, talosctl)
@@ -288,11 +288,11 @@ def diff(c: Context, node: list[str] | None = None, role: str | None = None,
     """
     from functools import partial
 
-    from talos.apply import plan_apply, run_diff
-    from talos.diffreport import check_format, diff_document, render, write_report
-    from talos.genconfig import config_path
-    from talos.secrets import redact, secret_values
-    from talos.targets import resolve_targets
+    from talos.ops.apply import plan_apply, run_diff
+    from talos.ops.diffreport import check_format, diff_document, render, write_report
+    from talos.ops.genconfig import config_path
+    from talos.ops.secrets import redact, secret_values
+    from talos.ops.targets import resolve_targets
 
     check_format(format)
     document_only = json or output is not None or format != "text"
@@ -341,9 +341,9 @@ def bootstrap(c: Context, kubeconfig: str | None = None) -> None:
 
     On a cluster already bootstrapped this says so and succeeds.
     """
-    from talos.nodeops import bootstrap as bootstrap_etcd
-    from talos.nodeops import write_kubeconfig
-    from talos.safety import Output
+    from talos.ops.nodeops import bootstrap as bootstrap_etcd
+    from talos.ops.nodeops import write_kubeconfig
+    from talos.ops.safety import Output
     from talos.tasks.runtime import guarded
 
     cluster, talosctl = connect(c)
@@ -371,7 +371,7 @@ def bootstrap(c: Context, kubeconfig: str | None = None) -> None:
 def kubeconfig(c: Context, path: str | None = None, node: str | None = None) -> None:
     """Fetch the cluster's admin kubeconfig from a control plane."""
     from talos.errors import SelectionError
-    from talos.nodeops import write_kubeconfig
+    from talos.ops.nodeops import write_kubeconfig
 
     cluster, talosctl = connect(c)
     chosen = cluster.node(node) if node else cluster.first_controlplane
@@ -408,12 +408,12 @@ def reboot(c: Context, node: list[str] | None = None, role: str | None = None,
     member; --skip-etcd-check goes on), an etcd snapshot (--no-snapshot), and after each control
     plane a wait until etcd is healthy again before the next node.
     """
-    from talos.apply import rollout_error, rollout_json, rollout_order, rollout_rows
-    from talos.apply import wait_until_ready as wait_back
-    from talos.nodeops import reboot_in_turn, target_name
-    from talos.readiness import Polling
-    from talos.safety import Output
-    from talos.table import render_table
+    from talos.core.readiness import Polling
+    from talos.core.table import render_table
+    from talos.ops.apply import rollout_error, rollout_json, rollout_order, rollout_rows
+    from talos.ops.apply import wait_until_ready as wait_back
+    from talos.ops.nodeops import reboot_in_turn, target_name
+    from talos.ops.safety import Output
     from talos.tasks.runtime import guarded
 
     out = Output(json)
@@ -473,11 +473,11 @@ def reset(c: Context, node: str | None = None, yes: bool = False,
     Without a terminal to ask on and without --yes it refuses. `inv --dry reset` shows
     the command without asking and without running it.
     """
-    from talos.confirm import confirm_by_name
+    from talos.adapters.confirm import confirm_by_name
     from talos.errors import SelectionError
-    from talos.nodeops import check_wipe, describe_reset
-    from talos.nodeops import reset as reset_node
-    from talos.safety import Output
+    from talos.ops.nodeops import check_wipe, describe_reset
+    from talos.ops.nodeops import reset as reset_node
+    from talos.ops.safety import Output
     from talos.tasks.runtime import guarded
 
     if not node:

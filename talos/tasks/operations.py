@@ -9,7 +9,7 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
 
-from talos.table import colour
+from talos.core.table import colour
 from talos.tasks.runtime import (
     NODE_HELP,
     ROLE_HELP,
@@ -21,7 +21,7 @@ from talos.tasks.runtime import (
 )
 
 if TYPE_CHECKING:
-    from talos.cluster import Cluster, Node
+    from talos.core.cluster import Cluster, Node
 
 
 def selected(cluster: Cluster, node: list[str] | None, role: str | None) -> tuple[Node, ...]:
@@ -44,10 +44,10 @@ NODE_TABLE_HELP = {
 )
 def addons(c: Context, dry: bool = False) -> None:
     """Install or update the addons (Cilium, kubelet-csr-approver): kustomize | kubectl apply."""
-    from talos.addons import apply_addons
-    from talos.command import Runner
-    from talos.tools import pinned_kubectl
-    from talos.wording import count
+    from talos.adapters.command import Runner
+    from talos.adapters.tools import pinned_kubectl
+    from talos.core.wording import count
+    from talos.ops.addons import apply_addons
 
     cluster = load_cluster(c)
     runner = Runner(dry=is_dry(c))
@@ -82,9 +82,9 @@ def images_list(
     json: bool = False,
 ) -> None:
     """Container images on nodes, largest first (talosctl image list)."""
+    from talos.core.table import render_table
     from talos.errors import CommandError
-    from talos.images import IMAGE_HEADERS, collect_images, image_rows, images_json
-    from talos.table import render_table
+    from talos.ops.images import IMAGE_HEADERS, collect_images, image_rows, images_json
 
     cluster, talosctl = connect(c, progress=None)
     results = collect_images(cluster, selected(cluster, node, role), talosctl, namespace=namespace)
@@ -99,8 +99,8 @@ def usage(
     c: Context, node: list[str] | None = None, role: str | None = None, json: bool = False
 ) -> None:
     """Per node: image count and GB used under /var/lib/containerd."""
-    from talos.images import USAGE_HEADERS, collect_usage, usage_json, usage_rows
-    from talos.table import render_table
+    from talos.core.table import render_table
+    from talos.ops.images import USAGE_HEADERS, collect_usage, usage_json, usage_rows
 
     cluster, talosctl = connect(c, progress=None)
     usages = collect_usage(cluster, selected(cluster, node, role), talosctl)
@@ -116,7 +116,7 @@ def status(
     Exit 0 when every node is reachable, ready and runs what the cluster file says; 2 when
     something differs; 1 when a node cannot be asked (unreachable or not found).
     """
-    from talos.status import (
+    from talos.ops.status import (
         collect_facts,
         desired_state,
         status_exit_code,
@@ -153,7 +153,7 @@ def health(c: Context, timeout: str = "5m", json: bool = False) -> None:
     import re
 
     from talos.errors import TalosError
-    from talos.status import check_health, summarise_health
+    from talos.ops.status import check_health, summarise_health
     from talos.tasks.nodes import check_timeout
 
     check_timeout(timeout)

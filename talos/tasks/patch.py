@@ -32,7 +32,7 @@ def patch(c: Context, base: str, patch: list[str] | None = None, output: str = "
 
 def patch_file(base: Path, specs: list[str], *, base_dir: Path) -> str:
     """The patched config as YAML text."""
-    from talos.merge import apply_patches, dump_config, load_patches, parse_config
+    from talos.core.merge import apply_patches, dump_config, load_patches, parse_config
 
     try:
         text = base.read_text(encoding="utf-8")
@@ -44,7 +44,7 @@ def patch_file(base: Path, specs: list[str], *, base_dir: Path) -> str:
         config = parse_config(text, str(base))
         return dump_config(apply_patches(config, load_patches(specs, base_dir=base_dir)))
     except UnknownToRules as exc:  # perhaps of a newer Talos: its talosctl may know
-        from talos.fallback import patch_file_by_talosctl
+        from talos.ops.fallback import patch_file_by_talosctl
 
         return patch_file_by_talosctl(base, specs, base_dir=base_dir, error=exc)
 
@@ -55,8 +55,8 @@ def write_output(path: Path, text: str) -> None:
     ``path`` must be a regular file or absent: a device, FIFO, folder or symlink is
     refused (replacing ``/dev/full`` with a file is not what anyone asked for).
     """
-    from talos.files import replace_private
-    from talos.fileset import check_targets
+    from talos.adapters.files import replace_private
+    from talos.adapters.fileset import check_targets
 
     check_targets(path.parent, [path.name], str(path.parent))
     replace_private(path, text.encode("utf-8"))

@@ -21,9 +21,9 @@ from talos.errors import TalosError, UsageError
 from talos.tasks.cli import TalosTask
 
 if TYPE_CHECKING:
-    from talos.cluster import Cluster
-    from talos.safety import Guard, Output
-    from talos.talosctl import Talosctl
+    from talos.adapters.talosctl import Talosctl
+    from talos.core.cluster import Cluster
+    from talos.ops.safety import Guard, Output
 
 #: Help of the node selection every node task shares.
 NODE_HELP = "a node by name (repeatable); default: every node (of --role, if given)"
@@ -74,8 +74,8 @@ def load_cluster(c: Context) -> Cluster:
     The file is ``$TALOS_CLUSTER_FILE`` (from the environment or ``.env``), else
     ``cluster.yaml`` in the current directory. Loaded once per invocation.
     """
-    from talos.cluster import load_cluster_file
-    from talos.env import cluster_file_path, load_env
+    from talos.adapters.env import cluster_file_path, load_env
+    from talos.core.cluster import load_cluster_file
 
     cached = getattr(c, "_talos_cluster", None)
     if cached is not None:
@@ -93,7 +93,7 @@ def missing_cluster_file(path: Path) -> UsageError:
     """The one-line error for a run outside a project: where it looked, what it needs."""
     import os
 
-    from talos.env import CLUSTER_FILE_VARIABLE, DEFAULT_CLUSTER_FILE
+    from talos.adapters.env import CLUSTER_FILE_VARIABLE, DEFAULT_CLUSTER_FILE
 
     here = Path.cwd()
     named = os.environ.get(CLUSTER_FILE_VARIABLE)
@@ -121,8 +121,8 @@ def say(line: str) -> None:
 
 def connect(c: Context, **options: Any) -> tuple[Cluster, Talosctl]:
     """The cluster file and the talosctl adapter for it, dry under ``inv --dry``;
-    ``options`` (``progress=``) go to :func:`talos.targets.talosctl_for`."""
-    from talos.targets import talosctl_for
+    ``options`` (``progress=``) go to :func:`talos.ops.targets.talosctl_for`."""
+    from talos.ops.targets import talosctl_for
 
     cluster = load_cluster(c)
     return cluster, talosctl_for(cluster, dry=is_dry(c), **options)
@@ -145,7 +145,7 @@ def json_text(data: Any) -> str:
 
 def keep_setting(c: Context, keep: int | str | None) -> int:
     """``--keep``, else ``etcd.keep`` of the Invoke configuration (invoke.yaml), else 5."""
-    from talos.etcd import DEFAULT_KEEP
+    from talos.ops.etcd import DEFAULT_KEEP
 
     value = keep if keep is not None else c.config.get("etcd", {}).get("keep", DEFAULT_KEEP)
     text = str(value).strip()
@@ -164,9 +164,9 @@ def guarded(
     c: Context, cluster: Cluster, talosctl: Talosctl, action: str, *, out: Output,
     touches_controlplane: bool, skip_etcd_check: bool = False, snapshot: bool = True,
 ) -> Iterator[Guard]:
-    """:func:`talos.safety.guarded` (lock, pre-flight, confirmation, snapshot) with the
+    """:func:`talos.ops.safety.guarded` (lock, pre-flight, confirmation, snapshot) with the
     snapshot count of the Invoke configuration."""
-    from talos.safety import guarded as guard_with
+    from talos.ops.safety import guarded as guard_with
 
     with guard_with(cluster, talosctl, action, out=out,
                     touches_controlplane=touches_controlplane,

@@ -17,10 +17,10 @@ from invoke.exceptions import Exit
 from talos.tasks.runtime import JSON_HELP, load_cluster, print_json, task
 
 if TYPE_CHECKING:
-    from talos.cluster import Cluster
-    from talos.drift import Drift
-    from talos.factory import FactoryClient
-    from talos.schematic import Schematic, SchematicUse
+    from talos.adapters.factory import FactoryClient
+    from talos.core.cluster import Cluster
+    from talos.core.drift import Drift
+    from talos.core.schematic import Schematic, SchematicUse
 
 FACTORY_URL_VARIABLE = "TALOS_FACTORY_URL"
 
@@ -39,7 +39,7 @@ def schematics(
     json: bool = False,
 ) -> None:
     """Show each schematic's ID, installer image and nodes, and drift in pinned images."""
-    from talos.wording import count
+    from talos.core.wording import count
     out = sys.stderr if json else sys.stdout
     if file:
         with contextlib.redirect_stdout(out):
@@ -49,8 +49,8 @@ def schematics(
         if json:
             print_json({"files": [{"path": path, "id": sid} for path, sid, _ in loaded]})
         return
-    from talos.drift import find_drift
-    from talos.schematic import load_schematic, schematic_usage
+    from talos.core.drift import find_drift
+    from talos.core.schematic import load_schematic, schematic_usage
 
     cluster = load_cluster(c)
     uses = schematic_usage(cluster)
@@ -75,7 +75,7 @@ def schematics_document(
     cluster: Cluster, uses: Sequence[SchematicUse], drifts: Sequence[Drift]
 ) -> dict[str, object]:
     """``inv schematics --json``: each schematic per Talos version in use, and the drift."""
-    from talos.wording import shown_path
+    from talos.core.wording import shown_path
 
     return {
         "cluster": cluster.name,
@@ -99,7 +99,7 @@ def schematics_document(
 
 def file_ids(paths: Iterable[str]) -> list[tuple[str, str, Schematic]]:
     """Print ``<id>  <path>`` for each schematic file, as ``sha256sum`` prints sums."""
-    from talos.schematic import load_schematic, schematic_id
+    from talos.core.schematic import load_schematic, schematic_id
 
     loaded = []
     for path in paths:
@@ -144,8 +144,8 @@ def compact_names(names: Sequence[str]) -> str:
 
 
 def usage_report(cluster: Cluster, uses: Sequence[SchematicUse]) -> str:
-    from talos.table import render_table
-    from talos.wording import count, short_id_marked
+    from talos.core.table import render_table
+    from talos.core.wording import count, short_id_marked
 
     registry = cluster.installer.registry
     rows = []
@@ -159,8 +159,8 @@ def usage_report(cluster: Cluster, uses: Sequence[SchematicUse]) -> str:
 
 
 def drift_report(cluster: Cluster, drifts: Sequence[Drift]) -> str:
-    from talos.table import colour, render_table
-    from talos.wording import count, short_id_marked, shown_path
+    from talos.core.table import colour, render_table
+    from talos.core.wording import count, short_id_marked, shown_path
 
     if not drifts:
         return colour("No drift: no patch pins an installer image other than the derived one.",
@@ -194,8 +194,8 @@ def drift_report(cluster: Cluster, drifts: Sequence[Drift]) -> str:
 
 
 def factory_client(cluster: Cluster | None) -> FactoryClient:
-    from talos.env import load_env
-    from talos.factory import DEFAULT_URL, FactoryClient
+    from talos.adapters.env import load_env
+    from talos.adapters.factory import DEFAULT_URL, FactoryClient
 
     load_env()
     url = os.environ.get(FACTORY_URL_VARIABLE) or (
@@ -208,9 +208,9 @@ def submit_schematics(
     c: Context, named: Sequence[tuple[str, Schematic]], cluster: Cluster | None = None
 ) -> None:
     """Check extension names, then register each schematic and confirm the factory's ID."""
+    from talos.core.schematic import schematic_id
+    from talos.core.wording import count
     from talos.errors import ClusterFileError
-    from talos.schematic import schematic_id
-    from talos.wording import count
 
     if cluster is None:
         try:

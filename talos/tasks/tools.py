@@ -12,7 +12,7 @@ from invoke.context import Context
 from talos.tasks.runtime import load_cluster, print_json, task
 
 if TYPE_CHECKING:
-    from talos.tools import ToolStatus
+    from talos.adapters.tools import ToolStatus
 
 
 @task(
@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 )
 def show(c: Context, json: bool = False) -> None:
     """Wanted vs found versions of talosctl and kubectl, and what the tasks will run."""
-    from talos.command import Runner
-    from talos.tools import survey
+    from talos.adapters.command import Runner
+    from talos.adapters.tools import survey
 
     statuses = survey(load_cluster(c), Runner())
     if json:
@@ -32,8 +32,8 @@ def show(c: Context, json: bool = False) -> None:
 
 
 def tools_report(statuses: Sequence[ToolStatus]) -> str:
-    from talos.table import render_table
-    from talos.tools import cache_root
+    from talos.adapters.tools import cache_root
+    from talos.core.table import render_table
 
     rows = []
     for status in statuses:
@@ -76,8 +76,7 @@ def install_tools(
     c: Context, tool: list[str] | None = None, force: bool = False, json: bool = False
 ) -> None:
     """Download the cluster's talosctl and kubectl into the cache, checksums verified."""
-    from talos.errors import UsageError
-    from talos.tools import (
+    from talos.adapters.tools import (
         DOWNLOADS,
         TOOLS,
         cached_binary,
@@ -86,6 +85,7 @@ def install_tools(
         is_installed,
         wanted_tools,
     )
+    from talos.errors import UsageError
 
     chosen = list(dict.fromkeys(tool or TOOLS))
     unknown = [name for name in chosen if name not in TOOLS]

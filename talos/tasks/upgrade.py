@@ -21,10 +21,10 @@ from talos.tasks.runtime import (
 )
 
 if TYPE_CHECKING:
-    from talos.cluster import Cluster, Node
-    from talos.safety import Output
-    from talos.talosctl import Talosctl
-    from talos.upgrade import Event, Observed, Plan, Report, RolloutOptions
+    from talos.adapters.talosctl import Talosctl
+    from talos.core.cluster import Cluster, Node
+    from talos.ops.safety import Output
+    from talos.ops.upgrade import Event, Observed, Plan, Report, RolloutOptions
 
 _K8S_VERSION = re.compile(r"^v?\d+\.\d+\.\d+$")
 
@@ -61,17 +61,17 @@ def upgrade(
     --parallel at a time. Ctrl-C/SIGTERM: no new node starts, those in flight are waited
     for and named, exit 130/143.
     """
+    from talos.core.wording import count
     from talos.errors import UsageError
-    from talos.safety import Output
-    from talos.targets import talosctl_for
-    from talos.upgrade import (
+    from talos.ops.safety import Output
+    from talos.ops.targets import talosctl_for
+    from talos.ops.upgrade import (
         RolloutOptions,
         health_expectations,
         observe,
         plan_upgrade,
         wanted_state,
     )
-    from talos.wording import count
 
     if not str(parallel).strip().isdigit():
         raise UsageError(f"--parallel {parallel!r}: give a number of workers, like 2")
@@ -130,10 +130,10 @@ def upgrade_k8s(c: Context, to: str | None = None, skip_etcd_check: bool = False
     when a
     control plane or etcd member is not healthy.
     """
-    from talos.compat import kubernetes_problem
+    from talos.core.compat import kubernetes_problem
     from talos.errors import RolloutError, UsageError
-    from talos.safety import Output
-    from talos.targets import resolve_targets, talosctl_for
+    from talos.ops.safety import Output
+    from talos.ops.targets import resolve_targets, talosctl_for
 
     cluster = load_cluster(c)
     version = to or cluster.kubernetes_version
@@ -160,7 +160,7 @@ def register(ns: Collection) -> None:
 def check_versions(cluster: Cluster, plan: Plan, talosctl: Talosctl) -> None:
     """The version pre-flight: refuse jumps Talos does not allow, a Kubernetes version the
     target does not run, a talosctl of another minor."""
-    from talos.preflight import require_versions, version_problems
+    from talos.ops.preflight import require_versions, version_problems
 
     steps = plan.upgrades
     if not steps:
@@ -174,7 +174,7 @@ def check_versions(cluster: Cluster, plan: Plan, talosctl: Talosctl) -> None:
 
 def run_rollout(plan: Plan, talosctl: Talosctl, control_planes: list[str], workers: list[str],
                 options: RolloutOptions, printer: ProgressPrinter) -> Report:
-    from talos.upgrade import rollout
+    from talos.ops.upgrade import rollout
 
     return rollout(plan, talosctl, control_planes=control_planes, workers=workers,
                    options=options, progress=printer.event)
@@ -208,8 +208,8 @@ def locate(
     A node without an IP in the cluster file is looked up among the members; one that
     is not found must not stop the upgrade of the others.
     """
-    from talos.targets import locate as locate_targets
-    from talos.upgrade import Observed
+    from talos.ops.targets import locate as locate_targets
+    from talos.ops.upgrade import Observed
 
     found, missing = locate_targets(cluster, nodes, talosctl)
     return (
@@ -222,9 +222,9 @@ def locate(
 
 
 def plan_report(cluster: Cluster, plan: Plan) -> str:
-    from talos.table import render_table
-    from talos.upgrade import UPGRADE
-    from talos.wording import short_id
+    from talos.core.table import render_table
+    from talos.core.wording import short_id
+    from talos.ops.upgrade import UPGRADE
 
     def running(step_observed: Observed) -> str:
         if not step_observed.reachable:
@@ -273,7 +273,7 @@ class ProgressPrinter:
         self.began = time.monotonic()
 
     def event(self, event: Event) -> None:
-        from talos.upgrade import STARTING, format_seconds
+        from talos.ops.upgrade import STARTING, format_seconds
 
         detail = f" to {event.detail}" if event.phase == STARTING else (
             f": {event.detail}" if event.detail else "")
@@ -284,7 +284,7 @@ class ProgressPrinter:
         and the version-skew warnings' (expected mid-upgrade) are left out."""
         import time
 
-        from talos.upgrade import format_seconds
+        from talos.ops.upgrade import format_seconds
 
         match = self._NODE_LINE.match(line.strip())
         if self.began is None or match is None:
@@ -299,8 +299,8 @@ def print_line(line: str) -> None:
 
 
 def summary(report: Report, *, snapshot: str | None = None) -> str:
-    from talos.table import colour
-    from talos.upgrade import format_seconds
+    from talos.core.table import colour
+    from talos.ops.upgrade import format_seconds
 
     def names(items: Sequence[str]) -> str:
         return ", ".join(items) or "-"
@@ -335,8 +335,8 @@ def check_unreachable(plan: Plan) -> None:
 
 
 def check_report(report: Report) -> None:
+    from talos.adapters.interrupts import signal_name, signal_number
     from talos.errors import Interrupted, RolloutError
-    from talos.interrupts import signal_name, signal_number
 
     if report.interrupted is not None:
         flying = ", ".join(report.in_flight) or "none"
