@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import Standin, pitower_schematics
 
-from talos.adapters.talosctl import EtcdMember, EtcdMemberStatus, EtcdStatusReport
+from talos.adapters.talosctl import Answers, EtcdMember, EtcdMemberStatus
 from talos.errors import RolloutError
 from talos.ops.etcd import ControlPlane, judge
 
@@ -26,8 +26,15 @@ def member(hostname: str, member_id: str) -> EtcdMember:
     return EtcdMember(member_id, hostname, (), (), False)
 
 
-HEALTHY = EtcdStatusReport((status("10.0.0.1", LEADER), status("10.0.0.2", "00000000000000a2"),
-                            status("10.0.0.3", "00000000000000a3")), {})
+def report(statuses: tuple[EtcdMemberStatus, ...], failed: dict[str, str] | None = None
+           ) -> Answers[EtcdMemberStatus]:
+    """What ``Talosctl.etcd_status`` returns: each answering node's status by address."""
+    return Answers({s.node: s for s in statuses}, failed or {})
+
+
+ANSWERING = (status("10.0.0.1", LEADER), status("10.0.0.2", "00000000000000a2"),
+             status("10.0.0.3", "00000000000000a3"))
+HEALTHY = report(ANSWERING)
 MEMBERS = [member("cp-1", LEADER), member("cp-2", "00000000000000a2"),
            member("cp-3", "00000000000000a3")]
 
@@ -39,19 +46,19 @@ def test_three_answering_members_with_one_leader_are_healthy() -> None:
 
 
 def test_a_control_plane_that_does_not_answer_is_named_with_its_error() -> None:
-    report = EtcdStatusReport(HEALTHY.statuses[:2], {"10.0.0.3": "node is unreachable"})
-    health = judge(CPS, report, members=MEMBERS)
+    sick = report(ANSWERING[:2], {"10.0.0.3": "node is unreachable"})
+    health = judge(CPS, sick, members=MEMBERS)
     assert [str(p) for p in health.problems] == [
         "cp-3: etcd does not answer (node is unreachable)"]
 
 
 def test_errors_learners_and_a_missing_leader_are_each_problems() -> None:
-    report = EtcdStatusReport((
+    odd = report((
         status("10.0.0.1", LEADER, errors="alarm:NOSPACE"),
         status("10.0.0.2", "00000000000000a2", learner=True),
         status("10.0.0.3", "00000000000000a3", leader="0000000000000000"),
-    ), {})
-    health = judge(CPS, report, members=MEMBERS)
+    ))
+    health = judge(CPS, odd, members=MEMBERS)
     assert {p.node for p in health.problems} == {"cp-1", "cp-2", "cp-3"}
     assert "no leader" in (health.problem_of("cp-3") or "")
 
@@ -65,10 +72,10 @@ def test_members_must_be_exactly_the_cluster_files_control_planes() -> None:
 
 
 def test_members_that_follow_different_leaders_are_refused() -> None:
-    report = EtcdStatusReport((status("10.0.0.1", LEADER),
-                               status("10.0.0.2", "00000000000000a2", leader="00000000000000a2"),
-                               status("10.0.0.3", "00000000000000a3")), {})
-    health = judge(CPS, report, members=MEMBERS)
+    split = report((status("10.0.0.1", LEADER),
+                    status("10.0.0.2", "00000000000000a2", leader="00000000000000a2"),
+                    status("10.0.0.3", "00000000000000a3")))
+    health = judge(CPS, split, members=MEMBERS)
     assert any("different leaders" in str(p) for p in health.problems)
     assert health.leader is None
 
@@ -139,7 +146,7 @@ def test_waiting_for_etcd_asks_again_until_healthy_then_gives_up_naming_the_prob
 ) -> None:
     import talos.ops.etcd as etcd
 
-    sick = judge(CPS, EtcdStatusReport(HEALTHY.statuses[:2], {"10.0.0.3": "no answer"}),
+    sick = judge(CPS, report(ANSWERING[:2], {"10.0.0.3": "no answer"}),
                  members=MEMBERS)
     well = judge(CPS, HEALTHY, members=MEMBERS)
     answers = [sick, sick, well]

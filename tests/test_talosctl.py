@@ -24,7 +24,7 @@ from talos.adapters.talosctl import (
     parse_apply,
     parse_image_list,
     parse_json_stream,
-    parse_size,
+    parse_printed_size,
     parse_usage,
     parse_version_tag,
     validation_problems,
@@ -602,12 +602,12 @@ def test_image_list_is_read_with_si_sizes_in_bytes(talosconfig: Path) -> None:
      ("3.5 TB", 3_500_000_000_000), ("1 MiB", 1_048_576), ("12345", 12345)],
 )
 def test_sizes_are_humanize_si_bytes(text: str, size: int) -> None:
-    assert parse_size(text) == size
+    assert parse_printed_size(text) == size
 
 
 def test_a_size_in_an_unknown_unit_is_refused() -> None:
     with pytest.raises(ValueError, match="not a size"):
-        parse_size("12 parsecs")
+        parse_printed_size("12 parsecs")
 
 
 def test_usage_reads_the_size_of_the_path_with_or_without_a_node_column(

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from talos.errors import CommandError, RolloutError, ToolMissingError
 
 if TYPE_CHECKING:
-    from talos.adapters.talosctl import EtcdMember, EtcdMemberStatus, EtcdStatusReport, Talosctl
+    from talos.adapters.talosctl import Answers, EtcdMember, EtcdMemberStatus, Talosctl
     from talos.core.cluster import Cluster
 
 DEFAULT_KEEP = 5
@@ -134,26 +134,26 @@ class EtcdHealth:
 
 def judge(
     controlplanes: Sequence[ControlPlane],
-    report: EtcdStatusReport,
+    report: Answers[EtcdMemberStatus],
     *,
     members: Sequence[EtcdMember] | None,
     members_asked: str | None = None,
     members_error: str | None = None,
 ) -> EtcdHealth:
-    """Every problem that makes it unsafe to take a control plane down, from the facts."""
+    """Every problem that makes it unsafe to take a control plane down, from the facts
+    (``report``: each control plane's ``etcd status`` by address, or why it gave none)."""
     from talos.ops.targets import same_host
 
     problems: list[Problem] = []
     statuses: dict[str, EtcdMemberStatus] = {}
     errors: dict[str, str] = {}
-    by_address = {s.node: s for s in report.statuses}
     for cp in controlplanes:
         if cp.address is None:
             problems.append(Problem(cp.name, cp.problem or "cannot be located"))
             continue
-        status = by_address.get(cp.address)
+        status = report.answered.get(cp.address)
         if status is None:
-            error = report.errors.get(cp.address, "no answer")
+            error = report.failed.get(cp.address, "no answer")
             errors[cp.name] = error
             problems.append(Problem(cp.name, f"etcd does not answer ({error})"))
             continue
@@ -201,12 +201,12 @@ def controlplanes_of(cluster: Cluster, talosctl: Talosctl) -> list[ControlPlane]
 def inspect(cluster: Cluster, talosctl: Talosctl) -> EtcdHealth:
     """Ask every control plane's etcd at once (one talosctl call), then the members from
     the first control plane that answered (a second call)."""
-    from talos.adapters.talosctl import EtcdStatusReport
+    from talos.adapters.talosctl import Answers
 
     controlplanes = controlplanes_of(cluster, talosctl)
     addresses = [cp.address for cp in controlplanes if cp.address]
-    report = talosctl.etcd_status(addresses) if addresses else EtcdStatusReport((), {})
-    answered = {s.node for s in report.statuses}
+    report = talosctl.etcd_status(addresses) if addresses else Answers({}, {})
+    answered = report.answered
     members = None
     asked = None
     error = None
