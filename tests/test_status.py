@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import subprocess
 import sys
 import threading
 import time
@@ -13,24 +14,27 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from conftest import TALOSCTL
 
 from talos.adapters.talosctl import Answers, MachineStatus, Member, Talosctl
 from talos.core.cluster import Cluster, Node, load_cluster_file
 from talos.errors import CommandError, SelectionError
+from talos.ops.health import check_health, health_line, summarise_health
 from talos.ops.status import (
     Desired,
     NodeFacts,
     NodeStatus,
-    check_health,
     collect_facts,
     desired_state,
-    health_line,
+    probe_many,
+    status_cells,
+    status_exit_code,
     status_json,
     status_rows,
     status_summary,
     status_table,
-    summarise_health,
 )
+from talos.ops.upgrade import Wanted, observe
 
 REPO = Path(__file__).resolve().parents[1]
 OLD_SCHEMATIC = "a862538d" + "0" * 56
@@ -429,7 +433,6 @@ def row_of(*, reachable: bool = True, ready: bool | None = True, found: bool = T
 
 
 def test_a_node_that_answers_but_is_not_ready_is_not_fine() -> None:
-    from talos.ops.status import status_cells
 
     row = row_of(ready=False)
     assert row.state == "not ready"
@@ -447,13 +450,11 @@ def test_a_node_that_answers_but_is_not_ready_is_not_fine() -> None:
 def test_status_exit_codes_say_fine_differs_or_cannot_ask(
     rows: list[NodeStatus], code: int
 ) -> None:
-    from talos.ops.status import status_exit_code
 
     assert status_exit_code(rows) == code
 
 
 def test_a_booting_node_is_read_from_its_machine_status(tmp_path: Path) -> None:
-    from talos.ops.status import probe_many
 
     config = tmp_path / "talosconfig"
     config.write_text("context: a\n")
@@ -470,8 +471,6 @@ def test_a_booting_node_is_read_from_its_machine_status(tmp_path: Path) -> None:
 def hanging_talosctl(tmp_path: Path, hung: str) -> Path:
     """talosctl as seen through a network where ``hung`` never answers: any call that asks
     it waits until it is stopped; the others go to the stand-in."""
-    from conftest import TALOSCTL
-
     script = tmp_path / "talosctl-hung"
     script.write_text(
         f"#!{sys.executable}\n"
@@ -488,13 +487,6 @@ def hanging_talosctl(tmp_path: Path, hung: str) -> Path:
 def test_one_hung_node_leaves_the_others_reported_by_status_and_upgrade_planning(
     standin: Any, tmp_path: Path, pitower: Cluster
 ) -> None:
-    import subprocess
-
-    from conftest import TALOSCTL
-
-    from talos.ops.status import probe_many
-    from talos.ops.upgrade import Wanted, observe
-
     standin.pitower()
     out = tmp_path / "gen"
     made = subprocess.run([str(TALOSCTL), "gen", "config", "pitower",

@@ -3,6 +3,7 @@ schematic IDs, paths as the user knows them. Pure: text in, text out.
 
     count(3, "node")                 -> "3 nodes"
     shown_path(path, root)           -> path relative to root when inside it, else as given
+    first_line(exc)                  -> an error's first line (its type's name when empty)
 
 Schematic IDs (64 hex digits) are shortened three ways; the variants are named, not mixed:
 
@@ -36,6 +37,13 @@ def shown_path(path: Path, root: Path) -> str:
         return str(path.relative_to(root))
     except ValueError:
         return str(path)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message, for a one-line summary; its type's name when
+    the message is empty."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def short_id(schematic_id: str | None, length: int = SHORT_ID) -> str:

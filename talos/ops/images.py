@@ -17,14 +17,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from talos.core.wording import count
+from talos.core.wording import count, first_line
 from talos.errors import CommandError, ToolMissingError
-from talos.ops.status import MAX_WORKERS, first_line, locate, require_talosconfig
+from talos.ops.targets import locations, require_talosconfig
 
 if TYPE_CHECKING:
     from talos.adapters.talosctl import ContainerImage, Talosctl
     from talos.core.cluster import Cluster, Node
 
+# Nodes asked at once: each question goes to each node alone.
+MAX_WORKERS = 16
 CONTAINERD = "/var/lib/containerd"
 GB = 1_000_000_000  # decimal, as talosctl and disk vendors count
 
@@ -72,7 +74,7 @@ def _per_node(
 ) -> list[tuple[Node, str | None, T | None, str | None]]:
     """Run ``probe(address)`` on every located node at once; keep each node's failure."""
     require_talosconfig(talosctl)
-    located = locate(cluster, nodes, talosctl)
+    located = locations(cluster, nodes, talosctl)
 
     def one(node: Node) -> tuple[Node, str | None, T | None, str | None]:
         where = located[node.name]

@@ -20,6 +20,8 @@ from talos.core.cluster import Cluster, Node
 from talos.errors import CommandError, SelectionError, ToolMissingError
 
 TALOSCONFIG_VARIABLE = "TALOS_TASKS_TALOSCONFIG"
+#: How a node that could not be located is shown, before the reason.
+NOT_FOUND = "not found"
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,36 @@ def locate(
         except SelectionError as exc:
             missing.append(Unlocated(node, str(exc)))
     return found, missing
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a node answers, or why it could not be located."""
+
+    address: str | None
+    problem: str | None = None
+
+
+def locations(
+    cluster: Cluster, nodes: Sequence[Node], talosctl: Talosctl
+) -> dict[str, Location]:
+    """:func:`locate` by node name: each node's address, or why it has none (``not found:
+    ...``), for views that show a row per node."""
+    found, missing = locate(cluster, nodes, talosctl)
+    located = {target.node.name: Location(target.address) for target in found}
+    for unlocated in missing:
+        located[unlocated.node.name] = Location(None, f"{NOT_FOUND}: {unlocated.reason}")
+    return located
+
+
+def require_talosconfig(talosctl: Talosctl) -> None:
+    """Without a talosconfig every node would look unreachable: say what is missing instead."""
+    path = talosctl.talosconfig
+    if path is None or not path.is_file():
+        raise CommandError(
+            f"no talosconfig at {path or '(none given)'}",
+            hint="run `inv genconfig` first, or point TALOS_TASKS_TALOSCONFIG at one",
+        )
 
 
 def resolve_targets(cluster: Cluster, nodes: Sequence[Node], talosctl: Talosctl) -> list[Target]:

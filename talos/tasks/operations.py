@@ -153,7 +153,7 @@ def health(c: Context, timeout: str = "5m", json: bool = False) -> None:
     import re
 
     from talos.errors import TalosError
-    from talos.ops.status import check_health, summarise_health
+    from talos.ops.health import check_health, summarise_health
     from talos.tasks.nodes import check_timeout
 
     check_timeout(timeout)
