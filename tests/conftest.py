@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 import pytest
 
 # Every config written during the tests (in process or through `inv`) is also dumped by
-# PyYAML's dumper and compared with the fast emitter's bytes (talos/core/merge/yamlio.py).
+# PyYAML's dumper and compared with the fast emitter's bytes (talos/core/merge/yamlemit.py).
 os.environ.setdefault("TALOS_TASKS_YAML_CROSSCHECK", "1")
 
 REPO = Path(__file__).resolve().parents[1]

@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 
 from talos.core.merge import apply_patches, dump_config, load_patches, parse_config
-from talos.core.merge.documents import Config, extract_deletes
+from talos.core.merge.documents import Config
 from talos.core.merge.loading import classify_patch
+from talos.core.merge.merging import merge_value
 from talos.core.merge.rules import Rule
-from talos.core.merge.values import format_path, merge_value
+from talos.core.merge.strategic import extract_deletes
+from talos.core.merge.values import format_path
 from talos.core.merge.yamlio import load_documents
 from talos.errors import PatchError
 

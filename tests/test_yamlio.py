@@ -16,14 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from talos.core.merge import apply_patches, load_patches, parse_config
-from talos.core.merge.yamlio import (
-    TextFloat,
-    TextInt,
-    dump_documents,
-    emit_documents,
-    load_documents,
-    pyyaml_dump,
-)
+from talos.core.merge.yamlemit import dump_documents, emit_documents, pyyaml_dump
+from talos.core.merge.yamlio import TextFloat, TextInt, load_documents
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = REPO / "tests" / "data" / "merge" / "cases"

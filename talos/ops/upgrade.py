@@ -37,9 +37,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from talos.core import readiness
-from talos.core.merge.durations import parse_duration as go_duration
 from talos.core.readiness import MachineStatusLike, Polling
 from talos.core.schematic import VANILLA_ID
+from talos.core.units import parse_duration as go_duration
 from talos.core.wording import short_id
 from talos.errors import NotReady, TalosError, UsageError
 

@@ -52,7 +52,7 @@ def outcome(c: Context) -> Callable[[str], None]:
 def check_timeout(timeout: str | None, flag: str = "--timeout") -> None:
     """Refuse a timeout that is not a positive Go duration before anything is called
     (talosctl would refuse it only after the work began)."""
-    from talos.core.merge.durations import parse_duration
+    from talos.core.units import parse_duration
     from talos.errors import UsageError
 
     if timeout is None:

@@ -160,7 +160,7 @@ def parse_printed_size(text: str) -> int:
     """Bytes of a size as talosctl prints it in a table (``27 MB``, ``1.2 GB``, ``512 B``)
     or a plain number.
 
-    Not :func:`talos.core.merge.values.parse_bytes`, which reads a size the way Talos
+    Not :func:`talos.core.units.parse_bytes`, which reads a size the way Talos
     reads one in a machine config (go-humanize ``ParseBytes``: any case, ``10gib``,
     ``1,000``, the fraction cut off): this one reads display output, whose figures are
     rounded to one decimal, so it rounds, and it refuses a unit talosctl does not print.

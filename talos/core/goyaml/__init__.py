@@ -30,106 +30,61 @@ order), :class:`GoMap` (keys sorted the Go way), sequences and scalars.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from talos.core.lazyexports import exported_on_first_use
 
 if TYPE_CHECKING:
-    from talos.core.goyaml.decoder import (
-        Node,
-        check_unique_keys,
-        compose,
-        decode_any,
-        decode_bool,
-        decode_map,
-        decode_string,
-        decode_uint,
-        describe,
-        is_null,
-    )
-    from talos.core.goyaml.emitter import (
-        key_less,
-        marshal,
-        scalar_text,
-    )
-    from talos.core.goyaml.resolver import (
-        BINARY,
-        BOOL,
-        FLOAT,
-        INT,
-        MERGE,
-        NULL,
-        OLD_BOOLS,
-        STR,
-        TIMESTAMP,
-        format_float,
-        is_base60_float,
-        literal_is_wanted,
-        needs_compat_quotes,
-        parse_timestamp,
-        plain_is_safe,
-        resolve,
-        short_tag,
-    )
-    from talos.core.goyaml.values import (
-        GoMap,
-        GoStruct,
-        GoTime,
-        GoYAMLError,
-    )
-
-# Each name is imported from its module on first use, so that reading YAML
-# (talos.core.goyaml.reader) does not load the decoder and emitter.
-_HOMES = {
-    "Node": "talos.core.goyaml.decoder",
-    "check_unique_keys": "talos.core.goyaml.decoder",
-    "compose": "talos.core.goyaml.decoder",
-    "decode_any": "talos.core.goyaml.decoder",
-    "decode_bool": "talos.core.goyaml.decoder",
-    "decode_map": "talos.core.goyaml.decoder",
-    "decode_string": "talos.core.goyaml.decoder",
-    "decode_uint": "talos.core.goyaml.decoder",
-    "describe": "talos.core.goyaml.decoder",
-    "is_null": "talos.core.goyaml.decoder",
-    "key_less": "talos.core.goyaml.emitter",
-    "marshal": "talos.core.goyaml.emitter",
-    "scalar_text": "talos.core.goyaml.emitter",
-    "BINARY": "talos.core.goyaml.resolver",
-    "BOOL": "talos.core.goyaml.resolver",
-    "FLOAT": "talos.core.goyaml.resolver",
-    "INT": "talos.core.goyaml.resolver",
-    "MERGE": "talos.core.goyaml.resolver",
-    "NULL": "talos.core.goyaml.resolver",
-    "OLD_BOOLS": "talos.core.goyaml.resolver",
-    "STR": "talos.core.goyaml.resolver",
-    "TIMESTAMP": "talos.core.goyaml.resolver",
-    "format_float": "talos.core.goyaml.resolver",
-    "is_base60_float": "talos.core.goyaml.resolver",
-    "literal_is_wanted": "talos.core.goyaml.resolver",
-    "needs_compat_quotes": "talos.core.goyaml.resolver",
-    "parse_timestamp": "talos.core.goyaml.resolver",
-    "plain_is_safe": "talos.core.goyaml.resolver",
-    "resolve": "talos.core.goyaml.resolver",
-    "short_tag": "talos.core.goyaml.resolver",
-    "GoMap": "talos.core.goyaml.values",
-    "GoStruct": "talos.core.goyaml.values",
-    "GoTime": "talos.core.goyaml.values",
-    "GoYAMLError": "talos.core.goyaml.values",
-}
-
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
-
-__all__ = [
-    "BINARY", "BOOL", "FLOAT", "INT", "MERGE", "NULL", "OLD_BOOLS", "STR", "TIMESTAMP",
-    "GoMap", "GoStruct", "GoTime", "GoYAMLError", "Node", "check_unique_keys", "compose",
-    "decode_any", "decode_bool", "decode_map", "decode_string", "decode_uint", "describe",
-    "format_float", "is_base60_float", "is_null", "key_less", "literal_is_wanted", "marshal",
-    "needs_compat_quotes", "parse_timestamp", "plain_is_safe", "resolve", "scalar_text",
-    "short_tag",
-]
+    from talos.core.goyaml.decoder import Node as Node
+    from talos.core.goyaml.decoder import check_unique_keys as check_unique_keys
+    from talos.core.goyaml.decoder import compose as compose
+    from talos.core.goyaml.decoder import decode_any as decode_any
+    from talos.core.goyaml.decoder import decode_bool as decode_bool
+    from talos.core.goyaml.decoder import decode_map as decode_map
+    from talos.core.goyaml.decoder import decode_string as decode_string
+    from talos.core.goyaml.decoder import decode_uint as decode_uint
+    from talos.core.goyaml.decoder import describe as describe
+    from talos.core.goyaml.decoder import is_null as is_null
+    from talos.core.goyaml.emitter import key_less as key_less
+    from talos.core.goyaml.emitter import marshal as marshal
+    from talos.core.goyaml.emitter import scalar_text as scalar_text
+    from talos.core.goyaml.resolver import BINARY as BINARY
+    from talos.core.goyaml.resolver import BOOL as BOOL
+    from talos.core.goyaml.resolver import FLOAT as FLOAT
+    from talos.core.goyaml.resolver import INT as INT
+    from talos.core.goyaml.resolver import MERGE as MERGE
+    from talos.core.goyaml.resolver import NULL as NULL
+    from talos.core.goyaml.resolver import OLD_BOOLS as OLD_BOOLS
+    from talos.core.goyaml.resolver import STR as STR
+    from talos.core.goyaml.resolver import TIMESTAMP as TIMESTAMP
+    from talos.core.goyaml.resolver import format_float as format_float
+    from talos.core.goyaml.resolver import is_base60_float as is_base60_float
+    from talos.core.goyaml.resolver import literal_is_wanted as literal_is_wanted
+    from talos.core.goyaml.resolver import needs_compat_quotes as needs_compat_quotes
+    from talos.core.goyaml.resolver import parse_timestamp as parse_timestamp
+    from talos.core.goyaml.resolver import plain_is_safe as plain_is_safe
+    from talos.core.goyaml.resolver import resolve as resolve
+    from talos.core.goyaml.resolver import short_tag as short_tag
+    from talos.core.goyaml.values import GoMap as GoMap
+    from talos.core.goyaml.values import GoStruct as GoStruct
+    from talos.core.goyaml.values import GoTime as GoTime
+    from talos.core.goyaml.values import GoYAMLError as GoYAMLError
+else:  # each name loads its module on first use: reading YAML
+    # (talos.core.goyaml.reader) does not load the decoder and emitter
+    __getattr__ = exported_on_first_use(globals(), {
+        "talos.core.goyaml.decoder": (
+            "Node", "check_unique_keys", "compose", "decode_any", "decode_bool", "decode_map",
+            "decode_string", "decode_uint", "describe", "is_null",
+        ),
+        "talos.core.goyaml.emitter": (
+            "key_less", "marshal", "scalar_text",
+        ),
+        "talos.core.goyaml.resolver": (
+            "BINARY", "BOOL", "FLOAT", "INT", "MERGE", "NULL", "OLD_BOOLS", "STR", "TIMESTAMP",
+            "format_float", "is_base60_float", "literal_is_wanted", "needs_compat_quotes",
+            "parse_timestamp", "plain_is_safe", "resolve", "short_tag",
+        ),
+        "talos.core.goyaml.values": (
+            "GoMap", "GoStruct", "GoTime", "GoYAMLError",
+        ),
+    })

@@ -1,33 +1,24 @@
-"""Multi-document machine configs and strategic patches: identity, decoding, merging.
+"""Multi-document machine configs and strategic patches: the model, identity, decoding.
 
 A machine config is a list of documents: the legacy ``v1alpha1`` document (keys
 ``version``, ``machine``, ``cluster``...) and typed documents (``apiVersion``, ``kind``,
 and ``name`` for named kinds). A strategic patch is a list of documents and delete
 selectors (``$patch: delete``); each is matched to the config's document with the same
-apiVersion + kind (+ name), merged into it, or appended when there is none.
+apiVersion + kind (+ name), merged into it, or appended when there is none
+(:mod:`talos.core.merge.strategic`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from talos.core.merge import rules as R
-from talos.core.merge.values import (
-    Path,
-    UnknownKeys,
-    ValueFailure,
-    delete_path,
-    format_path,
-    merge_struct,
-    normalize_struct,
-)
+from talos.core.merge.normalize import normalize_struct
+from talos.core.merge.values import Path, UnknownKeys, ValueFailure, format_path
 from talos.core.merge.yamlio import scalar_text
 from talos.errors import PatchError, UnknownToRules
-
-if TYPE_CHECKING:
-    from talos.core.merge.provenance import Trace
 
 DocKey = tuple[str, str, str]
 """(apiVersion, kind, name); name is "" for unnamed kinds and unnamed selectors."""
@@ -128,7 +119,7 @@ def document_key(document: Mapping[str, Any]) -> DocKey:
     return (api, str(kind), name)
 
 
-def _where(source: str, line: int | None) -> str:
+def where(source: str, line: int | None) -> str:
     return f"{source}:{line}" if line else source
 
 
@@ -140,14 +131,14 @@ def _identify(data: Mapping[Any, Any], source: str, index: int, line: int | None
     if kind is None and (legacy or (api is None and "version" in data)):
         return R.all_kinds()[R.LEGACY_KIND]
     if kind is None:
-        raise PatchError(f"{_where(source, line)}: {label}: missing kind")
+        raise PatchError(f"{where(source, line)}: {label}: missing kind")
     if api is None and not legacy:
-        raise PatchError(f"{_where(source, line)}: {label} ({kind}): missing apiVersion")
+        raise PatchError(f"{where(source, line)}: {label} ({kind}): missing apiVersion")
     api_text = R.LEGACY_KIND if api is None else scalar_text(api)
     rules = R.kind_rules(scalar_text(kind), api_text)
     if rules is None:
         raise UnknownToRules(
-            f'{_where(source, line)}: {label}: "{kind}" "{api_text}": not registered '
+            f'{where(source, line)}: {label}: "{kind}" "{api_text}": not registered '
             "(check kind and apiVersion)",
             what=f"kind {kind} {api_text}",
         )
@@ -160,7 +151,7 @@ def decode_document(data: Any, source: str, index: int, line: int | None,
     if data is None:
         return None
     if not isinstance(data, dict):
-        raise PatchError(f"{_where(source, line)}: document {index + 1}: expected a YAML mapping")
+        raise PatchError(f"{where(source, line)}: document {index + 1}: expected a YAML mapping")
     rules = _identify(data, source, index, line)
     name = ""
     if rules.named:
@@ -170,14 +161,14 @@ def decode_document(data: Any, source: str, index: int, line: int | None,
         normalized = normalize_struct(data, rules.root)
     except UnknownKeys as exc:
         raise UnknownToRules(
-            f"{_where(source, line)}: document {key_text(key)}: unknown keys found during "
+            f"{where(source, line)}: document {key_text(key)}: unknown keys found during "
             f"decoding: {', '.join(exc.paths)} (not fields of {rules.kind}; check spelling "
             "and nesting)",
             what=", ".join(exc.paths),
         ) from exc
     except ValueFailure as exc:
         raise PatchError(
-            f"{_where(source, line)}: document {key_text(key)}: {format_path(exc.path)}: "
+            f"{where(source, line)}: document {key_text(key)}: {format_path(exc.path)}: "
             f"{exc.reason}"
         ) from exc
     if rules.kind == R.LEGACY_KIND:
@@ -246,289 +237,10 @@ def decode_config(raw_documents: Sequence[Any], source: str,
             continue
         if document.key in seen:
             raise PatchError(
-                f"{_where(source, line)}: duplicate document {key_text(document.key)} "
+                f"{where(source, line)}: duplicate document {key_text(document.key)} "
                 "is not allowed"
             )
         seen.add(document.key)
         decoded.append(document.data)
     check_container(decoded, source)
     return Config(order_documents(decoded), source)
-
-
-# ---------------------------------------------------------------------------------------
-# Strategic patches: delete extraction
-
-
-class _Removed:
-    pass
-
-
-_REMOVED = _Removed()
-
-
-class _Extraction:
-    def __init__(self, root: Mapping[Any, Any], source: str, line: int | None,
-                 marks: Marks | None = None) -> None:
-        self.root = root
-        self.source = source
-        self.line = line
-        self.marks = marks or {}
-        self.selectors: list[DeleteSelector] = []
-
-    def line_of(self, path: Path) -> int | None:
-        """The line of the ``$patch: delete`` at ``path`` (the document's when unknown)."""
-        return self.marks.get((*path, "$patch")) or self.marks.get(path) or self.line
-
-    def fail(self, message: str) -> PatchError:
-        return PatchError(
-            f"{_where(self.source, self.line)}: $patch: delete: {message}"
-        )
-
-    def identity(self, path: Path, whole_document: bool) -> DocKey:
-        api, kind = self.root.get("apiVersion"), self.root.get("kind")
-        if whole_document:
-            if api is None:
-                raise self.fail(
-                    "missing apiVersion in document for which $patch: delete is used "
-                    "(the v1alpha1 document cannot be deleted as a whole)"
-                )
-            if kind is None:
-                raise self.fail("missing kind in document for which $patch: delete is used")
-        if api is None and kind is None:
-            return LEGACY_KEY
-        if api is None or kind is None:
-            raise self.fail(f"kind and apiVersion must be both set for path {talos_path(path)}")
-        name = self.root.get("name")
-        return (scalar_text(api), scalar_text(kind), "" if name is None else scalar_text(name))
-
-    def walk(self, node: Any, path: Path) -> Any:
-        if isinstance(node, dict):
-            return self._mapping(node, path)
-        if isinstance(node, list):
-            return self._sequence(node, path)
-        return node
-
-    def _mapping(self, node: dict[Any, Any], path: Path) -> Any:
-        if node.get("$patch") == "delete":
-            for key, value in node.items():
-                if key == "$patch":
-                    break
-                self.walk(value, (*path, key))
-            self._emit(node, path)
-            return _REMOVED
-        result: dict[Any, Any] = {}
-        removed = False
-        for key, value in node.items():
-            new = self.walk(value, (*path, key))
-            if new is _REMOVED:
-                removed = True
-                continue
-            result[key] = new
-        if removed and not result:
-            return _REMOVED
-        return result
-
-    def _sequence(self, node: list[Any], path: Path) -> Any:
-        result: list[Any] = []
-        removed = False
-        for value in node:
-            new = self.walk(value, (*path, len(result)))
-            if new is _REMOVED:
-                removed = True
-                continue
-            result.append(new)
-        if removed and not result:
-            return _REMOVED
-        return result
-
-    def _emit(self, node: Mapping[Any, Any], path: Path) -> None:
-        if path and isinstance(path[-1], int):
-            pair = next(((k, v) for k, v in node.items() if k != "$patch"), None)
-            if pair is None:
-                raise self.fail(f"no key:val found in sequence node for path {talos_path(path)}")
-            key, value = pair
-            text = "" if isinstance(value, dict | list) or value is None else scalar_text(value)
-            self.selectors.append(
-                DeleteSelector(self.identity(path, False), path, (scalar_text(key), text),
-                               self.line_of(path))
-            )
-            return
-        if any(isinstance(part, int) for part in path):
-            raise self.fail(
-                f"cannot delete an inner key in '{talos_path(path)}' "
-                "(keys inside list items cannot be deleted; delete the item by its key)"
-            )
-        self.selectors.append(
-            DeleteSelector(self.identity(path, not path), path, None, self.line_of(path))
-        )
-
-
-def _remaining_is_empty(remaining: Any) -> bool:
-    if remaining is _REMOVED or remaining == {}:
-        return True
-    return isinstance(remaining, dict) and all(
-        key in ("version", "kind", "name") and not isinstance(value, dict | list)
-        for key, value in remaining.items()
-    )
-
-
-def extract_deletes(data: Mapping[Any, Any], source: str, line: int | None = None,
-                    marks: Marks | None = None) -> tuple[list[DeleteSelector], Any]:
-    """The ``$patch: delete`` selectors of one document and what remains of it.
-
-    The remainder is None when nothing of the document is left to merge.
-    """
-    extraction = _Extraction(data, source, line, marks)
-    remaining = extraction.walk(data, ())
-    return extraction.selectors, None if _remaining_is_empty(remaining) else remaining
-
-
-def strategic_items(raw_documents: Sequence[Any], source: str, lines: Sequence[int] = (),
-                    marks: Sequence[Marks] = ()) -> tuple[PatchDocument | DeleteSelector, ...]:
-    """A strategic patch's items in application order; raises PatchError.
-
-    Order (as Talos applies them): selectors for the v1alpha1 document, the v1alpha1
-    document, then everything else in stream order. Empty when the stream holds nothing.
-    ``marks``, one per document, give the documents line marks for provenance.
-    """
-    legacy_selectors: list[DeleteSelector] = []
-    legacy_documents: list[PatchDocument] = []
-    others: list[PatchDocument | DeleteSelector] = []
-    seen: set[DocKey] = set()
-    for index, data in enumerate(raw_documents):
-        line = lines[index] if index < len(lines) else None
-        document_marks = marks[index] if index < len(marks) else None
-        if data is None:
-            continue
-        if not isinstance(data, dict):
-            raise PatchError(
-                f"{_where(source, line)}: document {index + 1}: expected a YAML mapping"
-            )
-        selectors, remaining = extract_deletes(data, source, line, document_marks)
-        for selector in selectors:
-            if selector.key == LEGACY_KEY:
-                legacy_selectors.append(selector)
-            else:
-                others.append(selector)
-        if remaining is None:
-            continue
-        document = decode_document(remaining, source, index, line, document_marks)
-        if document is None:
-            continue
-        if document.key in seen:
-            raise PatchError(
-                f"{_where(source, line)}: duplicate document {key_text(document.key)} "
-                "is not allowed (in one patch)"
-            )
-        seen.add(document.key)
-        if document.key == LEGACY_KEY:
-            legacy_documents.append(document)
-        else:
-            others.append(document)
-    return (*legacy_selectors, *legacy_documents, *others)
-
-
-# ---------------------------------------------------------------------------------------
-# Strategic merge
-
-
-def apply_strategic(config: Config, patch: Patch, trace: Trace | None = None) -> Config:
-    """``patch`` merged into ``config`` (a new Config); raises PatchError.
-
-    With a ``trace``, what the patch sets or deletes is recorded in it as it merges.
-    """
-    documents: list[dict[str, Any] | None] = list(config.documents)
-    index: dict[DocKey, int] = {document_key(d): i for i, d in enumerate(config.documents)}
-    for item in patch.items:
-        position = index.get(item.key)
-        if trace is not None:
-            trace.begin(item.key, patch.source,
-                        item.marks if isinstance(item, PatchDocument) else None, item.line)
-        if isinstance(item, DeleteSelector):
-            if position is None:
-                # Talos v1.12 appends such selectors and then fails later or crashes;
-                # newer releases skip them, as we do.
-                continue
-            target = documents[position]
-            assert target is not None
-            if not item.path:
-                documents[position] = None
-                del index[item.key]
-                if trace is not None:
-                    trace.drop_document(())
-                continue
-            documents[position] = _delete(target, item, patch.source)
-            if trace is not None:
-                _trace_delete(trace, item, target, documents[position])
-            continue
-        if position is None:
-            index[item.key] = len(documents)
-            documents.append(item.data)
-            if trace is not None:
-                trace.add_document(item.data)
-            continue
-        target = documents[position]
-        assert target is not None
-        documents[position] = _merge(target, item, patch.source, trace)
-    result = [d for d in documents if d is not None]
-    check_container(result, patch.source)
-    return Config(order_documents(result), config.source)
-
-
-def _kind_rules(key: DocKey) -> R.KindRules:
-    return R.all_kinds()[key[1]]
-
-
-def _delete(target: dict[str, Any], selector: DeleteSelector, source: str) -> dict[str, Any]:
-    rules = _kind_rules(selector.key)
-    try:
-        return delete_path(target, rules.root, selector.path, selector.item)
-    except ValueFailure as exc:
-        path = talos_path(selector.path)
-        api, kind, name = selector.key
-        reason = f"failed to delete path '{path}': {exc.reason}"
-        if selector.item:
-            reason += f" (no item with {selector.item[0]}: {selector.item[1]})"
-        elif exc.path != selector.path:
-            reason += f" ({talos_path(exc.path)} is not set)"
-        if name:
-            message = f"named patch delete: document {api}/{kind} (name {name}): {reason}"
-        else:
-            message = f"patch delete: path '{path}' in document '{api}/{kind}': {reason}"
-        raise PatchError(f"{_where(source, selector.line)}: {message}") from exc
-
-
-def _trace_delete(trace: Trace, selector: DeleteSelector, before: Mapping[str, Any],
-                  after: Mapping[str, Any] | None) -> None:
-    """Record a delete: a field or key, or a list item (found by which item went)."""
-    if selector.item is None:
-        trace.delete(selector.path, selector.path)
-        return
-    at = selector.path[:-1]
-    old, new = _at(before, at), _at(after, at)
-    removed = next(
-        (i for i, item in enumerate(old) if i >= len(new) or new[i] is not item), len(new)
-    )
-    key, value = selector.item
-    trace.remove_item(at, removed, f"{key}: {value}", selector.path)
-
-
-def _at(document: Mapping[str, Any] | None, path: Path) -> list[Any]:
-    node: Any = document
-    for part in path:
-        node = node.get(part) if isinstance(node, dict) else None
-    return node if isinstance(node, list) else []
-
-
-def _merge(target: dict[str, Any], document: PatchDocument, source: str,
-           trace: Trace | None = None) -> dict[str, Any]:
-    rules = _kind_rules(document.key)
-    try:
-        if trace is not None:
-            return merge_struct(target, document.data, rules.root, (), trace, ())
-        return merge_struct(target, document.data, rules.root)
-    except ValueFailure as exc:
-        raise PatchError(
-            f"{_where(source, document.line)}: document {key_text(document.key)}: "
-            f"{format_path(exc.path)}: {exc.reason}"
-        ) from exc

@@ -18,21 +18,11 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from talos.core.goyaml.reader import YAMLInputError, read_text
-from talos.core.merge.documents import (
-    Config,
-    Marks,
-    Patch,
-    apply_strategic,
-    decode_config,
-    strategic_items,
-)
+from talos.core.merge.documents import Config, Marks, Patch, decode_config
 from talos.core.merge.jsonpatch import OperationFailure, apply_operations
-from talos.core.merge.yamlio import (
-    compose_documents,
-    dump_documents,
-    load_documents,
-    load_documents_with_lines,
-)
+from talos.core.merge.strategic import apply_strategic, strategic_items
+from talos.core.merge.yamlemit import dump_documents
+from talos.core.merge.yamlio import compose_documents, load_documents, load_documents_with_lines
 from talos.errors import PatchError
 
 if TYPE_CHECKING:

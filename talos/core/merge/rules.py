@@ -16,7 +16,7 @@ import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 # Leaf codes (see rules.json "_about").
@@ -114,7 +114,9 @@ def _build(spec: Any) -> Rule:
 
 
 def _raw() -> dict[str, Any]:
-    text = resources.files("talos.core.merge").joinpath("rules.json").read_text(encoding="utf-8")
+    # Package data beside this module, read directly: importlib.resources (with the
+    # tempfile and zipfile machinery it loads) takes longer to import than this to read.
+    text = Path(__file__).with_name("rules.json").read_text(encoding="utf-8")
     raw: dict[str, Any] = json.loads(text)
     return raw
 
