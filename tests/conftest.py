@@ -256,4 +256,9 @@ def standin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Standin:
     # A talosctl run without --talosconfig creates its default file: keep it out of $HOME.
     monkeypatch.setenv("TALOS_HOME", str(home / "talos-home"))
     monkeypatch.delenv("TALOSCONFIG", raising=False)
+    # The code under test runs the stand-in in this process (its runner's boundary); a
+    # program the test starts runs it as a program. Imported here: it imports sh.
+    from inprocess import patch_runner
+
+    patch_runner(monkeypatch)
     return Standin(state_path, log_path)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from . import machineconfig as mc
-from . import yamlio
+from . import process, yamlio
 from .client import (
     NodeError,
     connect,
@@ -33,13 +33,13 @@ def kubeconfig(p: Parsed, data: dict[str, Any], client_version: str) -> None:
     path = Path(".")
     if not to_stdout:
         if not target:
-            env = [x for x in os.environ.get("KUBECONFIG", "").split(os.pathsep) if x]
+            env = [x for x in process.environ().get("KUBECONFIG", "").split(os.pathsep) if x]
             if len(env) > 1:
                 raise CLIError("multiple kubeconfig files defined")
             if env:
                 target = env[0]
             elif merge:
-                target = str(Path.home() / ".kube" / "config")
+                target = str(process.home() / ".kube" / "config")
             else:
                 target = str(Path.cwd() / "kubeconfig")
         path = Path(os.path.normpath(target))

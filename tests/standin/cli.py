@@ -9,13 +9,12 @@ reference (``config``, ``image`` flags beyond ``image.go``) are guessed from the
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-from . import state
+from . import process, state
 from .flags import (
     BOOL,
     DURATION,
@@ -120,7 +119,7 @@ def build(client_version: str) -> Command:
             Flag("dns-domain", STRING, "cluster.local", "the dns domain to use for cluster"),
             Flag("install-disk", STRING, "/dev/sda", "the disk to install to"),
             Flag("install-image", STRING,
-                 f"ghcr.io/siderolabs/installer:{os.environ.get('TAG') or client_version}",
+                 f"ghcr.io/siderolabs/installer:{process.environ().get('TAG') or client_version}",
                  "the image used to perform an installation"),
             Flag("kubernetes-version", STRING, k8s_default, "desired kubernetes version to "
                  "run"),
@@ -422,9 +421,9 @@ def help_command(root: Command) -> Run:
             command, _ = find_command(root, p.args)
         except CLIError:
             topic = " ".join(f"`{arg}`" for arg in p.args)
-            sys.stderr.write(f"Unknown help topic [{topic}]\n" + root.usage())
+            process.stderr().write(f"Unknown help topic [{topic}]\n" + root.usage())
             return
-        sys.stdout.write(command.help())
+        process.stdout().write(command.help())
 
     return run
 
@@ -444,26 +443,32 @@ def execute(argv: list[str]) -> int:
         check_required(parsed)
         command.run(parsed, data, version)
     except HelpRequested:
-        sys.stdout.write(command.help())
+        process.stdout().write(command.help())
         return 0
     except CLIError as exc:
         if not exc.suppressed:
             text = exc.message
-            sys.stderr.write(text + "\n")
+            process.stderr().write(text + "\n")
             if "arg(s)" in text or "flag" in text or "command" in text:
-                sys.stderr.write("\n" + command.usage() + "\n")
+                process.stderr().write("\n" + command.usage() + "\n")
         return 1
     return 0
 
 
-def main() -> int:
-    argv = sys.argv[1:]
+def run(argv: list[str]) -> int:
+    """One talosctl invocation: its exit code; the call is logged (unless it was stopped,
+    as a killed program logs nothing)."""
     start = time.time()
     code = 1
     try:
         code = execute(argv)
     finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        state.log_call(argv, start, time.time(), code)
+        process.stdout().flush()
+        process.stderr().flush()
+        if not process.stopped():
+            state.log_call(argv, start, time.time(), code)
     return code
+
+
+def main() -> int:
+    return run(sys.argv[1:])

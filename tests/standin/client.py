@@ -3,21 +3,18 @@ per-node errors collected the way talosctl reports them, and table output."""
 
 from __future__ import annotations
 
-import os
 import re
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from . import machineconfig as mc
-from . import state, yamlio
+from . import process, state, yamlio
 from .flags import CLIError, Parsed
 from .offline import err
 
 CREATED = "2026-01-05T10:00:00Z"
 EMPTY_TALOSCONFIG = 'context: ""\ncontexts: {}\n'
-START = time.monotonic()
 
 
 class Session:
@@ -75,13 +72,14 @@ def resolve_talosconfig(explicit: str) -> Path:
             _create_empty(path)
         return path
     candidates: list[Path] = []
-    if os.environ.get("TALOSCONFIG"):
-        candidates.append(Path(os.environ["TALOSCONFIG"]))
-    talos_home = os.environ.get("TALOS_HOME", "")
+    environ = process.environ()
+    if environ.get("TALOSCONFIG"):
+        candidates.append(Path(environ["TALOSCONFIG"]))
+    talos_home = environ.get("TALOS_HOME", "")
     if talos_home.startswith("/"):
         candidates.append(Path(talos_home) / "config")
     else:
-        candidates.append(Path.home() / ".talos" / "config")
+        candidates.append(process.home() / ".talos" / "config")
     candidates.append(Path("/var/run/secrets/talos.dev/config"))
     for path in candidates:
         if path.exists():
@@ -157,7 +155,7 @@ def connect(p: Parsed, data: dict[str, Any], client_version: str, *, single: str
     session.nodes = nodes
     latency = float(data.get("latency") or 0)
     if latency > 0:
-        time.sleep(latency)
+        process.sleep(latency)
     problems = [endpoint_problem(data, host_of(e), insecure=insecure)
                 for e in session.endpoints]
     if all(problems):

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from . import machineconfig as mc
-from . import state, yamlio
+from . import process, state, yamlio
 from .client import (
-    START,
     NodeError,
     Session,
     connect,
@@ -361,7 +360,7 @@ def tracked(session: Session, action: str, fn: Action, timeout: float, *,
             track_start(ip, action)
     longest = max(seconds.values(), default=0.0)
     if longest > 0:
-        time.sleep(min(longest, timeout))
+        process.sleep(min(longest, timeout))
     for ip in seconds:
         if seconds[ip] > timeout:
             late[ip] = "context deadline exceeded"
@@ -419,7 +418,7 @@ def upgrade(p: Parsed, data: dict[str, Any], client_version: str) -> None:
         now = time.time()
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now))
         nanos = int((now % 1) * 1e9)
-        monotonic = time.monotonic() - START
+        monotonic = time.monotonic() - process.began()
         started.append((ip, f"{stamp}.{nanos:09d} +0000 UTC m=+{monotonic:.9f}"))
         return delay, failure
 

@@ -3,27 +3,27 @@ validate, and the client half of version."""
 
 from __future__ import annotations
 
-import os
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 from . import machineconfig as mc
-from . import yamlio
+from . import process, yamlio
 from .flags import CLIError, Parsed
 
 OUTPUT_TYPES = ("controlplane", "worker", "talosconfig")
 
 
 def out(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    stream = process.stdout()
+    stream.write(text)
+    stream.flush()
 
 
 def err(text: str) -> None:
-    sys.stderr.write(text)
-    sys.stderr.flush()
+    stream = process.stderr()
+    stream.write(text)
+    stream.flush()
 
 
 def _contract(text: str, client_version: str) -> tuple[int, int]:
@@ -64,7 +64,7 @@ def gen_config(p: Parsed, data: dict[str, Any], client_version: str) -> None:
             raise CLIError(f'invalid registry mirror spec: "{mirror}"')
     contract = _contract(p["talos-version"], client_version)
     kubernetes = p["kubernetes-version"].removeprefix("v")
-    tag = os.environ.get("TAG") or client_version
+    tag = process.environ().get("TAG") or client_version
     image = p["install-image"] or f"ghcr.io/siderolabs/installer:{tag}"
 
     bundle = mc.load_bundle(p["with-secrets"]) if p["with-secrets"] else mc.new_bundle()

@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from . import process
+
 STATE_ENV = "TALOSCTL_STANDIN_STATE"
 LOG_ENV = "TALOSCTL_STANDIN_LOG"
 
@@ -48,7 +50,7 @@ NODE_DEFAULTS: dict[str, Any] = {
 
 
 def state_path() -> Path | None:
-    value = os.environ.get(STATE_ENV)
+    value = process.environ().get(STATE_ENV)
     return Path(value) if value else None
 
 
@@ -135,12 +137,12 @@ def node_view(data: dict[str, Any], ip: str) -> dict[str, Any] | None:
 
 
 def log_call(argv: list[str], start: float, end: float, exit_code: int) -> None:
-    target = os.environ.get(LOG_ENV)
+    target = process.environ().get(LOG_ENV)
     if not target:
         return
     line = json.dumps({
         "argv": argv,
-        "env_talosconfig": os.environ.get("TALOSCONFIG"),
+        "env_talosconfig": process.environ().get("TALOSCONFIG"),
         "time": start,
         "end": end,
         "exit": exit_code,
