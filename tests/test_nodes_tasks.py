@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import inprocess
 import pytest
 import yaml
 from conftest import Standin
@@ -163,15 +164,21 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "TALOSCTL_STANDIN_STATE": str(home / "state.json"),
         "TALOSCTL_STANDIN_LOG": str(home / "calls.jsonl"), "TALOS_HOME": str(home),
     }
-    result = subprocess.run([*INV, "--search-root", str(REPO), "genconfig"], cwd=root,
-                            env=env, capture_output=True, text=True, timeout=120)
+    with pytest.MonkeyPatch.context() as patch:
+        inprocess.patch_runner(patch)
+        result = inprocess.inv(["--search-root", str(REPO), "genconfig"], cwd=root, env=env)
     assert result.returncode == 0, result.stderr
     return root
 
 
-def inv(project: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    """`inv ARGS` in the project, talking to the stand-in the `standin` fixture set up."""
+def inv(project: Path, *args: str, stdin: str = "", program: bool = False
+        ) -> subprocess.CompletedProcess[str]:
+    """`inv ARGS` in the project, talking to the stand-in the `standin` fixture set up: in
+    this process (the stand-in too), or with ``program`` as the programs themselves."""
     env = {**os.environ, **project_env(project)}
+    if not program:
+        return inprocess.inv(["--search-root", str(REPO), *args], cwd=project, env=env,
+                             input=stdin)
     return subprocess.run([*INV, "--search-root", str(REPO), *args], cwd=project, env=env,
                           input=stdin, capture_output=True, text=True, timeout=120)
 
@@ -212,7 +219,7 @@ def test_inv_apply_node_worker_03_applies_its_config_to_its_address_only(
     standin: Standin, project: Path
 ) -> None:
     standin.pitower(bootstrapped=True)
-    result = inv(project, "apply", "--node", "worker-03", "--yes")
+    result = inv(project, "apply", "--node", "worker-03", "--yes", program=True)
     assert result.returncode == 0, result.stderr
     calls = node_calls(standin)
     assert [argv for argv in calls if argv[0] == "apply-config"] == [
@@ -282,7 +289,7 @@ def test_diff_exits_2_when_a_node_would_change_and_0_once_applied(
     standin: Standin, project: Path
 ) -> None:
     standin.pitower()
-    before = inv(project, "diff", "--node", "worker-03")
+    before = inv(project, "diff", "--node", "worker-03", program=True)
     assert before.returncode == 2, before.stderr
     assert node_calls(standin) == [applied(project, "worker-03", "192.168.0.203", "--dry-run",
                                            pinned=False)]
@@ -435,7 +442,7 @@ def test_bootstrap_twice_succeeds_and_says_already_bootstrapped(
     standin: Standin, project: Path
 ) -> None:
     standin.pitower()
-    first = inv(project, "bootstrap")
+    first = inv(project, "bootstrap", program=True)
     assert first.returncode == 0, first.stderr
     kubeconfig = project / "clusterconfig" / "kubeconfig"
     assert node_calls(standin) == [
@@ -454,7 +461,8 @@ def test_kubeconfig_writes_where_asked(standin: Standin, project: Path, tmp_path
     standin.pitower(bootstrapped=True)
     target = tmp_path / "kube" / "config"
     target.parent.mkdir()
-    result = inv(project, "kubeconfig", "--path", str(target), "--node", "worker-02")
+    result = inv(project, "kubeconfig", "--path", str(target), "--node", "worker-02",
+                 program=True)
     assert result.returncode == 0, result.stderr
     assert node_calls(standin) == [
         [*online(project, "kubeconfig", "192.168.0.202"), "--force", str(target)],
@@ -521,7 +529,7 @@ def test_reset_refuses_without_a_terminal_and_without_yes(
     standin: Standin, project: Path
 ) -> None:
     standin.pitower(bootstrapped=True)
-    result = inv(project, "reset", "--node", "worker-03", stdin="worker-03\n")
+    result = inv(project, "reset", "--node", "worker-03", stdin="worker-03\n", program=True)
     assert result.returncode == 1
     assert "refusing to reset worker-03" in result.stderr
     assert "--yes" in result.stderr
