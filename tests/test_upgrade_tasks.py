@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import inprocess
 import pytest
 from conftest import PITOWER_NODES, Standin, pitower_schematics
 from invoke.context import Context
@@ -54,7 +55,10 @@ def cluster(standin: Standin, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     return standin
 
 
-def inv(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def inv(*args: str, cwd: Path, program: bool = False) -> subprocess.CompletedProcess[str]:
+    """`inv ARGS` in this process (the stand-in too), or with ``program`` as the programs."""
+    if not program:
+        return inprocess.inv(["--search-root", str(REPO), *args], cwd=cwd)
     return subprocess.run([*INV, "--search-root", str(REPO), *args], cwd=cwd,
                           capture_output=True, text=True, timeout=120)
 
@@ -108,7 +112,7 @@ def test_upgrade_gives_each_node_its_own_image_and_leaves_current_nodes_alone(
     cluster: Standin, tmp_path: Path
 ) -> None:
     set_nodes(cluster, worker_03={"talos_version": NEW})
-    result = inv("upgrade", "--parallel", "3", "--yes", cwd=tmp_path)
+    result = inv("upgrade", "--parallel", "3", "--yes", cwd=tmp_path, program=True)
     assert result.returncode == 0, result.stdout + result.stderr
     schematics = pitower_schematics()
     images = {u["node"]: u["image"] for u in upgrades(cluster)}
@@ -246,7 +250,7 @@ def test_upgrade_k8s_goes_through_the_first_control_plane_to_the_cluster_files_v
     assert dry.returncode == 0, dry.stderr
     assert "upgrade-k8s" in dry.stdout and not [c for c in cluster.calls()
                                                if c[0] == "upgrade-k8s"]
-    result = inv("upgrade-k8s", cwd=tmp_path)
+    result = inv("upgrade-k8s", cwd=tmp_path, program=True)
     assert result.returncode == 0, result.stdout + result.stderr
     [argv] = [c for c in cluster.calls() if c[0] == "upgrade-k8s"]
     assert argv[argv.index("--nodes") + 1] == "192.168.0.201"
