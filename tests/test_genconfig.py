@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import inprocess
 import pytest
 import yaml
 from sopskit import (
@@ -567,16 +568,22 @@ def test_an_invalid_config_names_the_node(project: Project) -> None:
 # -- the task, as a user runs it ---------------------------------------------------------
 
 
-def inv(project: Project, *args: str, env: dict[str, str] | None = None
-        ) -> subprocess.CompletedProcess[str]:
+def inv(project: Project, *args: str, env: dict[str, str] | None = None,
+        program: bool = False) -> subprocess.CompletedProcess[str]:
+    """`inv ARGS` in the project: in this process (the stand-in too), or with ``program``
+    as the programs themselves."""
+    full_env = {**os.environ, **(env or {})}
+    if not program:
+        return inprocess.inv(["--search-root", str(REPO), *args], cwd=project.root,
+                             env=full_env)
     return subprocess.run(
         [*INV, "--search-root", str(REPO), *args], cwd=project.root, capture_output=True,
-        text=True, timeout=120, env={**os.environ, **(env or {})},
+        text=True, timeout=120, env=full_env,
     )
 
 
 def test_inv_genconfig_writes_then_says_nothing_to_do(project: Project) -> None:
-    first = inv(project, "genconfig")
+    first = inv(project, "genconfig", program=True)
     assert first.returncode == 0, first.stderr
     assert "Wrote 9 configs" in first.stdout
     assert "talosconfig" in first.stdout
@@ -643,7 +650,8 @@ def test_inv_secrets_init_refuses_to_overwrite(project: Project) -> None:
 
 def test_inv_secrets_init_creates_a_bundle_genconfig_can_use(project: Project) -> None:
     (project.root / "secrets.sops.yaml").unlink()
-    result = inv(project, "secrets.init", "--recipient", key_recipient(project))
+    result = inv(project, "secrets.init", "--recipient", key_recipient(project),
+                 program=True)
     assert result.returncode == 0, result.stderr
     assert is_encrypted(project.root / "secrets.sops.yaml")
     assert list(project.temp.iterdir()) == []
