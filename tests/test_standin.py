@@ -19,14 +19,21 @@ from typing import Any
 import pytest
 import yaml
 from conftest import PITOWER_NODES, TALOSCTL, Standin
+from standin.inprocess import call
 
 CP1 = "192.168.0.201"
 
 
-def talosctl(*args: str, cwd: Path | None = None,
-             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["talosctl", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=60, env={**os.environ, **(env or {})})
+def talosctl(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+             program: bool = False) -> subprocess.CompletedProcess[str]:
+    """`talosctl ARGS` (``env`` added to ours): through the stand-in's in-process entry
+    point, or as the program on PATH with ``program`` or another working folder ``cwd``."""
+    if program or cwd is not None:
+        return subprocess.run(["talosctl", *args], capture_output=True, text=True, cwd=cwd,
+                              timeout=60, env={**os.environ, **(env or {})})
+    outcome = call(args, environ={**os.environ, **(env or {})})
+    return subprocess.CompletedProcess(["talosctl", *args], outcome.exit_code, outcome.stdout,
+                                       outcome.stderr)
 
 
 def stream(text: str) -> list[Any]:
@@ -51,9 +58,10 @@ def cluster(standin: Standin, tmp_path: Path) -> Path:
     return out / "talosconfig"
 
 
-def online(talosconfig: Path, node: str, *args: str) -> subprocess.CompletedProcess[str]:
+def online(talosconfig: Path, node: str, *args: str, program: bool = False
+           ) -> subprocess.CompletedProcess[str]:
     return talosctl(*args, "--talosconfig", str(talosconfig), "--nodes", node,
-                    "--endpoints", node)
+                    "--endpoints", node, program=program)
 
 
 # ---------------------------------------------------------------------------------------
@@ -629,8 +637,8 @@ def test_parallel_worker_upgrades_overlap_and_all_land(standin: Standin, cluster
     results: dict[str, int] = {}
 
     def run(ip: str) -> None:
-        results[ip] = online(cluster, ip, "upgrade", "-i", factory("d" * 64, "v1.12.5")
-                             ).returncode
+        results[ip] = online(cluster, ip, "upgrade", "-i", factory("d" * 64, "v1.12.5"),
+                             program=True).returncode
 
     threads = [threading.Thread(target=run, args=(ip,)) for ip in workers]
     for thread in threads:
@@ -893,9 +901,12 @@ def test_the_log_records_the_talosconfig_environment(standin: Standin, cluster: 
     assert entry["env_talosconfig"] == "/somewhere/talosconfig"
 
 
-def test_parallel_state_changes_are_not_lost(standin: Standin, cluster: Path) -> None:
+@pytest.mark.parametrize("program", [True, False], ids=["programs", "threads"])
+def test_parallel_state_changes_are_not_lost(
+    standin: Standin, cluster: Path, program: bool
+) -> None:
     def reboot() -> None:
-        online(cluster, "192.168.0.204", "reboot", "--wait=false")
+        online(cluster, "192.168.0.204", "reboot", "--wait=false", program=program)
 
     threads = [threading.Thread(target=reboot) for _ in range(8)]
     for thread in threads:
