@@ -3,7 +3,11 @@
 Every error the package raises on purpose derives from :class:`TalosError`; its message is
 one line a person can act on (what failed, where, what to do). The task layer turns a
 ``TalosError`` into ``invoke.Exit`` (message, no traceback, exit code ``exit_code``); any
-other exception is a bug and keeps its traceback.
+other exception is a bug and keeps its traceback. The exit code is the class's (1, or 2
+for a usage error) or set by the constructor (an interruption's signal, the error that
+stopped a rollout); nothing sets it afterwards. Foreign errors (``OSError``,
+``sh.ErrorReturnCode``, ``httpx.HTTPError``) are translated where they are caught, the
+cause chained (``raise CommandError(...) from exc``).
 
     TalosError
     ├── UsageError            a task's arguments are wrong (exit 2, like Invoke's own)
@@ -20,6 +24,7 @@ other exception is a bug and keeps its traceback.
     ├── ConfirmationError     a destructive task was not confirmed
     ├── NotReady              a node did not come back running and ready in time
     ├── RolloutError          a rollout (apply, upgrade, reboot) stopped: what was done, what not
+    │                         (exit code of the error that stopped it)
     ├── Interrupted           Ctrl-C (exit 130) or SIGTERM (exit 143) stopped the work
     └── CommandError          an external program failed (command, exit code, stderr tail)
         ├── CommandTimeout    the program ran past its time limit and was stopped
@@ -135,14 +140,23 @@ class NotReady(TalosError):
 
 class RolloutError(TalosError):
     """A rollout stopped before its end. The message says which node failed, what was
-    done and what was not attempted."""
+    done and what was not attempted. ``stopped_by``: the error a node failed with; the
+    rollout exits with its code (a usage error stays exit 2)."""
+
+    def __init__(self, message: str, *, stopped_by: TalosError | None = None) -> None:
+        super().__init__(message)
+        self.stopped_by = stopped_by
+        if stopped_by is not None:
+            self.exit_code = stopped_by.exit_code
 
 
 class Interrupted(TalosError):
-    """The user (Ctrl-C, exit 130) or the system (SIGTERM, exit 143) stopped the work."""
+    """The user (Ctrl-C, exit 130) or the system (SIGTERM, exit 143) stopped the work:
+    the exit code is 128 + ``signal_number``, as a shell reports a signal."""
 
     def __init__(self, message: str, *, signal_number: int = 2) -> None:
         super().__init__(message)
+        self.signal_number = signal_number
         self.exit_code = 128 + signal_number
 
 

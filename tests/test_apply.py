@@ -9,7 +9,7 @@ import pytest
 
 from talos.core.cluster import Cluster, Node, load_cluster_file
 from talos.core.readiness import Polling
-from talos.errors import CommandError, NotReady, TalosError, UsageError
+from talos.errors import CommandError, NotReady, RolloutError, TalosError, UsageError
 from talos.ops.apply import (
     ApplyStep,
     plan_apply,
@@ -263,6 +263,21 @@ def test_a_single_failure_says_only_what_failed() -> None:
     assert str(rollout_error(rollout, name=str, verb="reboot")) == (
         "reboot stopped at worker-02: node is unreachable; fix worker-02 and run again"
     )
+
+
+def test_a_rollout_exits_with_the_code_of_the_error_it_stopped_at() -> None:
+    refused = UsageError("--wipe NOPE: not a system volume label")
+
+    def action(item: str) -> str:
+        if item == "worker-02":
+            raise refused
+        raise TalosError("node is unreachable")
+
+    error = rollout_error(run_in_turn(["worker-02"], action, name=str), name=str, verb="reset")
+    assert isinstance(error, RolloutError) and error.stopped_by is refused
+    assert error.exit_code == 2
+    error = rollout_error(run_in_turn(["worker-03"], action, name=str), name=str, verb="reset")
+    assert isinstance(error, RolloutError) and error.exit_code == 1
 
 
 def test_run_in_turn_lets_a_bug_propagate() -> None:

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import sh
 
 from talos.adapters import command
 from talos.adapters.command import Result, Runner
@@ -134,13 +135,13 @@ def test_a_time_limit_is_not_sh_polling_and_is_gone_once_the_program_ends(
     # sh's own limit (`_timeout`) is watched by a thread polling every 0.1 s that each
     # command waits for when it ends: ten quick reads would cost a second.
     options: list[dict[str, object]] = []
-    call = command.sh.Command.__call__
+    call = sh.Command.__call__
 
     def recording(self: object, *args: object, **kwargs: object) -> object:
         options.append(kwargs)
         return call(self, *args, **kwargs)
 
-    monkeypatch.setattr(command.sh.Command, "__call__", recording)
+    monkeypatch.setattr(sh.Command, "__call__", recording)
     runner = Runner()
     for _ in range(10):
         assert runner.run(["true"], mutates=False, timeout=60).ok
@@ -379,3 +380,16 @@ def test_a_result_built_the_old_way_has_no_raw_stdout() -> None:
 def test_the_program_stays_in_our_process_group_so_a_terminal_ctrl_c_reaches_it() -> None:
     result = Runner().run(script("import os; print(os.getpgrp())"), mutates=False)
     assert result.stdout == f"{os.getpgrp()}\n"
+
+
+def test_the_adapters_import_sh_and_httpx_only_when_a_program_runs_or_a_request_goes() -> None:
+    # Both take tens of milliseconds to import; a task that imports the adapters and
+    # runs nothing must not pay for them.
+    script = ("import sys\n"
+              "import talos.adapters.command, talos.adapters.factory, talos.adapters.talosctl\n"
+              "import talos.adapters.sops\n"
+              "print(sorted(m for m in ('sh', 'httpx') if m in sys.modules))\n"
+              "talos.adapters.command.Runner().run([sys.executable, '-c', ''])\n"
+              "print(sorted(m for m in ('sh', 'httpx') if m in sys.modules))\n")
+    result = Runner().run([PY, "-c", script], mutates=False)
+    assert result.stdout.splitlines() == ["[]", "['sh']"]

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from talos.adapters.confirm import confirm_by_name
+from talos.adapters.confirm import confirm_by_name, confirm_plan
 from talos.errors import ConfirmationError
 
 
@@ -58,8 +58,6 @@ def test_yes_confirms_without_asking_even_without_a_terminal() -> None:
 
 
 def ask_plan(typed: str, *, terminal: bool = True, yes: bool = False) -> str:
-    from talos.adapters.confirm import confirm_plan
-
     stdin: io.StringIO = Terminal(typed) if terminal else io.StringIO(typed)
     out = io.StringIO()
     confirm_plan("Apply to 2 nodes?", yes=yes, stdin=stdin, stdout=out)

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import Standin, pitower_schematics
 
-from talos.adapters.talosctl import Answers, EtcdMember, EtcdMemberStatus
-from talos.errors import RolloutError
+from talos.adapters.command import Result, Runner
+from talos.adapters.talosctl import (
+    Answers,
+    EtcdMember,
+    EtcdMemberStatus,
+    Talosctl,
+    parse_etcd_status,
+    parse_node_errors,
+)
+from talos.errors import CommandError, RolloutError
+from talos.ops import etcd
 from talos.ops.etcd import ControlPlane, judge
 
 CPS = [ControlPlane("cp-1", "cp-1", "10.0.0.1"), ControlPlane("cp-2", "cp-2", "10.0.0.2"),
@@ -100,8 +111,6 @@ WARNING = ("WARNING: 2 errors occurred:\n\t* 10.0.0.3: rpc error: code = Unknown
 
 
 def test_etcd_status_rows_are_read_by_column_name() -> None:
-    from talos.adapters.talosctl import parse_etcd_status
-
     first, second = parse_etcd_status(STATUS_TEXT)
     assert (first.node, first.member_id, first.db_size, first.db_in_use) == (
         "10.0.0.1", "00000000000000a1", 4_200_000, 3_000_000)
@@ -110,19 +119,52 @@ def test_etcd_status_rows_are_read_by_column_name() -> None:
 
 
 def test_per_node_errors_are_read_from_the_warning() -> None:
-    from talos.adapters.talosctl import parse_node_errors
-
     errors = parse_node_errors(WARNING)
     assert set(errors) == {"10.0.0.3", "10.0.0.4"}
     assert errors["10.0.0.4"] == ("rpc error: code = Unimplemented desc = etcd status is only "
                                   "available on control plane nodes")
 
 
+class Replying(Runner):
+    """Answers every command with one reply, as talosctl would print it."""
+
+    def __init__(self, exit_code: int, stdout: str, stderr: str) -> None:
+        super().__init__()
+        self.reply = (exit_code, stdout, stderr)
+
+    def run(self, argv: Sequence[str], **options: Any) -> Result:
+        return Result(tuple(argv), *self.reply)
+
+
+def test_etcd_status_answers_by_address_and_gives_talosctls_own_words_for_the_others(
+    tmp_path: Path,
+) -> None:
+    talosconfig = tmp_path / "talosconfig"
+    talosconfig.write_text("context: pitower\n")
+    talosctl = Talosctl(talosconfig, runner=Replying(0, STATUS_TEXT, WARNING))
+    report = talosctl.etcd_status(["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.5"])
+    assert sorted(report.answered) == ["10.0.0.1", "10.0.0.2"]
+    assert report.answered["10.0.0.2"].learner
+    assert report.failed["10.0.0.3"] == (
+        "failed to query etcd status: context deadline exceeded (Unknown)")
+    assert report.failed["10.0.0.5"] == "no answer"
+
+
+def test_etcd_status_that_reached_no_node_is_an_error_not_a_report(tmp_path: Path) -> None:
+    talosconfig = tmp_path / "talosconfig"
+    talosconfig.write_text("context: pitower\n")
+    stderr = ("error getting status: rpc error: code = Unavailable desc = connection error: "
+              'desc = "transport: Error while dialing: dial tcp 10.0.0.1:50000: connect: '
+              'connection refused"\n')
+    talosctl = Talosctl(talosconfig, runner=Replying(1, "", stderr))
+    with pytest.raises(CommandError, match=r"^talosctl etcd status on 10.0.0.1,10.0.0.2 "
+                                           r"failed: node is unreachable: dial tcp"):
+        talosctl.etcd_status(["10.0.0.1", "10.0.0.2"])
+
+
 def test_a_question_to_many_nodes_splits_answers_from_per_node_failures(
     standin: Standin, tmp_path: Path
 ) -> None:
-    from talos.adapters.talosctl import Talosctl
-
     talosconfig = tmp_path / "talosconfig"
     talosconfig.write_text("context: pitower\ncontexts:\n  pitower:\n    endpoints: []\n")
     standin.pitower(worker_02={"reachable": False})
@@ -144,8 +186,6 @@ def test_a_question_to_many_nodes_splits_answers_from_per_node_failures(
 def test_waiting_for_etcd_asks_again_until_healthy_then_gives_up_naming_the_problem(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import talos.ops.etcd as etcd
-
     sick = judge(CPS, report(ANSWERING[:2], {"10.0.0.3": "no answer"}),
                  members=MEMBERS)
     well = judge(CPS, HEALTHY, members=MEMBERS)

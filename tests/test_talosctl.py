@@ -777,6 +777,24 @@ def test_a_refused_change_fails_without_its_diff_anywhere_in_the_error(
     assert SECRET_TOKEN not in caught.value.stderr and "token" not in caught.value.stderr
 
 
+def test_a_refused_change_with_a_diff_longer_than_the_kept_tail_leaves_none_of_it(
+    talosconfig: Path,
+) -> None:
+    # The stderr kept on an error is its last lines: a long diff must be cut off before
+    # they are taken, not after (its marker would be gone from the tail by then).
+    context = "".join(f"     field{n}: value{n}\n" for n in range(40))
+    stderr = (f"error applying new configuration: 1 error occurred:\n\t* {NODE}: rpc error: "
+              "code = InvalidArgument desc = this config change can't be applied in immediate "
+              "mode\ndiff:\n--- a\n+++ b\n@@ -3,47 +3,47 @@\n"
+              f"{context}-    token: old.0123456789abcdef\n+    token: {SECRET_TOKEN}\n"
+              f"{context}\n")
+    talosctl, _ = adapter(talosconfig, FakeRunner(replies={"apply-config": (1, "", stderr)}))
+    with pytest.raises(CommandError) as caught:
+        talosctl.apply_config(NODE, Path("w.yaml"), mode="no-reboot")
+    assert "immediate mode" in caught.value.stderr
+    assert SECRET_TOKEN not in caught.value.stderr and "field" not in caught.value.stderr
+
+
 def test_an_upgrade_refused_by_the_etcd_check_says_so_and_what_to_do(
     talosconfig: Path,
 ) -> None:

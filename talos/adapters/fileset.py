@@ -36,6 +36,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from talos.adapters.files import write_new_private
+from talos.adapters.interrupts import deferred
 from talos.errors import OutputError
 
 STAGING = ".staging-"
@@ -86,8 +87,6 @@ def replace_all(
     """Write ``files`` (name -> content, 0600) into ``folder`` together; see the module
     docstring. ``last`` is moved into place after the others; ``switched`` is called
     once the new set is in place (before a signal that waited is let through)."""
-    from talos.adapters.interrupts import deferred
-
     recover(folder)
     check_targets(folder, list(files), shown)
     staging = Path(tempfile.mkdtemp(prefix=f"{STAGING}{os.getpid()}-", dir=folder))

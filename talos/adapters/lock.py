@@ -47,6 +47,17 @@ def _read(handle: Any) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def _lock_now(handle: Any, operation: int, path: Path, *, refused: str) -> None:
+    """``flock`` ``handle`` without waiting; when another process holds the lock, a
+    :class:`RolloutError` saying what is ``refused`` and naming the holder."""
+    try:
+        fcntl.flock(handle, operation | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        holder = _read(handle) or {}
+        raise RolloutError(f"{refused}: {describe(holder)}; wait for it to finish (lock {path})"
+                           ) from exc
+
+
 @contextlib.contextmanager
 def rollout_lock(
     folder: Path,
@@ -64,13 +75,8 @@ def rollout_lock(
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     handle = os.fdopen(fd, "r+", encoding="utf-8")
     try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read(handle) or {}
-            raise RolloutError(
-                f"another rollout from this working copy is running: {describe(holder)}; "
-                f"wait for it to finish (lock {path})") from None
+        _lock_now(handle, fcntl.LOCK_EX, path,
+                  refused="another rollout from this working copy is running")
         left = _read(handle)
         if left is not None:
             if left.get("host") != here:
@@ -106,11 +112,6 @@ def refuse_during_rollout(folder: Path, doing: str) -> None:
     except FileNotFoundError:
         return
     with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read(handle) or {}
-            raise RolloutError(
-                f"{doing} refused: a rollout from this working copy is running: "
-                f"{describe(holder)}; wait for it to finish (lock {path})") from None
+        _lock_now(handle, fcntl.LOCK_SH, path,
+                  refused=f"{doing} refused: a rollout from this working copy is running")
         fcntl.flock(handle, fcntl.LOCK_UN)

@@ -34,6 +34,7 @@ from pathlib import Path
 import yaml
 
 from talos.adapters.command import Result, Runner
+from talos.adapters.interrupts import interruptible
 from talos.core.goyaml.reader import MAX_BYTES, safe_load
 from talos.errors import (
     CommandTimeout,
@@ -202,8 +203,6 @@ def private_tempdir(prefix: str = PRIVATE_PREFIX) -> Iterator[Path]:
     the interruption then surfaces as :class:`~talos.errors.Interrupted`. Leftovers of
     earlier runs that were killed are removed first.
     """
-    from talos.adapters.interrupts import interruptible
-
     remove_stale_private_dirs()
     base = private_base()
     with interruptible("the work on the decrypted secrets"):

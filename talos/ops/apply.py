@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
+from talos.adapters.interrupts import signal_name, signal_number
 from talos.core import readiness
 from talos.core.cluster import Node
 from talos.core.readiness import MachineStatusLike, Polling
-from talos.errors import Interrupted, NotReady, TalosError, UsageError
+from talos.errors import Interrupted, NotReady, RolloutError, TalosError, UsageError
 
 MODES = ("auto", "no-reboot", "reboot", "staged", "try")
 # A node in maintenance mode has no running config to keep or to stage against.
@@ -30,6 +31,9 @@ MAINTENANCE_REFUSED = ("no-reboot", "staged")
 T = TypeVar("T")
 
 
+# The Protocols here and talos.core.readiness.MachineStatusLike share a shape (two
+# read-only properties) and nothing else: each names what one caller reads of another
+# layer's object, so that tests can hand in fakes; they are deliberately not merged.
 class TargetLike(Protocol):
     """A node and the address talosctl reaches it at (``talos.ops.targets.Target``)."""
 
@@ -207,8 +211,6 @@ def run_in_turn(
 
 
 def _interrupted(caught: BaseException) -> Interrupted:
-    from talos.adapters.interrupts import signal_name, signal_number
-
     return Interrupted(f"interrupted ({signal_name(caught)}) while in flight; no other node "
                        "was started; check this node's state",
                        signal_number=signal_number(caught))
@@ -226,9 +228,8 @@ def rollout_rows(
 
 
 def rollout_error(rollout: Rollout[T], *, name: Callable[[T], str], verb: str) -> TalosError:
-    """One line for a stopped rollout: where it stopped, why, what was and was not done."""
-    from talos.errors import RolloutError
-
+    """One line for a stopped rollout: where it stopped, why, what was and was not done;
+    its exit code is that of the error the rollout stopped at."""
     assert rollout.failed is not None
     item, exc = rollout.failed
     parts = [f"{verb} stopped at {name(item)}: {exc}"]
@@ -238,11 +239,9 @@ def rollout_error(rollout: Rollout[T], *, name: Callable[[T], str], verb: str) -
         parts.append(f"not attempted: {', '.join(name(i) for i in rollout.not_attempted)}")
     if isinstance(exc, Interrupted):
         parts.append(f"in flight: {name(item)}; run again to finish")
-        return Interrupted("; ".join(parts), signal_number=exc.exit_code - 128)
+        return Interrupted("; ".join(parts), signal_number=exc.signal_number)
     parts.append(f"fix {name(item)} and run again")
-    error = RolloutError("; ".join(parts))
-    error.exit_code = exc.exit_code
-    return error
+    return RolloutError("; ".join(parts), stopped_by=exc)
 
 
 def rollout_json(rollout: Rollout[T], *, name: Callable[[T], str], done_as: str,

@@ -22,13 +22,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from talos.adapters.talosctl import Answers, EtcdMember, EtcdMemberStatus, Talosctl
+from talos.core.cluster import Cluster
 from talos.errors import CommandError, RolloutError, ToolMissingError
-
-if TYPE_CHECKING:
-    from talos.adapters.talosctl import Answers, EtcdMember, EtcdMemberStatus, Talosctl
-    from talos.core.cluster import Cluster
+from talos.ops.targets import locate, same_host
 
 DEFAULT_KEEP = 5
 BACKUPS = "backups"
@@ -142,8 +141,6 @@ def judge(
 ) -> EtcdHealth:
     """Every problem that makes it unsafe to take a control plane down, from the facts
     (``report``: each control plane's ``etcd status`` by address, or why it gave none)."""
-    from talos.ops.targets import same_host
-
     problems: list[Problem] = []
     statuses: dict[str, EtcdMemberStatus] = {}
     errors: dict[str, str] = {}
@@ -189,8 +186,6 @@ def judge(
 
 
 def controlplanes_of(cluster: Cluster, talosctl: Talosctl) -> list[ControlPlane]:
-    from talos.ops.targets import locate
-
     found, missing = locate(cluster, cluster.controlplanes, talosctl)
     address = {t.node.name: t.address for t in found}
     problem = {m.node.name: m.reason for m in missing}
@@ -201,8 +196,6 @@ def controlplanes_of(cluster: Cluster, talosctl: Talosctl) -> list[ControlPlane]
 def inspect(cluster: Cluster, talosctl: Talosctl) -> EtcdHealth:
     """Ask every control plane's etcd at once (one talosctl call), then the members from
     the first control plane that answered (a second call)."""
-    from talos.adapters.talosctl import Answers
-
     controlplanes = controlplanes_of(cluster, talosctl)
     addresses = [cp.address for cp in controlplanes if cp.address]
     report = talosctl.etcd_status(addresses) if addresses else Answers({}, {})

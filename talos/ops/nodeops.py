@@ -11,12 +11,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from talos.adapters.talosctl import DEFAULT_WIPE, SYSTEM_LABELS
 from talos.errors import UsageError
 from talos.ops.apply import Rollout, TargetLike, rollout_order, run_in_turn, shown
-
-DEFAULT_WIPE = ("EPHEMERAL", "META")
-# Volume labels `talosctl reset --system-labels-to-wipe` accepts on a Talos system disk.
-SYSTEM_LABELS = ("STATE", "EPHEMERAL", "META")
 
 
 class Bootstrapper(Protocol):

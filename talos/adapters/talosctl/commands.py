@@ -532,9 +532,10 @@ class Talosctl:
     def _error(self, result: Result, node: str | None, what: str) -> CommandError:
         reason, hint = diagnose(result.stderr or result.stdout)
         where = f" on {node}" if node else ""
-        error = failure(result, f"talosctl {what}{where} failed: {reason}", hint=hint)
-        error.stderr = without_diffs(error.stderr)  # a refused change's diff holds secrets
-        return error
+        # A refused change's diff holds secrets: cut before the tail is taken, so that a
+        # diff longer than the tail cannot leave its lines on the error.
+        return failure(result, f"talosctl {what}{where} failed: {reason}", hint=hint,
+                       stderr=without_diffs(result.stderr))
 
 
 def _flag(value: bool) -> str:
