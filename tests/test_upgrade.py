@@ -21,6 +21,7 @@ from talos.ops.upgrade import (
     CURRENT,
     DONE,
     FAILED,
+    POLL_MOST,
     STARTING,
     UNREACHABLE,
     UPGRADE,
@@ -38,6 +39,7 @@ from talos.ops.upgrade import (
     rollout,
     wanted_state,
 )
+from talos.ops.upgrade.statuses import SharedStatuses
 
 REPO = Path(__file__).resolve().parents[1]
 OLD = "v1.12.3"
@@ -85,6 +87,7 @@ class FakeClient:
     running: int = 0
     most_running: int = 0
     health_lists: list[tuple[list[str], list[str]]] = field(default_factory=list)
+    status_batches: list[list[str]] = field(default_factory=list)  # nodes of each call
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def server_version(self, node: str) -> str:
@@ -99,6 +102,11 @@ class FakeClient:
 
     def installed_schematics(self, nodes: Sequence[str]) -> Answers[str | None]:
         return self.many(self.installed_schematic, nodes)
+
+    def machine_statuses(self, nodes: Sequence[str]) -> Answers[Status]:
+        with self.lock:
+            self.status_batches.append(list(nodes))
+        return self.many(self.machine_status, nodes)
 
     def many(self, ask: Callable[[str], T], nodes: Sequence[str]) -> Answers[T]:
         """One call for many nodes, as talosctl answers it: per-node answers and errors."""
@@ -535,3 +543,154 @@ def test_a_worker_that_is_not_ready_in_time_stops_the_rollout() -> None:
     assert "not running and ready" in report.failed["w-0"]
     assert report.upgraded == ["w-1"]  # the one under way finished
     assert report.not_touched == ["w-2"]  # no new node after the failure was seen
+
+
+def test_a_silent_node_is_asked_at_once_then_less_often_until_it_answers() -> None:
+    """Polling starts as soon as the upgrade returns; the pause doubles only while the
+    node does not answer, and is the interval again once it answers (booting)."""
+    items, client = cluster_of(0, 1)
+    machine = client.machines["10.0.2.0"]
+    machine.silent_polls, machine.not_ready_polls = 6, 8
+    now = [0.0]
+    pauses: list[float] = []
+    asked_at: list[float] = []
+    machine_status = client.machine_status
+
+    def timed(node: str) -> Status:
+        asked_at.append(now[0])
+        return machine_status(node)
+
+    def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        now[0] += seconds
+
+    client.machine_status = timed  # type: ignore[method-assign]
+    report = rollout(plan_of(items, client), client, control_planes=[],
+                     options=RolloutOptions(poll_interval=2), clock=lambda: now[0],
+                     sleep=sleep)
+    assert report.upgraded == ["w-0"]
+    assert asked_at[0] == 0.0  # no pause before the first question
+    assert pauses == [2, 4, 8, min(16, POLL_MOST), POLL_MOST, POLL_MOST, 2, 2]
+    assert machine.status_calls == 9
+
+
+class Gated(FakeClient):
+    """Its first machine-status call waits until ``release`` is set."""
+
+    def __init__(self, machines: dict[str, Machine], *, fail: TalosError | None = None) -> None:
+        super().__init__(machines)
+        self.entered, self.release = threading.Event(), threading.Event()
+        self.fail = fail
+
+    def machine_statuses(self, nodes: Sequence[str]) -> Answers[Status]:
+        first = not self.status_batches
+        answers = super().machine_statuses(nodes)
+        if first:
+            self.entered.set()
+            assert self.release.wait(10)
+        if self.fail is not None:
+            raise self.fail
+        return answers
+
+
+def ask_while_the_first_call_runs(client: Gated, nodes: list[str]) -> dict[str, object]:
+    """Ask ``nodes[0]`` (its call waits), then the others meanwhile; each node's answer
+    or error once the first call is released."""
+    shared = SharedStatuses(client)  # type: ignore[arg-type]
+    outcome: dict[str, object] = {}
+
+    def ask(node: str) -> None:
+        try:
+            outcome[node] = shared.machine_status(node)
+        except TalosError as exc:
+            outcome[node] = exc
+
+    threads = [threading.Thread(target=ask, args=(node,)) for node in nodes]
+    threads[0].start()
+    assert client.entered.wait(10)
+    for thread in threads[1:]:
+        thread.start()
+    wait_until(lambda: shared.waiting == len(nodes) - 1)
+    client.release.set()
+    for thread in threads:
+        thread.join(10)
+    return outcome
+
+
+def test_readiness_checks_asked_while_a_call_runs_share_the_next_call() -> None:
+    _, client = cluster_of(0, 4)
+    gated = Gated(client.machines)
+    nodes = [f"10.0.2.{i}" for i in range(4)]
+    outcome = ask_while_the_first_call_runs(gated, nodes)
+    assert [sorted(batch) for batch in gated.status_batches] == [nodes[:1], nodes[1:]]
+    assert outcome == {node: Status("running", True) for node in nodes}
+
+
+def test_a_shared_call_that_fails_as_a_whole_fails_every_question_in_it() -> None:
+    _, client = cluster_of(0, 3)
+    gated = Gated(client.machines, fail=ToolMissingError("talosctl is not installed"))
+    outcome = ask_while_the_first_call_runs(gated, [f"10.0.2.{i}" for i in range(3)])
+    assert len(gated.status_batches) == 2
+    assert all(isinstance(answer, ToolMissingError) for answer in outcome.values())
+
+
+def test_a_node_a_shared_call_did_not_hear_from_is_asked_again_alone() -> None:
+    """One silent node does not fail the others of its call, and is polled again."""
+    _, client = cluster_of(0, 3)
+    client.machines["10.0.2.1"].silent_polls = 1
+    gated = Gated(client.machines)
+    outcome = ask_while_the_first_call_runs(gated, ["10.0.2.2", "10.0.2.0", "10.0.2.1"])
+    assert outcome["10.0.2.0"] == Status("running", True)
+    assert isinstance(outcome["10.0.2.1"], CommandError)
+    assert "10.0.2.1 failed: node is unreachable" in str(outcome["10.0.2.1"])
+    again = SharedStatuses(gated)  # type: ignore[arg-type]
+    assert again.machine_status("10.0.2.1") == Status("running", True)
+
+
+def test_workers_upgraded_together_are_checked_in_fewer_calls_than_nodes() -> None:
+    items, client = cluster_of(0, 6)
+    together = threading.Barrier(6)
+    slow_calls = FakeClient.machine_statuses
+
+    class Slow(FakeClient):
+        def upgrade(self, node: str, image: str, **options: object) -> None:
+            together.wait(10)  # all six finish their upgrades at the same moment
+            super().upgrade(node, image, **options)  # type: ignore[arg-type]
+
+        def machine_statuses(self, nodes: Sequence[str]) -> Answers[Status]:
+            time.sleep(0.1)  # a talosctl call takes a while: others queue meanwhile
+            return slow_calls(self, nodes)
+
+    slow = Slow(client.machines)
+    report = rollout(plan_of(items, slow), slow, control_planes=[],
+                     options=RolloutOptions(parallel=6, poll_interval=0.001))
+    assert sorted(report.upgraded) == [f"w-{i}" for i in range(6)]
+    checked = [node for batch in slow.status_batches for node in batch]
+    assert sorted(checked) == [f"10.0.2.{i}" for i in range(6)]  # each once
+    assert len(slow.status_batches) < 6
+
+
+def test_a_node_left_mid_upgrade_by_ctrl_c_that_came_back_new_counts_as_upgraded() -> None:
+    class Interrupted(FakeClient):
+        def upgrade(self, node: str, image: str, **options: object) -> None:
+            super().upgrade(node, image, **options)  # type: ignore[arg-type]
+            raise KeyboardInterrupt  # Ctrl-C as talosctl returned: the node went on
+
+    items, client = cluster_of(2, 2)
+    interrupted = Interrupted(client.machines)
+    plan = plan_of(items, interrupted)
+    interrupted.calls.clear()
+    report = rollout(plan, interrupted, control_planes=["10.0.1.0", "10.0.1.1"],
+                     options=RolloutOptions(poll_interval=0.001))
+    assert isinstance(report.interrupted, KeyboardInterrupt)
+    assert report.upgraded == ["cp-0"] and report.in_flight == []
+    assert report.not_touched == ["cp-1", "w-0", "w-1"]
+    assert [what for what, _ in interrupted.calls] == ["upgrade", "status", "version",
+                                                       "schematic"]
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.001)

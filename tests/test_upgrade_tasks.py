@@ -147,6 +147,12 @@ def test_control_planes_never_overlap_and_workers_respect_the_parallel_limit(
     for ip in sorted(CONTROLPLANES)[:-1]:
         after = calls[calls.index(f"upgrade --talosconfig {ip}"):]
         assert after.index(f"get machinestatus {ip}") < after.index(f"health --talosconfig {ip}")
+    # every worker is asked whether it is running and ready once its upgrade returned
+    # (checks that run at the same time may share a call)
+    checks = [(entry["time"], entry["argv"][entry["argv"].index("--nodes") + 1].split(","))
+              for entry in cluster.log() if entry["argv"][:2] == ["get", "machinestatus"]]
+    for done in [u for u in upgrades(cluster) if u["ip"] not in CONTROLPLANES]:
+        assert any(done["ip"] in nodes and start >= done["end"] for start, nodes in checks)
 
 
 @pytest.mark.slow

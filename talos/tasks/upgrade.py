@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from invoke.collection import Collection
 from invoke.context import Context
 
+from talos.adapters.interrupts import signal_name, signal_number
+from talos.core.compat import kubernetes_problem
+from talos.core.table import colour, render_table
+from talos.core.wording import count, short_id
+from talos.errors import Interrupted, RolloutError, UsageError
 from talos.tasks.runtime import (
     ROLE_HELP,
     SKIP_ETCD_CHECK_HELP,
@@ -61,8 +67,6 @@ def upgrade(
     --parallel at a time. Ctrl-C/SIGTERM: no new node starts, those in flight are waited
     for and named, exit 130/143.
     """
-    from talos.core.wording import count
-    from talos.errors import UsageError
     from talos.ops.safety import Output
     from talos.ops.targets import talosctl_for
     from talos.ops.upgrade import (
@@ -130,8 +134,6 @@ def upgrade_k8s(c: Context, to: str | None = None, skip_etcd_check: bool = False
     when a
     control plane or etcd member is not healthy.
     """
-    from talos.core.compat import kubernetes_problem
-    from talos.errors import RolloutError, UsageError
     from talos.ops.safety import Output
     from talos.ops.targets import resolve_targets, talosctl_for
 
@@ -222,8 +224,6 @@ def locate(
 
 
 def plan_report(cluster: Cluster, plan: Plan) -> str:
-    from talos.core.table import render_table
-    from talos.core.wording import short_id
     from talos.ops.upgrade import UPGRADE
 
     def running(step_observed: Observed) -> str:
@@ -267,8 +267,6 @@ class ProgressPrinter:
         self.say = print_line if out is None else out.say
 
     def start(self, names: dict[str, str]) -> None:
-        import time
-
         self.names = names
         self.began = time.monotonic()
 
@@ -282,8 +280,6 @@ class ProgressPrinter:
     def talosctl_line(self, line: str) -> None:
         """Only the upgrade tracker's lines, which name their node; the health checks'
         and the version-skew warnings' (expected mid-upgrade) are left out."""
-        import time
-
         from talos.ops.upgrade import format_seconds
 
         match = self._NODE_LINE.match(line.strip())
@@ -299,7 +295,6 @@ def print_line(line: str) -> None:
 
 
 def summary(report: Report, *, snapshot: str | None = None) -> str:
-    from talos.core.table import colour
     from talos.ops.upgrade import format_seconds
 
     def names(items: Sequence[str]) -> str:
@@ -326,8 +321,6 @@ def summary(report: Report, *, snapshot: str | None = None) -> str:
 
 
 def check_unreachable(plan: Plan) -> None:
-    from talos.errors import RolloutError
-
     if plan.unreachable:
         names = ", ".join(s.name for s in plan.unreachable)
         raise RolloutError(f"{names} could not be reached; run inv upgrade again when they "
@@ -335,9 +328,6 @@ def check_unreachable(plan: Plan) -> None:
 
 
 def check_report(report: Report) -> None:
-    from talos.adapters.interrupts import signal_name, signal_number
-    from talos.errors import Interrupted, RolloutError
-
     if report.interrupted is not None:
         flying = ", ".join(report.in_flight) or "none"
         raise Interrupted(
