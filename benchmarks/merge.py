@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,19 +24,10 @@ from typing import Any
 
 import yaml
 
+from talos.core import merge
+from talos.core.merge.loading import _parse_config  # to measure uncached parses
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from talos.core.merge import (  # noqa: E402
-    Patch,
-    apply_patches,
-    dump_config,
-    load_patch,
-    parse_config,
-    patch_from_documents,
-)
-from talos.core.merge.loading import _parse_config  # noqa: E402 - to measure uncached parses
-
 DATA = ROOT / "tests" / "data" / "merge"
 Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -61,26 +51,26 @@ def node_documents(index: int, role: str) -> list[dict[str, Any]]:
     ]
 
 
-def cluster_jobs(count: int) -> list[tuple[str, list[Patch]]]:
-    general = load_patch("@patches/general.patch", base_dir=ROOT)
-    controlplane = load_patch("@patches/controlplane.patch", base_dir=ROOT)
-    jobs: list[tuple[str, list[Patch]]] = []
+def cluster_jobs(count: int) -> list[tuple[str, list[merge.Patch]]]:
+    general = merge.load_patch("@patches/general.patch", base_dir=ROOT)
+    controlplane = merge.load_patch("@patches/controlplane.patch", base_dir=ROOT)
+    jobs: list[tuple[str, list[merge.Patch]]] = []
     for index in range(count):
         role = "controlplane" if index < 3 else "worker"
-        own = patch_from_documents(node_documents(index, role), f"node {index}")
+        own = merge.patch_from_documents(node_documents(index, role), f"node {index}")
         chain = [own, general, *([controlplane] if role == "controlplane" else [])]
         jobs.append((role, chain))
     return jobs
 
 
-def merge_all(bases: dict[str, str], jobs: list[tuple[str, list[Patch]]],
+def merge_all(bases: dict[str, str], jobs: list[tuple[str, list[merge.Patch]]],
               reparse: bool = False) -> list[str]:
     outputs = []
     for role, chain in jobs:
         if reparse:
             _parse_config.cache_clear()
-        config = parse_config(bases[role], f"{role}.yaml")
-        outputs.append(dump_config(apply_patches(config, chain)))
+        config = merge.parse_config(bases[role], f"{role}.yaml")
+        outputs.append(merge.dump_config(merge.apply_patches(config, chain)))
     return outputs
 
 
