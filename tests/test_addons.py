@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 import yaml
+from invoke.context import Context
 
 from talos.adapters.command import Runner
 from talos.core.cluster import load_cluster_file
 from talos.errors import ClusterFileError, CommandError, ToolMissingError
 from talos.ops.addons import apply_addons
+from talos.tasks.operations import addons
 
 REPO = Path(__file__).resolve().parents[1]
 ADDONS = REPO / "addons"
@@ -184,10 +186,6 @@ def test_inv_addons_dry_runs_the_server_side_dry_run(
 ) -> None:
     log = only_fakes("kustomize", "helm", "kubectl")
     monkeypatch.setenv("TALOS_CLUSTER_FILE", str(REPO / "cluster.yaml"))
-    from invoke.context import Context
-
-    from talos.tasks.operations import addons
-
     addons(Context(), dry=True)
     assert calls(log)[1]["argv"][-1] == "--dry-run=server"
     assert "addons: 2 resources validated by the API server" in capsys.readouterr().out

@@ -15,7 +15,15 @@ import pytest
 from conftest import Standin
 
 from talos.adapters.talosctl import Talosctl
-from talos.ops.discover import Disk, Link, discover, install_disk, network_link, suggest
+from talos.ops.discover import (
+    Discovery,
+    Disk,
+    Link,
+    discover,
+    install_disk,
+    network_link,
+    suggest,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 INV = [sys.executable, "-c", "from invoke.main import program; program.run()"]
@@ -78,8 +86,6 @@ def test_the_network_port_is_a_physical_link_that_is_up() -> None:
 
 
 def test_the_suggestion_pins_the_port_by_its_factory_mac() -> None:
-    from talos.ops.discover import Discovery
-
     found = Discovery(IP, (disk("nvme0n1", 512, "nvme"),),
                       (link("eth0", "02:00:00:00:00:09", permanent="aa:bb:cc:dd:ee:ff"),))
     suggestion = suggest(found, name="worker-07", role="worker", schematic="intel")

@@ -18,7 +18,7 @@ from sopskit import decrypt, enter_project, pitower_project
 
 from talos.core.cluster import load_cluster_file
 from talos.core.merge import dump_config
-from talos.ops.explain import explain_node, select
+from talos.ops.explain import Deleted, Value, explain_node, explanation_rows, select
 from talos.ops.secrets import bundle_values
 from talos.ops.targets import talosctl_for
 
@@ -154,8 +154,6 @@ def test_a_path_that_names_nothing_is_a_usage_error(project: Path) -> None:
 
 
 def test_a_value_and_a_deletion_say_where_in_the_same_words() -> None:
-    from talos.ops.explain import Deleted, Value, explanation_rows
-
     value = Value("v1alpha1", "machine.install.disk", "/dev/sda", "cluster", "cluster.yaml", 12)
     base = Value("v1alpha1", "machine.type", "worker", "base", "talosctl gen config", None)
     gone = Deleted("v1alpha1", "machine.network.interfaces", "interface: eth1",

@@ -15,6 +15,7 @@ import yaml
 from conftest import Standin
 from sopskit import enter_project, pitower_project
 
+from talos.adapters.sops import decrypt_file
 from talos.core.cluster import load_cluster_file
 from talos.core.merge import load_patch
 from talos.core.merge.rules import rules_version
@@ -112,7 +113,7 @@ def set_up(root: Path, standin: Standin, *, cluster: str, client: str) -> None:
 
 def run(root: Path) -> GenerationReport:
     cluster = load_cluster_file(root / "cluster.yaml")
-    return generate(cluster, talosctl=talosctl_for(cluster))
+    return generate(cluster, talosctl=talosctl_for(cluster), decrypt=decrypt_file)
 
 
 def calls(standin: Standin, *head: str) -> list[list[str]]:

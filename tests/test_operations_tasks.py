@@ -207,6 +207,7 @@ def test_status_of_a_cluster_as_the_file_says_exits_0_and_a_booting_node_2(
 ) -> None:
     from sopskit import pitower_project, project_env
 
+    from talos.adapters.sops import decrypt_file
     from talos.core.cluster import load_cluster_file
     from talos.ops.genconfig import generate
     from talos.ops.targets import talosctl_for
@@ -218,7 +219,7 @@ def test_status_of_a_cluster_as_the_file_says_exits_0_and_a_booting_node_2(
     monkeypatch.chdir(root)
     standin.pitower()
     cluster = load_cluster_file(root / "cluster.yaml")
-    generate(cluster, talosctl=talosctl_for(cluster))
+    generate(cluster, talosctl=talosctl_for(cluster), decrypt=decrypt_file)
     assert "all reachable and ready" in run("status")
     state = standin.state()
     state["nodes"]["192.168.0.205"]["ready"] = False
@@ -325,6 +326,7 @@ def test_status_tells_current_configs_from_outdated_ones(
 ) -> None:
     from sopskit import pitower_project, project_env
 
+    from talos.adapters.sops import decrypt_file
     from talos.core.cluster import load_cluster_file
     from talos.ops.genconfig import generate
     from talos.ops.targets import talosctl_for
@@ -336,7 +338,7 @@ def test_status_tells_current_configs_from_outdated_ones(
     monkeypatch.chdir(root)
     standin.pitower()
     cluster = load_cluster_file(root / "cluster.yaml")
-    generate(cluster, talosctl=talosctl_for(cluster))
+    generate(cluster, talosctl=talosctl_for(cluster), decrypt=decrypt_file)
     with (root / "patches" / "nodes" / "worker-04.patch").open("a") as patch:
         patch.write("# changed since the configs were generated\n")
     rows = rows_by_node(run("status", code=2))

@@ -19,7 +19,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from talos.adapters.files import write_atomic
+from talos.core.table import render_table
 from talos.errors import OutputError, UsageError
+from talos.ops.apply import DIFF_HEADERS
 
 if TYPE_CHECKING:
     from talos.ops.apply import DiffReport, NodeDiff
@@ -70,9 +73,6 @@ def render(report: DiffReport, fmt: str, cluster_name: str) -> str:
 
 
 def render_text(report: DiffReport) -> str:
-    from talos.core.table import render_table
-    from talos.ops.apply import DIFF_HEADERS
-
     lines: list[str] = []
     for d in report.diffs:
         lines.append(f"== {d.target.node.name} ({d.target.address})")
@@ -155,8 +155,6 @@ def _section(d: NodeDiff) -> str:
 def write_report(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` atomically; only a regular file (or nothing) may be
     there: a symlink, folder or device is refused rather than followed or replaced."""
-    from talos.adapters.files import write_atomic
-
     try:
         mode = path.lstat().st_mode
     except FileNotFoundError:

@@ -21,13 +21,28 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from talos.adapters.files import write_private_temp
+from talos.adapters.sops import decrypt_file, private_tempdir, require_encrypted
 from talos.core.goyaml.reader import compose_all, read_text, safe_loader
-from talos.errors import CommandError, UsageError
+from talos.core.merge import apply_patches, load_patch, parse_config, patch_from_documents, rules
+from talos.core.merge.documents import document_key
+from talos.core.merge.provenance import Origin, Trace
+from talos.core.merge.values import format_path
+from talos.core.merge.yamlio import TextFloat, TextInt
+from talos.core.schematic import node_installer_image
+from talos.errors import UsageError
+from talos.ops.genconfig import (
+    derived_documents,
+    has_hostname_document,
+    node_patch_files,
+    read_base,
+    shown,
+)
+from talos.ops.secrets import MASK, SECRET_FIELDS, SECRET_PATHS, bundle_values, redact
 
 if TYPE_CHECKING:
     from talos.core.cluster import Cluster, Node
     from talos.core.merge import Config
-    from talos.core.merge.provenance import Origin, Trace
     from talos.ops.genconfig import ConfigTool
 
 Path = tuple[str | int, ...]
@@ -88,10 +103,6 @@ class Explanation:
 def explain_node(cluster: Cluster, node: Node, *, talosctl: ConfigTool) -> Explanation:
     """Generate ``node``'s base (decrypting the secrets privately), then merge its layers
     once, recording provenance. The merged config is the one ``genconfig`` writes."""
-    from talos.core.merge import parse_config
-    from talos.core.merge.provenance import Origin, Trace
-    from talos.ops.genconfig import has_hostname_document
-
     text, secrets = _base_text(cluster, node, talosctl)
     base_source = f"talosctl gen config ({node.role}.yaml)"
     base = parse_config(text, base_source)
@@ -106,9 +117,6 @@ def merge_layers(cluster: Cluster, node: Node, base: Config, trace: Trace, *,
                  hostname_document: bool) -> tuple[Config, str]:
     """``base`` with the cluster file's layer and the node's patches, as ``genconfig``
     merges them, recorded in ``trace``; returns the config and the cluster layer's name."""
-    from talos.core.merge import apply_patches, load_patch, patch_from_documents
-    from talos.ops.genconfig import derived_documents, node_patch_files, shown
-
     cluster_source = shown(cluster, cluster.path)
     documents = derived_documents(cluster, node, hostname_document=hostname_document)
     derived = patch_from_documents(documents, cluster_source,
@@ -123,12 +131,6 @@ def merge_layers(cluster: Cluster, node: Node, base: Config, trace: Trace, *,
 def _base_text(cluster: Cluster, node: Node, talosctl: ConfigTool) -> tuple[str, frozenset[str]]:
     """The config ``talosctl gen config`` writes for ``node``'s role, and the bundle's
     secret strings (for redaction by value). Nothing decrypted outlives the call."""
-    from talos.adapters.files import write_private_temp
-    from talos.adapters.sops import decrypt_file, private_tempdir, require_encrypted
-    from talos.core.schematic import node_installer_image
-    from talos.ops.genconfig import shown
-    from talos.ops.secrets import bundle_values
-
     bundle = shown(cluster, cluster.secrets_file)
     require_encrypted(cluster.secrets_file, bundle)
     with private_tempdir() as work:
@@ -141,14 +143,7 @@ def _base_text(cluster: Cluster, node: Node, talosctl: ConfigTool) -> tuple[str,
             install_image=node_installer_image(cluster, node),
             with_docs=False, with_examples=False,
         )
-        written = work / "base" / f"{node.role}.yaml"
-        try:
-            text = written.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise CommandError(
-                f"talosctl gen config did not write {written.name} ({exc.strerror}); "
-                "is talosctl the right version?"
-            ) from exc
+        text = read_base(work / "base" / f"{node.role}.yaml")
         return text, bundle_values(plain.decode("utf-8"), bundle)
 
 
@@ -211,16 +206,12 @@ def _node_lines(cluster: Cluster, node: Node) -> dict[str, int]:
 def document_label(key: DocKey) -> str:
     """``v1alpha1`` for the main document, else its kind (``/name`` for named kinds)."""
     _, kind, name = key
-    from talos.core.merge import rules
-
     if kind == rules.LEGACY_KIND:
         return "v1alpha1"
     return f"{kind}/{name}" if name else kind
 
 
 def _full_path(label: str, path: Path) -> str:
-    from talos.core.merge.values import format_path
-
     inner = format_path(path)
     if label == "v1alpha1":
         return inner
@@ -254,17 +245,12 @@ def _layer(explanation: Explanation, origin: Origin) -> str:
 
 
 def _is_secret(path: Path) -> bool:
-    from talos.ops.secrets import SECRET_FIELDS, SECRET_PATHS
-
     names = tuple(part for part in path if isinstance(part, str))
     return bool(names) and (names[-1] in SECRET_FIELDS or names in SECRET_PATHS)
 
 
 def shown_value(value: Any, path: Path, secrets: frozenset[str]) -> Any:
     """``value`` as it may be shown: ``<redacted>`` at secret paths, bundle strings masked."""
-    from talos.core.merge.yamlio import TextFloat, TextInt
-    from talos.ops.secrets import MASK, redact
-
     if _is_secret(path):
         return MASK
     if isinstance(value, str):
@@ -281,8 +267,6 @@ def select(explanation: Explanation,
     """The leaves of the merged config under ``wanted`` (every one when None), each with
     the layer that set it, and what was deleted there. Raises UsageError when ``wanted``
     names nothing of the config."""
-    from talos.core.merge.documents import document_key
-
     wanted = wanted.strip().strip(".") if wanted else None
     trace = explanation.trace
     values: list[Value] = []

@@ -18,6 +18,7 @@ say once that the route was taken (:attr:`Route.note`).
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,11 @@ from typing import Any, Protocol
 
 import yaml
 
-from talos.errors import UnknownToRules
+from talos.adapters.files import write_private_temp
+from talos.adapters.sops import private_tempdir
+from talos.adapters.talosctl import Talosctl
+from talos.core.merge.rules import rules_version
+from talos.errors import CommandError, UnknownToRules
 
 
 class PatchTool(Protocol):
@@ -40,8 +45,6 @@ def minor(version: str) -> tuple[int, int] | None:
 
 
 def rules_minor() -> tuple[int, int]:
-    from talos.core.merge.rules import rules_version
-
     found = minor(rules_version())
     assert found is not None, "rules.json names no Talos version"
     return found
@@ -118,8 +121,6 @@ def merge_with_talosctl(
     Everything goes through ``work`` (a private folder: the base holds the cluster's
     secrets); files are 0600.
     """
-    from talos.adapters.files import write_private_temp
-
     folder = work / "talosctl-merge"
     folder.mkdir(mode=0o700, exist_ok=True)
     base_file = write_private_temp(folder / f"{name}.base.yaml", base.encode("utf-8"))
@@ -146,12 +147,6 @@ def patch_file_by_talosctl(
     """``inv patch``'s fallback: the patched config by ``talosctl machineconfig patch``,
     when talosctl is of a Talos newer than the rules; otherwise ``error`` stands (also
     when there is no talosctl to ask). Says so on stderr."""
-    import sys
-
-    from talos.adapters.sops import private_tempdir
-    from talos.adapters.talosctl import Talosctl
-    from talos.errors import CommandError
-
     tool = talosctl or Talosctl(None)
     try:
         version = tool.client_version()

@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from talos.core.compat import client_problem, kubernetes_problem, upgrade_problem
-from talos.errors import RolloutError
+from talos.core.compat import RULES, client_problem, kubernetes_problem, parse, upgrade_problem
+from talos.errors import ClusterFileError, RolloutError
 
 if TYPE_CHECKING:
     from talos.core.cluster import Cluster
@@ -87,8 +87,6 @@ def require_versions(problems: Sequence[str], *, action: str) -> None:
 
 def require_cluster_versions(cluster: Cluster) -> None:
     """``genconfig``'s check: the cluster file's Kubernetes version runs on its Talos."""
-    from talos.errors import ClusterFileError
-
     problems = cluster_version_problems(cluster.kubernetes_version,
                                         [cluster.talos_version_of(n) for n in cluster.nodes])
     if problems:
@@ -100,8 +98,6 @@ def cluster_version_problems(
 ) -> list[str]:
     """What ``genconfig`` refuses: a Kubernetes version a node's Talos does not run.
     Talos minors without rules here are left to talosctl."""
-    from talos.core.compat import RULES, parse
-
     problems = []
     for talos in dict.fromkeys(talos_versions):
         if parse(talos)[:2] not in RULES:

@@ -21,7 +21,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
+from talos.adapters.confirm import confirm_plan
+from talos.adapters.interrupts import signal_name, signal_number, sigterm_as_interrupt
+from talos.adapters.lock import rollout_lock
 from talos.errors import Interrupted
+from talos.ops.etcd import inspect, take_snapshot
+from talos.ops.preflight import require_healthy_etcd
 
 if TYPE_CHECKING:
     from talos.adapters.talosctl import Talosctl
@@ -57,14 +62,10 @@ class Guard:
     notes: list[str] = field(default_factory=list)
 
     def confirm(self, question: str, *, yes: bool, stdin: TextIO | None = None) -> None:
-        from talos.adapters.confirm import confirm_plan
-
         confirm_plan(question, yes=yes, stdin=stdin, stdout=self.out.stream)
 
     def take_snapshot(self) -> str | None:
         """An etcd snapshot before control planes change (unless told not to)."""
-        from talos.ops.etcd import take_snapshot
-
         if not self.touches_controlplane:
             return None
         if not self.snapshot:
@@ -88,11 +89,6 @@ def guarded(
     snapshot: bool = True,
     keep: int = 5,
 ) -> Iterator[Guard]:
-    from talos.adapters.interrupts import signal_name, signal_number, sigterm_as_interrupt
-    from talos.adapters.lock import rollout_lock
-    from talos.ops.etcd import inspect
-    from talos.ops.preflight import require_healthy_etcd
-
     with sigterm_as_interrupt():
         try:
             with rollout_lock(cluster.output_dir, action, say=out.say):

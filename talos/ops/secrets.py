@@ -33,7 +33,20 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
+from talos.adapters.files import stage_file
+from talos.adapters.sops import (
+    CONFIG_FILE,
+    age_identity,
+    decrypt_file,
+    decrypt_text,
+    encrypt,
+    find_config,
+    private_tempdir,
+    recipients_of,
+)
+from talos.core.age import recipient_problem
 from talos.core.goyaml.reader import safe_load
+from talos.core.terminal import printable
 from talos.core.wording import shown_path
 from talos.errors import SecretsError, TalosError
 
@@ -69,8 +82,6 @@ def bundle_values(text: str, shown: str = "the secrets bundle") -> frozenset[str
 
 def secret_values(cluster: Cluster) -> frozenset[str]:
     """Every secret string of the cluster's bundle (decrypted with sops, kept in memory)."""
-    from talos.adapters.sops import decrypt_text
-
     shown = _shown(cluster)
     return bundle_values(decrypt_text(cluster.secrets_file, shown=shown), shown)
 
@@ -79,8 +90,6 @@ def redact(text: str, secrets: Iterable[str], mask: str = MASK) -> str:
     """``text`` with the values at secret config paths and every one of ``secrets``
     replaced by ``mask`` (see the module docstring), and without terminal control
     sequences: what is redacted comes from elsewhere and is about to be shown."""
-    from talos.core.terminal import printable
-
     text = redact_by_meaning(printable(text), mask)
     for value in sorted(set(secrets), key=len, reverse=True):
         if value and value in text:
@@ -326,18 +335,6 @@ def create_bundle(
     nobody here can open is a lock-out waiting to happen. ``dry`` checks the arguments
     and stops before generating anything. Returns the file.
     """
-    from talos.adapters.files import stage_file
-    from talos.adapters.sops import (
-        CONFIG_FILE,
-        age_identity,
-        decrypt_file,
-        encrypt,
-        find_config,
-        private_tempdir,
-        recipients_of,
-    )
-    from talos.core.age import recipient_problem
-
     target = cluster.secrets_file
     shown = _shown(cluster)
     if target.exists() or target.is_symlink():

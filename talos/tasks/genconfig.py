@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING
 from invoke.collection import Collection
 from invoke.context import Context
 
+from talos.adapters.interrupts import interruptible
+from talos.adapters.lock import refuse_during_rollout
+from talos.core.wording import count
 from talos.tasks.runtime import is_dry, load_cluster, say, task
 
 if TYPE_CHECKING:
@@ -31,8 +34,9 @@ def genconfig(
     c: Context, node: list[str] | None = None, force: bool = False, validate: bool = False
 ) -> None:
     """Generate clusterconfig/<node>.yaml from the secrets and patches (changed nodes only)."""
-    from talos.adapters.interrupts import interruptible
-    from talos.adapters.lock import refuse_during_rollout
+    # Imported when the task runs, as the operations are: the sops adapter loads sh,
+    # which `inv --list` must not wait for.
+    from talos.adapters.sops import decrypt_file
     from talos.ops.genconfig import generate, version_skew
     from talos.ops.preflight import require_cluster_versions
     from talos.ops.targets import talosctl_for
@@ -46,8 +50,8 @@ def genconfig(
     refuse_during_rollout(cluster.output_dir, "genconfig")
     with interruptible("genconfig"):
         report = generate(
-            cluster, talosctl=talosctl_for(cluster, dry=dry), nodes=nodes, force=force,
-            validate=validate, dry=dry, progress=progress_line,
+            cluster, talosctl=talosctl_for(cluster, dry=dry), decrypt=decrypt_file, nodes=nodes,
+            force=force, validate=validate, dry=dry, progress=progress_line,
         )
     if report.merge_note:
         say(f"note: {report.merge_note}")
@@ -68,7 +72,6 @@ def progress_line(name: str, what: str) -> None:
 
 def summary(report: GenerationReport, *, shown_dir: str) -> str:
     """One line: what was written (or would be), what was left alone."""
-    from talos.core.wording import count
     unchanged = (f"; {count(len(report.unchanged), 'config')} unchanged"
                  if report.unchanged else "")
     if report.nothing_to_do:
@@ -104,7 +107,6 @@ def init_secrets(c: Context, recipient: list[str] | None = None,
     default keys file), the new bundle is decrypted with it and removed again if it
     cannot be, unless --no-verify.
     """
-    from talos.adapters.interrupts import interruptible
     from talos.ops.secrets import create_bundle
     from talos.ops.targets import talosctl_for
 

@@ -91,11 +91,12 @@ def make_configs_current(c: Context, cluster: Cluster, nodes: Sequence[Node], *,
     only local files, and a plan made against stale configs would hide changes. Refused
     while another process holds the rollout lock."""
     from talos.adapters.lock import refuse_during_rollout
+    from talos.adapters.sops import decrypt_file
     from talos.ops.genconfig import generate
     from talos.ops.targets import talosctl_for
 
     refuse_during_rollout(cluster.output_dir, "regenerating the configs")
-    report = generate(cluster, talosctl=talosctl_for(cluster), nodes=nodes)
+    report = generate(cluster, talosctl=talosctl_for(cluster), decrypt=decrypt_file, nodes=nodes)
     if report.written:
         line = f"configs out of date, regenerated: {', '.join(report.written)}"
         if out is None:

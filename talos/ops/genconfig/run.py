@@ -1,0 +1,167 @@
+"""One run of ``inv genconfig``: plan from the record, then build and commit what changed.
+
+    generate(cluster, talosctl=..., decrypt=..., nodes=None, force=False, validate=False,
+             dry=False, progress=None)   -> GenerationReport   .written / .unchanged names
+    version_skew(cluster, client_version) -> str | None        talosctl of another minor
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from talos.adapters.fileset import recover
+from talos.adapters.interrupts import interruptible
+from talos.adapters.sops import require_encrypted
+from talos.errors import Interrupted
+from talos.ops.fallback import plan_route
+from talos.ops.genconfig.plan import PatchFiles, shown
+from talos.ops.genconfig.record import (
+    STATE_FILE,
+    TALOSCONFIG,
+    config_path,
+    digest,
+    entry,
+    load_state,
+    node_inputs,
+    orphan_configs,
+    recorded,
+    stale_reason,
+    state_text,
+    talosconfig_inputs,
+    talosconfig_path,
+)
+from talos.ops.genconfig.staging import ConfigTool, Decrypter, Progress, build, commit
+
+if TYPE_CHECKING:
+    from talos.core.cluster import Cluster, Node
+
+
+@dataclass
+class GenerationReport:
+    """What a run wrote (or, dry, would write) and what it left alone, with reasons."""
+
+    output_dir: Path
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)
+    talosconfig_written: bool = False
+    dry: bool = False
+    #: ``*.yaml`` files of the output folder that belong to no node of the cluster file
+    orphans: list[str] = field(default_factory=list)
+    #: the talosctl client's version (``v1.12.4``)
+    client_version: str = ""
+    #: nodes merged by ``talosctl machineconfig patch`` (:mod:`talos.ops.fallback`), and why
+    merged_by_talosctl: list[str] = field(default_factory=list)
+    merge_note: str = ""
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not self.written and not self.talosconfig_written
+
+
+def version_skew(cluster: Cluster, client_version: str) -> str | None:
+    """A warning when talosctl's minor version is not the cluster's: configs follow the
+    client's version contract, so they would be shaped for another Talos."""
+    def minor(version: str) -> str:
+        return ".".join(version.lstrip("v").split(".")[:2])
+
+    if not client_version or minor(client_version) == minor(cluster.talos_version):
+        return None
+    return (f"talosctl is {client_version} but the cluster runs {cluster.talos_version}; "
+            f"install talosctl v{minor(cluster.talos_version)} with `inv tools.install` "
+            "(or point TALOSCTL at it)")
+
+
+def generate(
+    cluster: Cluster,
+    *,
+    talosctl: ConfigTool,
+    decrypt: Decrypter,
+    nodes: Iterable[Node] | None = None,
+    force: bool = False,
+    validate: bool = False,
+    dry: bool = False,
+    progress: Progress | None = None,
+) -> GenerationReport:
+    """Write ``clusterconfig/<node>.yaml`` for each node whose inputs changed (all with
+    ``force``) and ``clusterconfig/talosconfig``; ``dry`` plans and writes nothing.
+    ``decrypt`` reads the secrets bundle, only when something is to be written."""
+    selected = list(cluster.nodes if nodes is None else nodes)
+    tell = progress or (lambda name, what: None)
+    report = GenerationReport(output_dir=cluster.output_dir, dry=dry)
+    if not dry:
+        recover(cluster.output_dir)
+    require_encrypted(cluster.secrets_file, shown(cluster, cluster.secrets_file))
+    version = report.client_version = talosctl.client_version()
+    state = load_state(cluster)
+
+    inputs: dict[str, dict[str, str]] = {}
+    todo: list[Node] = []
+    seen: dict[Path, str] = {}
+    for node in selected:
+        inputs[node.name] = node_inputs(cluster, node, version, seen)
+        reason = stale_reason(entry(state, node.name), inputs[node.name],
+                              config_path(cluster, node))
+        if force:
+            reason = "forced"
+        if reason is None:
+            report.unchanged.append(node.name)
+            tell(node.name, "unchanged")
+        else:
+            todo.append(node)
+            report.reasons[node.name] = reason
+    tc_inputs = talosconfig_inputs(cluster, version, seen)
+    tc_reason = stale_reason(entry(state, TALOSCONFIG), tc_inputs, talosconfig_path(cluster))
+    if force and nodes is None:
+        tc_reason = "forced"
+    if tc_reason is not None:
+        report.reasons[TALOSCONFIG] = tc_reason
+
+    report.orphans = orphan_configs(cluster)
+    # Every patch is read now: a broken one fails the plan (dry runs too), before
+    # anything is decrypted. What the merger's rules do not know may send a node to
+    # talosctl's merge instead (talos.ops.fallback).
+    patches = PatchFiles(cluster)
+    by_name = {node.name: node for node in todo}
+    route = plan_route(
+        [(node.name, cluster.talos_version_of(node)) for node in todo], client_version=version,
+        load=lambda name: patches.of(by_name[name]),
+    )
+    report.merged_by_talosctl = [node.name for node in todo if node.name in route.by_talosctl]
+    report.merge_note = route.note
+    if dry or (not todo and tc_reason is None):
+        for node in todo:
+            tell(node.name, f"would write ({report.reasons[node.name]})")
+        report.written = [n.name for n in todo]
+        report.talosconfig_written = tc_reason is not None
+        return report
+
+    where = shown(cluster, cluster.output_dir)
+    switched: list[bool] = []
+    try:
+        with interruptible("genconfig"):
+            staged = build(
+                cluster, talosctl, decrypt, todo, patches, with_talosconfig=tc_reason is not None,
+                by_talosctl=report.merged_by_talosctl, validate=validate,
+                tell=lambda name, what: tell(name, f"{what} ({report.reasons[name]})"),
+            )
+            files = recorded(state)
+            for node in todo:
+                files[node.name] = {"inputs": inputs[node.name],
+                                    "output": digest(staged[config_path(cluster, node)])}
+            if tc_reason is not None:
+                files[TALOSCONFIG] = {"inputs": tc_inputs,
+                                      "output": digest(staged[talosconfig_path(cluster)])}
+            staged[cluster.output_dir / STATE_FILE] = state_text(files)
+            commit(cluster, staged, switched=lambda: switched.append(True))
+    except Interrupted as exc:
+        exc.message = (f"{exc.message} after {where}/ had switched to the new configs"
+                       if switched else f"{exc.message}; {where}/ was left as it was")
+        exc.args = (exc.message,)
+        raise
+    report.written = [n.name for n in todo]
+    report.talosconfig_written = tc_reason is not None
+    return report
