@@ -32,8 +32,8 @@ from typing import IO, TYPE_CHECKING
 from talos.errors import CommandError, CommandTimeout, ToolMissingError
 
 # sh is imported where a program is run, not here: `python -X importtime -c 'import sh'`
-# measures 43 ms on its own (3.5 ms after invoke), which every task that imports the
-# adapters without running a program would pay.
+# measures 43 ms on its own (3 ms after invoke and PyYAML; min of 20), which every task
+# that imports the adapters without running a program would pay.
 if TYPE_CHECKING:
     import sh
 
@@ -302,7 +302,11 @@ def _permission_denied(command: tuple[str, ...]) -> CommandError:
 
 def _start_failure(command: tuple[str, ...], exc: sh.ForkException) -> CommandError:
     """The error for a program sh found but whose exec failed (sh reports the child's
-    traceback, whose last line is the OSError)."""
+    traceback, whose last line is the OSError).
+
+    Read from the text because that is all sh passes on: the child's exception reaches
+    the parent only formatted, as the ForkException's message.
+    """
     why = last_line(str(exc))
     if why.startswith("FileNotFoundError"):  # e.g. its #! interpreter is missing
         return _not_installed(command)

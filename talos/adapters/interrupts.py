@@ -149,7 +149,7 @@ def interruptible(what: str = "the run") -> Iterator[None]:
     except KeyboardInterrupt as exc:
         signum = signal_number(exc)
         raise Interrupted(f"{what} was stopped by {_name(signum)}",
-                          signal_number=signum) from None
+                          signal_number=signum) from exc
     except Interrupted:
         raise
     except Exception as exc:
