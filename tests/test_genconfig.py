@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import inprocess
 import pytest
@@ -69,9 +69,10 @@ from talos.ops.genconfig import (
     GenerationReport,
     config_is_current,
     generate,
-    node_inputs,
+    record,
     version_skew,
 )
+from talos.ops.genconfig.record import Inputs
 from talos.ops.secrets import bundle_values
 from talos.ops.targets import talosctl_for
 
@@ -518,6 +519,20 @@ def test_a_hand_edited_config_is_regenerated(project: Project) -> None:
     assert "by hand" in report.reasons["worker-06"]
 
 
+def test_an_edit_that_keeps_the_size_and_time_of_a_config_is_noticed(project: Project) -> None:
+    project.generate()
+    path = project.output / "worker-05.yaml"
+    before = path.stat()
+    text = path.read_text()
+    path.write_text(text.replace("worker-05", "worker-5x", 1))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size
+    report = project.generate()
+    assert report.written == ["worker-05"]
+    assert "by hand" in report.reasons["worker-05"]
+    assert path.read_text() == text
+
+
 def test_dry_says_what_would_be_written_and_writes_nothing(project: Project) -> None:
     seen: list[tuple[str, str]] = []
     report = project.generate(dry=True, progress=lambda n, what: seen.append((n, what)))
@@ -925,15 +940,14 @@ def test_files_every_node_shares_are_read_once_for_all_nodes(
 ) -> None:
     cluster = load_cluster_file(Path(__file__).resolve().parents[1] / "cluster.yaml")
     reads: Counter[str] = Counter()
-    read_bytes = Path.read_bytes
 
-    def counted(path: Path) -> bytes:
-        reads[path.name] += 1
-        return read_bytes(path)
+    def counted(path: Path, *args: Any, **kwargs: Any) -> IO[Any]:
+        reads[Path(path).name] += 1
+        return open(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", counted)
-    seen: dict[Path, str] = {}
-    digests = [node_inputs(cluster, node, "v1.12.4", seen) for node in cluster.nodes]
+    monkeypatch.setattr(record, "open", counted, raising=False)
+    known = Inputs(cluster, "v1.12.4")
+    digests = [known.of(node) for node in cluster.nodes]
     assert reads["general.patch"] == 1
     assert reads["controlplane.patch"] == 1
     assert reads["secrets.sops.yaml"] == 1

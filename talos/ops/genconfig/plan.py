@@ -9,7 +9,9 @@
 The layers, lowest first: the base ``talosctl gen config`` writes for the node's role and
 Talos version, the derived documents (installer image from the node's schematic, install
 disk, hostname), ``patches.all``, the role's patches, the node's own. Pure but for
-reading the patch files, each once per run (:class:`PatchFiles`).
+reading the patch files, each once per run (:class:`PatchFiles`). The merger is loaded
+when a config is merged (:mod:`talos.core.merge` loads its names on first use): a run
+with nothing to write does without it.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from talos.core import merge
 from talos.core.goyaml.reader import safe_load, safe_load_all
-from talos.core.merge import apply_patches, dump_config, load_patch, patch_from_documents
 from talos.core.schematic import node_installer_image
 from talos.core.wording import shown_path
 from talos.errors import CommandError
@@ -106,8 +108,8 @@ class PatchFiles:
 
     def get(self, path: Path) -> Patch:
         if path not in self.loaded:
-            self.loaded[path] = load_patch(f"@{shown(self.cluster, path)}",
-                                           base_dir=self.cluster.root)
+            self.loaded[path] = merge.load_patch(f"@{shown(self.cluster, path)}",
+                                                 base_dir=self.cluster.root)
         return self.loaded[path]
 
     def of(self, node: Node) -> list[Patch]:
@@ -119,8 +121,8 @@ def merge_node(
     cluster: Cluster, node: Node, base: Config, patches: PatchFiles, *, hostname_document: bool
 ) -> str:
     """``node``'s config: the base of its role with the derived patch, then its patches."""
-    derived = patch_from_documents(
+    derived = merge.patch_from_documents(
         derived_documents(cluster, node, hostname_document=hostname_document),
         f"{shown(cluster, cluster.path)} (node {node.name})",
     )
-    return dump_config(apply_patches(base, [derived, *patches.of(node)]))
+    return merge.dump_config(merge.apply_patches(base, [derived, *patches.of(node)]))

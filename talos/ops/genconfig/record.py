@@ -1,12 +1,12 @@
 """What each generated file was made from: the record kept in ``clusterconfig/.state.json``.
 
     config_path(cluster, node)           -> Path       clusterconfig/<node>.yaml
+    Inputs(cluster, client_version)      .of(node) / .talosconfig()  -> {input: digest}
     node_inputs(cluster, node, client_version, seen)   -> {input: digest}
-    talosconfig_inputs(cluster, client_version, seen)  -> {input: digest}
     load_state(cluster)                  -> dict       the last run's record ({} when none)
     stale_reason(entry, inputs, path)    -> str | None why a file must be (re)written
     config_is_current(cluster, node)     -> bool       inputs and file unchanged since written
-    state_text(files)                    -> str        a run's record, written last
+    state_text(files)                    -> bytes      a run's record, written last
 
 Per file (a node's config, the talosconfig) the record keeps a digest of every input (the
 node's part of the cluster file, its patch files, its schematic file, the encrypted
@@ -17,18 +17,16 @@ edited by hand no longer has the recorded digest and is written again.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from talos.ops.genconfig.plan import (
-    node_patch_files,
-    shown,
-    talosconfig_endpoints,
-    talosconfig_nodes,
-)
+from talos.core.wording import shown_path
+from talos.ops.genconfig.plan import talosconfig_endpoints, talosconfig_nodes
 
 if TYPE_CHECKING:
     from talos.core.cluster import Cluster, Node
@@ -37,6 +35,13 @@ STATE_FILE = ".state.json"
 TALOSCONFIG = "talosconfig"
 #: Bumped whenever the same inputs would give a different output (a change in this package).
 FORMAT = 1
+
+# What Path.exists() takes for "no such file" (a folder on the way that is a file, a loop).
+_ABSENT = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP})
+
+# The declared part of a file's inputs is hashed as this JSON (keys sorted): one encoder
+# for every node rather than one made per call.
+_DECLARED = json.JSONEncoder(sort_keys=True)
 
 
 def config_path(cluster: Cluster, node: Node) -> Path:
@@ -50,10 +55,12 @@ def talosconfig_path(cluster: Cluster) -> Path:
 
 def orphan_configs(cluster: Cluster) -> list[str]:
     """Configs left in the output folder by nodes no longer in the cluster file."""
-    if not cluster.output_dir.is_dir():
+    try:
+        found = os.listdir(cluster.output_dir)
+    except OSError:  # no folder yet (or not one): nothing left over
         return []
     names = {f"{n.name}.yaml" for n in cluster.nodes}
-    return sorted(p.name for p in cluster.output_dir.glob("*.yaml") if p.name not in names)
+    return sorted(name for name in found if name.endswith(".yaml") and name not in names)
 
 
 # -- digests -----------------------------------------------------------------------------
@@ -63,13 +70,15 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def file_digest(path: Path, seen: dict[Path, str] | None = None) -> str:
-    """The digest of ``path``'s bytes; ``seen`` keeps those of files read already, so a
-    file every node shares (the secrets, a role patch) is read once per run."""
+def file_digest(path: Path | str, seen: dict[Any, str] | None = None) -> str:
+    """The digest of ``path``'s bytes ("missing" when there is no such file); ``seen``
+    keeps those of files read already, so a file every node shares (the secrets, a role
+    patch) is read once per run."""
     if seen is not None and path in seen:
         return seen[path]
     try:
-        found = digest(path.read_bytes())
+        with open(path, "rb") as handle:
+            found = digest(handle.read())
     except FileNotFoundError:
         found = "missing"
     if seen is not None:
@@ -77,51 +86,92 @@ def file_digest(path: Path, seen: dict[Path, str] | None = None) -> str:
     return found
 
 
+class Inputs:
+    """The inputs of a run's files, named as the user knows them and hashed: what nodes
+    share (the cluster's settings, the secrets, a role's patches, a schematic) is named
+    and read once for all of them (``seen``: digests of files read already)."""
+
+    def __init__(
+        self, cluster: Cluster, client_version: str | None, seen: dict[Any, str] | None = None
+    ) -> None:
+        self.cluster = cluster
+        self.client_version = client_version
+        self.seen: dict[Any, str] = {} if seen is None else seen
+        self.root = cluster.root
+        self.cluster_file = self.shown(cluster.path)
+        self.secrets = self._file(cluster.secrets_file)
+        self.settings: dict[str, Any] = {
+            "format": FORMAT,
+            "name": cluster.name,
+            "endpoint": cluster.endpoint,
+            "kubernetesVersion": cluster.kubernetes_version,
+        }
+        self._installer = [cluster.installer.registry, cluster.installer.form]
+        self._shared: dict[str, tuple[tuple[str, str], ...]] = {}
+        self._schematics: dict[str, tuple[str, str]] = {}
+
+    def shown(self, path: Path) -> str:
+        return shown_path(path, self.root)
+
+    def _file(self, path: Path) -> tuple[str, str]:
+        return self.shown(path), file_digest(path, self.seen)
+
+    def _role(self, role: str) -> tuple[tuple[str, str], ...]:
+        """``patches.all`` and the role's patches, lowest precedence first, each named and
+        hashed."""
+        if role not in self._shared:
+            files = (*self.cluster.patches_all, *self.cluster.role_patches(role))
+            self._shared[role] = tuple(self._file(path) for path in files)
+        return self._shared[role]
+
+    def _schematic(self, name: str) -> tuple[str, str]:
+        if name not in self._schematics:
+            self._schematics[name] = self._file(self.cluster.schematics[name].file)
+        return self._schematics[name]
+
+    def of(self, node: Node) -> dict[str, str]:
+        """A digest of every input of ``node``'s config, keyed by what the user would call
+        it: its entry of the cluster file, its schematic, its patches (all, role, own),
+        the secrets, talosctl."""
+        patches = [*self._role(node.role), *(self._file(path) for path in node.patches)]
+        declared = {
+            **self.settings,
+            "talosVersion": node.talos_version or self.cluster.talos_version,
+            "installer": self._installer,
+            "node": [node.name, node.role, node.schematic, node.install_disk, node.hostname],
+            "patches": [name for name, _ in patches],
+        }
+        inputs = {f"{self.cluster_file} (node {node.name})":
+                  digest(_DECLARED.encode(declared).encode())}
+        name, found = self._schematic(node.schematic)
+        inputs[name] = found
+        inputs.update(patches)
+        return self._closed(inputs)
+
+    def talosconfig(self) -> dict[str, str]:
+        """A digest of every input of the talosconfig."""
+        declared = {
+            **self.settings,
+            "talosVersion": self.cluster.talos_version,
+            "endpoints": talosconfig_endpoints(self.cluster),
+            "nodes": talosconfig_nodes(self.cluster),
+        }
+        return self._closed({f"{self.cluster_file} (talosconfig)":
+                             digest(_DECLARED.encode(declared).encode())})
+
+    def _closed(self, inputs: dict[str, str]) -> dict[str, str]:
+        name, found = self.secrets
+        inputs[name] = found
+        if self.client_version is not None:
+            inputs["talosctl"] = self.client_version
+        return inputs
+
+
 def node_inputs(
-    cluster: Cluster, node: Node, client_version: str | None, seen: dict[Path, str] | None = None
+    cluster: Cluster, node: Node, client_version: str | None, seen: dict[Any, str] | None = None
 ) -> dict[str, str]:
-    """A digest of every input of ``node``'s config, keyed by what the user would call it
-    (``seen``: digests of files already read, see :func:`file_digest`)."""
-    declared = {
-        "format": FORMAT,
-        "name": cluster.name,
-        "endpoint": cluster.endpoint,
-        "talosVersion": cluster.talos_version_of(node),
-        "kubernetesVersion": cluster.kubernetes_version,
-        "installer": [cluster.installer.registry, cluster.installer.form],
-        "node": [node.name, node.role, node.schematic, node.install_disk, node.hostname],
-        "patches": [shown(cluster, p) for p in node_patch_files(cluster, node)],
-    }
-    inputs = {f"{shown(cluster, cluster.path)} (node {node.name})":
-              digest(json.dumps(declared, sort_keys=True).encode())}
-    schematic = cluster.schematics[node.schematic].file
-    inputs[shown(cluster, schematic)] = file_digest(schematic, seen)
-    for patch in node_patch_files(cluster, node):
-        inputs[shown(cluster, patch)] = file_digest(patch, seen)
-    inputs[shown(cluster, cluster.secrets_file)] = file_digest(cluster.secrets_file, seen)
-    if client_version is not None:
-        inputs["talosctl"] = client_version
-    return inputs
-
-
-def talosconfig_inputs(
-    cluster: Cluster, client_version: str | None, seen: dict[Path, str] | None = None
-) -> dict[str, str]:
-    declared = {
-        "format": FORMAT,
-        "name": cluster.name,
-        "endpoint": cluster.endpoint,
-        "talosVersion": cluster.talos_version,
-        "kubernetesVersion": cluster.kubernetes_version,
-        "endpoints": talosconfig_endpoints(cluster),
-        "nodes": talosconfig_nodes(cluster),
-    }
-    inputs = {f"{shown(cluster, cluster.path)} (talosconfig)":
-              digest(json.dumps(declared, sort_keys=True).encode())}
-    inputs[shown(cluster, cluster.secrets_file)] = file_digest(cluster.secrets_file, seen)
-    if client_version is not None:
-        inputs["talosctl"] = client_version
-    return inputs
+    """:meth:`Inputs.of` for one node (``seen``: digests of files already read)."""
+    return Inputs(cluster, client_version, seen).of(node)
 
 
 # -- the record --------------------------------------------------------------------------
@@ -148,24 +198,34 @@ def entry(state: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
-def stale_reason(entry: Mapping[str, Any], inputs: Mapping[str, str], path: Path) -> str | None:
-    """Why the file at ``path`` must be (re)written, or None when it is current."""
-    if not path.exists():
-        return "new" if not entry else "missing"
+def stale_reason(
+    entry: Mapping[str, Any], inputs: Mapping[str, str], path: Path | str
+) -> str | None:
+    """Why the file at ``path`` must be (re)written, or None when it is current: its
+    bytes are those recorded (not edited by hand) and so are its inputs."""
+    data, unread = b"", None
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        if exc.errno in _ABSENT:
+            return "new" if not entry else "missing"
+        unread = exc
     stored = entry.get("inputs")
     if not isinstance(stored, dict):
         return "no record of its inputs"
-    if file_digest(path) != entry.get("output"):
+    if unread is not None:  # there but unreadable (a folder): as reading it says
+        raise unread
+    if digest(data) != entry.get("output"):
         return "changed by hand since it was generated"
+    if stored == inputs:
+        return None
     changed = [name for name in inputs if stored.get(name) != inputs[name]]
     gone = [name for name in stored if name not in inputs]
     if "talosctl" in changed:
         changed.remove("talosctl")
         changed.append(f"talosctl {stored.get('talosctl')} -> {inputs['talosctl']}")
-    parts = changed + [f"{name} no longer used" for name in gone]
-    if parts:
-        return "changed: " + ", ".join(parts)
-    return None
+    return "changed: " + ", ".join(changed + [f"{name} no longer used" for name in gone])
 
 
 def config_is_current(
@@ -173,7 +233,7 @@ def config_is_current(
     node: Node,
     *,
     state: Mapping[str, Any] | None = None,
-    seen: dict[Path, str] | None = None,
+    seen: dict[Any, str] | None = None,
 ) -> bool:
     """True when ``node``'s config exists and nothing that feeds it changed since.
 

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,16 +22,15 @@ from talos.ops.genconfig.plan import PatchFiles, shown
 from talos.ops.genconfig.record import (
     STATE_FILE,
     TALOSCONFIG,
+    Inputs,
     config_path,
     digest,
     entry,
     load_state,
-    node_inputs,
     orphan_configs,
     recorded,
     stale_reason,
     state_text,
-    talosconfig_inputs,
     talosconfig_path,
 )
 from talos.ops.genconfig.staging import ConfigTool, Decrypter, Progress, build, commit
@@ -100,11 +100,12 @@ def generate(
 
     inputs: dict[str, dict[str, str]] = {}
     todo: list[Node] = []
-    seen: dict[Path, str] = {}
+    known = Inputs(cluster, version)
+    output = os.fspath(cluster.output_dir)  # each node's file, named without a Path each
     for node in selected:
-        inputs[node.name] = node_inputs(cluster, node, version, seen)
+        inputs[node.name] = known.of(node)
         reason = stale_reason(entry(state, node.name), inputs[node.name],
-                              config_path(cluster, node))
+                              os.path.join(output, f"{node.name}.yaml"))
         if force:
             reason = "forced"
         if reason is None:
@@ -113,7 +114,7 @@ def generate(
         else:
             todo.append(node)
             report.reasons[node.name] = reason
-    tc_inputs = talosconfig_inputs(cluster, version, seen)
+    tc_inputs = known.talosconfig()
     tc_reason = stale_reason(entry(state, TALOSCONFIG), tc_inputs, talosconfig_path(cluster))
     if force and nodes is None:
         tc_reason = "forced"

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 from talos.adapters.files import private_folder, write_private_temp
 from talos.adapters.fileset import replace_all
 from talos.adapters.sops import private_tempdir
-from talos.core.merge import parse_config
+from talos.core import merge
 from talos.core.schematic import node_installer_image
 from talos.errors import CommandError, TalosError
 from talos.ops.fallback import merge_with_talosctl
@@ -144,7 +144,7 @@ def _staged(
             texts[node] = _merge_by_talosctl(cluster, node, talosctl, work, base_file)
             continue
         if key not in parsed:
-            base_config = parse_config(read_base(base_file),
+            base_config = merge.parse_config(read_base(base_file),
                                        f"talosctl gen config ({node.role}.yaml)")
             parsed[key] = (base_config, base_config.document("HostnameConfig") is not None)
         base, hostname_document = parsed[key]
