@@ -52,3 +52,30 @@ def test_nodes_json_describes_every_node_as_declared(tmp_path: Path) -> None:
     assert document["nodes"] == expected
     assert document["nodes"][-1]["ip"] is None
     assert document["nodes"][-1]["installerImage"].endswith(":v1.12.5")
+
+
+def test_a_task_keeps_nothing_in_the_invoke_context_and_reads_the_file_on_each_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    from invoke.context import Context
+
+    from talos.tasks.cluster import nodes
+
+    root = tmp_path / "pitower"
+    root.mkdir()
+    for part in ("patches", "extensions"):
+        shutil.copytree(REPO / part, root / part)
+    text = (REPO / "cluster.yaml").read_text()
+    (root / "cluster.yaml").write_text(text)
+    monkeypatch.chdir(root)
+    monkeypatch.delenv("TALOS_CLUSTER_FILE", raising=False)
+    c = Context()
+    keys = sorted(c.config.keys())
+    nodes(c, json=True)
+    assert json.loads(capsys.readouterr().out)["cluster"]["name"] == "pitower"
+    assert sorted(c.config.keys()) == keys
+    (root / "cluster.yaml").write_text(text.replace("name: pitower", "name: renamed", 1))
+    nodes(c, json=True)
+    assert json.loads(capsys.readouterr().out)["cluster"]["name"] == "renamed"

@@ -817,7 +817,7 @@ def test_a_config_regenerated_after_the_plan_is_not_what_gets_applied(
     from invoke.context import Context
 
     from talos.ops.safety import Guard
-    from talos.tasks import nodes
+    from talos.tasks.apply import apply
 
     standin.pitower(bootstrapped=True)
     root = pitower_project(tmp_path)
@@ -829,7 +829,7 @@ def test_a_config_regenerated_after_the_plan_is_not_what_gets_applied(
         config.write_text(config.read_text().replace("media-home", "media-edited"))
 
     monkeypatch.setattr(Guard, "confirm", confirm)
-    nodes.apply(Context(), node=["worker-04"])
+    apply(Context(), node=["worker-04"])
     held = standin.node("192.168.0.204")["config"]
     assert "media-home" in held and "media-edited" not in held
     files = [Path(argv[argv.index("--file") + 1]) for argv in standin.calls()
@@ -846,12 +846,12 @@ def test_the_plan_names_each_configs_digest(
 
     from invoke.context import Context
 
-    from talos.tasks import nodes
+    from talos.tasks.apply import apply
 
     standin.pitower(bootstrapped=True)
     root = pitower_project(tmp_path)
     in_project(root, monkeypatch)
-    nodes.apply(Context(), node=["worker-04"], yes=True)
+    apply(Context(), node=["worker-04"], yes=True)
     digest = hashlib.sha256((root / "clusterconfig" / "worker-04.yaml").read_bytes())
     first = capsys.readouterr().out
     assert f"clusterconfig/worker-04.yaml (sha256 {digest.hexdigest()[:12]}), mode auto" in first
@@ -884,15 +884,15 @@ def test_the_plan_says_even_if_unchanged_only_when_force_was_given(
 ) -> None:
     from invoke.context import Context
 
-    from talos.tasks import nodes
+    from talos.tasks.apply import apply
 
     standin.pitower(bootstrapped=True)
     in_project(pitower_project(tmp_path), monkeypatch)
-    nodes.apply(Context(), node=["worker-04"], yes=True)
+    apply(Context(), node=["worker-04"], yes=True)
     plain = capsys.readouterr().out
     assert "worker-04 (192.168.0.204): clusterconfig/worker-04.yaml" in plain
     assert "--force" not in plain
-    nodes.apply(Context(), node=["worker-04"], yes=True, force=True)
+    apply(Context(), node=["worker-04"], yes=True, force=True)
     assert "mode auto, even if unchanged (--force)" in capsys.readouterr().out
 
 

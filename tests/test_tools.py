@@ -114,10 +114,9 @@ def site() -> Iterator[ReleaseSite]:
 
 
 @pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "cache"
-    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
-    return home
+def cache(tmp_path: Path) -> Path:
+    """The cache folder the downloads go to (the ``cache_dir`` setting)."""
+    return tmp_path / "cache"
 
 
 def test_download_urls_follow_the_release_sites() -> None:
@@ -131,12 +130,15 @@ def test_download_urls_follow_the_release_sites() -> None:
     assert kube.checksum_url == kube.url + ".sha256"
 
 
-def test_the_base_urls_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TALOS_RELEASES_URL", "http://mirror/talos")
-    monkeypatch.setenv("KUBERNETES_RELEASES_URL", "http://mirror/k8s/")
+def test_the_base_urls_are_the_public_sites_unless_given(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TALOS_RELEASES_URL", "http://mirror/talos")  # settings read it, not this
     assert talosctl_download("v1.12.4", LINUX).url == (
-        "http://mirror/talos/v1.12.4/talosctl-linux-amd64")
+        "https://github.com/siderolabs/talos/releases/download/v1.12.4/talosctl-linux-amd64")
     assert kubectl_download("v1.35.0", LINUX).url == (
+        "https://dl.k8s.io/release/v1.35.0/bin/linux/amd64/kubectl")
+    assert kubectl_download("v1.35.0", LINUX, "http://mirror/k8s/").url == (
         "http://mirror/k8s/v1.35.0/bin/linux/amd64/kubectl")
 
 
@@ -153,9 +155,9 @@ def test_a_matching_binary_is_installed_executable_in_the_versioned_cache(
 ) -> None:
     site.publish_talosctl("v1.12.4", FAKE_TALOSCTL)
     seen: list[tuple[int, int | None]] = []
-    path = install(talosctl_download("v1.12.4", LINUX, site.talos),
+    path = install(talosctl_download("v1.12.4", LINUX, site.talos), cache=cache,
                    progress=lambda done, total: seen.append((done, total)))
-    assert path == cache / "talos-tasks" / "bin" / "talosctl-v1.12.4" / "talosctl"
+    assert path == cache / "talosctl-v1.12.4" / "talosctl"
     assert path.read_bytes() == FAKE_TALOSCTL
     assert stat.S_IMODE(path.stat().st_mode) == 0o755
     assert seen[-1] == (len(FAKE_TALOSCTL), len(FAKE_TALOSCTL))
@@ -167,24 +169,24 @@ def test_a_matching_binary_is_installed_executable_in_the_versioned_cache(
 def test_a_checksum_mismatch_installs_nothing(site: ReleaseSite, cache: Path) -> None:
     site.publish_talosctl("v1.12.4", b"#!/bin/sh\necho tampered\n", listed=FAKE_TALOSCTL)
     with pytest.raises(DownloadError) as caught:
-        install(talosctl_download("v1.12.4", LINUX, site.talos))
+        install(talosctl_download("v1.12.4", LINUX, site.talos), cache=cache)
     message = str(caught.value)
     assert "\n" not in message
     assert message.startswith("talosctl v1.12.4 (linux/amd64): checksum mismatch for "
                               f"{site.talos}/v1.12.4/talosctl-linux-amd64")
     assert message.endswith("nothing installed")
-    folder = cached_binary("talosctl", "v1.12.4").parent
+    folder = cached_binary("talosctl", "v1.12.4", cache).parent
     assert list(folder.iterdir()) == []  # no binary, no partial file
 
 
 def test_a_missing_release_is_one_line_naming_the_404(site: ReleaseSite, cache: Path) -> None:
     with pytest.raises(DownloadError) as caught:
-        install(kubectl_download("v1.99.0", LINUX, site.kubernetes))
+        install(kubectl_download("v1.99.0", LINUX, site.kubernetes), cache=cache)
     assert str(caught.value) == (
         f"kubectl v1.99.0 (linux/amd64): {site.kubernetes}/v1.99.0/bin/linux/amd64/"
         "kubectl.sha256 answered 404 Not Found; nothing installed (is the version published "
         "for this platform?)")
-    assert not cached_binary("kubectl", "v1.99.0").exists()
+    assert not cached_binary("kubectl", "v1.99.0", cache).exists()
 
 
 def test_a_binary_missing_beside_its_checksum_leaves_nothing(
@@ -193,8 +195,8 @@ def test_a_binary_missing_beside_its_checksum_leaves_nothing(
     site.publish_kubectl("v1.35.0", FAKE_KUBECTL)
     del site.files["/k8s/v1.35.0/bin/linux/amd64/kubectl"]
     with pytest.raises(DownloadError, match="kubectl answered 404"):
-        install(kubectl_download("v1.35.0", LINUX, site.kubernetes))
-    assert list(cached_binary("kubectl", "v1.35.0").parent.iterdir()) == []
+        install(kubectl_download("v1.35.0", LINUX, site.kubernetes), cache=cache)
+    assert list(cached_binary("kubectl", "v1.35.0", cache).parent.iterdir()) == []
 
 
 def test_a_site_that_does_not_answer_in_time_is_a_timeout(
@@ -204,8 +206,8 @@ def test_a_site_that_does_not_answer_in_time_is_a_timeout(
     site.delay = 1.0
     with pytest.raises(DownloadError, match=r"sha256sum\.txt timed out after 0\.2s; nothing "
                                             r"installed"):
-        install(talosctl_download("v1.12.4", LINUX, site.talos), timeout=0.2)
-    assert not cached_binary("talosctl", "v1.12.4").exists()
+        install(talosctl_download("v1.12.4", LINUX, site.talos), cache=cache, timeout=0.2)
+    assert not cached_binary("talosctl", "v1.12.4", cache).exists()
 
 
 @pytest.mark.e2e
@@ -214,10 +216,10 @@ def test_the_cached_binary_stands_in_only_for_a_missing_or_other_minor_talosctl(
 ) -> None:
     runner = Runner()
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    assert pinned_binary("talosctl", "v1.12.4", runner).binary is None  # nothing cached
+    assert pinned_binary("talosctl", "v1.12.4", runner, cache).binary is None  # nothing cached
     site.publish_talosctl("v1.12.4", FAKE_TALOSCTL)
-    path = install(talosctl_download("v1.12.4", LINUX, site.talos))
-    choice = pinned_binary("talosctl", "v1.12.4", runner)
+    path = install(talosctl_download("v1.12.4", LINUX, site.talos), cache=cache)
+    choice = pinned_binary("talosctl", "v1.12.4", runner, cache)
     assert choice.binary == str(path)
     assert choice.note == f"using talosctl v1.12.4 from {path} (no talosctl on PATH)"
 
@@ -229,7 +231,7 @@ def test_the_cached_binary_stands_in_only_for_a_missing_or_other_minor_talosctl(
     monkeypatch.setenv("PATH", str(own))
     for version, stands_in in (("v1.11.3", True), ("v1.12.9", False)):
         state.write_text(json.dumps({"nodes": {}, "client_version": version}))
-        choice = pinned_binary("talosctl", "v1.12.4", runner)
+        choice = pinned_binary("talosctl", "v1.12.4", runner, cache)
         assert (choice.binary == str(path)) is stands_in, version
         if stands_in:
             assert choice.note.endswith("(talosctl on PATH is v1.11.3)")
@@ -328,11 +330,11 @@ def test_addons_apply_with_the_cached_kubectl_when_path_has_another_minor(
         "    print('{\"clientVersion\": {\"gitVersion\": \"v1.32.4\"}}'); sys.exit(0)\n", 1))
     monkeypatch.setenv("PATH", str(bin_dir))
     cluster = load_cluster_file(REPO / "cluster.yaml")
-    assert pinned_kubectl(cluster) is None  # nothing cached: PATH's, whatever it is
+    assert pinned_kubectl(cluster, cache) is None  # nothing cached: PATH's, whatever it is
     site.publish_kubectl("v1.35.0", (bin_dir / "kubectl").read_bytes().replace(
         b'"tool": "kubectl"', b'"tool": "cached kubectl"'))
-    cached = install(kubectl_download("v1.35.0", LINUX, site.kubernetes))
-    kubectl = pinned_kubectl(cluster)
+    cached = install(kubectl_download("v1.35.0", LINUX, site.kubernetes), cache=cache)
+    kubectl = pinned_kubectl(cluster, cache)
     assert kubectl == str(cached)
     assert (f"note: using kubectl v1.35.0 from {cached} (kubectl on PATH is v1.32.4)"
             in capsys.readouterr().err)

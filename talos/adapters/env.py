@@ -1,21 +1,14 @@
-"""The environment a task runs in: `.env` loading and the variables talos-tasks reads.
+"""The environment a task runs in: the project folder and its `.env`.
 
 Tasks run from the project folder or any folder below it, as ``inv`` finds
 ``tasks.py``: the project folder is the nearest one, from the current directory
 upwards, that holds ``cluster.yaml``.
 
-Variables (from the process environment, else from `.env` in the project folder;
-the process environment always wins):
-
-- ``TALOS_CLUSTER_FILE``: the cluster file to use (default ``cluster.yaml`` of the
-  project folder); a relative path is taken from the current directory, else from the
-  project folder.
-- ``SOPS_AGE_KEY_FILE`` / ``SOPS_AGE_KEY``: the age identity sops decrypts with.
-- ``TALOSCONFIG``: read by nothing here on purpose; tasks pass ``--talosconfig``
-  explicitly (the generated ``clusterconfig/talosconfig``) unless
-  ``TALOS_TASKS_TALOSCONFIG`` names another file.
-- ``TALOS_FACTORY_URL``: a self-hosted Image Factory instead of the cluster file's.
-- ``TALOSCTL``: the talosctl binary to run (default: ``talosctl`` on PATH).
+`.env` in the project folder adds variables to the process environment, never
+replacing one already set: the settings' variables (``TALOS_CLUSTER_FILE``,
+``TALOSCTL``, ``TALOS_TASKS_TALOSCONFIG``, ``TALOS_FACTORY_URL``, the release URLs: see
+:mod:`talos.adapters.settings`, which reads them) and sops' own (``SOPS_AGE_KEY_FILE``,
+``SOPS_AGE_KEY``, read by sops).
 
 In `.env`, a relative path (``SOPS_AGE_KEY_FILE=age.key``, ``TALOSCTL=bin/talosctl``)
 is taken from the project folder, wherever the task runs from; ``~`` is the home
@@ -25,10 +18,12 @@ cannot be read or is not UTF-8 is :class:`~talos.errors.EnvFileError`, in one li
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
-CLUSTER_FILE_VARIABLE = "TALOS_CLUSTER_FILE"
+from talos.errors import EnvFileError
+
 DEFAULT_CLUSTER_FILE = "cluster.yaml"
 
 _loaded: set[Path] = set()
@@ -44,8 +39,9 @@ def project_dir(start: Path | None = None) -> Path:
     return here
 
 
-#: Variables whose value is a file: relative values in `.env` are from the project folder.
-PATH_VARIABLES = ("SOPS_AGE_KEY_FILE", CLUSTER_FILE_VARIABLE, "TALOS_TASKS_TALOSCONFIG",
+#: Variables whose value is a file: relative values in `.env` are from the project folder
+#: (sops' key file, and the settings of that kind: see :mod:`talos.adapters.settings`).
+PATH_VARIABLES = ("SOPS_AGE_KEY_FILE", "TALOS_CLUSTER_FILE", "TALOS_TASKS_TALOSCONFIG",
                   "TALOSCTL")
 
 
@@ -62,11 +58,9 @@ def load_env(directory: Path | None = None) -> Path | None:
     resolved = path.resolve()
     if resolved in _loaded:
         return resolved
-    import io
-
+    # lazy: 2 ms at start-up, which `inv --list` would pay (this module declares the
+    # settings' defaults) though it reads no `.env`
     from dotenv import dotenv_values
-
-    from talos.errors import EnvFileError
 
     try:
         text = resolved.read_bytes().decode("utf-8")
@@ -88,21 +82,13 @@ def from_project(name: str, value: str, root: Path) -> str:
     """``value`` of variable ``name`` from `.env`, a path made absolute from ``root``."""
     if name not in PATH_VARIABLES or not value:
         return value
-    if name == "TALOSCTL" and "/" not in value and not value.startswith("~"):
-        return value  # a program name, looked up on PATH
+    return absolute_from(value, root, program=name == "TALOSCTL")
+
+
+def absolute_from(value: str, root: Path, *, program: bool = False) -> str:
+    """The path ``value`` (``~`` expanded) made absolute from ``root``; with ``program``,
+    a bare name stays as it is, to be looked up on PATH."""
+    if program and "/" not in value and not value.startswith("~"):
+        return value
     path = Path(value).expanduser()
     return str(path if path.is_absolute() else root / path)
-
-
-def cluster_file_path() -> Path:
-    """The cluster file this invocation uses: ``$TALOS_CLUSTER_FILE`` or the project
-    folder's ``cluster.yaml`` (see the module docstring)."""
-    named = os.environ.get(CLUSTER_FILE_VARIABLE)
-    if not named:
-        found = project_dir() / DEFAULT_CLUSTER_FILE
-        return found if found.is_file() else Path(DEFAULT_CLUSTER_FILE)
-    path = Path(named)
-    if path.is_absolute() or path.exists():
-        return path
-    beside = project_dir() / path
-    return beside if beside.exists() else path

@@ -6,24 +6,27 @@
     install(download, ...)           -> Path           fetch, verify, make executable
     pinned_binary(tool, version)     -> Choice          what a task should run
 
-Sources (the base URLs can be overridden, for a mirror or a test server):
+Sources (the base URLs are settings, for a mirror or a test server:
+:mod:`talos.adapters.settings`):
 
-- talosctl: ``$TALOS_RELEASES_URL/<version>/talosctl-<os>-<arch>`` (default base
+- talosctl: ``<talos releases>/<version>/talosctl-<os>-<arch>`` (default base
   ``https://github.com/siderolabs/talos/releases/download``), checksummed by
   ``sha256sum.txt`` beside it (lines ``<hex>  <asset>``);
-- kubectl: ``$KUBERNETES_RELEASES_URL/<version>/bin/<os>/<arch>/kubectl`` (default base
+- kubectl: ``<kubernetes releases>/<version>/bin/<os>/<arch>/kubectl`` (default base
   ``https://dl.k8s.io/release``), checksummed by ``kubectl.sha256`` beside it (the hex
   digest alone).
 
-Binaries are cached per version: ``$XDG_CACHE_HOME/talos-tasks/bin/<tool>-<version>/<tool>``
-(``~/.cache`` without ``XDG_CACHE_HOME``). A download is written to a temporary file in
+Binaries are cached per version in the cache folder the caller gives
+(``<cache>/<tool>-<version>/<tool>``; the settings' default is
+``~/.cache/talos-tasks/bin``). A download is written to a temporary file in
 that folder, hashed on the way, compared with the published digest, and only then made
 executable and renamed into place: a checksum mismatch, a 404 or a timeout leaves nothing
 behind and is one :class:`DownloadError` line.
 
 A task uses the cached binary when PATH has no such tool or one of another minor
-version, and says so; ``$TALOSCTL`` (a talosctl the user named) always wins. talosctl is
-pinned for every task that runs it, kubectl for ``inv addons``.
+version, and says so; a talosctl the user named (``TALOSCTL``) always wins: the caller
+then asks for no pinned one. talosctl is pinned for every task that runs it, kubectl
+for ``inv addons``.
 """
 
 from __future__ import annotations
@@ -41,18 +44,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from talos.adapters.command import Runner
+from talos.adapters.settings import DEFAULT_KUBERNETES_RELEASES, DEFAULT_TALOS_RELEASES
+from talos.adapters.talosctl import parse_version_tag
 from talos.errors import CommandError, DownloadError, UsageError
 
 if TYPE_CHECKING:
     import httpx
 
-    from talos.adapters.command import Runner
     from talos.core.cluster import Cluster
 
-TALOS_RELEASES_VARIABLE = "TALOS_RELEASES_URL"
-KUBERNETES_RELEASES_VARIABLE = "KUBERNETES_RELEASES_URL"
-DEFAULT_TALOS_RELEASES = "https://github.com/siderolabs/talos/releases/download"
-DEFAULT_KUBERNETES_RELEASES = "https://dl.k8s.io/release"
 TOOLS = ("talosctl", "kubectl")
 #: Seconds without a byte before a download is given up.
 TIMEOUT = 30.0
@@ -109,21 +110,22 @@ class Download:
     asset: str
 
 
-def talosctl_download(version: str, where: Platform, base: str | None = None) -> Download:
-    root = (base or os.environ.get(TALOS_RELEASES_VARIABLE) or DEFAULT_TALOS_RELEASES)
-    root = root.rstrip("/")
+def talosctl_download(version: str, where: Platform,
+                      base: str = DEFAULT_TALOS_RELEASES) -> Download:
+    root = base.rstrip("/")
     asset = f"talosctl-{where.os}-{where.arch}"
     return Download("talosctl", version, where, f"{root}/{version}/{asset}",
                     f"{root}/{version}/sha256sum.txt", asset)
 
 
-def kubectl_download(version: str, where: Platform, base: str | None = None) -> Download:
-    root = (base or os.environ.get(KUBERNETES_RELEASES_VARIABLE) or DEFAULT_KUBERNETES_RELEASES)
-    url = f"{root.rstrip('/')}/{version}/bin/{where.os}/{where.arch}/kubectl"
+def kubectl_download(version: str, where: Platform,
+                     base: str = DEFAULT_KUBERNETES_RELEASES) -> Download:
+    url = f"{base.rstrip('/')}/{version}/bin/{where.os}/{where.arch}/kubectl"
     return Download("kubectl", version, where, url, f"{url}.sha256", "")
 
 
-DOWNLOADS: dict[str, Callable[[str, Platform], Download]] = {
+#: Each tool's download, from (version, platform, base URL).
+DOWNLOADS: dict[str, Callable[[str, Platform, str], Download]] = {
     "talosctl": talosctl_download,
     "kubectl": kubectl_download,
 }
@@ -170,14 +172,9 @@ def parse_checksum(text: str, asset: str, source: str) -> str:
 # The cache
 
 
-def cache_root() -> Path:
-    """``$XDG_CACHE_HOME/talos-tasks/bin`` (``~/.cache/talos-tasks/bin`` by default)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "talos-tasks" / "bin"
-
-
-def cached_binary(tool: str, version: str) -> Path:
-    return cache_root() / f"{tool}-{version}" / tool
+def cached_binary(tool: str, version: str, cache: Path) -> Path:
+    """Where ``tool`` at ``version`` is (or would be) in the cache folder ``cache``."""
+    return cache / f"{tool}-{version}" / tool
 
 
 def is_installed(path: Path) -> bool:
@@ -191,19 +188,20 @@ def is_installed(path: Path) -> bool:
 def install(
     download: Download,
     *,
+    cache: Path,
     transport: httpx.BaseTransport | None = None,
     timeout: float = TIMEOUT,
     progress: Progress | None = None,
 ) -> Path:
-    """Fetch ``download`` into the cache, verified; returns the executable's path.
+    """Fetch ``download`` into the cache folder ``cache``, verified; returns the executable's path.
 
     The checksum is fetched first, then the binary (hashed as it streams to a temporary
     file beside its final place). Only a matching binary is made executable and renamed
     into place; anything else removes the temporary file and raises :class:`DownloadError`.
     """
-    import httpx
+    import httpx  # lazy: 14 ms at start-up, which every task that picks a binary would pay
 
-    target = cached_binary(download.tool, download.version)
+    target = cached_binary(download.tool, download.version, cache)
     label = f"{download.tool} {download.version} ({download.platform})"
     try:
         with httpx.Client(transport=transport, timeout=timeout, follow_redirects=True) as http:
@@ -214,7 +212,7 @@ def install(
             except OSError as exc:
                 raise DownloadError(
                     f"cannot create {target.parent}: {exc.strerror or exc}; "
-                    "set XDG_CACHE_HOME to a writable folder"
+                    "set talos.cache_dir (invoke.yaml) or XDG_CACHE_HOME to a writable folder"
                 ) from exc
             fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{download.tool}.",
                                              suffix=".part")
@@ -235,7 +233,7 @@ def install(
     except httpx.TimeoutException as exc:
         raise DownloadError(
             f"{label}: {_request_url(exc)} timed out after {timeout:g}s; nothing installed "
-            "(check the network, or point the release URL variables at a mirror)"
+            "(check the network, or point the release URL settings at a mirror)"
         ) from exc
     except httpx.HTTPError as exc:
         raise DownloadError(
@@ -297,8 +295,6 @@ def _stream(
 
 def probe_version(tool: str, binary: str, runner: Runner) -> str | None:
     """The client version ``binary`` reports (``v1.12.4``); None if it cannot say."""
-    from talos.adapters.talosctl import parse_version_tag
-
     if tool == "talosctl":
         argv = [binary, "version", "--client"]
     else:
@@ -322,9 +318,10 @@ def probe_version(tool: str, binary: str, runner: Runner) -> str | None:
 class ToolStatus:
     """One tool: the version wanted, what PATH has, what the cache has, what is used.
 
-    ``named_by`` is the environment variable that named the binary tasks run (``TALOSCTL``
-    for talosctl), when set: that binary is then what tasks use, whatever PATH and the
-    cache hold, and ``fits`` says whether its minor version is the wanted one."""
+    ``named_by`` is the setting that named the binary tasks run (``TALOSCTL``, or
+    ``talos.talosctl`` of the Invoke configuration, for talosctl), when set: that binary
+    is then what tasks use, whatever PATH and the cache hold, and ``fits`` says whether
+    its minor version is the wanted one."""
 
     tool: str
     wanted: str
@@ -332,7 +329,7 @@ class ToolStatus:
     path_version: str | None
     cached: str | None  # the cached binary of the wanted version, when installed
     using: str | None  # what tasks run: the named one, PATH's when it fits, else the cached
-    named_by: str | None = None  # the variable naming the binary tasks run, when set
+    named_by: str | None = None  # the setting naming the binary tasks run, when set
     named_version: str | None = None  # that binary's version, when it answered
 
     @property
@@ -350,13 +347,13 @@ class ToolStatus:
                 "fits": self.fits}
 
 
-def status_of(wanted: Wanted, runner: Runner,
+def status_of(wanted: Wanted, runner: Runner, cache: Path,
               named: tuple[str, str] | None = None) -> ToolStatus:
-    """``named``: (variable, binary) when the user named the binary tasks run; it is
+    """``named``: (setting, binary) when the user named the binary tasks run; it is
     probed and used whatever its version."""
     found = shutil.which(wanted.tool)
     version = probe_version(wanted.tool, found, runner) if found else None
-    cached = cached_binary(wanted.tool, wanted.version)
+    cached = cached_binary(wanted.tool, wanted.version, cache)
     cached_text = str(cached) if is_installed(cached) else None
     if named is not None:
         variable, binary = named
@@ -367,14 +364,12 @@ def status_of(wanted: Wanted, runner: Runner,
     return ToolStatus(wanted.tool, wanted.version, found, version, cached_text, using)
 
 
-def survey(cluster: Cluster, runner: Runner) -> list[ToolStatus]:
-    """Each wanted tool's status; talosctl's is the one ``$TALOSCTL`` names, when set."""
-    from talos.adapters.talosctl import BINARY_VARIABLE
-
-    named = os.environ.get(BINARY_VARIABLE)
-    return [status_of(wanted, runner,
-                      (BINARY_VARIABLE, named) if named and wanted.tool == "talosctl"
-                      else None)
+def survey(cluster: Cluster, runner: Runner, cache: Path,
+           named_talosctl: tuple[str, str] | None = None) -> list[ToolStatus]:
+    """Each wanted tool's status; talosctl's is the one ``named_talosctl`` (setting,
+    binary) names, when given."""
+    return [status_of(wanted, runner, cache,
+                      named_talosctl if wanted.tool == "talosctl" else None)
             for wanted in wanted_tools(cluster)]
 
 
@@ -387,10 +382,10 @@ class Choice:
     note: str = ""
 
 
-def pinned_binary(tool: str, version: str, runner: Runner) -> Choice:
+def pinned_binary(tool: str, version: str, runner: Runner, cache: Path) -> Choice:
     """The cached binary of ``version`` when PATH has none or one of another minor;
     PATH's otherwise (also when nothing is cached: the task then says what is missing)."""
-    cached = cached_binary(tool, version)
+    cached = cached_binary(tool, version, cache)
     if not is_installed(cached):
         return Choice(None)
     found = shutil.which(tool)
@@ -408,27 +403,21 @@ def pinned_binary(tool: str, version: str, runner: Runner) -> Choice:
 _said: set[str] = set()
 
 
-def pinned_talosctl(cluster: Cluster, runner: Runner | None = None) -> str | None:
-    """The talosctl binary tasks run for ``cluster``: None (``$TALOSCTL``, else PATH's)
-    unless the cached one of the cluster's version must stand in; then its path, and
-    one line on stderr saying so (once per process)."""
-    from talos.adapters.talosctl import BINARY_VARIABLE
-
-    if os.environ.get(BINARY_VARIABLE):
-        return None
-    return _pinned("talosctl", cluster.talos_version, runner)
+def pinned_talosctl(cluster: Cluster, cache: Path, runner: Runner | None = None) -> str | None:
+    """The talosctl binary tasks run for ``cluster`` when the user named none: None
+    (PATH's) unless the cached one of the cluster's version must stand in; then its
+    path, and one line on stderr saying so (once per process)."""
+    return _pinned("talosctl", cluster.talos_version, cache, runner)
 
 
-def pinned_kubectl(cluster: Cluster, runner: Runner | None = None) -> str | None:
+def pinned_kubectl(cluster: Cluster, cache: Path, runner: Runner | None = None) -> str | None:
     """The kubectl tasks run: None (PATH's) unless the cached one of the cluster's
     Kubernetes version must stand in; then its path, said on stderr once."""
-    return _pinned("kubectl", cluster.kubernetes_version, runner)
+    return _pinned("kubectl", cluster.kubernetes_version, cache, runner)
 
 
-def _pinned(tool: str, version: str, runner: Runner | None) -> str | None:
-    from talos.adapters.command import Runner
-
-    choice = pinned_binary(tool, version, runner or Runner())
+def _pinned(tool: str, version: str, cache: Path, runner: Runner | None) -> str | None:
+    choice = pinned_binary(tool, version, runner or Runner(), cache)
     if choice.note and choice.note not in _said:
         _said.add(choice.note)
         print(f"note: {choice.note}", file=sys.stderr, flush=True)
@@ -440,7 +429,6 @@ __all__ = [
     "Download",
     "Platform",
     "ToolStatus",
-    "cache_root",
     "cached_binary",
     "current_platform",
     "install",

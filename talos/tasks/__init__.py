@@ -1,10 +1,12 @@
-"""Invoke collections, one module per area; ``build_namespace`` assembles them."""
+"""Invoke collections, one module per area; ``build_namespace`` assembles them and
+declares the settings' defaults (``talos:`` in the Invoke configuration)."""
 
 from __future__ import annotations
 
 from invoke.collection import Collection
 
 from talos.tasks import (
+    apply,
     cluster,
     discover,
     etcd,
@@ -18,19 +20,20 @@ from talos.tasks import (
     tools,
     upgrade,
 )
+from talos.tasks.cli import install
+from talos.tasks.runtime import configuration
 
 AREAS = (
-    cluster, schematics, patch, genconfig, explain, nodes, upgrade, operations, media, etcd,
+    cluster, schematics, patch, genconfig, explain, apply, nodes, upgrade, operations, media, etcd,
     tools, discover
 )
 
 
 def build_namespace() -> Collection:
     """The root namespace of ``inv``: every area registers its tasks into it."""
-    from talos.tasks.cli import install
-
     install()
     ns = Collection()
     for area in AREAS:
         area.register(ns)
+    ns.configure(configuration())
     return ns

@@ -24,6 +24,8 @@ from invoke.parser.argument import Argument
 from invoke.parser.parser import ParseMachine
 from invoke.tasks import Task
 
+from talos.adapters.settings import resolve_settings
+
 #: The short flag of each argument name, the same in every task; other arguments have
 #: none, so a letter never means two things.
 SHORT_FLAGS = {
@@ -104,13 +106,14 @@ def _annotated_kind(body: Callable[..., Any], name: str) -> type | None:
 
 
 def _node_names() -> list[str]:
-    """The cluster file's node names, or none when it cannot be read (an error path)."""
-    try:
-        from talos.adapters.env import cluster_file_path, load_env
-        from talos.core.cluster import load_cluster_file
+    """The cluster file's node names, or none when it cannot be read (an error path).
 
-        load_env()
-        return [node.name for node in load_cluster_file(cluster_file_path()).nodes]
+    Invoke's parser does not see its configuration, so the cluster file here is the one
+    the environment names, else the project's ``cluster.yaml``."""
+    try:
+        from talos.core.cluster import load_cluster_file  # lazy: 20 ms at start-up
+
+        return [node.name for node in load_cluster_file(resolve_settings().cluster_file).nodes]
     except Exception:  # a hint is a courtesy: never let it hide the real error
         return []
 

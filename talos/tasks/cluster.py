@@ -5,16 +5,16 @@ from __future__ import annotations
 from invoke.collection import Collection
 from invoke.context import Context
 
-from talos.tasks.runtime import JSON_HELP, load_cluster, print_json, task
+from talos.core.table import render_table
+from talos.tasks.runtime import JSON_HELP, load_cluster, print_json, settings_of, task
 
 
 @task(help={"json": JSON_HELP})
 def nodes(c: Context, json: bool = False) -> None:
     """Show the nodes the cluster file declares: role, IP, schematic, installer image."""
-    from talos.core.inventory import node_rows, nodes_document
-    from talos.core.table import render_table
+    from talos.core.inventory import node_rows, nodes_document  # lazy: 20 ms at start-up
 
-    cluster = load_cluster(c)
+    cluster = load_cluster(settings_of(c))
     if json:
         print_json(nodes_document(cluster))
         return

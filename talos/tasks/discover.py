@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
+import yaml
 from invoke.collection import Collection
 from invoke.context import Context
 
-from talos.tasks.runtime import load_cluster, print_json, task
+from talos.core.table import render_table
+from talos.errors import ClusterFileError, UsageError
+from talos.tasks.cli import ROLES
+from talos.tasks.runtime import load_cluster, print_json, settings_of, task
 
 if TYPE_CHECKING:
     from talos.core.cluster import Cluster
@@ -28,32 +33,23 @@ def discover(
     schematic: str = "", json: bool = False,
 ) -> None:
     """Ask a machine in maintenance mode for its disks and links; suggest its entry."""
-    import sys
-
-    from talos.adapters.command import Runner
-    from talos.adapters.env import cluster_file_path, load_env
-    from talos.adapters.talosctl import Talosctl
-    from talos.adapters.tools import pinned_talosctl
-    from talos.core.cluster import ROLES
-    from talos.errors import ClusterFileError, UsageError
-    from talos.ops.discover import discover as ask
+    from talos.ops.discover import discover as ask  # lazy: 3 ms at start-up
     from talos.ops.discover import suggest
+    from talos.ops.targets import maintenance_talosctl  # lazy: 44 ms at start-up
 
     if not ip:
         raise UsageError("inv discover needs --ip: the address of the machine to ask")
     if role not in ROLES:
         raise UsageError(f"--role {role!r} is not one of {', '.join(ROLES)}")
+    settings = settings_of(c)
     # A machine can be asked before any cluster file exists (or while it is broken).
-    load_env()
     cluster: Cluster | None = None
-    if cluster_file_path().is_file():
+    if settings.cluster_file.is_file():
         try:
-            cluster = load_cluster(c)
+            cluster = load_cluster(settings)
         except ClusterFileError:
             cluster = None
-    runner = Runner()
-    binary = pinned_talosctl(cluster, runner) if cluster is not None else None
-    found = ask(Talosctl(None, runner=runner, binary=binary), ip)
+    found = ask(maintenance_talosctl(cluster, settings), ip)
     names = list(cluster.schematics) if cluster is not None else []
     chosen = schematic or (names[0] if names else "SCHEMATIC")
     suggestion = suggest(found, name=name, role=role, schematic=chosen)
@@ -72,10 +68,6 @@ def discover(
 def discovery_report(
     found: Discovery, suggestion: Suggestion, *, schematics: list[str], declared: str | None
 ) -> str:
-    import yaml
-
-    from talos.core.table import render_table
-
     disk_rows = [
         [d.id, d.human_size, d.transport or "-", "yes" if d.rotational else "no",
          d.model or "-", d.serial or "-",

@@ -9,7 +9,8 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
 
-from talos.tasks.runtime import connect, is_dry, keep_setting, print_json, task
+from talos.core.table import render_table
+from talos.tasks.runtime import connect, is_dry, keep_setting, print_json, settings_of, task
 
 if TYPE_CHECKING:
     from talos.ops.etcd import EtcdHealth
@@ -19,7 +20,7 @@ STATUS_HEADERS = ["NODE", "ADDRESS", "MEMBER", "LEADER", "DB SIZE", "IN USE", "R
 
 
 def status_rows(health: EtcdHealth) -> list[list[str]]:
-    from talos.ops.images import human_size as human_bytes
+    from talos.ops.images import human_size as human_bytes  # lazy: 46 ms at start-up
 
     leader = health.leader
     rows = []
@@ -58,10 +59,9 @@ def etcd_status(c: Context, json: bool = False) -> None:
     does not answer, reports errors, is a learner or has no leader; members that follow
     different leaders; members that are not the cluster file's control planes.
     """
-    from talos.core.table import render_table
-    from talos.ops.etcd import inspect
+    from talos.ops.etcd import inspect  # lazy: 48 ms at start-up
 
-    cluster, talosctl = connect(c, progress=None)
+    cluster, talosctl = connect(c, settings_of(c), progress=None)
     health = inspect(cluster, talosctl)
     summary = health_summary(health)
     if json:
@@ -80,16 +80,17 @@ def etcd_status(c: Context, json: bool = False) -> None:
     name="snapshot",
     help={
         "node": "the control plane to take it from (default: the first whose etcd is healthy)",
-        "keep": "how many snapshots of this cluster to keep, newest first (default: etcd.keep "
-                "in invoke.yaml, else 5)",
+        "keep": "how many snapshots of this cluster to keep, newest first (default: "
+                "talos.etcd_keep in invoke.yaml, else 5)",
     },
 )
 def etcd_snapshot(c: Context, node: str | None = None, keep: int | None = None) -> None:
     """Take an etcd snapshot into clusterconfig/backups/etcd-<cluster>-<UTC time>.db (0600)."""
-    from talos.ops.etcd import take_snapshot
+    from talos.ops.etcd import take_snapshot  # lazy: 48 ms at start-up
 
-    count = keep_setting(c, keep)
-    cluster, talosctl = connect(c, progress=None)
+    settings = settings_of(c)
+    count = keep_setting(settings, keep)
+    cluster, talosctl = connect(c, settings, progress=None)
     if node is not None:
         cluster.node(node)  # an unknown name is a SelectionError naming the nodes
     taken = take_snapshot(cluster, talosctl, node=node, keep=count)

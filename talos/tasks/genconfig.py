@@ -16,7 +16,7 @@ from invoke.context import Context
 from talos.adapters.interrupts import interruptible
 from talos.adapters.lock import refuse_during_rollout
 from talos.core.wording import count
-from talos.tasks.runtime import is_dry, load_cluster, say, task
+from talos.tasks.runtime import is_dry, load_cluster, say, settings_of, task
 
 if TYPE_CHECKING:
     from talos.ops.genconfig import GenerationReport
@@ -41,7 +41,8 @@ def genconfig(
     from talos.ops.preflight import require_cluster_versions
     from talos.ops.targets import talosctl_for
 
-    cluster = load_cluster(c)
+    settings = settings_of(c)
+    cluster = load_cluster(settings)
     require_cluster_versions(cluster)  # a Kubernetes version the nodes' Talos cannot run
     dry = is_dry(c)
     nodes = cluster.select(node) if node else None
@@ -50,7 +51,8 @@ def genconfig(
     refuse_during_rollout(cluster.output_dir, "genconfig")
     with interruptible("genconfig"):
         report = generate(
-            cluster, talosctl=talosctl_for(cluster, dry=dry), decrypt=decrypt_file, nodes=nodes,
+            cluster, talosctl=talosctl_for(cluster, dry=dry, settings=settings),
+            decrypt=decrypt_file, nodes=nodes,
             force=force, validate=validate, dry=dry, progress=progress_line,
         )
     if report.merge_note:
@@ -110,12 +112,13 @@ def init_secrets(c: Context, recipient: list[str] | None = None,
     from talos.ops.secrets import create_bundle
     from talos.ops.targets import talosctl_for
 
-    cluster = load_cluster(c)
+    settings = settings_of(c)
+    cluster = load_cluster(settings)
     dry = is_dry(c)
     with interruptible("secrets.init"):
         target = create_bundle(
-            cluster, talosctl=talosctl_for(cluster, dry=dry), recipients=recipient or (),
-            dry=dry, verify=not no_verify,
+            cluster, talosctl=talosctl_for(cluster, dry=dry, settings=settings),
+            recipients=recipient or (), dry=dry, verify=not no_verify,
         )
     shown = target.name if target.parent == cluster.root else str(target)
     if dry:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -9,7 +10,9 @@ from typing import TYPE_CHECKING
 from invoke.collection import Collection
 from invoke.context import Context
 
-from talos.tasks.runtime import load_cluster, print_json, task
+from talos.core.wording import shown_path
+from talos.tasks.runtime import load_cluster, print_json, settings_of, task
+from talos.tasks.schematics import submit_schematics
 
 if TYPE_CHECKING:
     from talos.core.media import BootMedia
@@ -28,19 +31,14 @@ def media(
     c: Context, node: list[str] | None = None, json: bool = False, submit: bool = False
 ) -> None:
     """Boot media per schematic: ISO or raw disk image, iPXE URL, installer image."""
-    import contextlib
-    import os
+    from talos.core.media import boot_media  # lazy: 20 ms at start-up
+    from talos.core.schematic import load_schematic  # lazy: 14 ms at start-up
 
-    from talos.core.media import boot_media
-    from talos.tasks.schematics import FACTORY_URL_VARIABLE, submit_schematics
-
-    cluster = load_cluster(c)
+    settings = settings_of(c)
+    cluster = load_cluster(settings)
     nodes = cluster.select(node) if node else None
-    entries = boot_media(cluster, nodes, factory_url=os.environ.get(FACTORY_URL_VARIABLE))
+    entries = boot_media(cluster, nodes, factory_url=settings.factory_url)
     if submit:
-        from talos.core.schematic import load_schematic
-        from talos.core.wording import shown_path
-
         named = []
         for name in dict.fromkeys(entry.schematic for entry in entries):
             ref = cluster.schematics[name]
@@ -48,7 +46,7 @@ def media(
         # With --json, stdout holds the one document: the registration talks on stderr.
         target = sys.stderr if json else sys.stdout
         with contextlib.redirect_stdout(target):
-            submit_schematics(c, named, cluster=cluster)
+            submit_schematics(settings, named, cluster=cluster)
             print()
     if json:
         print_json([entry.as_json() for entry in entries])

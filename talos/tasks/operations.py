@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import TYPE_CHECKING
 
@@ -9,14 +10,19 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
 
-from talos.core.table import colour
+from talos.adapters.command import Runner
+from talos.core.table import colour, render_table
+from talos.core.wording import count
+from talos.errors import CommandError, TalosError
 from talos.tasks.runtime import (
     NODE_HELP,
     ROLE_HELP,
+    check_timeout,
     connect,
     is_dry,
     load_cluster,
     print_json,
+    settings_of,
     task,
 )
 
@@ -44,16 +50,15 @@ NODE_TABLE_HELP = {
 )
 def addons(c: Context, dry: bool = False) -> None:
     """Install or update the addons (Cilium, kubelet-csr-approver): kustomize | kubectl apply."""
-    from talos.adapters.command import Runner
-    from talos.adapters.tools import pinned_kubectl
-    from talos.core.wording import count
-    from talos.ops.addons import apply_addons
+    from talos.adapters.tools import pinned_kubectl  # lazy: 22 ms at start-up
+    from talos.ops.addons import apply_addons  # lazy: 3 ms at start-up
 
-    cluster = load_cluster(c)
+    settings = settings_of(c)
+    cluster = load_cluster(settings)
     runner = Runner(dry=is_dry(c))
     result = apply_addons(
         cluster.root / "addons", runner=runner, server_dry_run=dry,
-        kubectl=pinned_kubectl(cluster, runner),
+        kubectl=pinned_kubectl(cluster, settings.cache_dir, runner),
     )
     if result.output:
         print(result.output)
@@ -82,11 +87,10 @@ def images_list(
     json: bool = False,
 ) -> None:
     """Container images on nodes, largest first (talosctl image list)."""
-    from talos.core.table import render_table
-    from talos.errors import CommandError
+    # lazy: 46 ms at start-up
     from talos.ops.images import IMAGE_HEADERS, collect_images, image_rows, images_json
 
-    cluster, talosctl = connect(c, progress=None)
+    cluster, talosctl = connect(c, settings_of(c), progress=None)
     results = collect_images(cluster, selected(cluster, node, role), talosctl, namespace=namespace)
     print(images_json(results) if json else render_table(IMAGE_HEADERS, image_rows(results)))
     failed = [f"{r.node}: {r.problem}" for r in results if r.problem]
@@ -99,10 +103,10 @@ def usage(
     c: Context, node: list[str] | None = None, role: str | None = None, json: bool = False
 ) -> None:
     """Per node: image count and GB used under /var/lib/containerd."""
-    from talos.core.table import render_table
+    # lazy: 46 ms at start-up
     from talos.ops.images import USAGE_HEADERS, collect_usage, usage_json, usage_rows
 
-    cluster, talosctl = connect(c, progress=None)
+    cluster, talosctl = connect(c, settings_of(c), progress=None)
     usages = collect_usage(cluster, selected(cluster, node, role), talosctl)
     print(usage_json(usages) if json else render_table(USAGE_HEADERS, usage_rows(usages)))
 
@@ -116,7 +120,7 @@ def status(
     Exit 0 when every node is reachable, ready and runs what the cluster file says; 2 when
     something differs; 1 when a node cannot be asked (unreachable or not found).
     """
-    from talos.ops.status import (
+    from talos.ops.status import (  # lazy: 79 ms at start-up
         collect_facts,
         desired_state,
         status_exit_code,
@@ -125,7 +129,7 @@ def status(
         status_table,
     )
 
-    cluster, talosctl = connect(c, progress=None)
+    cluster, talosctl = connect(c, settings_of(c), progress=None)
     nodes = selected(cluster, node, role)
     facts = collect_facts(cluster, nodes, talosctl)
     rows = status_rows(nodes, desired_state(cluster, nodes), facts)
@@ -150,11 +154,7 @@ def status(
 )
 def health(c: Context, timeout: str = "5m", json: bool = False) -> None:
     """Check the cluster's health (talosctl health) and summarise the result."""
-    import re
-
-    from talos.errors import TalosError
-    from talos.ops.health import check_health, summarise_health
-    from talos.tasks.nodes import check_timeout
+    from talos.ops.health import check_health, summarise_health  # lazy: 44 ms at start-up
 
     check_timeout(timeout)
     transcript: list[str] = []
@@ -164,7 +164,7 @@ def health(c: Context, timeout: str = "5m", json: bool = False) -> None:
         if sys.stderr.isatty():  # the checks take minutes: show them to a person waiting
             print(colour(line, "dim", sys.stderr), file=sys.stderr, flush=True)
 
-    cluster, talosctl = connect(c, progress=progress)
+    cluster, talosctl = connect(c, settings_of(c), progress=progress)
     failure: TalosError | None = None
     try:
         line = check_health(cluster, talosctl, timeout=timeout, transcript=transcript)

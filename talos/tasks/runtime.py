@@ -1,13 +1,15 @@
-"""What every task shares: the task decorator and access to the cluster file.
+"""What every task shares: the task decorator, the settings, the cluster file.
 
-Kept small and cheap to import: ``inv --list`` imports every task module, so heavy
-imports (httpx, sh, the merger) belong inside task bodies or the modules they call.
+Kept cheap to import: ``inv --list`` imports every task module, so the cluster model,
+the merger and the adapters that run programs (20 ms and more each at start-up: see
+``benchmarks/startup.py``) are imported inside the functions that use them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +19,15 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task as invoke_task
 
+from talos.adapters.env import DEFAULT_CLUSTER_FILE
+from talos.adapters.settings import (
+    CONFIG_KEY,
+    DEFAULT_ETCD_KEEP,
+    Settings,
+    config_defaults,
+    resolve_settings,
+)
+from talos.core.units import parse_duration
 from talos.errors import TalosError, UsageError
 from talos.tasks.cli import TalosTask
 
@@ -68,45 +79,64 @@ def task(*args: Any, **kwargs: Any) -> TalosTask | Callable[[TaskBody], TalosTas
     return decorate
 
 
-def load_cluster(c: Context) -> Cluster:
-    """The cluster described by the cluster file this invocation uses.
+def configuration() -> dict[str, Any]:
+    """The defaults the namespace declares (``ns.configure``): the settings under
+    ``talos``, which ``invoke.yaml``, ``-f FILE`` and the environment override."""
+    return {CONFIG_KEY: config_defaults()}
 
-    The file is ``$TALOS_CLUSTER_FILE`` (from the environment or ``.env``), else
-    ``cluster.yaml`` in the current directory. Loaded once per invocation.
-    """
-    from talos.adapters.env import cluster_file_path, load_env
-    from talos.core.cluster import load_cluster_file
 
-    cached = getattr(c, "_talos_cluster", None)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
-    load_env()
-    path = cluster_file_path()
+def settings_of(c: Context) -> Settings:
+    """The settings of this task call (see :mod:`talos.adapters.settings`): resolve them
+    once, at the start of a task, and pass them on.
+
+    ``etcd.keep``, the older spelling of ``talos.etcd_keep``, is still read."""
+    section = dict(c.config.get(CONFIG_KEY) or {})
+    older = (c.config.get("etcd") or {}).get("keep")
+    if older is not None and section.get("etcd_keep") in (None, DEFAULT_ETCD_KEEP):
+        section["etcd_keep"] = older
+    return resolve_settings(section)
+
+
+def load_cluster(settings: Settings) -> Cluster:
+    """The cluster described by the cluster file of ``settings`` (the ``cluster_file``
+    setting, else ``cluster.yaml`` of the project folder). Read each time it is called:
+    a task loads it once and passes it on."""
+    from talos.core.cluster import load_cluster_file  # lazy: 20 ms at start-up
+
+    path = settings.cluster_file
     if not path.is_file():
-        raise missing_cluster_file(path)
-    cluster = load_cluster_file(path)
-    c._talos_cluster = cluster
-    return cluster
+        raise missing_cluster_file(settings)
+    return load_cluster_file(path)
 
 
-def missing_cluster_file(path: Path) -> UsageError:
+def missing_cluster_file(settings: Settings) -> UsageError:
     """The one-line error for a run outside a project: where it looked, what it needs."""
-    import os
-
-    from talos.adapters.env import CLUSTER_FILE_VARIABLE, DEFAULT_CLUSTER_FILE
-
     here = Path.cwd()
-    named = os.environ.get(CLUSTER_FILE_VARIABLE)
-    if named:
+    source = settings.source_of("cluster_file")
+    if source:
+        named = settings.given["cluster_file"]
         return UsageError(
-            f"{CLUSTER_FILE_VARIABLE}={named}: no such file, seen from {here} "
-            f"(and its project folder); point {CLUSTER_FILE_VARIABLE} at your cluster file"
+            f"{source}={named}: no such file, seen from {here} "
+            f"(and its project folder); point {source} at your cluster file"
         )
     return UsageError(
         f"no {DEFAULT_CLUSTER_FILE} in {here} or any folder above it: run inv in the "
         f"project folder (the one holding {DEFAULT_CLUSTER_FILE}, see README) or set "
-        f"{CLUSTER_FILE_VARIABLE}"
+        f"TALOS_CLUSTER_FILE"
     )
+
+
+def check_timeout(timeout: str | None, flag: str = "--timeout") -> None:
+    """Refuse a timeout that is not a positive Go duration before anything is called
+    (talosctl would refuse it only after the work began)."""
+    if timeout is None:
+        return
+    try:
+        positive = parse_duration(timeout) > 0
+    except ValueError:
+        positive = False
+    if not positive:
+        raise UsageError(f"{flag} {timeout!r} is not a duration (e.g. 30s, 5m, 1h30m)")
 
 
 def is_dry(c: Context) -> bool:
@@ -119,13 +149,13 @@ def say(line: str) -> None:
     print(line, flush=True)
 
 
-def connect(c: Context, **options: Any) -> tuple[Cluster, Talosctl]:
+def connect(c: Context, settings: Settings, **options: Any) -> tuple[Cluster, Talosctl]:
     """The cluster file and the talosctl adapter for it, dry under ``inv --dry``;
     ``options`` (``progress=``) go to :func:`talos.ops.targets.talosctl_for`."""
-    from talos.ops.targets import talosctl_for
+    from talos.ops.targets import talosctl_for  # lazy: 44 ms at start-up
 
-    cluster = load_cluster(c)
-    return cluster, talosctl_for(cluster, dry=is_dry(c), **options)
+    cluster = load_cluster(settings)
+    return cluster, talosctl_for(cluster, dry=is_dry(c), settings=settings, **options)
 
 
 def print_json(data: Any) -> None:
@@ -138,16 +168,13 @@ def print_json(data: Any) -> None:
 
 def json_text(data: Any) -> str:
     """The text :func:`print_json` prints (for a task that writes it to a file instead)."""
-    import json
-
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
-def keep_setting(c: Context, keep: int | str | None) -> int:
-    """``--keep``, else ``etcd.keep`` of the Invoke configuration (invoke.yaml), else 5."""
-    from talos.ops.etcd import DEFAULT_KEEP
-
-    value = keep if keep is not None else c.config.get("etcd", {}).get("keep", DEFAULT_KEEP)
+def keep_setting(settings: Settings, keep: int | str | None) -> int:
+    """``--keep``, else the ``etcd_keep`` setting (``talos.etcd_keep`` in invoke.yaml,
+    or the older ``etcd.keep``), else 5."""
+    value = keep if keep is not None else settings.etcd_keep
     text = str(value).strip()
     if not text.isdigit() or int(text) < 1:
         raise UsageError(f"--keep {value!r}: give how many snapshots to keep, 1 or more")
@@ -161,15 +188,16 @@ SKIP_ETCD_CHECK_HELP = ("go on although the pre-flight etcd health and membershi
 
 @contextlib.contextmanager
 def guarded(
-    c: Context, cluster: Cluster, talosctl: Talosctl, action: str, *, out: Output,
-    touches_controlplane: bool, skip_etcd_check: bool = False, snapshot: bool = True,
+    settings: Settings, cluster: Cluster, talosctl: Talosctl, action: str, *,
+    out: Output | None = None, touches_controlplane: bool, skip_etcd_check: bool = False,
+    snapshot: bool = True,
 ) -> Iterator[Guard]:
     """:func:`talos.ops.safety.guarded` (lock, pre-flight, confirmation, snapshot) with the
-    snapshot count of the Invoke configuration."""
-    from talos.ops.safety import guarded as guard_with
+    snapshot count of the settings; ``out`` defaults to prose on stdout."""
+    from talos.ops import safety  # lazy: 48 ms at start-up (etcd, talosctl, the model)
 
-    with guard_with(cluster, talosctl, action, out=out,
-                    touches_controlplane=touches_controlplane,
-                    skip_etcd_check=skip_etcd_check, snapshot=snapshot,
-                    keep=keep_setting(c, None)) as guard:
+    with safety.guarded(cluster, talosctl, action, out=out or safety.Output(False),
+                        touches_controlplane=touches_controlplane,
+                        skip_etcd_check=skip_etcd_check, snapshot=snapshot,
+                        keep=keep_setting(settings, None)) as guard:
         yield guard

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import sys
 from collections.abc import Iterable, Sequence
@@ -14,7 +13,11 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
 
-from talos.tasks.runtime import JSON_HELP, load_cluster, print_json, task
+from talos.adapters.settings import Settings
+from talos.core.table import colour, render_table
+from talos.core.wording import count, short_id_marked, shown_path
+from talos.errors import ClusterFileError
+from talos.tasks.runtime import JSON_HELP, load_cluster, print_json, settings_of, task
 
 if TYPE_CHECKING:
     from talos.adapters.factory import FactoryClient
@@ -22,9 +25,9 @@ if TYPE_CHECKING:
     from talos.core.drift import Drift
     from talos.core.schematic import Schematic, SchematicUse
 
-FACTORY_URL_VARIABLE = "TALOS_FACTORY_URL"
 
-
+# The decorator declares this task's own flags (what `inv -h schematics` shows): its shape
+# repeats from task to task by design.
 @task(
     iterable=["file"],
     help={
@@ -39,20 +42,20 @@ def schematics(
     json: bool = False,
 ) -> None:
     """Show each schematic's ID, installer image and nodes, and drift in pinned images."""
-    from talos.core.wording import count
+    settings = settings_of(c)
     out = sys.stderr if json else sys.stdout
     if file:
         with contextlib.redirect_stdout(out):
             loaded = file_ids(file)
             if submit:
-                submit_schematics(c, [(path, schematic) for path, _, schematic in loaded])
+                submit_schematics(settings, [(path, schematic) for path, _, schematic in loaded])
         if json:
             print_json({"files": [{"path": path, "id": sid} for path, sid, _ in loaded]})
         return
-    from talos.core.drift import find_drift
-    from talos.core.schematic import load_schematic, schematic_usage
+    from talos.core.drift import find_drift  # lazy: 16 ms at start-up
+    from talos.core.schematic import load_schematic, schematic_usage  # lazy: 14 ms
 
-    cluster = load_cluster(c)
+    cluster = load_cluster(settings)
     uses = schematic_usage(cluster)
     drifts = find_drift(cluster)
     if json:
@@ -65,7 +68,7 @@ def schematics(
         with contextlib.redirect_stdout(out):
             print()
             named = {use.name: load_schematic(use.file, use.shown) for use in uses}
-            submit_schematics(c, list(named.items()), cluster=cluster)
+            submit_schematics(settings, list(named.items()), cluster=cluster)
     if check and drifts:
         raise Exit(f"drift: {count(len(drifts), 'node')} pin an installer image "
                    "their schematic does not give", code=1)
@@ -75,8 +78,6 @@ def schematics_document(
     cluster: Cluster, uses: Sequence[SchematicUse], drifts: Sequence[Drift]
 ) -> dict[str, object]:
     """``inv schematics --json``: each schematic per Talos version in use, and the drift."""
-    from talos.core.wording import shown_path
-
     return {
         "cluster": cluster.name,
         "registry": cluster.installer.registry,
@@ -99,7 +100,7 @@ def schematics_document(
 
 def file_ids(paths: Iterable[str]) -> list[tuple[str, str, Schematic]]:
     """Print ``<id>  <path>`` for each schematic file, as ``sha256sum`` prints sums."""
-    from talos.core.schematic import load_schematic, schematic_id
+    from talos.core.schematic import load_schematic, schematic_id  # lazy: 14 ms at start-up
 
     loaded = []
     for path in paths:
@@ -144,9 +145,6 @@ def compact_names(names: Sequence[str]) -> str:
 
 
 def usage_report(cluster: Cluster, uses: Sequence[SchematicUse]) -> str:
-    from talos.core.table import render_table
-    from talos.core.wording import count, short_id_marked
-
     registry = cluster.installer.registry
     rows = []
     for use in uses:
@@ -159,9 +157,6 @@ def usage_report(cluster: Cluster, uses: Sequence[SchematicUse]) -> str:
 
 
 def drift_report(cluster: Cluster, drifts: Sequence[Drift]) -> str:
-    from talos.core.table import colour, render_table
-    from talos.core.wording import count, short_id_marked, shown_path
-
     if not drifts:
         return colour("No drift: no patch pins an installer image other than the derived one.",
                       "green", sys.stdout)
@@ -193,31 +188,29 @@ def drift_report(cluster: Cluster, drifts: Sequence[Drift]) -> str:
 # -- the factory -------------------------------------------------------------------------
 
 
-def factory_client(cluster: Cluster | None) -> FactoryClient:
-    from talos.adapters.env import load_env
-    from talos.adapters.factory import DEFAULT_URL, FactoryClient
+def factory_client(settings: Settings, cluster: Cluster | None) -> FactoryClient:
+    """The Image Factory of the ``factory_url`` setting, else of the cluster file."""
+    from talos.adapters.factory import DEFAULT_URL, FactoryClient  # lazy: 15 ms
 
-    load_env()
-    url = os.environ.get(FACTORY_URL_VARIABLE) or (
-        cluster.installer.factory_url if cluster else DEFAULT_URL
-    )
+    url = settings.factory_url or (cluster.installer.factory_url if cluster else DEFAULT_URL)
     return FactoryClient(url)
 
 
 def submit_schematics(
-    c: Context, named: Sequence[tuple[str, Schematic]], cluster: Cluster | None = None
+    settings: Settings, named: Sequence[tuple[str, Schematic]], cluster: Cluster | None = None
 ) -> None:
-    """Check extension names, then register each schematic and confirm the factory's ID."""
-    from talos.core.schematic import schematic_id
-    from talos.core.wording import count
-    from talos.errors import ClusterFileError
+    """Check extension names, then register each schematic and confirm the factory's ID.
+
+    ``cluster``: the one the caller loaded, if any; otherwise it is read here, to check
+    extension names against its Talos versions."""
+    from talos.core.schematic import schematic_id  # lazy: 14 ms at start-up
 
     if cluster is None:
         try:
-            cluster = load_cluster(c)
+            cluster = load_cluster(settings)
         except ClusterFileError:
             cluster = None  # a file given by path: no cluster needed, no version to check
-    with factory_client(cluster) as factory:
+    with factory_client(settings, cluster) as factory:
         versions = versions_of(cluster, [name for name, _ in named])
         print(f"Registering {count(len(named), 'schematic')} with {factory.base_url}")
         if cluster is None:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from invoke.collection import Collection
 from invoke.context import Context
 
-from talos.tasks.runtime import load_cluster, print_json, task
+from talos.adapters.command import Runner
+from talos.core.table import render_table
+from talos.errors import UsageError
+from talos.tasks.runtime import load_cluster, print_json, settings_of, task
 
 if TYPE_CHECKING:
     from talos.adapters.tools import ToolStatus
-
 
 @task(
     name="show",
@@ -21,20 +24,19 @@ if TYPE_CHECKING:
 )
 def show(c: Context, json: bool = False) -> None:
     """Wanted vs found versions of talosctl and kubectl, and what the tasks will run."""
-    from talos.adapters.command import Runner
-    from talos.adapters.tools import survey
+    from talos.adapters.tools import survey  # lazy: 22 ms at start-up
 
-    statuses = survey(load_cluster(c), Runner())
+    settings = settings_of(c)
+    source = settings.source_of("talosctl")
+    named = (source, settings.talosctl) if source and settings.talosctl else None
+    statuses = survey(load_cluster(settings), Runner(), settings.cache_dir, named)
     if json:
         print_json([status.as_json() for status in statuses])
         return
-    print(tools_report(statuses))
+    print(tools_report(statuses, settings.cache_dir))
 
 
-def tools_report(statuses: Sequence[ToolStatus]) -> str:
-    from talos.adapters.tools import cache_root
-    from talos.core.table import render_table
-
+def tools_report(statuses: Sequence[ToolStatus], cache: Path) -> str:
     rows = []
     for status in statuses:
         found = status.path_version or ("-" if status.on_path is None else "unknown version")
@@ -50,12 +52,14 @@ def tools_report(statuses: Sequence[ToolStatus]) -> str:
             verdict = "cached (used instead of PATH's)"
         rows.append([status.tool, status.wanted, found, verdict])
     table = render_table(["TOOL", "WANTED", "ON PATH", "TASKS USE"], rows)
-    return f"{table}\ncache: {cache_root()}"
+    return f"{table}\ncache: {cache}"
 
 
 def named_verdict(status: ToolStatus) -> str:
-    """What tasks run when the user named the binary (``$TALOSCTL``), and whether it fits."""
-    named = f"${status.named_by} = {status.using}"
+    """What tasks run when the user named the binary (``$TALOSCTL``, or ``talos.talosctl``
+    in invoke.yaml), and whether it fits."""
+    setting = status.named_by or ""
+    named = f"{'' if '.' in setting else '$'}{setting} = {status.using}"
     if status.named_version is None:
         return f"{named} (its version is unknown: it did not answer `version --client`)"
     if status.fits:
@@ -63,6 +67,8 @@ def named_verdict(status: ToolStatus) -> str:
     return f"{named} ({status.named_version}: another minor version than wanted)"
 
 
+# Every task declares its own flags and their help (what `inv -h TASK` shows) in its
+# decorator: the decorator's shape repeats from task to task by design.
 @task(
     name="install",
     iterable=["tool"],
@@ -76,7 +82,7 @@ def install_tools(
     c: Context, tool: list[str] | None = None, force: bool = False, json: bool = False
 ) -> None:
     """Download the cluster's talosctl and kubectl into the cache, checksums verified."""
-    from talos.adapters.tools import (
+    from talos.adapters.tools import (  # lazy: 22 ms at start-up
         DOWNLOADS,
         TOOLS,
         cached_binary,
@@ -85,29 +91,32 @@ def install_tools(
         is_installed,
         wanted_tools,
     )
-    from talos.errors import UsageError
 
     chosen = list(dict.fromkeys(tool or TOOLS))
     unknown = [name for name in chosen if name not in TOOLS]
     if unknown:
         raise UsageError(f"unknown tool {unknown[0]!r}: use {' or '.join(TOOLS)}")
-    cluster = load_cluster(c)
+    settings = settings_of(c)
+    bases = {"talosctl": settings.talos_releases_url,
+             "kubectl": settings.kubernetes_releases_url}
+    cluster = load_cluster(settings)
     where = current_platform()
     out = sys.stderr if json else sys.stdout
     results = []
     for wanted in wanted_tools(cluster):
         if wanted.tool not in chosen:
             continue
-        target = cached_binary(wanted.tool, wanted.version)
+        target = cached_binary(wanted.tool, wanted.version, settings.cache_dir)
         if is_installed(target) and not force:
             print(f"{wanted.tool} {wanted.version}: already in {target}", file=out, flush=True)
             results.append({"tool": wanted.tool, "version": wanted.version,
                             "path": str(target), "downloaded": False})
             continue
-        download = DOWNLOADS[wanted.tool](wanted.version, where)
+        download = DOWNLOADS[wanted.tool](wanted.version, where, bases[wanted.tool])
         print(f"{wanted.tool} {wanted.version} ({where}): downloading {download.url}",
               file=out, flush=True)
-        path = install(download, progress=terminal_progress(wanted.tool))
+        path = install(download, cache=settings.cache_dir,
+                       progress=terminal_progress(wanted.tool))
         print(f"{wanted.tool} {wanted.version}: checksum verified, installed as {path}",
               file=out, flush=True)
         results.append({"tool": wanted.tool, "version": wanted.version, "path": str(path),

@@ -23,6 +23,7 @@ from talos.tasks.runtime import (
     is_dry,
     load_cluster,
     print_json,
+    settings_of,
     task,
 )
 
@@ -81,12 +82,13 @@ def upgrade(
         raise UsageError(f"--parallel {parallel!r}: give a number of workers, like 2")
     options = RolloutOptions(parallel=int(parallel), stage=stage, force=force,
                              preserve=preserve, timeout=timeout)
-    cluster = load_cluster(c)
+    settings = settings_of(c)
+    cluster = load_cluster(settings)
     selected = cluster.select(node or (), role)
     dry = is_dry(c)
     out = Output(json)
     printer = ProgressPrinter(out)
-    talosctl = talosctl_for(cluster, dry=dry, progress=printer.talosctl_line)
+    talosctl = talosctl_for(cluster, dry=dry, progress=printer.talosctl_line, settings=settings)
     # Every node is asked, selected or not: the health check after a control plane
     # must expect exactly the nodes that are up.
     addresses, missing = locate(cluster, cluster.nodes, talosctl)
@@ -105,7 +107,7 @@ def upgrade(
             check_unreachable(plan)
             return
         control_planes, workers = health_expectations(list(everything.values()), observed)
-        with guarded(c, cluster, talosctl, "upgrade", out=out,
+        with guarded(settings, cluster, talosctl, "upgrade", out=out,
                      touches_controlplane=bool(plan.controlplane_upgrades),
                      skip_etcd_check=skip_etcd_check,
                      snapshot=not no_snapshot) as guard:
@@ -137,17 +139,18 @@ def upgrade_k8s(c: Context, to: str | None = None, skip_etcd_check: bool = False
     from talos.ops.safety import Output
     from talos.ops.targets import resolve_targets, talosctl_for
 
-    cluster = load_cluster(c)
+    settings = settings_of(c)
+    cluster = load_cluster(settings)
     version = to or cluster.kubernetes_version
     if not _K8S_VERSION.match(version):
         raise UsageError(f"--to {version!r} is not a Kubernetes version like v1.35.0")
     problem = kubernetes_problem(version, cluster.talos_version)
     if problem:
         raise RolloutError(f"pre-flight refused upgrade-k8s: {problem}. Nothing was changed")
-    talosctl = talosctl_for(cluster, dry=is_dry(c), progress=print_line)
+    talosctl = talosctl_for(cluster, dry=is_dry(c), progress=print_line, settings=settings)
     [target] = resolve_targets(cluster, [cluster.first_controlplane], talosctl)
     out = Output(False)
-    with guarded(c, cluster, talosctl, "upgrade-k8s", out=out, touches_controlplane=True,
+    with guarded(settings, cluster, talosctl, "upgrade-k8s", out=out, touches_controlplane=True,
                  skip_etcd_check=skip_etcd_check, snapshot=False):
         print(f"{cluster.name}: upgrading Kubernetes to {version} through "
               f"{target.node.name} ({target.address})", flush=True)

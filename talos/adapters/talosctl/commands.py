@@ -82,7 +82,8 @@ READ_TIMEOUT = 120.0
 class Talosctl:
     """talosctl, driven for one cluster (one talosconfig).
 
-    ``binary``: the program to run (default ``$TALOSCTL``, else ``talosctl`` on PATH).
+    ``binary``: the program to run (default ``$TALOSCTL``, else ``talosctl`` on PATH);
+    ``named_by``: the setting that named it, when the user did (a missing one says so).
     ``progress``: receives each output line of long commands (upgrade, reboot, reset,
     health, upgrade-k8s) as it comes.
     """
@@ -94,13 +95,14 @@ class Talosctl:
         runner: Runner | None = None,
         binary: str | None = None,
         progress: Callable[[str], None] | None = None,
+        named_by: str | None = None,
     ) -> None:
         self.talosconfig = talosconfig
         self.runner = runner or Runner()
         named = None if binary else os.environ.get(BINARY_VARIABLE)
         self.binary = binary or named or DEFAULT_BINARY
         #: Where the binary was named, when the user named it (a missing one says so).
-        self.named_by = BINARY_VARIABLE if named else None
+        self.named_by = named_by if binary else (BINARY_VARIABLE if named else None)
         self.progress = progress
         self.read_timeout = READ_TIMEOUT
 
