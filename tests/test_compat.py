@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
+from invoke.context import Context
+from invoke.exceptions import Exit
 
 from talos.core.compat import (
     RULES,
@@ -14,6 +16,8 @@ from talos.core.compat import (
     parse,
     upgrade_problem,
 )
+from talos.errors import UsageError
+from talos.tasks.genconfig import genconfig
 
 SOURCE = (Path(__file__).resolve().parents[2] / "shared" / "reference" / "talos" /
           "source-v1.12.4" / "pkg" / "machinery" / "compatibility")
@@ -71,8 +75,6 @@ def test_client_of_another_minor_is_named_with_the_one_to_use() -> None:
 
 
 def test_an_unknown_target_minor_says_which_are_known() -> None:
-    from talos.errors import UsageError
-
     with pytest.raises(UsageError, match=r"1\.10, 1\.11, 1\.12"):
         upgrade_problem("v1.12.4", "v1.13.0")
 
@@ -80,11 +82,6 @@ def test_an_unknown_target_minor_says_which_are_known() -> None:
 def test_genconfig_refuses_a_kubernetes_version_the_nodes_talos_cannot_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from invoke.context import Context
-    from invoke.exceptions import Exit
-
-    from talos.tasks.genconfig import genconfig
-
     repo = Path(__file__).resolve().parents[1]
     text = (repo / "cluster.yaml").read_text()
     assert "kubernetesVersion: v1.35.0" in text

@@ -9,7 +9,8 @@ import pytest
 
 from talos.core.cluster import Cluster, Node, SchematicRef
 from talos.core.drift import Pin, compare, effective_pin, find_drift, pinned_image
-from talos.core.schematic import VANILLA_ID, load_schematic, schematic_id
+from talos.core.installer import VANILLA_ID
+from talos.core.schematic import load_schematic, schematic_id
 from talos.errors import PatchError
 
 PITOWER = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "pitower"

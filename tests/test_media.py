@@ -15,7 +15,7 @@ from sopskit import clean_environ, pitower_project, project_env
 
 from talos.core.cluster import load_cluster_file
 from talos.core.media import boot_media, media_path, pxe_base
-from talos.core.schematic import load_schematic, schematic_id
+from talos.core.schematic import load_schematic, parse_schematic, schematic_id
 from talos.errors import ClusterFileError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -177,8 +177,6 @@ def factory_url() -> Iterator[tuple[str, list[str]]]:
             self.answer([{"name": "siderolabs/util-linux-tools"}])
 
         def do_POST(self) -> None:
-            from talos.core.schematic import parse_schematic
-
             text = self.rfile.read(int(self.headers["Content-Length"])).decode()
             posted.append(text)
             self.answer({"id": schematic_id(parse_schematic(text))})

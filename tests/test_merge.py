@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
 import subprocess
 import sys
@@ -285,8 +286,6 @@ def test_json_patch_operations(
     tmp_path: Path, operations: list[dict[str, Any]], env: dict[str, str],
     labels: dict[str, str] | None,
 ) -> None:
-    import json
-
     patch = load_patch(json.dumps(operations), base_dir=tmp_path)
     before = copy.deepcopy(patch.operations)
     [document] = apply_patches(parse_config(JSON_BASE, "base.yaml"), [patch]).documents

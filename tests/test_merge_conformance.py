@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from talos.core.merge import apply_patches, dump_config, load_patches, parse_config
-from talos.core.merge.documents import Config
+from talos.core.merge.documents import Config, decode_config
 from talos.core.merge.loading import classify_patch
 from talos.core.merge.merging import merge_value
 from talos.core.merge.rules import Rule
@@ -132,8 +132,6 @@ def test_stability_overrides_patch_reproduces_the_overrides_golden() -> None:
     kubelet = dict(legacy["machine"]["kubelet"])
     del kubelet["extraMounts"]
     base_docs = [{**legacy, "machine": {**legacy["machine"], "kubelet": kubelet}}, *documents[1:]]
-    from talos.core.merge.documents import decode_config
-
     config = decode_config(base_docs, "overrides-controlplane.yaml (without extraMounts)")
     loaded = load_patches([f"@{STABILITY / 'patch.yaml'}"], base_dir=STABILITY)
     assert_same(dump_config(apply_patches(config, loaded)), golden)

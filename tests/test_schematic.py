@@ -12,18 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from yamlbackends import yaml_backend  # noqa: F401  (runs the module with each parser)
 
+from talos.core import schematic as schematic_module
 from talos.core.cluster import Cluster, Installer, Node, SchematicRef
 from talos.core.goyaml import GoMap, GoTime
+from talos.core.installer import VANILLA_ID, InstallerImage, installer_image, parse_installer_image
 from talos.core.schematic import (
-    VANILLA_ID,
-    InstallerImage,
     MetaValue,
     Schematic,
     canonical_yaml,
-    installer_image,
     load_schematic,
     node_installer_image,
-    parse_installer_image,
     parse_schematic,
     schematic_id,
     schematic_usage,
@@ -390,8 +388,6 @@ def test_schematic_usage_lists_a_schematic_once_per_talos_version_its_nodes_run(
 def test_a_schematic_id_is_computed_once_per_file_however_many_nodes_use_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from talos.core import schematic as module
-
     nodes = [Node(f"w-{i}", "worker", None, "plain" if i % 2 else "pi") for i in range(200)]
     cluster = make_cluster(
         tmp_path, {"plain": "customization: {}\n",
@@ -399,13 +395,13 @@ def test_a_schematic_id_is_computed_once_per_file_however_many_nodes_use_it(
         [Node("cp-1", "controlplane", "10.0.0.2", "plain"), *nodes],
     )
     emitted: list[Schematic] = []
-    real = module.canonical_yaml
+    real = schematic_module.canonical_yaml
 
     def counting(schematic: Schematic) -> str:
         emitted.append(schematic)
         return real(schematic)
 
-    monkeypatch.setattr(module, "canonical_yaml", counting)
+    monkeypatch.setattr(schematic_module, "canonical_yaml", counting)
     images = {node_installer_image(cluster, node) for node in cluster.nodes}
     schematic_usage(cluster)
     assert len(images) == 2

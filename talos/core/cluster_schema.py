@@ -19,16 +19,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from talos.core.cluster import (
-    _NAME,
-    _VERSION,
-    ARCHES,
-    DEFAULT_FACTORY_URL,
-    DEFAULT_REGISTRY,
-    ROLES,
-    _ClusterReader,
+from talos.core.cluster.model import ARCHES, DEFAULT_FACTORY_URL, DEFAULT_REGISTRY, ROLES
+from talos.core.cluster.reader import (
+    NAME_PATTERN,
+    NODE_KEYS,
+    PATCH_KEYS,
+    TOP_KEYS,
+    VERSION_PATTERN,
 )
-from talos.core.schematic import INSTALLER_FORMS
+from talos.core.installer import INSTALLER_FORMS
 
 SCHEMA_FILE = "cluster.schema.json"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -93,7 +92,7 @@ def _closed(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[
 def build_schema() -> dict[str, Any]:
     """The schema (a plain dict, JSON-ready)."""
     d = DESCRIPTIONS
-    version = {"type": "string", "pattern": _VERSION.pattern}
+    version = {"type": "string", "pattern": VERSION_PATTERN}
     installer = _closed({
         "registry": _text(d["installer.registry"]),
         "form": {"enum": list(INSTALLER_FORMS), "description": d["installer.form"]},
@@ -107,9 +106,9 @@ def build_schema() -> dict[str, Any]:
             "arch": _optional({"enum": list(ARCHES), "description": d["schematic.arch"]}),
         }, ("file",)),
     ]}
-    patches = _closed({key: _files(d[f"patches.{key}"]) for key in _ClusterReader.PATCH_KEYS})
+    patches = _closed({key: _files(d[f"patches.{key}"]) for key in PATCH_KEYS})
     node_fields: dict[str, Any] = {
-        "name": {"type": "string", "pattern": _NAME.pattern, "description": d["node.name"]},
+        "name": {"type": "string", "pattern": NAME_PATTERN, "description": d["node.name"]},
         "role": {"enum": list(ROLES), "description": d["node.role"]},
         "ip": _optional({"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}],
                          "description": d["node.ip"]}),
@@ -120,9 +119,9 @@ def build_schema() -> dict[str, Any]:
         "hostname": _optional(_text(d["node.hostname"])),
         "patches": _files(d["node.patches"]),
     }
-    node = _closed({key: node_fields[key] for key in _ClusterReader.NODE_KEYS}, NODE_REQUIRED)
+    node = _closed({key: node_fields[key] for key in NODE_KEYS}, NODE_REQUIRED)
     top_fields: dict[str, Any] = {
-        "name": {"type": "string", "pattern": _NAME.pattern, "description": d["name"]},
+        "name": {"type": "string", "pattern": NAME_PATTERN, "description": d["name"]},
         "endpoint": {"type": "string", "pattern": _ENDPOINT, "description": d["endpoint"]},
         "talosVersion": {**version, "description": d["talosVersion"]},
         "kubernetesVersion": {**version, "description": d["kubernetesVersion"]},
@@ -137,7 +136,7 @@ def build_schema() -> dict[str, Any]:
                          "properties": {"role": {"const": "controlplane"}}},
         },
     }
-    top = _closed({key: top_fields[key] for key in _ClusterReader.TOP_KEYS}, REQUIRED)
+    top = _closed({key: top_fields[key] for key in TOP_KEYS}, REQUIRED)
     return {"$schema": DIALECT, "title": "talos-tasks cluster file (cluster.yaml)", **top}
 
 

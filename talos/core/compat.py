@@ -39,11 +39,11 @@ RULES: dict[tuple[int, int], Rules] = {
     (1, 12): Rules((1, 10, 0), (1, 14, 0), (1, 30, 0), (1, 35, 99)),
 }
 
-_VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+].*)?$")
+_VERSION = r"^v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+].*)?$"  # compiled on first use (re keeps it)
 
 
 def parse(text: str) -> Version:
-    match = _VERSION.match(text.strip())
+    match = re.match(_VERSION, text.strip())
     if not match:
         raise UsageError(f"{text!r} is not a version like v1.12.4")
     return int(match[1]), int(match[2]), int(match[3] or 0)

@@ -20,16 +20,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
-from talos.core.goyaml.reader import YAMLInputError, read_text, safe_load_all
-from talos.core.schematic import node_installer_image, parse_installer_image
+from talos.core.cluster import Cluster
+from talos.core.goyaml.reader import read_errors, read_text, safe_load_all
+from talos.core.installer import parse_installer_image
+from talos.core.schematic import node_installer_image
 from talos.errors import PatchError
-
-if TYPE_CHECKING:
-    from talos.core.cluster import Cluster
 
 IMAGE_POINTER = "/machine/install/image"
 
@@ -59,14 +58,8 @@ class Drift:
 
 
 def _load_documents(path: Path) -> list[Any]:
-    try:
+    with read_errors(lambda message: PatchError(f"{path}: {message}"), "no such patch file"):
         text = read_text(path)
-    except FileNotFoundError:
-        raise PatchError(f"{path}: no such patch file") from None
-    except YAMLInputError as exc:
-        raise PatchError(f"{path}: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PatchError(f"{path}: cannot read: {exc}") from exc
     try:
         return safe_load_all(text)
     except yaml.MarkedYAMLError as exc:

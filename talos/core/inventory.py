@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from talos.core.cluster import Cluster
+from talos.core.schematic import node_installer_image
 
 
 def node_rows(cluster: Cluster) -> tuple[list[str], list[list[str]]]:
     """Header and one row per node: name, role, IP (or "discovered"), schematic, image."""
-    from talos.core.schematic import node_installer_image
-
     headers = ["NODE", "ROLE", "IP", "SCHEMATIC", "INSTALLER IMAGE"]
     rows = [
         [
@@ -31,8 +30,6 @@ def nodes_document(cluster: Cluster) -> dict[str, Any]:
     ``ip`` is null for a node found among the members by hostname; ``installDisk`` is
     null when Talos picks the disk.
     """
-    from talos.core.schematic import node_installer_image
-
     return {
         "cluster": {
             "name": cluster.name,

@@ -20,13 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from talos.core.cluster import DEFAULT_FACTORY_URL
-
-if TYPE_CHECKING:
-    from talos.core.cluster import Cluster, Node
-    from talos.core.schematic import Schematic
+from talos.core.cluster import DEFAULT_FACTORY_URL, Cluster, Node
+from talos.core.installer import installer_image
+from talos.core.schematic import Schematic, load_schematic, schematic_id
+from talos.core.wording import shown_path
 
 PUBLIC_PXE_URL = "https://pxe.talos.dev"
 PLATFORM = "metal"
@@ -92,9 +91,6 @@ def boot_media(
 
     ``factory_url`` replaces the cluster file's factory (``TALOS_FACTORY_URL``).
     """
-    from talos.core.schematic import installer_image, load_schematic, schematic_id
-    from talos.core.wording import shown_path
-
     chosen = list(cluster.nodes if nodes is None else nodes)
     factory = (factory_url or cluster.installer.factory_url).rstrip("/")
     secureboot = cluster.installer.form == SECUREBOOT_FORM

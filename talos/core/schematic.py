@@ -10,10 +10,10 @@ known offline and instantly; the factory is only needed to make it build images.
     canonical_yaml(schematic)       -> str            the bytes the factory hashes
     schematic_id(schematic)         -> str            64 hex digits
     load_schematic(path)            -> Schematic      cached per path and mtime
-    installer_image(registry, id, version, form)      factory.talos.dev/installer/<id>:v1.12.4
     node_installer_image(cluster, node)               the image a node should run
     schematic_usage(cluster)        -> [SchematicUse] each schematic: ID, image, nodes
-    parse_installer_image(reference) -> InstallerImage | None
+
+Installer image references (making and taking them apart) are :mod:`talos.core.installer`.
 
 Errors are :class:`talos.errors.SchematicError`: one line naming the file, the line,
 the key path and what to do.
@@ -24,29 +24,29 @@ from __future__ import annotations
 import difflib
 import functools
 import hashlib
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
 from talos.core import goyaml
+from talos.core.cluster import Cluster
+from talos.core.cluster import Node as ClusterNode
 from talos.core.goyaml import GoMap, GoStruct, GoYAMLError, Node
-from talos.core.goyaml.reader import YAMLInputError, read_text
+from talos.core.goyaml.reader import read_errors, read_text
+
+# Installer references have their module; the vanilla ID and the parser are named here
+# too, where callers of schematics look for them.
+from talos.core.installer import VANILLA_ID as VANILLA_ID
+from talos.core.installer import installer_image
+from talos.core.installer import parse_installer_image as parse_installer_image
 from talos.core.wording import shown_path
 from talos.errors import SchematicError
 
-if TYPE_CHECKING:
-    from talos.core.cluster import Cluster
-    from talos.core.cluster import Node as ClusterNode
-
-VANILLA_ID = "376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba"
-INSTALLER_FORMS = ("installer", "metal-installer", "metal-installer-secureboot")
 # The factory's bootloader is an enum written by name; "none" is its zero value.
 BOOTLOADERS = ("none", "dual-boot", "sd-boot", "grub")
-STOCK_REGISTRY = "ghcr.io/siderolabs"
 
 
 @dataclass(frozen=True)
@@ -156,22 +156,24 @@ class _Reader:
         except GoYAMLError as exc:
             raise self.error(path, exc.message, exc.line or node.line) from None
 
-    def string_list(self, node: Node, path: str) -> tuple[str, ...]:
+    def sequence(self, node: Node, path: str, what: str) -> list[Node]:
+        """A list's items (none when it is null); ``what`` says what it must be a list of."""
         node = node.deref()
         if goyaml.is_null(node):
-            return ()
+            return []
         if node.kind != "seq":
             raise self.error(
-                path, f"must be a list of strings, not {goyaml.describe(node)}", node.line
+                path, f"must be a list of {what}, not {goyaml.describe(node)}", node.line
             )
+        return list(node.items)
+
+    def string_list(self, node: Node, path: str) -> tuple[str, ...]:
         items = []
-        for i, item in enumerate(node.items):
+        for i, item in enumerate(self.sequence(node, path, "strings")):
             text = self.decode(goyaml.decode_string, item, f"{path}[{i}]")
             if text is not None:  # Go drops null items
                 items.append(text)
         return tuple(items)
-
-
 
     # -- the schematic's structs ---------------------------------------------------------
 
@@ -236,16 +238,8 @@ class _Reader:
         })
 
     def meta(self, node: Node, path: str) -> tuple[MetaValue, ...]:
-        node = node.deref()
-        if goyaml.is_null(node):
-            return ()
-        if node.kind != "seq":
-            raise self.error(
-                path, f"must be a list of {{key, value}} entries, not {goyaml.describe(node)}",
-                node.line,
-            )
         entries = []
-        for i, item in enumerate(node.items):
+        for i, item in enumerate(self.sequence(node, path, "{key, value} entries")):
             if goyaml.is_null(item):
                 continue  # Go drops null items
             entry = self.fields(item, f"{path}[{i}]", {
@@ -348,76 +342,21 @@ _CACHE: dict[tuple[Path, str], tuple[tuple[int, int], Schematic]] = {}
 def load_schematic(path: Path, shown: str | None = None) -> Schematic:
     """Read and parse a schematic file; re-read only when its mtime or size changes."""
     name = shown or str(path)
-    try:
+    with read_errors(lambda message: SchematicError(f"{name}: {message}"),
+                     "no such schematic file; create it or fix the path"):
         stat = path.stat()
         stamp = (stat.st_mtime_ns, stat.st_size)
         cached = _CACHE.get((path, name))
         if cached is not None and cached[0] == stamp:
             return cached[1]
         text = read_text(path)
-    except FileNotFoundError:
-        raise SchematicError(f"{name}: no such schematic file; create it or fix the path") from None
-    except YAMLInputError as exc:
-        raise SchematicError(f"{name}: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SchematicError(f"{name}: cannot read: {exc}") from exc
     schematic = parse_schematic(text, name)
     _CACHE[(path, name)] = (stamp, schematic)
     return schematic
 
 
 # ---------------------------------------------------------------------------------------
-# Installer images
-
-
-@dataclass(frozen=True)
-class InstallerImage:
-    """An installer image reference taken apart."""
-
-    registry: str
-    form: str
-    schematic_id: str
-    version: str
-
-    def __str__(self) -> str:
-        if self.registry == STOCK_REGISTRY:
-            return f"{STOCK_REGISTRY}/installer:{self.version}"
-        return installer_image(self.registry, self.schematic_id, self.version, self.form)
-
-
-def installer_image(
-    registry: str, schematic_id: str, talos_version: str, form: str = "installer"
-) -> str:
-    """``<registry>/<form>/<schematic id>:<version>``, e.g. factory.talos.dev/installer/…"""
-    if form not in INSTALLER_FORMS:
-        raise SchematicError(
-            f"installer form {form!r} is not one of {', '.join(INSTALLER_FORMS)}"
-        )
-    return f"{registry.rstrip('/')}/{form}/{schematic_id}:{talos_version}"
-
-
-_FACTORY_IMAGE = re.compile(
-    r"(?P<registry>[^\s/]+(?:/[^\s/]+)*?)/(?P<form>installer|[a-z0-9]+-installer(?:-secureboot)?)"
-    r"/(?P<id>[0-9a-f]{64}):(?P<version>[^\s@/:]+)(?:@sha256:[0-9a-f]{64})?"
-)
-_STOCK_IMAGE = re.compile(
-    r"ghcr\.io/siderolabs/installer:(?P<version>[^\s@/:]+)(?:@sha256:[0-9a-f]{64})?"
-)
-
-
-def parse_installer_image(reference: str) -> InstallerImage | None:
-    """Take an installer reference apart; None if it is neither a factory nor stock image.
-
-    The stock ``ghcr.io/siderolabs/installer:<version>`` is the vanilla schematic.
-    """
-    text = reference.strip()
-    stock = _STOCK_IMAGE.fullmatch(text)
-    if stock:
-        return InstallerImage(STOCK_REGISTRY, "installer", VANILLA_ID, stock["version"])
-    match = _FACTORY_IMAGE.fullmatch(text)
-    if not match:
-        return None
-    return InstallerImage(match["registry"], match["form"], match["id"], match["version"])
+# The schematics of a cluster
 
 
 def node_schematic(cluster: Cluster, node: ClusterNode) -> Schematic:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 
-_CONTROL = re.compile(
+# Compiled on first use (re keeps it), not at import: talos.errors imports this module.
+_CONTROL = (
     r"\x1b\[[0-?]*[ -/]*[@-~]"          # CSI: colours, cursor moves, erasing
     r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: window titles, hyperlinks
     r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"   # DCS, SOS, PM, APC strings
@@ -22,4 +23,4 @@ _CONTROL = re.compile(
 
 def printable(text: str) -> str:
     """``text`` without terminal control sequences or control characters."""
-    return _CONTROL.sub("", text) if text else text
+    return re.sub(_CONTROL, "", text) if text else text

@@ -20,6 +20,7 @@ run both. Marks (line, column) are kept either way, so errors still name the lin
     safe_load_all(text)               -> list[Any]    every document
     compose_all(text, loader)         -> Iterator[yaml.Node]   checked node graphs
     read_text(path)                   a file's text, refused unread when too large
+    with read_errors(fail, missing):  what reading a file raises, as the caller's error
     check_text(text)                  size and characters, before parsing
     check_graph(root, children)       aliasing, self-reference and depth of a node graph
 
@@ -29,6 +30,7 @@ one line ("line 3, column 7: ..."), so every caller's existing handling applies.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -50,9 +52,8 @@ _ALIAS_LOW, _ALIAS_HIGH = 400_000, 4_000_000
 
 # What YAML does not allow in a stream (PyYAML's reader and libyaml refuse it): the
 # complement of tab, LF, CR, x20-x7E, x85, xA0-xD7FF, xE000-xFFFD and x10000 up.
-_NOT_ALLOWED = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]"
-)
+# Compiled on first use (re keeps it), not at import.
+_NOT_ALLOWED = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]"
 _NAMES = {0x00: "NUL", 0x1B: "ESC", 0x7F: "DEL", 0x08: "backspace", 0x0B: "vertical tab",
           0x0C: "form feed"}
 
@@ -94,7 +95,7 @@ def check_text(text: str) -> None:
             f"the text is {size:.1f} MiB, over the {MAX_BYTES // (1024 * 1024)} MiB limit "
             "for YAML input; refusing to parse it"
         )
-    found = _NOT_ALLOWED.search(text)
+    found = re.search(_NOT_ALLOWED, text)
     if found is not None:
         index = found.start()
         line = text.count("\n", 0, index)
@@ -121,6 +122,20 @@ def read_text(path: Path) -> str:
             "refusing to read it"
         )
     return data.decode("utf-8")
+
+
+@contextlib.contextmanager
+def read_errors(fail: Callable[[str], Exception], missing: str) -> Iterator[None]:
+    """What reading a YAML file raises, as ``fail(message)``: ``missing`` when the file does
+    not exist, the one-line :class:`YAMLInputError`, else ``cannot read: <why>``."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise fail(missing) from None
+    except YAMLInputError as exc:
+        raise fail(str(exc)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot read: {exc}") from exc
 
 
 def check_graph(root: Node, children: Callable[[Node], Iterable[Node]],

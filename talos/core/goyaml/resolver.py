@@ -53,9 +53,10 @@ for _words, _tag, _value in (
 # The first character says which rules can apply (Go's resolveTable).
 _HINTS = {**dict.fromkeys("+-", "S"), **dict.fromkeys("0123456789", "D"),
           **dict.fromkeys("yYnNtTfFoO~", "M"), ".": "."}
-_YAML_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
-_DOT_FLOAT = re.compile(r"\.[0-9](_?[0-9])*([eE][-+]?[0-9](_?[0-9])*)?")
-_BASE60 = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
+# Patterns are compiled on first use (re keeps them), not at import.
+_YAML_FLOAT = r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
+_DOT_FLOAT = r"\.[0-9](_?[0-9])*([eE][-+]?[0-9](_?[0-9])*)?"
+_BASE60 = r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?"
 _RESOLVABLE = frozenset(("", STR, BOOL, INT, FLOAT, NULL, TIMESTAMP))
 
 
@@ -127,7 +128,7 @@ def _resolve_untagged(tag: str, text: str) -> tuple[str, Any]:
     if text in _RESOLVE_MAP:
         return _RESOLVE_MAP[text]
     if hint == ".":
-        if _DOT_FLOAT.fullmatch(text):
+        if re.fullmatch(_DOT_FLOAT, text):
             number = _parse_float(text)
             if number is not None:
                 return FLOAT, number
@@ -143,7 +144,7 @@ def _resolve_untagged(tag: str, text: str) -> tuple[str, Any]:
         unsigned = _parse_uint(plain)
         if unsigned is not None:
             return INT, unsigned
-        if _YAML_FLOAT.fullmatch(plain):
+        if re.fullmatch(_YAML_FLOAT, plain):
             number = _parse_float(plain)
             if number is not None:
                 return FLOAT, number
@@ -276,7 +277,7 @@ def format_float(value: float) -> str:
 
 
 def is_base60_float(text: str) -> bool:
-    return bool(text) and ":" in text and bool(_BASE60.fullmatch(text))
+    return bool(text) and ":" in text and bool(re.fullmatch(_BASE60, text))
 
 
 def needs_compat_quotes(text: str) -> bool:

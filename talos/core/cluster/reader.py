@@ -1,21 +1,7 @@
-"""The declarative cluster model: load and validate the cluster file, query its nodes.
+"""Reading the cluster file: load, then check it field by field into the model.
 
-Pure: reads the cluster file it is given and checks that the files it names exist;
-runs nothing. Every problem is a :class:`ClusterFileError` naming the file, the line
-and key path where known, and what to do.
-
-The file (``cluster.yaml``)::
-
-    name: pitower
-    endpoint: https://192.168.0.200:6443
-    talosVersion: v1.12.4
-    kubernetesVersion: v1.35.0
-    secrets: secrets.sops.yaml
-    installer: {registry: factory.talos.dev, form: installer}
-    schematics: {amd: extensions/amd.yaml, rpi: {file: extensions/rpi.yaml, arch: arm64}}
-    patches: {all: [patches/general.patch], controlplane: [...], worker: [...]}
-    nodes:
-      - {name: worker-01, role: controlplane, ip: 192.168.0.201, schematic: amd}
+Every problem is a :class:`~talos.errors.ClusterFileError` naming the file, the line and
+key path where known, and what to do. Checks that the files it names exist; runs nothing.
 """
 
 from __future__ import annotations
@@ -25,32 +11,46 @@ import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
+from talos.core.cluster.document import ClusterDocument
+from talos.core.cluster.model import (
+    ARCHES,
+    DEFAULT_FACTORY_URL,
+    DEFAULT_REGISTRY,
+    NODE_PATCH_DIR,
+    ROLES,
+    Cluster,
+    Installer,
+    Node,
+    SchematicRef,
+)
+from talos.core.goyaml.reader import read_errors, read_text
+from talos.core.installer import INSTALLER_FORMS
+from talos.errors import ClusterFileError
 
-from talos.core.goyaml.reader import YAMLInputError, compose_all, one_line, read_text, safe_loader
-from talos.core.schematic import INSTALLER_FORMS
-from talos.errors import ClusterFileError, SelectionError
+# The keys each mapping of the file may hold, in the order the schema lists them.
+TOP_KEYS = (
+    "name", "endpoint", "talosVersion", "kubernetesVersion", "secrets", "installer",
+    "schematics", "patches", "nodes",
+)
+INSTALLER_KEYS = ("registry", "form", "factory")
+PATCH_KEYS = ("all", "controlplane", "worker")
+SCHEMATIC_KEYS = ("file", "arch")
+NODE_KEYS = (
+    "name", "role", "ip", "schematic", "installDisk", "talosVersion", "hostname", "patches",
+)
 
-ROLES = ("controlplane", "worker")
-ARCHES = ("amd64", "arm64")
-DEFAULT_REGISTRY = "factory.talos.dev"
-DEFAULT_FACTORY_URL = "https://factory.talos.dev"
-NODE_PATCH_DIR = Path("patches") / "nodes"
-OUTPUT_DIR = "clusterconfig"
-
-_STR_TAG = "tag:yaml.org,2002:str"
-_VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
+# Patterns are compiled on first use (re keeps them), not at import.
+VERSION_PATTERN = r"^v\d+\.\d+\.\d+$"
 # A node name becomes a hostname and a file name: keep it a DNS label.
-_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+_LABEL = r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
 # host[:port]: a registry name as it goes into an image reference.
-_REGISTRY = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
-_DISK_SEGMENT = re.compile(r"^[A-Za-z0-9._+:@-]+$")
+_REGISTRY = r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$"
+_DISK_SEGMENT = r"^[A-Za-z0-9._+:@-]+$"
 
 
 def _disk_ok(path: str) -> bool:
@@ -58,273 +58,37 @@ def _disk_ok(path: str) -> bool:
     if not path.startswith("/dev/"):
         return False
     segments = path[len("/dev/"):].split("/")
-    return all(s not in ("", ".", "..") and _DISK_SEGMENT.match(s) for s in segments)
+    return all(s not in ("", ".", "..") and re.match(_DISK_SEGMENT, s) for s in segments)
 
 
 def _hostname_ok(name: str) -> bool:
     """RFC 1123 host name: dot-separated labels, each 1-63, in all at most 253."""
     name = name.removesuffix(".")
     return bool(name) and len(name) <= 253 and all(
-        _LABEL.match(label) for label in name.split("."))
-
-
-@dataclass(frozen=True)
-class SchematicRef:
-    """A named schematic: the extension file the node's image is built from.
-
-    ``arch`` is the CPU architecture its nodes boot (``amd64`` or ``arm64``) as
-    declared; None when the cluster file leaves it to the schematic (arm64 for a board
-    overlay, amd64 otherwise: see :func:`talos.core.media.schematic_arch`).
-    """
-
-    name: str
-    file: Path
-    arch: str | None = None
-
-
-@dataclass(frozen=True)
-class Installer:
-    """Where installer images come from and which form of reference they take."""
-
-    registry: str = DEFAULT_REGISTRY
-    form: str = "installer"
-    factory_url: str = DEFAULT_FACTORY_URL
-
-
-@dataclass(frozen=True)
-class Node:
-    """One machine of the cluster, as declared."""
-
-    name: str
-    role: str
-    ip: str | None
-    schematic: str
-    install_disk: str | None = None
-    talos_version: str | None = None
-    hostname: str = ""
-    patches: tuple[Path, ...] = ()
-
-    def __post_init__(self) -> None:
-        if not self.hostname:
-            object.__setattr__(self, "hostname", self.name)
-
-    @property
-    def is_controlplane(self) -> bool:
-        return self.role == "controlplane"
-
-
-@dataclass(frozen=True)
-class Cluster:
-    """The whole cluster file, validated. Paths are absolute."""
-
-    path: Path
-    name: str
-    endpoint: str
-    talos_version: str
-    kubernetes_version: str
-    secrets_file: Path
-    schematics: Mapping[str, SchematicRef]
-    nodes: tuple[Node, ...]
-    installer: Installer = field(default_factory=Installer)
-    patches_all: tuple[Path, ...] = ()
-    patches_controlplane: tuple[Path, ...] = ()
-    patches_worker: tuple[Path, ...] = ()
-
-    @property
-    def root(self) -> Path:
-        return self.path.parent
-
-    @property
-    def output_dir(self) -> Path:
-        return self.root / OUTPUT_DIR
-
-    @property
-    def controlplanes(self) -> tuple[Node, ...]:
-        return self.nodes_with_role("controlplane")
-
-    @property
-    def workers(self) -> tuple[Node, ...]:
-        return self.nodes_with_role("worker")
-
-    @property
-    def first_controlplane(self) -> Node:
-        return self.controlplanes[0]
-
-    @property
-    def endpoint_host(self) -> str:
-        return urlsplit(self.endpoint).hostname or ""
-
-    def nodes_with_role(self, role: str) -> tuple[Node, ...]:
-        if role not in ROLES:
-            raise SelectionError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
-        return tuple(n for n in self.nodes if n.role == role)
-
-    def node(self, name: str) -> Node:
-        for candidate in self.nodes:
-            if candidate.name == name:
-                return candidate
-        names = [n.name for n in self.nodes]
-        close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
-        hint = f"did you mean {', '.join(close)}?" if close else f"nodes: {', '.join(names)}"
-        raise SelectionError(f"no node named {name!r} in {self.path.name}; {hint}")
-
-    def select(self, names: Sequence[str] = (), role: str | None = None) -> tuple[Node, ...]:
-        """Nodes chosen by name (in the order given) and/or role; all nodes by default."""
-        if names:
-            chosen = [self.node(n) for n in dict.fromkeys(names)]
-            if role is not None:
-                self.nodes_with_role(role)  # validates the role name
-                chosen = [n for n in chosen if n.role == role]
-            return tuple(chosen)
-        if role is not None:
-            return self.nodes_with_role(role)
-        return self.nodes
-
-    def role_patches(self, role: str) -> tuple[Path, ...]:
-        if role == "controlplane":
-            return self.patches_controlplane
-        if role == "worker":
-            return self.patches_worker
-        raise SelectionError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
-
-    def talos_version_of(self, node: Node) -> str:
-        return node.talos_version or self.talos_version
-
-
-# ---------------------------------------------------------------------------------------
-# Loading
+        re.match(_LABEL, label) for label in name.split("."))
 
 
 def load_cluster_file(path: Path) -> Cluster:
     """Read, parse and validate a cluster file."""
     shown = str(path)
-    try:
+    with read_errors(
+        lambda message: ClusterFileError(shown, message),
+        "no such cluster file; create it (see README) or point TALOS_CLUSTER_FILE at one",
+    ):
         text = read_text(path)
-    except FileNotFoundError:
-        raise ClusterFileError(
-            shown,
-            "no such cluster file; create it (see README) or point TALOS_CLUSTER_FILE at one",
-        ) from None
-    except YAMLInputError as exc:
-        raise ClusterFileError(shown, str(exc)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ClusterFileError(shown, f"cannot read: {exc}") from exc
     return parse_cluster(text, path.resolve(), shown=shown)
 
 
 def parse_cluster(text: str, path: Path, *, shown: str | None = None) -> Cluster:
     """Validate cluster file text; relative paths in it are relative to ``path``'s folder."""
-    doc = _Document.parse(text, shown or str(path))
+    doc = ClusterDocument.parse(text, shown or str(path))
     return _ClusterReader(doc, path.parent).read(path)
-
-
-class _Document:
-    """A YAML mapping turned into plain values, remembering the line of every key path."""
-
-    def __init__(self, shown: str, value: Any, lines: dict[str, int], raw: dict[str, str]):
-        self.shown = shown
-        self.value = value
-        self.lines = lines
-        self.raw = raw
-
-    @classmethod
-    def parse(cls, text: str, shown: str) -> _Document:
-        try:
-            documents = list(compose_all(text, safe_loader()))
-        except yaml.YAMLError as exc:
-            problem = one_line(exc)
-            mark = problem.problem_mark
-            raise ClusterFileError(
-                shown, f"malformed YAML: {problem.problem}",
-                line=mark.line + 1 if mark is not None else None,
-            ) from None
-        if len(documents) > 1:
-            raise ClusterFileError(
-                shown, "holds more than one YAML document; keep one",
-                line=documents[1][1].start_mark.line + 1,
-            )
-        if not documents:
-            raise ClusterFileError(shown, "the file is empty; describe the cluster in it")
-        loader, root = documents[0]
-        lines: dict[str, int] = {}
-        raw: dict[str, str] = {}
-        value = cls._convert(loader, root, "", lines, raw, shown)
-        return cls(shown, value, lines, raw)
-
-    @classmethod
-    def _convert(
-        cls,
-        loader: Any,
-        node: yaml.Node,
-        path: str,
-        lines: dict[str, int],
-        raw: dict[str, str],
-        shown: str,
-    ) -> Any:
-        lines[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            result: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode):
-                    kind = "a list" if isinstance(key_node, yaml.SequenceNode) else "a mapping"
-                    raise ClusterFileError(
-                        shown, f"a key must be a plain name, not {kind}; write it as a word",
-                        line=key_node.start_mark.line + 1, key=path or None,
-                    )
-                key = str(key_node.value)
-                child = f"{path}.{key}" if path else key
-                if key in result:
-                    raise ClusterFileError(
-                        shown, "key given twice; keep one", line=key_node.start_mark.line + 1,
-                        key=child,
-                    )
-                lines[child] = key_node.start_mark.line + 1
-                result[key] = cls._convert(loader, value_node, child, lines, raw, shown)
-                lines[child] = key_node.start_mark.line + 1
-            return result
-        if isinstance(node, yaml.SequenceNode):
-            return [
-                cls._convert(loader, item, f"{path}[{i}]", lines, raw, shown)
-                for i, item in enumerate(node.value)
-            ]
-        raw[path] = str(node.value)
-        if node.tag == _STR_TAG:
-            return node.value  # what the constructor would return, without its detour
-        try:
-            return loader.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
-            problem = one_line(exc)
-            raise ClusterFileError(
-                shown, f"malformed YAML: {problem.problem}", line=node.start_mark.line + 1,
-                key=path or None,
-            ) from None
-
-    def line(self, path: str) -> int | None:
-        while path:
-            if path in self.lines:
-                return self.lines[path]
-            path = path.rpartition(".")[0] if "." in path else ""
-        return None
-
-    def error(self, path: str, message: str) -> ClusterFileError:
-        return ClusterFileError(self.shown, message, line=self.line(path), key=path or None)
 
 
 class _ClusterReader:
     """Checks one parsed cluster file field by field, building the model."""
 
-    TOP_KEYS = (
-        "name", "endpoint", "talosVersion", "kubernetesVersion", "secrets", "installer",
-        "schematics", "patches", "nodes",
-    )
-    INSTALLER_KEYS = ("registry", "form", "factory")
-    PATCH_KEYS = ("all", "controlplane", "worker")
-    SCHEMATIC_KEYS = ("file", "arch")
-    NODE_KEYS = (
-        "name", "role", "ip", "schematic", "installDisk", "talosVersion", "hostname", "patches",
-    )
-
-    def __init__(self, doc: _Document, root: Path):
+    def __init__(self, doc: ClusterDocument, root: Path):
         self.doc = doc
         self.root = root
         self._node_patch_names: frozenset[str] | None = None
@@ -398,7 +162,7 @@ class _ClusterReader:
 
     def version(self, value: Any, path: str) -> str:
         text = self.string(value, path)
-        if not _VERSION.match(text):
+        if not re.match(VERSION_PATTERN, text):
             raise self.doc.error(
                 path, f"{text!r} is not a version of the form vX.Y.Z (e.g. v1.12.4)"
             )
@@ -407,9 +171,9 @@ class _ClusterReader:
     # -- the file ------------------------------------------------------------------------
 
     def read(self, path: Path) -> Cluster:
-        top = self.mapping(self.doc.value, "", self.TOP_KEYS)
+        top = self.mapping(self.doc.value, "", TOP_KEYS)
         name = self.string(self.required(top, "name", ""), "name")
-        if not _NAME.match(name):
+        if not re.match(NAME_PATTERN, name):
             raise self.doc.error("name", f"{name!r} must be lowercase letters, digits and dashes")
         endpoint = self.endpoint(self.required(top, "endpoint", ""), "endpoint")
         talos_version = self.version(self.required(top, "talosVersion", ""), "talosVersion")
@@ -453,9 +217,9 @@ class _ClusterReader:
     def installer(self, value: Any) -> Installer:
         if value is None:
             return Installer()
-        section = self.mapping(value, "installer", self.INSTALLER_KEYS)
+        section = self.mapping(value, "installer", INSTALLER_KEYS)
         registry = self.string(section.get("registry", DEFAULT_REGISTRY), "installer.registry")
-        if not _REGISTRY.match(registry) or not _hostname_ok(registry.rsplit(":", 1)[0]
+        if not re.match(_REGISTRY, registry) or not _hostname_ok(registry.rsplit(":", 1)[0]
                                                              if ":" in registry else registry):
             raise self.doc.error(
                 "installer.registry",
@@ -483,7 +247,7 @@ class _ClusterReader:
             # `name: path`, or `name: {file: path, arch: arm64}`
             arch = None
             if isinstance(entry, dict):
-                entry = self.mapping(entry, key, self.SCHEMATIC_KEYS)
+                entry = self.mapping(entry, key, SCHEMATIC_KEYS)
                 arch = self.optional(entry, "arch", key, self.arch)
                 file = self.string(self.required(entry, "file", key), f"{key}.file")
                 key = f"{key}.file"
@@ -500,9 +264,9 @@ class _ClusterReader:
         return text
 
     def patches(self, value: Any) -> dict[str, tuple[Path, ...]]:
-        section = {} if value is None else self.mapping(value, "patches", self.PATCH_KEYS)
+        section = {} if value is None else self.mapping(value, "patches", PATCH_KEYS)
         result = {}
-        for key in self.PATCH_KEYS:
+        for key in PATCH_KEYS:
             path = f"patches.{key}"
             items = self.string_list(section.get(key) or [], path)
             result[key] = tuple(
@@ -538,9 +302,9 @@ class _ClusterReader:
         return tuple(nodes)
 
     def node(self, value: Any, path: str, schematics: Mapping[str, SchematicRef]) -> Node:
-        item = self.mapping(value, path, self.NODE_KEYS)
+        item = self.mapping(value, path, NODE_KEYS)
         name = self.string(self.required(item, "name", path), f"{path}.name")
-        if not _NAME.match(name):
+        if not re.match(NAME_PATTERN, name):
             raise self.doc.error(
                 f"{path}.name", f"{name!r} must be a hostname: lowercase letters, digits, dashes"
             )
