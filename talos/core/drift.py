@@ -20,15 +20,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from talos.core.cluster import Cluster
 from talos.core.goyaml.reader import read_errors, read_text, safe_load_all
 from talos.core.installer import parse_installer_image
 from talos.core.schematic import node_installer_image
 from talos.errors import PatchError
+
+if TYPE_CHECKING:  # for annotations only
+    from talos.core.cluster import Cluster
 
 IMAGE_POINTER = "/machine/install/image"
 

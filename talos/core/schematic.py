@@ -27,13 +27,11 @@ import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from talos.core import goyaml
-from talos.core.cluster import Cluster
-from talos.core.cluster import Node as ClusterNode
 from talos.core.goyaml import GoMap, GoStruct, GoYAMLError, Node
 from talos.core.goyaml.reader import read_errors, read_text
 
@@ -44,6 +42,10 @@ from talos.core.installer import installer_image
 from talos.core.installer import parse_installer_image as parse_installer_image
 from talos.core.wording import shown_path
 from talos.errors import SchematicError
+
+if TYPE_CHECKING:  # for annotations only: a schematic does not need the cluster model loaded
+    from talos.core.cluster import Cluster
+    from talos.core.cluster import Node as ClusterNode
 
 # The factory's bootloader is an enum written by name; "none" is its zero value.
 BOOTLOADERS = ("none", "dual-boot", "sd-boot", "grub")
