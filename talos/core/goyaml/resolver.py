@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import Decimal
 from typing import Any
 
 from talos.core.goyaml.values import GoTime, GoYAMLError
@@ -257,13 +256,16 @@ def format_float(value: float) -> str:
         return ".inf" if value > 0 else "-.inf"
     if value == 0:
         return "-0" if math.copysign(1.0, value) < 0 else "0"
-    sign, digit_tuple, exponent = Decimal(repr(value)).as_tuple()
-    digits = "".join(map(str, digit_tuple)).rstrip("0")
-    assert isinstance(exponent, int)
-    exponent += len(digit_tuple) - len(digits)
+    # Python's repr is the shortest text that reads back, as Go's -1 precision asks:
+    # take its digits and where the point goes (``1.5e-05``, ``123.0``, ``1e+16``).
+    mantissa, _, power = repr(abs(value)).partition("e")
+    whole, _, decimals_text = mantissa.partition(".")
+    significant = (whole + decimals_text).lstrip("0")
+    digits = significant.rstrip("0")
+    exponent = int(power or 0) - len(decimals_text) + len(significant) - len(digits)
     count = len(digits)
     point = count + exponent  # value = 0.<digits> x 10^point
-    lead = "-" if sign else ""
+    lead = "-" if value < 0 else ""
     exp = point - 1
     if exp < -4 or exp >= 6:
         mantissa = digits[0] + ("." + digits[1:] if count > 1 else "")

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 
 # ---------------------------------------------------------------------------------------
-# Strategic patches: delete extraction
+# A patch's items: its delete selectors, then its documents
 
 
 class _Removed:

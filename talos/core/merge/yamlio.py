@@ -84,6 +84,7 @@ def _float_text(value: float) -> str:
 
 
 # ---------------------------------------------------------------------------------------
+# Reading
 
 # Plain scalars go-yaml reads as numbers; compiled with the loaders, on first use.
 INT_PATTERN = r"""^(?:[-+]?0b[01_]+
