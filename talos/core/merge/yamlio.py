@@ -13,8 +13,8 @@ on hostile input). Writing is :mod:`talos.core.merge.yamlemit`.
 
 from __future__ import annotations
 
-import functools
 import re
+import threading
 from collections.abc import Hashable, Iterable, Iterator
 from typing import Any
 
@@ -205,17 +205,22 @@ def _configure(loader: type[Any]) -> None:
     loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp_as_text)
 
 
-@functools.cache
-def _configured(loader: type[Any]) -> type[Any]:
-    """``loader`` with go-yaml's scalar rules, set up on first use rather than at import."""
-    _configure(loader)
-    return loader
+# Each loader class gets go-yaml's scalar rules on first use rather than at import; the
+# lock keeps a thread from reading with a class another thread is still setting up.
+_CONFIGURED: set[type[Any]] = set()
+_CONFIGURING = threading.Lock()
 
 
 def loader_class() -> type[Any]:
     """The loader the config reader uses: :class:`TalosLoader` or, without libyaml (or
     with :data:`talos.core.goyaml.reader.LIBYAML` off), :class:`PureTalosLoader`."""
-    return _configured(TalosLoader if reader.LIBYAML else PureTalosLoader)
+    loader = TalosLoader if reader.LIBYAML else PureTalosLoader
+    if loader not in _CONFIGURED:
+        with _CONFIGURING:
+            if loader not in _CONFIGURED:
+                _configure(loader)
+                _CONFIGURED.add(loader)
+    return loader
 
 
 def load_documents(text: str) -> list[Any]:
