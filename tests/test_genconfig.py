@@ -1,10 +1,10 @@
 """genconfig: the configs it writes, what makes it write them again, and every fault.
 
-Most tests run in this process: talosctl is the stand-in's command line called in
-process through the adapter's own command lines (:class:`InProcessTalosctl`), and the
-bundle is "encrypted" by :class:`FakeSops`, which keeps its plaintext in memory; no
-program is started. The end-to-end tests (marked ``e2e``) go through the real sops with
-an age key made here, the stand-in as a program, and ``inv``.
+Most tests run in this process: talosctl is the stand-in, run in this process behind
+the runner the adapter uses (``tests/inprocess.py``), and the bundle is "encrypted" by
+:class:`FakeSops`, which keeps its plaintext in memory; no program is started. The
+end-to-end tests (marked ``e2e``) go through the real sops with an age key made here,
+the ``standin`` fixture, and ``inv``.
 
 Every fault must give one line and leave ``clusterconfig/`` exactly as it was; no
 plaintext of the secrets bundle may be left outside ``clusterconfig/``.
@@ -12,10 +12,8 @@ plaintext of the secrets bundle may be left outside ``clusterconfig/``.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
-import io
 import json
 import os
 import re
@@ -24,10 +22,8 @@ import signal
 import stat
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -35,7 +31,7 @@ from typing import IO, Any
 import inprocess
 import pytest
 import yaml
-from conftest import Standin
+from conftest import BIN, TALOSCTL, Standin
 from sopskit import (
     age_identity,
     decrypt,
@@ -46,10 +42,8 @@ from sopskit import (
     secrets_bundle,
     sops_path,
 )
-from standin.cli import execute
 
 from talos.adapters import fileset, sops
-from talos.adapters.command import Result, Runner, failure
 from talos.adapters.sops import decrypt_file, require_encrypted
 from talos.adapters.talosctl import Talosctl
 from talos.core.cluster import Cluster, load_cluster_file
@@ -85,30 +79,6 @@ PITOWER = [
 CONTROLPLANES = PITOWER[:3]
 
 
-class InProcessTalosctl(Runner):
-    """The talosctl stand-in run in this process: the adapter builds its command lines as
-    for the program, the stand-in's command line (:func:`standin.cli.execute`) answers
-    them. One call at a time (its output is this process's stdout and stderr, caught)."""
-
-    _one_at_a_time = threading.Lock()
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[list[str]] = []
-
-    def run(self, argv: Sequence[str], *, check: bool = True, **_: Any) -> Result:
-        args = [os.fspath(part) for part in argv[1:]]
-        out, err = io.StringIO(), io.StringIO()
-        with self._one_at_a_time, contextlib.redirect_stdout(out), \
-                contextlib.redirect_stderr(err):
-            code = execute(args)
-        self.calls.append(args)
-        result = Result((os.fspath(argv[0]), *args), code, out.getvalue(), err.getvalue())
-        if check and code != 0:
-            raise failure(result)
-        return result
-
-
 class FakeSops:
     """sops in this process. :meth:`encrypt` writes a file shaped as sops writes one and
     keeps its plaintext here; decrypting gives it back. A file it did not write cannot be
@@ -141,13 +111,12 @@ class FakeSops:
 
 @dataclass
 class Project:
-    """A copy of the repository's cluster, and how its runs reach talosctl and sops:
-    in process (``runner``, ``sops``) or as programs (None)."""
+    """A copy of the repository's cluster, the stand-in's handle, and how its runs
+    decrypt the bundle: :class:`FakeSops`, or the real sops (None)."""
 
     root: Path
     temp: Path
     standin: Standin
-    runner: InProcessTalosctl | None = None
     sops: FakeSops | None = None
     bundle: str = field(default="", repr=False)
 
@@ -163,10 +132,7 @@ class Project:
         return load_cluster_file(self.cluster_file)
 
     def talosctl(self, cluster: Cluster) -> Talosctl:
-        if self.runner is None:
-            return talosctl_for(cluster)
-        return Talosctl(cluster.output_dir / "talosconfig", runner=self.runner,
-                        binary="talosctl")
+        return talosctl_for(cluster)
 
     @property
     def decrypt(self) -> Decrypter:
@@ -178,7 +144,7 @@ class Project:
                         **options)
 
     def calls(self) -> list[list[str]]:
-        return self.standin.calls() if self.runner is None else list(self.runner.calls)
+        return self.standin.calls()
 
     def encrypt_new_bundle(self) -> None:
         """New secrets, encrypted for the project's key."""
@@ -221,10 +187,17 @@ def in_process_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Proje
     home = tmp_path / "standin"
     home.mkdir()
     standin = Standin(home / "state.json", home / "calls.jsonl")
+    # What the standin fixture sets (it would mark the test e2e): talosctl is the
+    # stand-in, run in this process by the runner the code under test uses.
+    monkeypatch.setenv("PATH", os.pathsep.join([str(BIN), os.environ.get("PATH", "")]))
+    monkeypatch.setenv("TALOSCTL", str(TALOSCTL))
     monkeypatch.setenv("TALOSCTL_STANDIN_STATE", str(standin.state_path))
-    monkeypatch.delenv("TALOSCTL_STANDIN_LOG", raising=False)
+    monkeypatch.setenv("TALOSCTL_STANDIN_LOG", str(standin.log_path))
+    monkeypatch.setenv("TALOS_HOME", str(home / "talos-home"))
+    monkeypatch.delenv("TALOSCONFIG", raising=False)
+    inprocess.patch_runner(monkeypatch)
     standin.pitower()
-    project = Project(root, temp, standin, InProcessTalosctl(), FakeSops())
+    project = Project(root, temp, standin, FakeSops())
     project.encrypt_new_bundle()
     return project
 
