@@ -1,13 +1,16 @@
 """Shared fixtures: ``standin``, the simulated talosctl and its cluster.
 
 ``standin`` puts ``tests/bin`` first on PATH and points ``TALOSCTL`` at the stand-in, so
-code under test finds it exactly as it would find the real binary. The cluster it
-simulates is a JSON state file; every invocation is logged as a JSON line.
+code under test finds it exactly as it would find the real binary; the code under test's
+runner then runs it inside the test's process (``tests/inprocess.py``), while a program
+the test starts (talosctl, ``inv``) runs the binary. The cluster it simulates is a JSON
+state file; every invocation is logged as a JSON line.
 
 Markers (registered in pyproject.toml; unknown ones are an error):
 
-    e2e    the test runs a real program across a process boundary: ``inv``, the talosctl
-           stand-in (every test that uses the ``standin`` fixture is marked here), sops
+    e2e    the test runs a real program across a process boundary (``inv``, the talosctl
+           stand-in, sops) or uses the ``standin`` fixture (marked here), whether it
+           reaches the stand-in as a program or in this process
     slow   the test takes a second or more by design (it waits on a simulated upgrade or
            reboot, or tries many generated examples)
 

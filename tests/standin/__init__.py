@@ -49,4 +49,9 @@ State file
 
 Concurrency: every change holds an exclusive lock on ``<state>.lock`` and replaces the file
 atomically; nothing sleeps while holding it, so parallel calls (a rollout) overlap.
+
+In process: :func:`standin.inprocess.call` runs the same command tree inside the caller's
+process (no program started), for tests that are not about the process boundary; each
+call reads its own environment and writes its own output (:mod:`standin.process`), so
+calls from several threads at once behave as several programs would.
 """
