@@ -339,13 +339,11 @@ def test_a_dry_runner_shows_a_change_and_makes_none(talosconfig: Path) -> None:
     assert result == ApplyResult(NODE, True, False, "", "dry run: not applied")
 
 
-def test_the_binary_is_talosctl_on_path_unless_talosctl_names_another(
+def test_the_binary_is_talosctl_on_path_unless_one_is_given(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.delenv("TALOSCTL", raising=False)
+    monkeypatch.setenv("TALOSCTL", "/opt/talos/bin/talosctl")  # a setting: not read here
     assert Talosctl(None).binary == "talosctl"
-    monkeypatch.setenv("TALOSCTL", "/opt/talos/bin/talosctl")
-    assert Talosctl(None).binary == "/opt/talos/bin/talosctl"
     assert Talosctl(None, binary="/x/talosctl").binary == "/x/talosctl"
 
 
@@ -1019,12 +1017,11 @@ def test_a_missing_talosctl_is_one_line_saying_how_to_install_it(talosconfig: Pa
                     str(caught.value))
 
 
-def test_a_talosctl_named_by_the_environment_but_missing_says_which_variable_named_it(
-    talosconfig: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_talosctl_named_by_a_setting_but_missing_says_which_setting_named_it(
+    talosconfig: Path,
 ) -> None:
-    monkeypatch.setenv("TALOSCTL", "/opt/talos/nope")
     with pytest.raises(ToolMissingError) as caught:
-        Talosctl(talosconfig).members(NODE)
+        Talosctl(talosconfig, binary="/opt/talos/nope", named_by="TALOSCTL").members(NODE)
     assert str(caught.value) == (
         "no talosctl at /opt/talos/nope (named by TALOSCTL) (point TALOSCTL at talosctl of "
         "the cluster's Talos version, or unset it to use talosctl on PATH)"

@@ -22,7 +22,6 @@ line, exit code and the tail of stderr stay on the exception.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -82,8 +81,9 @@ READ_TIMEOUT = 120.0
 class Talosctl:
     """talosctl, driven for one cluster (one talosconfig).
 
-    ``binary``: the program to run (default ``$TALOSCTL``, else ``talosctl`` on PATH);
-    ``named_by``: the setting that named it, when the user did (a missing one says so).
+    ``binary``: the program to run (default ``talosctl`` on PATH: which one the user named
+    is a setting, read by :mod:`talos.adapters.settings`); ``named_by``: the setting that
+    named it (``TALOSCTL``), when the user did: a missing binary says so.
     ``progress``: receives each output line of long commands (upgrade, reboot, reset,
     health, upgrade-k8s) as it comes.
     """
@@ -99,10 +99,9 @@ class Talosctl:
     ) -> None:
         self.talosconfig = talosconfig
         self.runner = runner or Runner()
-        named = None if binary else os.environ.get(BINARY_VARIABLE)
-        self.binary = binary or named or DEFAULT_BINARY
+        self.binary = binary or DEFAULT_BINARY
         #: Where the binary was named, when the user named it (a missing one says so).
-        self.named_by = named_by if binary else (BINARY_VARIABLE if named else None)
+        self.named_by = named_by if binary else None
         self.progress = progress
         self.read_timeout = READ_TIMEOUT
 
