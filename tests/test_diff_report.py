@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import inprocess
 import pytest
 import yaml
 from conftest import Standin
@@ -128,14 +129,20 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "TALOSCTL_STANDIN_STATE": str(home / "state.json"),
         "TALOSCTL_STANDIN_LOG": str(home / "calls.jsonl"),
     }
-    result = subprocess.run([*INV, "--search-root", str(REPO), "genconfig"], cwd=root,
-                            env=env, capture_output=True, text=True, timeout=120)
+    with pytest.MonkeyPatch.context() as patch:
+        inprocess.patch_runner(patch)
+        result = inprocess.inv(["--search-root", str(REPO), "genconfig"], cwd=root, env=env)
     assert result.returncode == 0, result.stderr
     return root
 
 
-def inv(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def inv(project: Path, *args: str, program: bool = False
+        ) -> subprocess.CompletedProcess[str]:
+    """`inv ARGS` in the project: in this process (the stand-in too), or with ``program``
+    as the programs themselves."""
     env = {**os.environ, **project_env(project)}
+    if not program:
+        return inprocess.inv(["--search-root", str(REPO), *args], cwd=project, env=env)
     return subprocess.run([*INV, "--search-root", str(REPO), *args], cwd=project, env=env,
                           capture_output=True, text=True, timeout=120)
 
@@ -158,7 +165,7 @@ def test_markdown_to_a_file_keeps_the_exit_code_and_redacts(
     standin.pitower(worker_02={"reachable": False})
     out = project / "diff.md"
     result = inv(project, "diff", "--role", "controlplane", "--format", "markdown",
-                 "--output", str(out))
+                 "--output", str(out), program=True)
     assert result.returncode == 1, result.stderr
     assert result.stdout == ""
     text = out.read_text()

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import inprocess
 import pytest
 from conftest import Standin
 
@@ -119,7 +120,13 @@ def test_the_adapter_asks_a_maintenance_node_insecurely(standin: Standin) -> Non
                      for resource in ("disks", "links")]
 
 
-def inv(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def inv(*args: str, env: dict[str, str] | None = None, program: bool = False
+        ) -> subprocess.CompletedProcess[str]:
+    """`inv ARGS` from the repository: in this process (the stand-in too), or with
+    ``program`` as the programs themselves."""
+    if not program:
+        return inprocess.inv(["--search-root", str(REPO), *args], cwd=REPO,
+                             env={**os.environ, **(env or {})})
     return subprocess.run([*INV, "--search-root", str(REPO), *args], cwd=REPO,
                           capture_output=True, text=True, timeout=60,
                           env={**os.environ, **(env or {})})
@@ -127,7 +134,7 @@ def inv(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 def test_inv_discover_lists_disks_and_links_and_suggests_an_entry(standin: Standin) -> None:
     pi_in_maintenance(standin)
-    result = inv("discover", "--ip", IP, "--name", "worker-pi-04")
+    result = inv("discover", "--ip", IP, "--name", "worker-pi-04", program=True)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert re.search(r"^mmcblk0 +64 GB +mmc .*<- install disk$", out, re.M)
@@ -165,7 +172,7 @@ def test_a_machine_already_configured_is_one_line_saying_so(standin: Standin) ->
 @pytest.mark.e2e
 @pytest.mark.parametrize("args", [(), ("--ip", IP, "--role", "master")])
 def test_usage_errors_exit_2(args: tuple[str, ...]) -> None:
-    result = inv("discover", *args)
+    result = inv("discover", *args, program=True)
     assert result.returncode == 2
     assert result.stderr.startswith("error: ")
 

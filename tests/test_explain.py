@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import inprocess
 import pytest
 from sopskit import decrypt, enter_project, pitower_project
 
@@ -34,7 +35,12 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, standin: Any) -> Pa
     return root
 
 
-def inv(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def inv(root: Path, *args: str, program: bool = False) -> subprocess.CompletedProcess[str]:
+    """`inv ARGS` in the project: in this process (the stand-in too), or with ``program``
+    as the programs themselves."""
+    if not program:
+        return inprocess.inv(["--search-root", str(REPO), *args], cwd=root,
+                             env=dict(os.environ))
     return subprocess.run(
         [*INV, "--search-root", str(REPO), *args], cwd=root, capture_output=True, text=True,
         timeout=120, env=dict(os.environ),
@@ -51,7 +57,8 @@ def line_of(path: Path, text: str, after: int = 0) -> int:
 def test_interfaces_of_worker_01_name_its_patch_and_the_line_of_each_value(
     project: Path,
 ) -> None:
-    result = inv(project, "explain", "--node", "worker-01", "machine.network.interfaces")
+    result = inv(project, "explain", "--node", "worker-01", "machine.network.interfaces",
+                 program=True)
     assert result.returncode == 0, result.stderr
     patch = project / "patches" / "nodes" / "worker-01.patch"
     rows = [line.split() for line in result.stdout.splitlines()[1:]]
