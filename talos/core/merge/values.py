@@ -19,15 +19,16 @@ from talos.core.merge.yamlio import scalar_text
 
 Path = tuple[str | int, ...]
 
-# (Python type, go-yaml's Go type name, YAML tag); bool before int, as bool is an int.
-_KINDS: tuple[tuple[type, str, str], ...] = (
-    (bool, "bool", "!!bool"),
-    (int, "int", "!!int"),
-    (float, "float64", "!!float"),
-    (str, "string", "!!str"),
-    (dict, "map[string]interface {}", "!!map"),
-    (list, "[]interface {}", "!!seq"),
-)
+# go-yaml's Go type name and YAML tag of each kind of decoded value, looked up by exact
+# type first (subclasses such as TextInt are then matched in order: bool before int).
+_KINDS: dict[type, tuple[str, str]] = {
+    bool: ("bool", "!!bool"),
+    int: ("int", "!!int"),
+    float: ("float64", "!!float"),
+    str: ("string", "!!str"),
+    dict: ("map[string]interface {}", "!!map"),
+    list: ("[]interface {}", "!!seq"),
+}
 
 
 class ValueFailure(Exception):
@@ -58,20 +59,27 @@ def format_path(path: Sequence[str | int]) -> str:
     return out
 
 
+def _kind(value: Any) -> tuple[str, str] | None:
+    found = _KINDS.get(type(value))
+    if found is None:
+        for kind, names in _KINDS.items():
+            if isinstance(value, kind):
+                return names
+    return found
+
+
 def go_type_name(value: Any) -> str:
     """The Go dynamic type go-yaml gives a free-form value (for mismatch messages)."""
-    for kind, go_name, _ in _KINDS:
-        if isinstance(value, kind):
-            return go_name
+    kind = _kind(value)
+    if kind is not None:
+        return kind[0]
     return "<nil>" if value is None else type(value).__name__
 
 
 def yaml_kind(value: Any) -> str:
     """The YAML tag of a decoded value, as go-yaml names it in "cannot unmarshal" errors."""
-    for kind, _, tag in _KINDS:
-        if isinstance(value, kind):
-            return tag
-    return "!!float"
+    kind = _kind(value)
+    return "!!float" if kind is None else kind[1]
 
 
 def short_text(value: Any) -> str:
