@@ -74,3 +74,45 @@ def test_a_deferred_step_completes_and_the_signal_takes_effect_after_it() -> Non
         steps.append("not reached")
     assert steps == ["renames done"]
     assert caught.value.exit_code == 143
+
+
+# -- a fork: the window before the child becomes the program ------------------------------
+
+def test_a_signal_held_across_a_fork_reaches_the_parent_right_after() -> None:
+    from talos.adapters import interrupts
+
+    interrupts.guard_forks()
+    with pytest.raises(Interrupted, match="stopped by SIGQUIT"), interruptible("work"):
+        interrupts._hold_before_fork()
+        try:
+            os.kill(os.getpid(), signal.SIGQUIT)
+            assert signal.SIGQUIT in signal.sigpending()  # held: no handler ran yet
+        finally:
+            interrupts._release_in_parent()
+        wait_for_signal()
+
+
+def test_a_forked_child_has_the_default_dispositions_and_the_parent_its_handlers() -> None:
+    from talos.adapters import interrupts
+
+    interrupts.guard_forks()
+    with interruptible("work"):
+        handler = signal.getsignal(signal.SIGQUIT)
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report, then stop the way the program would
+            same = (all(signal.getsignal(s) == signal.SIG_DFL for s in
+                        (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT))
+                    and signal.pthread_sigmask(signal.SIG_BLOCK, []) == mask)
+            os.write(write, b"default" if same else b"handled")
+            os.kill(os.getpid(), signal.SIGTERM)  # SIGQUIT's default would dump core
+            os._exit(3)  # not reached when SIGTERM has its default action
+        os.close(write)
+        said = os.read(read, 16)
+        os.close(read)
+        _, status = os.waitpid(pid, 0)
+        assert signal.getsignal(signal.SIGQUIT) is handler
+        assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == mask
+    assert said == b"default"
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from talos.adapters.interrupts import guard_forks
 from talos.errors import CommandError, CommandTimeout, ToolMissingError
 
 # sh is imported where a program is run, not here: `python -X importtime -c 'import sh'`
@@ -47,6 +48,10 @@ INSTALL_HINTS: Mapping[str, str] = {
     "kubectl": "run `inv tools.install` to download kubectl of the cluster's Kubernetes "
                "version, or put kubectl on PATH",
 }
+
+# Programs start by forking this process: a signal in the window before the program
+# runs must not run our handlers in the child.
+guard_forks()
 
 #: Seconds an interrupted program gets to stop by itself before it is killed.
 INTERRUPT_GRACE = 5.0

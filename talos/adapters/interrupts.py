@@ -17,6 +17,14 @@ closed terminal or SSH session) and SIGQUIT (Ctrl-\\) kill it outright, skipping
 Handlers are installed from the main thread only (elsewhere these do nothing). A signal
 the process ignores (``nohup`` ignores SIGHUP) stays ignored by :func:`interruptible`.
 
+A program is started by forking this process (sh does so in Python), and the child runs
+Python code until it becomes the program. A signal landing in that window (Ctrl-C goes
+to the whole process group) would run our handler in the child, in the middle of the
+interpreter's after-fork hooks, and print a stray traceback. So the forking thread holds
+the four signals back across the fork: the parent gets any of them right after, and the
+child sets them to their defaults first (as starting the program would), so a signal
+meant for it stops it the way it would stop the program.
+
     Terminated(signum)      the ``KeyboardInterrupt`` raised for a signal other than SIGINT
     signal_number(exc)      the signal behind an interruption (SIGINT for Ctrl-C)
     signal_name(exc)        ``Ctrl-C``, ``SIGTERM``, ``SIGHUP``, ``SIGQUIT``
@@ -25,6 +33,7 @@ the process ignores (``nohup`` ignores SIGHUP) stays ignored by :func:`interrupt
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -188,3 +197,39 @@ def deferred() -> Iterator[None]:
         signum, state.pending = state.pending, None
         state.raised = True
         raise Terminated(signum) if signum != signal.SIGINT else KeyboardInterrupt()
+
+
+_held = threading.local()
+
+
+def _hold_before_fork() -> None:
+    _held.mask = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+
+
+def _release_in_parent() -> None:
+    signal.pthread_sigmask(signal.SIG_SETMASK, getattr(_held, "mask", set()))
+
+
+def _defaults_in_child() -> None:
+    # The forking thread is the child's only thread, and its main one.
+    for signum in SIGNALS:
+        if callable(signal.getsignal(signum)):
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, getattr(_held, "mask", set()))
+
+
+_guarding = False
+
+
+def guard_forks() -> None:
+    """Hold the signals back across every fork of this process (once; see above)."""
+    global _guarding
+    if _guarding:
+        return
+    _guarding = True
+    # "Before" hooks run in reverse order of registration and "after" hooks in order, so
+    # this one holds the signals before any hook registered earlier (logging's) runs.
+    os.register_at_fork(before=_hold_before_fork, after_in_parent=_release_in_parent,
+                        after_in_child=_defaults_in_child)
+
