@@ -1,5 +1,11 @@
 """Invoke collections, one module per area; ``build_namespace`` assembles them and
-declares the settings' defaults (``talos:`` in the Invoke configuration)."""
+declares the settings' defaults (``talos:`` in the Invoke configuration).
+
+Two repeats of shape across these modules are deliberate: each task's ``@task(help=...)``
+declaration (Invoke reads a task's flags from its own decorator, so each task names its
+own), and the sorted ``from talos.tasks.runtime import (...)`` lists of modules that use
+the same helpers.
+"""
 
 from __future__ import annotations
 
