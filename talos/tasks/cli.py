@@ -41,6 +41,8 @@ SHORT_FLAGS = {
 ROLES = ("controlplane", "worker")
 _KINDS: dict[str, type] = {"int": int, "float": float}
 _UNKNOWN = re.compile(r"^No idea what '(?P<token>[^']*)' is!$")
+#: Our wrappers of Invoke's parser methods, so that they are installed once.
+_HOOKS: set[Callable[..., None]] = set()
 
 
 class TalosTask(Task[Callable[..., Any]]):
@@ -73,9 +75,10 @@ class TalosTask(Task[Callable[..., Any]]):
         finally:
             self.help = kept
         for argument in arguments:
+            number = argument.kind in _KINDS.values()
             if argument.name in self.optional_positional:
-                argument.optional_positional = True  # type: ignore[attr-defined]
-            if argument.kind in _KINDS.values():
+                argument.__class__ = OptionalNumberArgument if number else OptionalArgument
+            elif number:
                 argument.__class__ = NumberArgument
         return arguments
 
@@ -89,6 +92,14 @@ class NumberArgument(Argument):
             super().set_value(value, cast)
         except ValueError:
             super().set_value(value, cast=False)
+
+
+class OptionalArgument(Argument):
+    """A positional argument a task may be called without: its value is then ``""``."""
+
+
+class OptionalNumberArgument(NumberArgument, OptionalArgument):
+    """A number argument that may also be left out."""
 
 
 def _annotated_kind(body: Callable[..., Any], name: str) -> type | None:
@@ -147,7 +158,7 @@ def _error(original: Callable[[ParseMachine, str], None]) -> Callable[[ParseMach
             msg = f"{msg} {hint(found.group('token'), task, flags)}"
         original(self, msg)
 
-    error.talos_hint = True  # type: ignore[attr-defined]
+    _HOOKS.add(error)
     return error
 
 
@@ -155,18 +166,18 @@ def _complete(original: Callable[[ParseMachine], None]) -> Callable[[ParseMachin
     def complete_context(self: ParseMachine) -> None:
         if self.context is not None:
             for argument in self.context.missing_positional_args:
-                if getattr(argument, "optional_positional", False):
+                if isinstance(argument, OptionalArgument):
                     argument.value = ""
         original(self)
 
-    complete_context.talos_hint = True  # type: ignore[attr-defined]
+    _HOOKS.add(complete_context)
     return complete_context
 
 
 def install() -> None:
     """Hook the hints into Invoke's parser (once per process)."""
-    if not getattr(ParseMachine.error, "talos_hint", False):
+    if ParseMachine.error not in _HOOKS:
         setattr(ParseMachine, "error", _error(ParseMachine.error))  # noqa: B010
-    if not getattr(ParseMachine.complete_context, "talos_hint", False):
+    if ParseMachine.complete_context not in _HOOKS:
         setattr(ParseMachine, "complete_context",  # noqa: B010
                 _complete(ParseMachine.complete_context))
