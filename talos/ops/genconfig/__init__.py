@@ -31,24 +31,47 @@ The parts: :mod:`~talos.ops.genconfig.plan` (the layers of a node's config, the 
 :mod:`~talos.ops.genconfig.run` (one run: what changed, then build and commit it).
 """
 
-from talos.ops.genconfig.plan import (
-    derived_documents,
-    fill_talosconfig,
-    has_hostname_document,
-    node_patch_files,
-    shown,
-)
-from talos.ops.genconfig.record import (
-    STATE_FILE,
-    TALOSCONFIG,
-    config_is_current,
-    config_path,
-    load_state,
-    node_inputs,
-    talosconfig_path,
-)
-from talos.ops.genconfig.run import GenerationReport, generate, version_skew
-from talos.ops.genconfig.staging import ConfigTool, Decrypter, commit, read_base
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from talos.core.lazyexports import exported_on_first_use
+
+# Each name is imported from its module on first use: a run with nothing to write needs
+# run and record only, not staging (the merger, schematics, the secrets' redaction).
+if TYPE_CHECKING:
+    from talos.ops.genconfig.plan import derived_documents as derived_documents
+    from talos.ops.genconfig.plan import fill_talosconfig as fill_talosconfig
+    from talos.ops.genconfig.plan import has_hostname_document as has_hostname_document
+    from talos.ops.genconfig.plan import node_patch_files as node_patch_files
+    from talos.ops.genconfig.plan import shown as shown
+    from talos.ops.genconfig.record import STATE_FILE as STATE_FILE
+    from talos.ops.genconfig.record import TALOSCONFIG as TALOSCONFIG
+    from talos.ops.genconfig.record import config_is_current as config_is_current
+    from talos.ops.genconfig.record import config_path as config_path
+    from talos.ops.genconfig.record import load_state as load_state
+    from talos.ops.genconfig.record import node_inputs as node_inputs
+    from talos.ops.genconfig.record import talosconfig_path as talosconfig_path
+    from talos.ops.genconfig.run import GenerationReport as GenerationReport
+    from talos.ops.genconfig.run import generate as generate
+    from talos.ops.genconfig.run import version_skew as version_skew
+    from talos.ops.genconfig.staging import ConfigTool as ConfigTool
+    from talos.ops.genconfig.staging import Decrypter as Decrypter
+    from talos.ops.genconfig.staging import commit as commit
+    from talos.ops.genconfig.staging import read_base as read_base
+else:  # type checkers see the names above, and an unknown one is an error there
+    __getattr__ = exported_on_first_use(globals(), {
+        "talos.ops.genconfig.plan": (
+            "derived_documents", "fill_talosconfig", "has_hostname_document",
+            "node_patch_files", "shown",
+        ),
+        "talos.ops.genconfig.record": (
+            "STATE_FILE", "TALOSCONFIG", "config_is_current", "config_path", "load_state",
+            "node_inputs", "talosconfig_path",
+        ),
+        "talos.ops.genconfig.run": ("GenerationReport", "generate", "version_skew"),
+        "talos.ops.genconfig.staging": ("ConfigTool", "Decrypter", "commit", "read_base"),
+    })
 
 __all__ = [
     "STATE_FILE",
