@@ -200,6 +200,14 @@ BAD = {
         ("ip: 10.0.0.11", "ip: 10.0.0.300"),
         r"nodes\[0\]\.ip: '10\.0\.0\.300' is not an IP address",
     ),
+    "ip with a leading zero": (
+        ("ip: 10.0.0.11", "ip: 10.0.0.011"),
+        r"nodes\[0\]\.ip: '10\.0\.0\.011' is not an IP address",
+    ),
+    "ip with a line break after it": (
+        ("ip: 10.0.0.11", "ip: \"10.0.0.11\\n\""),
+        r"nodes\[0\]\.ip: '10\.0\.0\.11\\n' is not an IP address",
+    ),
     "key given twice": (
         ("name: lab\n", "name: lab\nname: lab2\n"),
         r":2: name: key given twice",

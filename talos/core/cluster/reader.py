@@ -51,6 +51,10 @@ _LABEL = r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
 # host[:port]: a registry name as it goes into an image reference.
 _REGISTRY = r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$"
 _DISK_SEGMENT = r"^[A-Za-z0-9._+:@-]+$"
+# An IPv4 address as ipaddress writes it (no leading zeros, each part 0-255): taken as
+# it is, without building an address to print it again the same way.
+_PLAIN_IPV4 = r"^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}" \
+    r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\Z"
 
 
 def _disk_ok(path: str) -> bool:
@@ -98,7 +102,6 @@ class _ClusterReader:
         once per cluster file rather than every node's file looked up in turn; a name it
         lists is still checked to be a file, and an unlistable folder is asked per node."""
         filename = f"{name}.patch"
-        conventional = self.root / NODE_PATCH_DIR / filename
         if self._node_patch_names is None:
             try:
                 # casefolded: a folder that ignores case finds CP-1.patch for cp-1 too
@@ -107,9 +110,15 @@ class _ClusterReader:
             except (FileNotFoundError, NotADirectoryError):
                 self._node_patch_names = frozenset()
             except OSError:
-                return conventional.resolve() if conventional.is_file() else None
+                return self._patch_file(filename)
         if filename.casefold() not in self._node_patch_names:
             return None
+        return self._patch_file(filename)
+
+    def _patch_file(self, filename: str) -> Path | None:
+        # The path is made only for a name the folder lists: most nodes have no patch
+        # of their own, and two Path joins per node were a fifth of checking one.
+        conventional = self.root / NODE_PATCH_DIR / filename
         return conventional.resolve() if conventional.is_file() else None
 
     # -- generic checks ------------------------------------------------------------------
@@ -357,6 +366,8 @@ class _ClusterReader:
 
     def ip(self, value: Any, path: str) -> str:
         text = self.string(value, path)
+        if re.match(_PLAIN_IPV4, text):
+            return text
         try:
             address = ipaddress.ip_address(text)
         except ValueError:
