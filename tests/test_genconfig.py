@@ -26,7 +26,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import inprocess
 import pytest
@@ -506,6 +506,15 @@ def test_an_edit_that_keeps_the_size_and_time_of_a_config_is_noticed(project: Pr
     assert path.read_text() == text
 
 
+def test_a_config_replaced_by_a_folder_is_an_error_naming_it(project: Project) -> None:
+    project.generate()
+    path = project.output / "worker-04.yaml"
+    path.unlink()
+    path.mkdir()
+    with pytest.raises(IsADirectoryError, match=r"worker-04\.yaml"):
+        project.generate()
+
+
 def test_dry_says_what_would_be_written_and_writes_nothing(project: Project) -> None:
     seen: list[tuple[str, str]] = []
     report = project.generate(dry=True, progress=lambda n, what: seen.append((n, what)))
@@ -914,11 +923,13 @@ def test_files_every_node_shares_are_read_once_for_all_nodes(
     cluster = load_cluster_file(Path(__file__).resolve().parents[1] / "cluster.yaml")
     reads: Counter[str] = Counter()
 
-    def counted(path: Path, *args: Any, **kwargs: Any) -> IO[Any]:
-        reads[Path(path).name] += 1
-        return open(path, *args, **kwargs)
+    read_bytes = record.read_bytes
 
-    monkeypatch.setattr(record, "open", counted, raising=False)
+    def counted(path: Path | str) -> bytes:
+        reads[Path(path).name] += 1
+        return read_bytes(path)
+
+    monkeypatch.setattr(record, "read_bytes", counted)
     known = Inputs(cluster, "v1.12.4")
     digests = [known.of(node) for node in cluster.nodes]
     assert reads["general.patch"] == 1
