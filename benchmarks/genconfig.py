@@ -16,7 +16,8 @@ against their process floor, the programs such a run must start at the least:
 Every figure is the minimum of ``--repeat`` runs, the runs of one size interleaved so a
 change in load hits them alike. Goals: full <= 2.0x its floor at 500 nodes, no-change
 <= 1.3x its floor. A second line per size gives the same figures in CPU seconds (user +
-system of the processes and theirs), which a busy machine disturbs less than wall time.
+system of the processes and theirs), which a busy machine disturbs less than wall time;
+a third the load average when the size was done.
 
     python benchmarks/genconfig.py [--nodes 9,100,500,1000] [--repeat 5]
 """
@@ -179,6 +180,12 @@ def measure(total: int, repeat: int) -> dict[str, float]:
     return best
 
 
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: on a shared machine, what the wall figures
+    (and less so the CPU ones) were measured under."""
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", default="9,100,500,1000", help="cluster sizes, comma-separated")
@@ -187,7 +194,8 @@ def main() -> None:
     if not STANDIN.exists():
         sys.exit(f"the talosctl stand-in {STANDIN} is missing")
     print(f"{platform.node()}: {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, Python {platform.python_version()}; min of {args.repeat}")
+          f"{os.cpu_count()} CPUs, Python {platform.python_version()}; min of {args.repeat}; "
+          f"load average {load_average()}")
     print(f"{'nodes':>5}  {'full':>7} {'floor':>7} {'ratio':>6}   {'no-change':>9} {'floor':>7} "
           f"{'ratio':>6}   (floor parts: invoke, sops, talosctl calls)")
     for total in (int(n) for n in args.nodes.split(",")):
@@ -203,6 +211,7 @@ def main() -> None:
               f"{b['floor no-change cpu']:>6.3f}s "
               f"{b['no-change cpu'] / b['floor no-change cpu']:>5.2f}x   "
               "(CPU seconds, user + system, of the same processes)", flush=True)
+        print(f"{'':>5}  load average {load_average()}", flush=True)
 
 
 if __name__ == "__main__":
