@@ -40,6 +40,7 @@ from typing import Any
 from invoke import Program, __version__
 from standin import inprocess
 
+from talos.adapters import env as env_file
 from talos.adapters.command import Result, Runner, failure, stderr_tail
 from talos.errors import CommandTimeout
 
@@ -138,10 +139,12 @@ def inv(args: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None,
         input: str = "") -> subprocess.CompletedProcess[str]:
     """``inv ARGS`` run here as the program would run: working folder ``cwd``, environment
     ``env`` (default: ours), ``input`` on a stdin that is not a terminal. Everything the
-    run changes in this process (environment, folder, standard streams, signal handlers,
-    the temporary folder, the import path) is put back afterwards."""
+    run changes in this process (environment, the `.env` files read into it, folder,
+    standard streams, signal handlers, the temporary folder, the import path) is put back
+    afterwards; each call reads `.env` afresh, as each program would."""
     argv = ["inv", *args]
     saved_env = dict(os.environ)
+    saved_env_files = set(env_file._loaded)
     saved_cwd = os.getcwd()
     saved_streams = sys.stdin, sys.stdout, sys.stderr
     saved_path = list(sys.path)
@@ -153,6 +156,7 @@ def inv(args: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None,
         if env is not None:
             os.environ.clear()
             os.environ.update(env)
+        env_file._loaded.clear()  # a program starts having read no `.env`
         os.chdir(cwd)
         tempfile.tempdir = None  # found again from this run's TMPDIR
         sys.stdin, sys.stdout, sys.stderr = io.StringIO(input), out, err
@@ -175,6 +179,8 @@ def inv(args: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None,
         os.chdir(saved_cwd)
         os.environ.clear()
         os.environ.update(saved_env)
+        env_file._loaded.clear()
+        env_file._loaded.update(saved_env_files)
     return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
 
 

@@ -13,6 +13,7 @@ import inprocess
 import pytest
 from conftest import TALOSCTL, Standin
 
+from talos.adapters import env as env_file
 from talos.adapters.command import Result, Runner
 from talos.errors import CommandError, CommandTimeout
 
@@ -123,3 +124,18 @@ def test_inv_gives_what_the_program_gives_and_leaves_the_process_as_it_was(
     assert (here.returncode, here.stdout, here.stderr) == (
         program.returncode, program.stdout, program.stderr)
     assert here.returncode == 0 and "worker-pi-03" in here.stdout
+
+
+def test_a_second_inv_in_the_same_project_reads_its_env_file_again(tmp_path: Path) -> None:
+    # As two programs would: each run reads `.env` afresh, so both refuse its cluster file.
+    (tmp_path / "cluster.yaml").write_text((REPO / "cluster.yaml").read_text())
+    (tmp_path / ".env").write_text("TALOS_CLUSTER_FILE=nope.yaml\n")
+    env = {name: value for name, value in os.environ.items()
+           if name not in ("TALOS_CLUSTER_FILE", "TALOSCTL")}
+    before = set(env_file._loaded)
+    runs = [inprocess.inv(["--search-root", str(REPO), "nodes"], cwd=tmp_path, env=env)
+            for _ in range(2)]
+    assert env_file._loaded == before
+    assert [run.returncode for run in runs] == [2, 2]
+    assert all(f"TALOS_CLUSTER_FILE={tmp_path / 'nope.yaml'}: no such file" in run.stderr
+               for run in runs)
