@@ -166,6 +166,17 @@ def test_the_older_etcd_keep_is_read_and_talos_etcd_keep_beats_it(project: Path)
     assert keep_setting(settings_in(project), None) == 4
 
 
+def test_talos_etcd_keep_set_to_the_default_still_beats_the_older_etcd_keep(
+    project: Path, tmp_path: Path
+) -> None:
+    (project / "invoke.yaml").write_text("etcd:\n  keep: 7\ntalos:\n  etcd_keep: 5\n")
+    assert keep_setting(settings_in(project), None) == 5
+    (project / "invoke.yaml").write_text("etcd:\n  keep: 7\n")
+    runtime = tmp_path / "ci.yaml"
+    runtime.write_text("talos:\n  etcd_keep: 5\n")
+    assert keep_setting(settings_in(project, runtime), None) == 5
+
+
 def test_a_missing_cluster_file_names_the_setting_that_named_it(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
+from invoke.config import Config
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task as invoke_task
@@ -22,7 +23,6 @@ from invoke.tasks import task as invoke_task
 from talos.adapters.env import DEFAULT_CLUSTER_FILE
 from talos.adapters.settings import (
     CONFIG_KEY,
-    DEFAULT_ETCD_KEEP,
     Settings,
     config_defaults,
     resolve_settings,
@@ -89,12 +89,31 @@ def settings_of(c: Context) -> Settings:
     """The settings of this task call (see :mod:`talos.adapters.settings`): resolve them
     once, at the start of a task, and pass them on.
 
-    ``etcd.keep``, the older spelling of ``talos.etcd_keep``, is still read."""
+    ``etcd.keep``, the older spelling of ``talos.etcd_keep``, is still read, unless
+    ``talos.etcd_keep`` is set (to any value, the default too)."""
     section = dict(c.config.get(CONFIG_KEY) or {})
     older = (c.config.get("etcd") or {}).get("keep")
-    if older is not None and section.get("etcd_keep") in (None, DEFAULT_ETCD_KEEP):
+    if older is not None and not is_configured(c.config, CONFIG_KEY, "etcd_keep"):
         section["etcd_keep"] = older
     return resolve_settings(section)
+
+
+#: Invoke's configuration levels above the namespace's defaults: the files (system,
+#: user, project, ``-f``), its environment variables, the command line and code.
+_SET_LEVELS = ("_system", "_user", "_project", "_env", "_runtime", "_overrides",
+               "_modifications")
+
+
+def is_configured(config: Config, section: str, key: str) -> bool:
+    """Whether ``section.key`` is set above the namespace's defaults. Invoke merges its
+    levels into one value, which cannot tell a value given as the default from the
+    default itself, so each level is asked apart."""
+    for level in _SET_LEVELS:
+        data = getattr(config, level, None)
+        values = data.get(section) if isinstance(data, dict) else None
+        if isinstance(values, dict) and key in values:
+            return True
+    return False
 
 
 def load_cluster(settings: Settings) -> Cluster:
