@@ -1,5 +1,7 @@
 """Invoke entry point for talos-tasks: `inv --list` shows every task."""
 
+import atexit
+import gc
 import sys
 
 # Invoke writes no bytecode unless told to (`--write-pyc`), so that no cache appears
@@ -11,3 +13,12 @@ sys.dont_write_bytecode = bool(sys.flags.dont_write_bytecode)
 from talos.tasks import build_namespace  # noqa: E402
 
 ns = build_namespace()
+
+# At exit the interpreter runs a last full garbage collection over every object still
+# alive, the whole of Invoke and the package included: 25 ms of CPU in a no-change
+# `inv genconfig` of 500 nodes, 17 ms in `inv --list` (min of 8). Frozen, they are left
+# to the operating system, which frees the process anyway. Python promises no finalizer
+# for objects still alive at exit, and nothing here counts on one: files are closed by
+# `with`, temporary folders by their context managers or weakref.finalize, and atexit
+# handlers (weakref.finalize's among them) all run, before or after this one.
+atexit.register(gc.freeze)
