@@ -26,10 +26,11 @@ interleaved so that a change in load hits them alike.
                                  [--parallel 1,2,4,8] [--repeat 5] [--latency 0.0]
                                  [--in-process]
 
-The stand-in runs as the tests run it: this virtualenv's python first on PATH (a shell
-shim for ``python3`` would add its own start-up to every call) and bytecode kept between
-calls, as for a user. ``--in-process`` replaces the stand-in by a client in this process
-whose calls cost nothing: the schedule alone.
+The stand-in runs as a program, as the tests run it when they start programs: this
+virtualenv's python first on PATH (a shell shim for ``python3`` would add its own
+start-up to every call) and bytecode kept between calls, as for a user.
+``--in-process`` replaces the stand-in by a client in this process whose calls cost
+nothing: the schedule alone.
 """
 
 from __future__ import annotations
@@ -207,8 +208,8 @@ def main() -> None:
         os.environ["TALOSCTL_STANDIN_STATE"] = str(Path(tmp) / "state.json")
         os.environ["TALOSCTL_STANDIN_LOG"] = str(Path(tmp) / "calls.jsonl")
         os.environ["TALOS_HOME"] = str(Path(tmp) / "talos-home")
-        # As the tests run the stand-in (tests/conftest.py): this python first on PATH,
-        # bytecode kept between calls.
+        # As the tests run the stand-in program (tests/conftest.py): this python first
+        # on PATH, bytecode kept between calls.
         os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent),
                                               os.environ.get("PATH", "")])
         os.environ.pop("PYTHONDONTWRITEBYTECODE", None)

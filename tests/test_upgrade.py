@@ -398,21 +398,19 @@ def test_unreachable_and_current_nodes_are_not_touched_and_reported() -> None:
     assert not report.ok
 
 
-def test_the_rollout_polls_until_the_node_is_running_and_ready() -> None:
-    items, client = cluster_of(1, 0)
-    client.machines["10.0.1.0"].not_ready_polls = 3
+@pytest.mark.parametrize(("controlplanes", "silent", "booting"), [(1, 0, 3), (0, 2, 3)],
+                         ids=["control plane booting", "worker silent then booting"])
+def test_the_rollout_polls_until_the_node_is_running_and_ready(
+    controlplanes: int, silent: int, booting: int
+) -> None:
+    """A node that is still booting, or that does not answer yet while it reboots, is
+    asked again until it is running and ready."""
+    items, client = cluster_of(controlplanes, 1 - controlplanes)
+    machine = client.machines[items[0].address or ""]
+    machine.silent_polls, machine.not_ready_polls = silent, booting
     roll(items, client)
-    assert roll.report.upgraded == ["cp-0"]  # type: ignore[attr-defined]
-    assert client.machines["10.0.1.0"].status_calls == 4
-
-
-def test_a_node_that_does_not_answer_while_it_reboots_is_polled_again() -> None:
-    items, client = cluster_of(0, 1)
-    client.machines["10.0.2.0"].silent_polls = 2
-    client.machines["10.0.2.0"].not_ready_polls = 3
-    roll(items, client)
-    assert roll.report.upgraded == ["w-0"]  # type: ignore[attr-defined]
-    assert client.machines["10.0.2.0"].status_calls == 4
+    assert roll.report.upgraded == [items[0].name]  # type: ignore[attr-defined]
+    assert machine.status_calls == 4
 
 
 def test_a_node_that_does_not_come_back_in_time_fails_with_its_last_state() -> None:

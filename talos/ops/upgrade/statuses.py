@@ -8,7 +8,8 @@ status of one node (what :func:`talos.core.readiness.wait_until_ready` polls), b
 whoever asks while a call is under way joins the next call, which asks every node
 waiting at that moment: ``talosctl get machinestatus --nodes a,b,c`` once instead of
 three times. Each node's polling (pauses, backing off while it is down, its deadline)
-stays its own.
+stays its own. A node that hangs holds its call up to the adapter's read limit, after
+which the adapter asks each node of the call on its own (``Talosctl.machine_statuses``).
 """
 
 from __future__ import annotations
