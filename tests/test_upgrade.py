@@ -594,7 +594,7 @@ class Gated(FakeClient):
 def ask_while_the_first_call_runs(client: Gated, nodes: list[str]) -> dict[str, object]:
     """Ask ``nodes[0]`` (its call waits), then the others meanwhile; each node's answer
     or error once the first call is released."""
-    shared = SharedStatuses(client)  # type: ignore[arg-type]
+    shared = SharedStatuses(client, hold_at_most=60)  # type: ignore[arg-type]
     outcome: dict[str, object] = {}
 
     def ask(node: str) -> None:
@@ -630,6 +630,46 @@ def test_a_shared_call_that_fails_as_a_whole_fails_every_question_in_it() -> Non
     outcome = ask_while_the_first_call_runs(gated, [f"10.0.2.{i}" for i in range(3)])
     assert len(gated.status_batches) == 2
     assert all(isinstance(answer, ToolMissingError) for answer in outcome.values())
+    # The thread that made a call raises its error; the one that waited for the second
+    # call raises its own copy (its own traceback), caused by the call's.
+    copies = [answer for answer in outcome.values() if answer is not gated.fail]
+    assert len(copies) == 1
+    assert isinstance(copies[0], ToolMissingError) and copies[0].__cause__ is gated.fail
+
+
+def test_a_call_held_by_a_node_that_does_not_answer_holds_the_others_briefly_only() -> None:
+    _, client = cluster_of(0, 2)
+    gated = Gated(client.machines)
+    shared = SharedStatuses(gated, hold_at_most=0.05)  # type: ignore[arg-type]
+    held = threading.Thread(target=shared.machine_status, args=("10.0.2.0",))
+    held.start()
+    assert gated.entered.wait(10)
+    try:  # the first call is still under way: this question starts its own
+        assert shared.machine_status("10.0.2.1") == Status("running", True)
+        assert gated.status_batches == [["10.0.2.0"], ["10.0.2.1"]]
+    finally:
+        gated.release.set()
+        held.join(10)
+
+
+def test_a_node_the_last_call_did_not_hear_from_is_asked_alone_beside_a_shared_call() -> None:
+    _, client = cluster_of(0, 2)
+    client.machines["10.0.2.1"].silent_polls = 1
+    plain = FakeClient(client.machines)
+    shared = SharedStatuses(plain, hold_at_most=60)  # type: ignore[arg-type]
+    with pytest.raises(CommandError, match="unreachable"):
+        shared.machine_status("10.0.2.1")
+    gated = Gated(client.machines)
+    shared.client = gated
+    held = threading.Thread(target=shared.machine_status, args=("10.0.2.0",))
+    held.start()
+    assert gated.entered.wait(10)
+    try:  # not queued behind the call under way, though it could wait a minute for it
+        assert shared.machine_status("10.0.2.1") == Status("running", True)
+        assert gated.status_batches == [["10.0.2.0"], ["10.0.2.1"]]
+    finally:
+        gated.release.set()
+        held.join(10)
 
 
 def test_a_node_a_shared_call_did_not_hear_from_is_asked_again_alone() -> None:
