@@ -39,7 +39,12 @@ def unavailable(ip: str, reason: str = "connect: no route to host") -> str:
 
 def node_problem(data: dict[str, Any], ip: str, *, insecure: bool = False) -> str | None:
     """Guessed: the gRPC texts of a node that cannot be reached.
-    Why a call to ``ip`` fails, or None."""
+    Why a call to ``ip`` fails, or None.
+
+    Also guessed: such a node fails at once, as when the connection is refused. On a
+    real network a node that drops packets holds the call until gRPC gives up dialling;
+    that case is not simulated here (tests that need it wrap the stand-in so that one
+    node never answers, as ``tests/test_status.py`` does)."""
     raw = data["nodes"].get(ip)
     if raw is None or not raw.get("reachable", True):
         return unavailable(ip)
