@@ -3,6 +3,7 @@ exception was swallowed on the way; deferred() holds them until a step is done."
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -83,36 +84,77 @@ def test_a_signal_held_across_a_fork_reaches_the_parent_right_after() -> None:
 
     interrupts.guard_forks()
     with pytest.raises(Interrupted, match="stopped by SIGQUIT"), interruptible("work"):
-        interrupts._hold_before_fork()
-        try:
-            os.kill(os.getpid(), signal.SIGQUIT)
-            assert signal.SIGQUIT in signal.sigpending()  # held: no handler ran yet
-        finally:
-            interrupts._release_in_parent()
+        with interrupts.launching():
+            interrupts._hold_before_fork()
+            try:
+                os.kill(os.getpid(), signal.SIGQUIT)
+                assert signal.SIGQUIT in signal.sigpending()  # held: no handler ran yet
+            finally:
+                interrupts._release_in_parent()
         wait_for_signal()
 
 
-def test_a_forked_child_has_the_default_dispositions_and_the_parent_its_handlers() -> None:
+def fork_and_report(launch: bool) -> tuple[bytes, int]:
+    """Fork (inside ``launching()`` with ``launch``): the child says whether it has the
+    default dispositions and the parent's mask, then sends itself SIGTERM; the parent
+    keeps its handlers and mask either way. What the child said, and how it ended."""
     from talos.adapters import interrupts
 
     interrupts.guard_forks()
-    with interruptible("work"):
-        handler = signal.getsignal(signal.SIGQUIT)
-        mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
-        read, write = os.pipe()
+    handler = signal.getsignal(signal.SIGQUIT)
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    read, write = os.pipe()
+    with interrupts.launching() if launch else contextlib.nullcontext():
         pid = os.fork()
-        if pid == 0:  # the child: report, then stop the way the program would
-            same = (all(signal.getsignal(s) == signal.SIG_DFL for s in
-                        (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT))
-                    and signal.pthread_sigmask(signal.SIG_BLOCK, []) == mask)
-            os.write(write, b"default" if same else b"handled")
+    if pid == 0:  # the child: report, then stop the way the program would
+        defaults = all(signal.getsignal(s) == signal.SIG_DFL for s in
+                       (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT))
+        same_mask = signal.pthread_sigmask(signal.SIG_BLOCK, []) == mask
+        os.write(write, (b"default" if defaults else b"handled")
+                 + (b"" if same_mask else b", masked"))
+        try:
             os.kill(os.getpid(), signal.SIGTERM)  # SIGQUIT's default would dump core
-            os._exit(3)  # not reached when SIGTERM has its default action
-        os.close(write)
-        said = os.read(read, 16)
-        os.close(read)
-        _, status = os.waitpid(pid, 0)
-        assert signal.getsignal(signal.SIGQUIT) is handler
-        assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == mask
+        finally:
+            os._exit(3)  # reached when SIGTERM is handled (it raised) rather than default
+    os.close(write)
+    said = os.read(read, 32)
+    os.close(read)
+    _, status = os.waitpid(pid, 0)
+    assert signal.getsignal(signal.SIGQUIT) is handler
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == mask
+    return said, status
+
+
+def test_a_program_launched_by_fork_starts_with_the_default_dispositions() -> None:
+    with interruptible("work"):
+        said, status = fork_and_report(launch=True)
     assert said == b"default"
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM
+
+
+def test_any_other_fork_keeps_the_handlers() -> None:
+    with interruptible("work"):
+        said, status = fork_and_report(launch=False)
+    assert said == b"handled"
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 3
+
+
+def test_the_runner_forks_its_programs_inside_launching(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from talos.adapters import interrupts
+    from talos.adapters.command import Runner
+
+    launched: list[bool] = []
+    fork = os.fork
+
+    def recording_fork() -> int:
+        pid = fork()
+        if pid:
+            launched.append(getattr(interrupts._held, "launching", False))
+        return pid
+
+    monkeypatch.setattr(os, "fork", recording_fork)
+    assert Runner().run(["true"]).exit_code == 0
+    assert launched == [True]
+    assert not getattr(interrupts._held, "launching", False)  # and only while it starts

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from talos.adapters.interrupts import guard_forks
+from talos.adapters.interrupts import guard_forks, launching
 from talos.errors import CommandError, CommandTimeout, ToolMissingError
 
 # sh is imported where a program is run, not here: `python -X importtime -c 'import sh'`
@@ -50,7 +50,7 @@ INSTALL_HINTS: Mapping[str, str] = {
 }
 
 # Programs start by forking this process: a signal in the window before the program
-# runs must not run our handlers in the child.
+# runs must not run our handlers in the child (the hooks act inside `launching()` only).
 guard_forks()
 
 #: Seconds an interrupted program gets to stop by itself before it is killed.
@@ -150,7 +150,7 @@ class Runner:
         program = _program(command, full_env)
         output = _Output(progress, binary)
         try:
-            with _stdin(input) as stdin:
+            with _stdin(input) as stdin, launching():
                 running = program(
                     *command[1:],
                     _in=stdin,

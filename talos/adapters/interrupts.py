@@ -20,10 +20,12 @@ the process ignores (``nohup`` ignores SIGHUP) stays ignored by :func:`interrupt
 A program is started by forking this process (sh does so in Python), and the child runs
 Python code until it becomes the program. A signal landing in that window (Ctrl-C goes
 to the whole process group) would run our handler in the child, in the middle of the
-interpreter's after-fork hooks, and print a stray traceback. So the forking thread holds
-the four signals back across the fork: the parent gets any of them right after, and the
-child sets them to their defaults first (as starting the program would), so a signal
-meant for it stops it the way it would stop the program.
+interpreter's after-fork hooks, and print a stray traceback. So while a thread starts a
+program (:func:`launching`; sh forks from the thread that calls it), it holds the four
+signals back across the fork: the parent gets any of them right after, and the child
+sets them to their defaults first (as starting the program would), so a signal meant for
+it stops it the way it would stop the program. Any other fork of the process (another
+thread's, or one outside :func:`launching`) keeps the handlers and the mask as they are.
 
     Terminated(signum)      the ``KeyboardInterrupt`` raised for a signal other than SIGINT
     signal_number(exc)      the signal behind an interruption (SIGINT for Ctrl-C)
@@ -199,31 +201,55 @@ def deferred() -> Iterator[None]:
         raise Terminated(signum) if signum != signal.SIGINT else KeyboardInterrupt()
 
 
+#: Per thread: ``launching`` (inside :func:`launching`) and ``mask`` (the signal mask
+#: before the fork, while one is held). Thread-local, so that a fork by another thread at
+#: the same moment is left alone; the forking thread's values live on in the child.
 _held = threading.local()
 
 
+@contextlib.contextmanager
+def launching() -> Iterator[None]:
+    """Forks by this thread inside the block start programs: they hold the signals back
+    and give the child the default dispositions (see above; :func:`guard_forks` must
+    have been called)."""
+    outer = getattr(_held, "launching", False)
+    _held.launching = True
+    try:
+        yield
+    finally:
+        _held.launching = outer
+
+
 def _hold_before_fork() -> None:
-    _held.mask = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+    if getattr(_held, "launching", False):
+        _held.mask = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
 
 
 def _release_in_parent() -> None:
-    signal.pthread_sigmask(signal.SIG_SETMASK, getattr(_held, "mask", set()))
+    mask = getattr(_held, "mask", None)
+    if mask is not None:
+        _held.mask = None
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 def _defaults_in_child() -> None:
+    mask = getattr(_held, "mask", None)
+    if mask is None:
+        return  # not a program being started: the child keeps what the parent had
+    _held.mask = None
     # The forking thread is the child's only thread, and its main one.
     for signum in SIGNALS:
         if callable(signal.getsignal(signum)):
             with contextlib.suppress(ValueError, OSError):
                 signal.signal(signum, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_SETMASK, getattr(_held, "mask", set()))
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 _guarding = False
 
 
 def guard_forks() -> None:
-    """Hold the signals back across every fork of this process (once; see above)."""
+    """Register the fork hooks (once): they act on forks inside :func:`launching`."""
     global _guarding
     if _guarding:
         return
