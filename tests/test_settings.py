@@ -109,6 +109,22 @@ def test_invoke_yaml_beats_the_defaults_with_paths_from_the_project_folder(
     assert settings.source_of("talosctl") == "talos.talosctl"
 
 
+def test_invoke_yaml_paths_are_from_its_folder_when_run_from_a_subfolder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No cluster.yaml at the top: the cluster file is the one invoke.yaml names.
+    root = tmp_path / "lab"
+    (root / "clusters").mkdir(parents=True)
+    (root / "clusters" / "lab.yaml").write_text("name: lab\n")
+    (root / "invoke.yaml").write_text(INVOKE_YAML)
+    monkeypatch.chdir(root / "clusters")
+    settings = settings_in(root)
+    assert settings.cluster_file == root / "clusters" / "lab.yaml"
+    assert settings.talosctl == str(root / "bin" / "talosctl")
+    assert settings.talosconfig == root / "secrets" / "talosconfig"
+    assert settings.cache_dir == root / "cache"
+
+
 def test_a_runtime_file_beats_invoke_yaml(project: Path, tmp_path: Path) -> None:
     (project / "invoke.yaml").write_text(INVOKE_YAML)
     runtime = tmp_path / "ci.yaml"
@@ -183,7 +199,9 @@ def test_a_missing_cluster_file_names_the_setting_that_named_it(
     (project / "invoke.yaml").write_text("talos:\n  cluster_file: clusters/gone.yaml\n")
     with pytest.raises(UsageError) as caught:
         load_cluster(settings_in(project))
-    assert str(caught.value).startswith("talos.cluster_file=clusters/gone.yaml: no such file")
+    assert str(caught.value).startswith(
+        "talos.cluster_file=clusters/gone.yaml: no such file, looked for at "
+        f"{project / 'clusters' / 'gone.yaml'};")
     monkeypatch.setenv("TALOS_CLUSTER_FILE", "also-gone.yaml")
     with pytest.raises(UsageError, match=r"^TALOS_CLUSTER_FILE=also-gone\.yaml: no such"):
         load_cluster(settings_in(project))
@@ -212,14 +230,15 @@ def test_inv_reads_invoke_yaml_beside_tasks_py_and_the_environment_beats_it(
     (root / "invoke.yaml").write_text("talos:\n  cluster_file: clusters/lab.yaml\n")
     environ = {k: v for k, v in os.environ.items() if k not in VARIABLES}
 
-    def nodes(*args: str, **extra: str) -> str:
+    def nodes(*args: str, cwd: Path = root, **extra: str) -> str:
         result = subprocess.run([*INV, "--search-root", str(root), *args, "nodes", "--json"],
-                                cwd=root, capture_output=True, text=True, timeout=60,
+                                cwd=cwd, capture_output=True, text=True, timeout=60,
                                 env={**environ, **extra})
         assert result.returncode == 0, result.stderr
         return str(json.loads(result.stdout)["cluster"]["name"])
 
     assert nodes() == "lab"
+    assert nodes(cwd=root / "clusters") == "lab"  # invoke.yaml's path is from its folder
     assert nodes(TALOS_CLUSTER_FILE=str(REPO / "cluster.yaml")) == "pitower"
     runtime = tmp_path / "other.yaml"
     runtime.write_text(f"talos:\n  cluster_file: {REPO / 'cluster.yaml'}\n")

@@ -10,9 +10,13 @@ have the environment variable users already set. Highest first:
    ``invoke.yaml`` over ``~/.invoke.yaml`` over ``/etc/invoke.yaml``);
 4. the default.
 
-An empty value is no value. A relative path in the Invoke configuration is taken from
-the project folder, as in ``.env``. ``XDG_CACHE_HOME`` is not a setting of its own: it
-moves the default cache folder only, so ``talos.cache_dir`` beats it.
+An empty value is no value. A relative path is taken, wherever the task runs from: in
+the Invoke configuration (any of its files), from the folder Invoke loaded the
+project's configuration from (that of ``tasks.py`` and ``invoke.yaml``); in ``.env``,
+from the project folder (its own); in the process environment, from the current
+folder, as the shell would (the cluster file, if not found there, from the project
+folder). ``XDG_CACHE_HOME`` is not a setting of its
+own: it moves the default cache folder only, so ``talos.cache_dir`` beats it.
 
 :func:`resolve_settings` reads them all into one :class:`Settings`, once per task call;
 the adapters receive the values as parameters and read no environment for them.
@@ -98,10 +102,15 @@ def default_cache_dir(environ: Mapping[str, str]) -> Path:
 
 
 def resolve_settings(
-    config: Mapping[str, Any] | None = None, *, environ: Mapping[str, str] | None = None
+    config: Mapping[str, Any] | None = None, *, environ: Mapping[str, str] | None = None,
+    config_dir: Path | None = None,
 ) -> Settings:
     """The settings from ``config`` (the ``talos`` section of the Invoke configuration;
-    none for library use) and the environment, after loading ``.env`` into it."""
+    none for library use) and the environment, after loading ``.env`` into it.
+
+    ``config_dir`` is the folder the relative paths of ``config`` are taken from: the
+    one Invoke loaded the project's configuration from (default: the project folder).
+    """
     if environ is None:
         load_env()
         environ = os.environ
@@ -117,7 +126,7 @@ def resolve_settings(
         configured = section.get(spec.key)
         if configured not in (None, "", spec.default):
             text = str(configured)
-            values[spec.key] = _from_config(spec, text)
+            values[spec.key] = _from_config(spec, text, config_dir)
             sources[spec.key], given[spec.key] = f"{CONFIG_KEY}.{spec.key}", text
     return Settings(
         cluster_file=cluster_file_path(values.get("cluster_file", "")),
@@ -135,19 +144,18 @@ def resolve_settings(
     )
 
 
-def _from_config(spec: Spec, text: str) -> str:
-    """A value of the Invoke configuration, a relative path made absolute from the
-    project folder (as in ``.env``); the cluster file keeps its own search."""
+def _from_config(spec: Spec, text: str, config_dir: Path | None) -> str:
+    """A value of the Invoke configuration, a relative path made absolute from
+    ``config_dir`` (default: the project folder), wherever the task runs from."""
     if spec.kind == "text":
         return text
-    if spec.key == "cluster_file":
-        return os.path.expanduser(text)
-    return absolute_from(text, project_dir(), program=spec.kind == "program")
+    return absolute_from(text, config_dir or project_dir(), program=spec.kind == "program")
 
 
 def cluster_file_path(named: str) -> Path:
-    """The cluster file: ``named`` (absolute, or found from the current directory, else
-    from the project folder), else the project folder's ``cluster.yaml``."""
+    """The cluster file: ``named`` (absolute, or, as a variable of the process
+    environment gives it, found from the current directory, else from the project
+    folder), else the project folder's ``cluster.yaml``."""
     if not named:
         found = project_dir() / DEFAULT_CLUSTER_FILE
         return found if found.is_file() else Path(DEFAULT_CLUSTER_FILE)

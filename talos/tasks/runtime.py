@@ -95,7 +95,15 @@ def settings_of(c: Context) -> Settings:
     older = (c.config.get("etcd") or {}).get("keep")
     if older is not None and not is_configured(c.config, CONFIG_KEY, "etcd_keep"):
         section["etcd_keep"] = older
-    return resolve_settings(section)
+    return resolve_settings(section, config_dir=config_dir(c.config))
+
+
+def config_dir(config: Config) -> Path | None:
+    """The folder Invoke loaded the project's configuration from (that of ``tasks.py``,
+    where ``invoke.yaml`` is read): relative paths of the configuration are from there.
+    None outside a project (a Config made in code)."""
+    prefix = getattr(config, "_project_prefix", None)
+    return Path(prefix).absolute() if isinstance(prefix, str) and prefix else None
 
 
 #: Invoke's configuration levels above the namespace's defaults: the files (system,
@@ -134,10 +142,13 @@ def missing_cluster_file(settings: Settings) -> UsageError:
     source = settings.source_of("cluster_file")
     if source:
         named = settings.given["cluster_file"]
-        return UsageError(
-            f"{source}={named}: no such file, seen from {here} "
-            f"(and its project folder); point {source} at your cluster file"
-        )
+        # A variable's relative path is looked for from here, then the project folder;
+        # the configuration's was made absolute from its own folder.
+        seen = (f"looked for at {settings.cluster_file}"
+                if source.startswith(f"{CONFIG_KEY}.")
+                else f"seen from {here} (and its project folder)")
+        return UsageError(f"{source}={named}: no such file, {seen}; point {source} at "
+                          f"your cluster file")
     return UsageError(
         f"no {DEFAULT_CLUSTER_FILE} in {here} or any folder above it: run inv in the "
         f"project folder (the one holding {DEFAULT_CLUSTER_FILE}, see README) or set "
