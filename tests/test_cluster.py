@@ -208,6 +208,14 @@ BAD = {
         ("ip: 10.0.0.11", "ip: \"10.0.0.11\\n\""),
         r"nodes\[0\]\.ip: '10\.0\.0\.11\\n' is not an IP address",
     ),
+    "node name with a line break after it": (
+        ("name: cp-1", "name: \"cp-1\\n\""),
+        r"nodes\[0\]\.name: 'cp-1\\n' must be a hostname",
+    ),
+    "version with a line break after it": (
+        ("talosVersion: v1.12.4", "talosVersion: \"v1.12.4\\n\""),
+        r":3: talosVersion: 'v1\.12\.4\\n' is not a version of the form vX\.Y\.Z",
+    ),
     "key given twice": (
         ("name: lab\n", "name: lab\nname: lab2\n"),
         r":2: name: key given twice",

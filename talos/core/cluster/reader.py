@@ -43,7 +43,9 @@ NODE_KEYS = (
     "name", "role", "ip", "schematic", "installDisk", "talosVersion", "hostname", "patches",
 )
 
-# Patterns are compiled on first use (re keeps them), not at import.
+# Patterns are compiled on first use (re keeps them), not at import. They are matched
+# with re.fullmatch: the JSON Schema shares them, and with re.match their `$` would let
+# a value end in a line break ("cp-1\n" as a node name, and so as a file name).
 VERSION_PATTERN = r"^v\d+\.\d+\.\d+$"
 # A node name becomes a hostname and a file name: keep it a DNS label.
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
@@ -62,14 +64,14 @@ def _disk_ok(path: str) -> bool:
     if not path.startswith("/dev/"):
         return False
     segments = path[len("/dev/"):].split("/")
-    return all(s not in ("", ".", "..") and re.match(_DISK_SEGMENT, s) for s in segments)
+    return all(s not in ("", ".", "..") and re.fullmatch(_DISK_SEGMENT, s) for s in segments)
 
 
 def _hostname_ok(name: str) -> bool:
     """RFC 1123 host name: dot-separated labels, each 1-63, in all at most 253."""
     name = name.removesuffix(".")
     return bool(name) and len(name) <= 253 and all(
-        re.match(_LABEL, label) for label in name.split("."))
+        re.fullmatch(_LABEL, label) for label in name.split("."))
 
 
 def load_cluster_file(path: Path) -> Cluster:
@@ -171,7 +173,7 @@ class _ClusterReader:
 
     def version(self, value: Any, path: str) -> str:
         text = self.string(value, path)
-        if not re.match(VERSION_PATTERN, text):
+        if not re.fullmatch(VERSION_PATTERN, text):
             raise self.doc.error(
                 path, f"{text!r} is not a version of the form vX.Y.Z (e.g. v1.12.4)"
             )
@@ -182,7 +184,7 @@ class _ClusterReader:
     def read(self, path: Path) -> Cluster:
         top = self.mapping(self.doc.value, "", TOP_KEYS)
         name = self.string(self.required(top, "name", ""), "name")
-        if not re.match(NAME_PATTERN, name):
+        if not re.fullmatch(NAME_PATTERN, name):
             raise self.doc.error("name", f"{name!r} must be lowercase letters, digits and dashes")
         endpoint = self.endpoint(self.required(top, "endpoint", ""), "endpoint")
         talos_version = self.version(self.required(top, "talosVersion", ""), "talosVersion")
@@ -228,7 +230,7 @@ class _ClusterReader:
             return Installer()
         section = self.mapping(value, "installer", INSTALLER_KEYS)
         registry = self.string(section.get("registry", DEFAULT_REGISTRY), "installer.registry")
-        if not re.match(_REGISTRY, registry) or not _hostname_ok(registry.rsplit(":", 1)[0]
+        if not re.fullmatch(_REGISTRY, registry) or not _hostname_ok(registry.rsplit(":", 1)[0]
                                                              if ":" in registry else registry):
             raise self.doc.error(
                 "installer.registry",
@@ -313,7 +315,7 @@ class _ClusterReader:
     def node(self, value: Any, path: str, schematics: Mapping[str, SchematicRef]) -> Node:
         item = self.mapping(value, path, NODE_KEYS)
         name = self.string(self.required(item, "name", path), f"{path}.name")
-        if not re.match(NAME_PATTERN, name):
+        if not re.fullmatch(NAME_PATTERN, name):
             raise self.doc.error(
                 f"{path}.name", f"{name!r} must be a hostname: lowercase letters, digits, dashes"
             )
