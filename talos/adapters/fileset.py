@@ -26,7 +26,7 @@ place. Folders of a process that is still running are left alone.
 from __future__ import annotations
 
 import contextlib
-import ctypes
+import functools
 import os
 import re
 import shutil
@@ -181,7 +181,12 @@ def _dead(entry: Path, prefix: str) -> bool:
 # -- durability ----------------------------------------------------------------------------
 
 
+@functools.cache
 def _load_syncfs() -> Callable[[int], int] | None:
+    # ctypes on first use, not at import: 1.1 ms (ctypes and loading libc) that every
+    # genconfig run paid, also the ones with nothing to write.
+    import ctypes
+
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         function: Callable[[int], int] = libc.syncfs
@@ -190,15 +195,13 @@ def _load_syncfs() -> Callable[[int], int] | None:
     return function
 
 
-_syncfs = _load_syncfs()
-
-
 def barrier(path: Path) -> None:
     """Make everything written on ``path``'s file system durable: one ``syncfs`` (Linux),
     else one ``sync``."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        if _syncfs is not None and _syncfs(fd) == 0:
+        syncfs = _load_syncfs()
+        if syncfs is not None and syncfs(fd) == 0:
             return
         os.sync()
     finally:
