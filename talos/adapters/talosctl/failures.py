@@ -11,54 +11,53 @@ from __future__ import annotations
 
 import re
 
-_RPC = re.compile(r"rpc error: code = (\w+) desc = (.*)")
-_DIAL = re.compile(r'dial tcp [^"]+')
-_NODE_PREFIX = re.compile(r'^(?:"[^"]+"|\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F:]+:[0-9a-fA-F:]*):\s+')
-_DIAGNOSES: tuple[tuple[re.Pattern[str], str, str], ...] = (
+# Patterns are compiled on first use (re keeps them), not at import: every task that
+# runs talosctl imports this module, most never read a failure.
+_RPC = r"rpc error: code = (\w+) desc = (.*)"
+_DIAL = r'dial tcp [^"]+'
+_NODE_PREFIX = r'^(?:"[^"]+"|\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F:]+:[0-9a-fA-F:]*):\s+'
+_DIAGNOSES: tuple[tuple[str, str, str], ...] = (
     (
-        re.compile(r"unknown (?:shorthand )?flag|unknown command|accepts \d+ arg|invalid argument"),
+        r"unknown (?:shorthand )?flag|unknown command|accepts \d+ arg|invalid argument",
         "talosctl rejected the command line",
         "the installed talosctl is probably not v1.12: install the cluster's version",
     ),
     (
-        re.compile(r"error validating etcd for upgrade"),
+        r"error validating etcd for upgrade",
         "the node refused to upgrade: etcd is not healthy enough",
         "check `inv etcd.status` and bring every member back first; --force skips the "
         "check and may lose data",
     ),
     (
-        re.compile(r"tls: certificate required"),
+        r"tls: certificate required",
         "the node is configured already (not in maintenance mode)",
         "apply without --insecure",
     ),
     (
-        re.compile(r"x509:|certificate signed by unknown authority|tls: ", re.I),
+        r"(?i)x509:|certificate signed by unknown authority|tls: ",
         "the node does not accept our certificates",
         "it is in maintenance mode (apply with --insecure) or belongs to another cluster "
         "than the talosconfig; check TALOS_TASKS_TALOSCONFIG",
     ),
     (
-        re.compile(r"talos config file is empty|failed to determine endpoints|"
-                   r"failed to resolve configuration context"),
+        r"talos config file is empty|failed to determine endpoints|"
+        r"failed to resolve configuration context",
         "the talosconfig is unusable",
         "regenerate it with `inv genconfig` or point TALOS_TASKS_TALOSCONFIG at a valid one",
     ),
     (
-        re.compile(r"PermissionDenied|not authorized", re.I),
+        r"(?i)PermissionDenied|not authorized",
         "permission denied",
         "use the cluster's admin talosconfig",
     ),
     (
-        re.compile(
-            r"connection refused|no route to host|i/o timeout|network is unreachable|"
-            r"connection error|no such host|host is down",
-            re.I,
-        ),
+        r"(?i)connection refused|no route to host|i/o timeout|network is unreachable|"
+        r"connection error|no such host|host is down",
         "node is unreachable",
         "check it is powered on and its address in the cluster file",
     ),
     (
-        re.compile(r"DeadlineExceeded|context deadline exceeded", re.I),
+        r"(?i)DeadlineExceeded|context deadline exceeded",
         "timed out",
         "check the node is up, then retry",
     ),
@@ -100,11 +99,11 @@ def without_diffs(text: str) -> str:
 
 def tidy(line: str) -> str:
     """``line`` without its list bullet, node prefix and gRPC wrapping."""
-    line = _NODE_PREFIX.sub("", line.removeprefix("* ").strip())
-    dial = _DIAL.search(line)
+    line = re.sub(_NODE_PREFIX, "", line.removeprefix("* ").strip())
+    dial = re.search(_DIAL, line)
     if dial:  # the rest is gRPC's wrapping of the one fact that matters
         return dial.group(0)
-    rpc = _RPC.search(line)
+    rpc = re.search(_RPC, line)
     if rpc:
         line = f"{line[: rpc.start()]}{rpc.group(2).strip()} ({rpc.group(1)})"
     return line
@@ -133,7 +132,7 @@ def diagnose(stderr: str) -> tuple[str, str]:
     line = error_line(stderr)
     reason = tidy(line) or "no error message"
     for pattern, summary, hint in _DIAGNOSES:
-        if pattern.search(line):
+        if re.search(pattern, line):
             return f"{summary}: {reason}", hint
     return reason, ""
 
@@ -142,7 +141,7 @@ def is_already_bootstrapped(stderr: str) -> bool:
     return "AlreadyExists" in stderr or "etcd data directory is not empty" in stderr
 
 
-_OCCURRED = re.compile(r"(\d+) errors? occurred:$")
+_OCCURRED = r"(\d+) errors? occurred:$"
 
 
 def validation_problems(stderr: str) -> list[str]:
@@ -163,7 +162,7 @@ def validation_problems(stderr: str) -> list[str]:
 
     def take(index: int, prefix: str) -> int:
         text = bullets[index]
-        nested = _OCCURRED.search(text)
+        nested = re.search(_OCCURRED, text)
         if nested is None:
             problems.append(prefix + text)
             return index + 1
@@ -181,7 +180,7 @@ def validation_problems(stderr: str) -> list[str]:
     return problems
 
 
-_NODE_ERROR = re.compile(r"^\s*\*\s+(?P<node>[^\s:]+|\[[^\]]+\]|[0-9a-fA-F:]+):\s+(?P<error>.*)$")
+_NODE_ERROR = r"^\s*\*\s+(?P<node>[^\s:]+|\[[^\]]+\]|[0-9a-fA-F:]+):\s+(?P<error>.*)$"
 
 
 def parse_node_errors(stderr: str) -> dict[str, str]:
@@ -190,7 +189,7 @@ def parse_node_errors(stderr: str) -> dict[str, str]:
     answered, as the error when none did). Each error as printed, on one line."""
     errors: dict[str, str] = {}
     for line in stderr.splitlines():
-        match = _NODE_ERROR.match(line)
+        match = re.match(_NODE_ERROR, line)
         if match:
             errors[match["node"]] = match["error"].strip()
     return errors
