@@ -16,7 +16,12 @@ from typing import Any
 import pytest
 from invoke.context import Context
 from invoke.exceptions import Exit
+from sopskit import enter_project, pitower_project
 
+from talos.adapters.sops import decrypt_file
+from talos.core.cluster import load_cluster_file
+from talos.ops.genconfig import generate
+from talos.ops.targets import talosctl_for
 from talos.tasks import operations
 
 REPO = Path(__file__).resolve().parents[1]
@@ -202,24 +207,22 @@ def caught_summary(run: Run, standin: Any) -> str:
     return str(caught.value.message)
 
 
-def test_status_of_a_cluster_as_the_file_says_exits_0_and_a_booting_node_2(
-    standin: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run: Run
-) -> None:
-    from sopskit import pitower_project, project_env
-
-    from talos.adapters.sops import decrypt_file
-    from talos.core.cluster import load_cluster_file
-    from talos.ops.genconfig import generate
-    from talos.ops.targets import talosctl_for
-
+def generated_pitower(standin: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """pitower entered as a user would, its nodes simulated and its configs generated
+    (with the talosconfig they make, not one from the environment)."""
     root = pitower_project(tmp_path)
-    for key, value in project_env(root).items():
-        monkeypatch.setenv(key, value)
+    enter_project(root, monkeypatch)
     monkeypatch.delenv("TALOS_TASKS_TALOSCONFIG", raising=False)
-    monkeypatch.chdir(root)
     standin.pitower()
     cluster = load_cluster_file(root / "cluster.yaml")
     generate(cluster, talosctl=talosctl_for(cluster), decrypt=decrypt_file)
+    return root
+
+
+def test_status_of_a_cluster_as_the_file_says_exits_0_and_a_booting_node_2(
+    standin: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run: Run
+) -> None:
+    generated_pitower(standin, tmp_path, monkeypatch)
     assert "all reachable and ready" in run("status")
     state = standin.state()
     state["nodes"]["192.168.0.205"]["ready"] = False
@@ -324,21 +327,7 @@ def test_an_unhealthy_cluster_names_the_failing_check(
 def test_status_tells_current_configs_from_outdated_ones(
     standin: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run: Run
 ) -> None:
-    from sopskit import pitower_project, project_env
-
-    from talos.adapters.sops import decrypt_file
-    from talos.core.cluster import load_cluster_file
-    from talos.ops.genconfig import generate
-    from talos.ops.targets import talosctl_for
-
-    root = pitower_project(tmp_path)
-    for key, value in project_env(root).items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("TALOS_TASKS_TALOSCONFIG", raising=False)  # the generated one
-    monkeypatch.chdir(root)
-    standin.pitower()
-    cluster = load_cluster_file(root / "cluster.yaml")
-    generate(cluster, talosctl=talosctl_for(cluster), decrypt=decrypt_file)
+    root = generated_pitower(standin, tmp_path, monkeypatch)
     with (root / "patches" / "nodes" / "worker-04.patch").open("a") as patch:
         patch.write("# changed since the configs were generated\n")
     rows = rows_by_node(run("status", code=2))

@@ -637,19 +637,25 @@ def test_a_shared_call_that_fails_as_a_whole_fails_every_question_in_it() -> Non
     assert isinstance(copies[0], ToolMissingError) and copies[0].__cause__ is gated.fail
 
 
+def ask_beside_a_held_call(shared: SharedStatuses, gated: Gated, node: str) -> object:
+    """Ask ``node`` while another thread's call for 10.0.2.0 is held; its answer."""
+    held = threading.Thread(target=shared.machine_status, args=("10.0.2.0",))
+    held.start()
+    assert gated.entered.wait(10)
+    try:
+        return shared.machine_status(node)
+    finally:
+        gated.release.set()
+        held.join(10)
+
+
 def test_a_call_held_by_a_node_that_does_not_answer_holds_the_others_briefly_only() -> None:
     _, client = cluster_of(0, 2)
     gated = Gated(client.machines)
     shared = SharedStatuses(gated, hold_at_most=0.05)  # type: ignore[arg-type]
-    held = threading.Thread(target=shared.machine_status, args=("10.0.2.0",))
-    held.start()
-    assert gated.entered.wait(10)
-    try:  # the first call is still under way: this question starts its own
-        assert shared.machine_status("10.0.2.1") == Status("running", True)
-        assert gated.status_batches == [["10.0.2.0"], ["10.0.2.1"]]
-    finally:
-        gated.release.set()
-        held.join(10)
+    # the first call is still under way: this question starts its own
+    assert ask_beside_a_held_call(shared, gated, "10.0.2.1") == Status("running", True)
+    assert gated.status_batches == [["10.0.2.0"], ["10.0.2.1"]]
 
 
 def test_a_node_the_last_call_did_not_hear_from_is_asked_alone_beside_a_shared_call() -> None:
@@ -661,15 +667,9 @@ def test_a_node_the_last_call_did_not_hear_from_is_asked_alone_beside_a_shared_c
         shared.machine_status("10.0.2.1")
     gated = Gated(client.machines)
     shared.client = gated
-    held = threading.Thread(target=shared.machine_status, args=("10.0.2.0",))
-    held.start()
-    assert gated.entered.wait(10)
-    try:  # not queued behind the call under way, though it could wait a minute for it
-        assert shared.machine_status("10.0.2.1") == Status("running", True)
-        assert gated.status_batches == [["10.0.2.0"], ["10.0.2.1"]]
-    finally:
-        gated.release.set()
-        held.join(10)
+    # not queued behind the call under way, though it could wait a minute for it
+    assert ask_beside_a_held_call(shared, gated, "10.0.2.1") == Status("running", True)
+    assert gated.status_batches == [["10.0.2.0"], ["10.0.2.1"]]
 
 
 def test_a_node_a_shared_call_did_not_hear_from_is_asked_again_alone() -> None:
