@@ -19,9 +19,9 @@ from sopskit import decrypt, enter_project, pitower_project
 
 from talos.core.cluster import load_cluster_file
 from talos.core.merge import dump_config
+from talos.ops.client import talosctl_for
 from talos.ops.explain import Deleted, Value, explain_node, explanation_rows, select
 from talos.ops.secrets import bundle_values
-from talos.ops.targets import talosctl_for
 
 REPO = Path(__file__).resolve().parents[1]
 INV = [sys.executable, "-c", "from invoke.main import program; program.run()"]

@@ -20,9 +20,9 @@ from talos.core.cluster import load_cluster_file
 from talos.core.merge import load_patch
 from talos.core.merge.rules import rules_version
 from talos.errors import UnknownToRules
+from talos.ops.client import talosctl_for
 from talos.ops.fallback import newer_than_rules, plan_route
 from talos.ops.genconfig import GenerationReport, generate
-from talos.ops.targets import talosctl_for
 
 REPO = Path(__file__).resolve().parents[1]
 INV = [sys.executable, "-c", "from invoke.main import program; program.run()"]

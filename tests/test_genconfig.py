@@ -57,6 +57,7 @@ from talos.errors import (
     TalosError,
     ToolMissingError,
 )
+from talos.ops.client import talosctl_for
 from talos.ops.genconfig import (
     STATE_FILE,
     Decrypter,
@@ -68,7 +69,6 @@ from talos.ops.genconfig import (
 )
 from talos.ops.genconfig.record import Inputs
 from talos.ops.secrets import bundle_values
-from talos.ops.targets import talosctl_for
 
 REPO = Path(__file__).resolve().parents[1]
 INV = [sys.executable, "-c", "from invoke.main import program; program.run()"]

@@ -20,8 +20,8 @@ from sopskit import enter_project, pitower_project
 
 from talos.adapters.sops import decrypt_file
 from talos.core.cluster import load_cluster_file
+from talos.ops.client import talosctl_for
 from talos.ops.genconfig import generate
-from talos.ops.targets import talosctl_for
 from talos.tasks import operations
 
 REPO = Path(__file__).resolve().parents[1]

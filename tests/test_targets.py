@@ -15,7 +15,8 @@ from talos.adapters.settings import Settings
 from talos.adapters.talosctl import Talosctl
 from talos.core.cluster import Cluster, Node
 from talos.errors import SelectionError, ToolMissingError
-from talos.ops.targets import Target, locate, resolve_targets, talosconfig_path, talosctl_for
+from talos.ops.client import talosconfig_path, talosctl_for
+from talos.ops.targets import Target, locate, resolve_targets
 
 UNREACHABLE = (
     "rpc error: code = Unavailable desc = connection error: desc = \"transport: Error while "

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 
 from talos.core.wording import count, first_line
 from talos.errors import CommandError, SelectionError, ToolMissingError
-from talos.ops.targets import locations, require_talosconfig
+from talos.ops.client import require_talosconfig
+from talos.ops.targets import locations
 
 if TYPE_CHECKING:
     from talos.adapters.talosctl import Talosctl

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from talos.core.wording import count, first_line
 from talos.errors import CommandError, ToolMissingError
-from talos.ops.targets import locations, require_talosconfig
+from talos.ops.client import require_talosconfig
+from talos.ops.targets import locations
 
 if TYPE_CHECKING:
     from talos.adapters.talosctl import ContainerImage, Talosctl

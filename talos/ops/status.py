@@ -24,8 +24,9 @@ from talos.core.schematic import node_schematic, schematic_id
 from talos.core.table import colour, render_table
 from talos.core.wording import count, short_id_plain
 from talos.errors import TalosError
+from talos.ops.client import require_talosconfig
 from talos.ops.genconfig import config_is_current, config_path, load_state
-from talos.ops.targets import NOT_FOUND, locations, require_talosconfig
+from talos.ops.targets import NOT_FOUND, locations
 
 if TYPE_CHECKING:
     from pathlib import Path

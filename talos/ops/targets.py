@@ -8,17 +8,15 @@ Members are asked once per call, and only when a node needs it.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from talos.adapters.command import Runner
-from talos.adapters.settings import Settings, resolve_settings
-from talos.adapters.talosctl import Member, Talosctl
-from talos.adapters.tools import pinned_talosctl
 from talos.core.cluster import Cluster, Node
 from talos.errors import CommandError, SelectionError, ToolMissingError
+
+if TYPE_CHECKING:
+    from talos.adapters.talosctl import Member, Talosctl
 
 #: How a node that could not be located is shown, before the reason.
 NOT_FOUND = "not found"
@@ -30,54 +28,6 @@ class Target:
 
     node: Node
     address: str
-
-
-def talosconfig_path(cluster: Cluster, named: Path | None = None) -> Path:
-    """``named`` (the ``talosconfig`` setting) if given, else the generated
-    ``clusterconfig/talosconfig``."""
-    return named if named else cluster.output_dir / "talosconfig"
-
-
-def show_progress(line: str) -> None:
-    """Pass a line of talosctl's progress to the user (stderr, where talosctl puts it)."""
-    print(f"  {line}", file=sys.stderr, flush=True)
-
-
-def talosctl_for(
-    cluster: Cluster,
-    *,
-    dry: bool = False,
-    progress: Callable[[str], None] | None = show_progress,
-    settings: Settings | None = None,
-) -> Talosctl:
-    """The talosctl adapter for ``cluster``; ``dry`` echoes changes instead of making them.
-
-    The binary is the one the ``talosctl`` setting names, else ``talosctl`` on PATH, else
-    (when PATH has none or one of another minor version) the one ``inv tools.install``
-    cached for the cluster's Talos version (:func:`talos.adapters.tools.pinned_talosctl`,
-    which says so). ``progress`` receives the output of long operations (upgrade, reboot,
-    reset, health) line by line as it comes; by default it goes to stderr; ``None`` keeps
-    them quiet. Without ``settings`` (library use), those of the environment apply.
-    """
-    chosen = settings or resolve_settings()
-    runner = Runner(dry=dry)
-    return Talosctl(talosconfig_path(cluster, chosen.talosconfig), runner=runner,
-                    progress=progress, binary=_binary(cluster, chosen, runner),
-                    named_by=chosen.source_of("talosctl"))
-
-
-def maintenance_talosctl(cluster: Cluster | None, settings: Settings) -> Talosctl:
-    """talosctl for a machine in maintenance mode (no talosconfig), chosen as by
-    :func:`talosctl_for`; without a cluster file, no version to pin: PATH's."""
-    runner = Runner()
-    return Talosctl(None, runner=runner, binary=_binary(cluster, settings, runner),
-                    named_by=settings.source_of("talosctl"))
-
-
-def _binary(cluster: Cluster | None, settings: Settings, runner: Runner) -> str | None:
-    if settings.talosctl or cluster is None:
-        return settings.talosctl
-    return pinned_talosctl(cluster, settings.cache_dir, runner)
 
 
 @dataclass(frozen=True)
@@ -139,16 +89,6 @@ def locations(
     for unlocated in missing:
         located[unlocated.node.name] = Location(None, f"{NOT_FOUND}: {unlocated.reason}")
     return located
-
-
-def require_talosconfig(talosctl: Talosctl) -> None:
-    """Without a talosconfig every node would look unreachable: say what is missing instead."""
-    path = talosctl.talosconfig
-    if path is None or not path.is_file():
-        raise CommandError(
-            f"no talosconfig at {path or '(none given)'}",
-            hint="run `inv genconfig` first, or point TALOS_TASKS_TALOSCONFIG at one",
-        )
 
 
 def resolve_targets(cluster: Cluster, nodes: Sequence[Node], talosctl: Talosctl) -> list[Target]:

@@ -55,8 +55,8 @@ def make_configs_current(settings: Settings, cluster: Cluster, nodes: Sequence[N
     only local files, and a plan made against stale configs would hide changes. Refused
     while another process holds the rollout lock."""
     from talos.adapters.sops import decrypt_file  # lazy: 7 ms at start-up
+    from talos.ops.client import talosctl_for  # lazy: 9 ms at start-up
     from talos.ops.genconfig import generate  # lazy: 63 ms at start-up
-    from talos.ops.targets import talosctl_for  # lazy: 44 ms at start-up
 
     refuse_during_rollout(cluster.output_dir, "regenerating the configs")
     report = generate(cluster, talosctl=talosctl_for(cluster, settings=settings),

@@ -33,9 +33,9 @@ def discover(
     schematic: str = "", json: bool = False,
 ) -> None:
     """Ask a machine in maintenance mode for its disks and links; suggest its entry."""
+    from talos.ops.client import maintenance_talosctl  # lazy: 9 ms at start-up
     from talos.ops.discover import discover as ask  # lazy: 3 ms at start-up
     from talos.ops.discover import suggest
-    from talos.ops.targets import maintenance_talosctl  # lazy: 44 ms at start-up
 
     if not ip:
         raise UsageError("inv discover needs --ip: the address of the machine to ask")

@@ -37,8 +37,8 @@ def explain(
     Example: inv explain --node worker-01 machine.network.interfaces
     """
     # lazy: 68 ms and 44 ms at start-up
+    from talos.ops.client import talosctl_for
     from talos.ops.explain import explain_node, explanation_document, explanation_rows, select
-    from talos.ops.targets import talosctl_for
 
     settings = settings_of(c)
     cluster = load_cluster(settings)

@@ -37,9 +37,9 @@ def genconfig(
     # Imported when the task runs, as the operations are: the sops adapter loads sh,
     # which `inv --list` must not wait for.
     from talos.adapters.sops import decrypt_file
+    from talos.ops.client import talosctl_for
     from talos.ops.genconfig import generate, version_skew
     from talos.ops.preflight import require_cluster_versions
-    from talos.ops.targets import talosctl_for
 
     settings = settings_of(c)
     cluster = load_cluster(settings)
@@ -109,8 +109,8 @@ def init_secrets(c: Context, recipient: list[str] | None = None,
     default keys file), the new bundle is decrypted with it and removed again if it
     cannot be, unless --no-verify.
     """
+    from talos.ops.client import talosctl_for
     from talos.ops.secrets import create_bundle
-    from talos.ops.targets import talosctl_for
 
     settings = settings_of(c)
     cluster = load_cluster(settings)

@@ -181,8 +181,8 @@ def say(line: str) -> None:
 
 def connect(c: Context, settings: Settings, **options: Any) -> tuple[Cluster, Talosctl]:
     """The cluster file and the talosctl adapter for it, dry under ``inv --dry``;
-    ``options`` (``progress=``) go to :func:`talos.ops.targets.talosctl_for`."""
-    from talos.ops.targets import talosctl_for  # lazy: 44 ms at start-up
+    ``options`` (``progress=``) go to :func:`talos.ops.client.talosctl_for`."""
+    from talos.ops.client import talosctl_for  # lazy: 9 ms at start-up
 
     cluster = load_cluster(settings)
     return cluster, talosctl_for(cluster, dry=is_dry(c), settings=settings, **options)

@@ -68,8 +68,8 @@ def upgrade(
     --parallel at a time. Ctrl-C/SIGTERM: no new node starts, those in flight are waited
     for and named, exit 130/143.
     """
+    from talos.ops.client import talosctl_for
     from talos.ops.safety import Output
-    from talos.ops.targets import talosctl_for
     from talos.ops.upgrade import (
         RolloutOptions,
         health_expectations,
@@ -136,8 +136,9 @@ def upgrade_k8s(c: Context, to: str | None = None, skip_etcd_check: bool = False
     when a
     control plane or etcd member is not healthy.
     """
+    from talos.ops.client import talosctl_for
     from talos.ops.safety import Output
-    from talos.ops.targets import resolve_targets, talosctl_for
+    from talos.ops.targets import resolve_targets
 
     settings = settings_of(c)
     cluster = load_cluster(settings)

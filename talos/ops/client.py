@@ -1,0 +1,81 @@
+"""Which talosctl the tasks run for a cluster, and with which talosconfig.
+
+The binary is the one the ``talosctl`` setting names, else ``talosctl`` on PATH, else
+(when PATH has none or one of another minor version) the one ``inv tools.install``
+cached for the cluster's Talos version. The talosconfig is the one the ``talosconfig``
+setting names, else the generated ``clusterconfig/talosconfig``. Where each node is
+reached is :mod:`talos.ops.targets`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from talos.adapters.command import Runner
+from talos.adapters.settings import Settings, resolve_settings
+from talos.adapters.talosctl import Talosctl
+from talos.core.cluster import Cluster
+from talos.errors import CommandError
+
+
+def talosconfig_path(cluster: Cluster, named: Path | None = None) -> Path:
+    """``named`` (the ``talosconfig`` setting) if given, else the generated
+    ``clusterconfig/talosconfig``."""
+    return named if named else cluster.output_dir / "talosconfig"
+
+
+def show_progress(line: str) -> None:
+    """Pass a line of talosctl's progress to the user (stderr, where talosctl puts it)."""
+    print(f"  {line}", file=sys.stderr, flush=True)
+
+
+def talosctl_for(
+    cluster: Cluster,
+    *,
+    dry: bool = False,
+    progress: Callable[[str], None] | None = show_progress,
+    settings: Settings | None = None,
+) -> Talosctl:
+    """The talosctl adapter for ``cluster``, its binary and talosconfig chosen as the
+    module says (a cached binary standing in is said on stderr, by
+    :func:`talos.adapters.tools.pinned_talosctl`); ``dry`` echoes changes instead of
+    making them. ``progress`` receives the output of long operations (upgrade, reboot,
+    reset, health) line by line as it comes; by default it goes to stderr; ``None`` keeps
+    them quiet. Without ``settings`` (library use), those of the environment apply.
+    """
+    chosen = settings or resolve_settings()
+    runner = Runner(dry=dry)
+    return Talosctl(talosconfig_path(cluster, chosen.talosconfig), runner=runner,
+                    progress=progress, binary=_binary(cluster, chosen, runner),
+                    named_by=chosen.source_of("talosctl"))
+
+
+def maintenance_talosctl(cluster: Cluster | None, settings: Settings) -> Talosctl:
+    """talosctl for a machine in maintenance mode (no talosconfig), chosen as by
+    :func:`talosctl_for`; without a cluster file, no version to pin: PATH's."""
+    runner = Runner()
+    return Talosctl(None, runner=runner, binary=_binary(cluster, settings, runner),
+                    named_by=settings.source_of("talosctl"))
+
+
+def _binary(cluster: Cluster | None, settings: Settings, runner: Runner) -> str | None:
+    if settings.talosctl or cluster is None:
+        return settings.talosctl
+    # Only a binary the settings do not name is looked for among the cached ones: the
+    # tools adapter costs 3 ms to import (process time, min of 7), which a run with a
+    # named talosctl does without.
+    from talos.adapters.tools import pinned_talosctl
+
+    return pinned_talosctl(cluster, settings.cache_dir, runner)
+
+
+def require_talosconfig(talosctl: Talosctl) -> None:
+    """Without a talosconfig every node would look unreachable: say what is missing instead."""
+    path = talosctl.talosconfig
+    if path is None or not path.is_file():
+        raise CommandError(
+            f"no talosconfig at {path or '(none given)'}",
+            hint="run `inv genconfig` first, or point TALOS_TASKS_TALOSCONFIG at one",
+        )
