@@ -27,7 +27,6 @@ from talos.adapters.settings import (
     config_defaults,
     resolve_settings,
 )
-from talos.core.units import parse_duration
 from talos.errors import TalosError, UsageError
 from talos.tasks.cli import TalosTask
 
@@ -161,6 +160,9 @@ def check_timeout(timeout: str | None, flag: str = "--timeout") -> None:
     (talosctl would refuse it only after the work began)."""
     if timeout is None:
         return
+    # lazy: Go durations are read with decimal, 1.3 ms at start-up for every task
+    from talos.core.units import parse_duration
+
     try:
         positive = parse_duration(timeout) > 0
     except ValueError:
