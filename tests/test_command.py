@@ -8,6 +8,7 @@ import shlex
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -393,3 +394,84 @@ def test_the_adapters_import_sh_and_httpx_only_when_a_program_runs_or_a_request_
               "print(sorted(m for m in ('sh', 'httpx') if m in sys.modules))\n")
     result = Runner().run([PY, "-c", script], mutates=False)
     assert result.stdout.splitlines() == ["[]", "['sh']"]
+
+
+# -- starting now, answering later ---------------------------------------------------------
+
+
+def test_a_started_program_runs_while_the_caller_works_and_wait_gives_its_result(
+    tmp_path: Path,
+) -> None:
+    # The program says it runs, then waits for the caller: a start that ran nothing
+    # until asked would leave no sign, one that waited for the end would never return.
+    running, flag = tmp_path / "running", tmp_path / "flag"
+    code = (f"import os, time\nopen({str(running)!r}, 'w').close()\n"
+            f"while not os.path.exists({str(flag)!r}): time.sleep(0.01)\nprint('saw it')")
+    with Runner().start(script(code), mutates=False, timeout=20) as started:
+        assert _appears(running), "the program did not start before it was waited for"
+        flag.write_text("")
+        result = started.wait()
+    assert result == Result((PY, "-c", code), 0, "saw it\n", "")
+    assert started.wait() is result  # asked again: the same answer, nothing run again
+
+
+def _appears(path: Path, within: float = 20.0) -> bool:
+    waited = 0.0
+    while not path.exists() and waited < within:
+        threading.Event().wait(0.01)
+        waited += 0.01
+    return path.exists()
+
+
+def test_a_started_program_fails_at_wait_as_run_would_fail() -> None:
+    started = Runner().start(script("import sys; print('bad', file=sys.stderr); sys.exit(4)"),
+                             mutates=False)
+    with started, pytest.raises(CommandError, match=r"exit code 4\): bad"):
+        started.wait()
+
+
+def test_a_missing_program_is_reported_when_the_answer_is_asked_for_not_at_the_start() -> None:
+    started = Runner().start(["talos-tasks-no-such-program", "x"], mutates=False)
+    with pytest.raises(ToolMissingError, match="not installed"):
+        started.wait()
+
+
+def test_leaving_the_block_without_waiting_stops_the_program_and_reaps_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(command, "INTERRUPT_GRACE", 0.5)
+    pid_file = tmp_path / "pid"
+    code = (f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+            "time.sleep(30)")
+    with Runner().start(script(code), mutates=False) as started:
+        assert _appears(pid_file), "the program did not start"
+        while not pid_file.read_text():  # created, not yet written
+            threading.Event().wait(0.01)
+    pid = int(pid_file.read_text())
+    with pytest.raises(ProcessLookupError):  # gone, and no zombie left: it was reaped
+        os.kill(pid, 0)
+    with pytest.raises(CommandError, match="stopped before it was waited for"):
+        started.wait()
+
+
+def test_a_dry_runner_starts_nothing_that_changes_things(tmp_path: Path) -> None:
+    echoed: list[str] = []
+    target = tmp_path / "made"
+    with Runner(dry=True, echo=echoed.append).start(["touch", str(target)]) as started:
+        assert started.wait().exit_code == 0
+    assert not target.exists()
+    assert echoed == [f"touch {target}"]
+
+
+def test_a_runner_whose_run_is_replaced_runs_the_program_through_it_when_asked() -> None:
+    asked: list[tuple[str, ...]] = []
+
+    class Answering(Runner):
+        def run(self, argv: Sequence[str], **options: object) -> Result:
+            asked.append(tuple(argv))
+            return Result(tuple(argv), 0, "v1.12.4\n", "")
+
+    started = Answering().start(["talosctl", "version", "--client"], mutates=False)
+    assert asked == []  # nothing run yet: it has its own way to run programs
+    assert started.wait().stdout == "v1.12.4\n"
+    assert asked == [("talosctl", "version", "--client")]

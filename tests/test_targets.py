@@ -11,11 +11,10 @@ import pytest
 from test_talosctl import FakeRunner
 
 from talos.adapters.command import Result
-from talos.adapters.settings import Settings
 from talos.adapters.talosctl import Talosctl
 from talos.core.cluster import Cluster, Node
 from talos.errors import SelectionError, ToolMissingError
-from talos.ops.client import talosconfig_path, talosctl_for
+from talos.ops.client import talosctl_for
 from talos.ops.targets import Target, locate, resolve_targets
 
 UNREACHABLE = (
@@ -204,42 +203,6 @@ def test_a_missing_talosctl_is_not_mistaken_for_an_unanswering_control_plane(
     talosctl = Talosctl(talosconfig, binary="/nonexistent/talosctl")
     with pytest.raises(ToolMissingError):
         resolve_targets(cluster(tmp_path, CP1, W5), [W5], talosctl)
-
-
-def test_the_talosconfig_is_the_generated_one_unless_the_settings_name_another(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    the_cluster = cluster(tmp_path, CP1)
-    monkeypatch.setenv("TALOS_TASKS_TALOSCONFIG", "/etc/talos/from-the-environment")
-    assert talosconfig_path(the_cluster) == tmp_path / "clusterconfig" / "talosconfig"
-    named = Settings(cluster_file=the_cluster.path, talosconfig=Path("/etc/talos/pitower"))
-    assert talosconfig_path(the_cluster, named.talosconfig) == Path("/etc/talos/pitower")
-    assert talosctl_for(the_cluster, settings=named).talosconfig == Path("/etc/talos/pitower")
-
-
-def test_talosctl_for_runs_the_binary_the_settings_name_and_says_which_setting(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("TALOSCTL", "/opt/bin/from-the-environment")
-    named = Settings(cluster_file=tmp_path / "cluster.yaml", talosctl="/opt/bin/talosctl",
-                     sources={"talosctl": "talos.talosctl"})
-    talosctl = talosctl_for(cluster(tmp_path, CP1), settings=named)
-    assert talosctl.binary == "/opt/bin/talosctl"
-    assert talosctl.named_by == "talos.talosctl"
-
-
-def test_talosctl_for_a_cluster_without_settings_uses_those_of_the_environment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("TALOS_TASKS_TALOSCONFIG", raising=False)
-    monkeypatch.setenv("TALOSCTL", "/opt/bin/talosctl")
-    talosctl = talosctl_for(cluster(tmp_path, CP1), dry=True)
-    assert talosctl.talosconfig == tmp_path / "clusterconfig" / "talosconfig"
-    assert talosctl.binary == "/opt/bin/talosctl"
-    assert talosctl.named_by == "TALOSCTL"
-    assert talosctl.runner.dry
-    assert talosctl.progress is not None
-    assert talosctl_for(cluster(tmp_path, CP1), progress=None).progress is None
 
 
 # ---------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from talos.adapters.interrupts import guard_forks, launching
 from talos.errors import CommandError, CommandTimeout, ToolMissingError
@@ -138,12 +138,65 @@ class Runner:
         ``Result.stdout_bytes``, for programs whose output is not text. ``cwd`` is the
         folder the program runs in (default: ours).
         """
+        return self._launch(argv, mutates=mutates, input=input, env=env, timeout=timeout,
+                            check=check, progress=progress, binary=binary, cwd=cwd).wait()
+
+    def start(
+        self,
+        argv: Sequence[str],
+        *,
+        mutates: bool = True,
+        input: str | bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        check: bool = True,
+        progress: Callable[[str], None] | None = None,
+        binary: bool = False,
+        cwd: Path | None = None,
+    ) -> Started:
+        """Start ``argv`` and return at once, for the caller to work while it runs;
+        :meth:`Started.wait` gives what :meth:`run` would have (its Result, or its
+        error: one found while starting, a missing program say, is raised there too).
+
+        Use it as a context manager: leaving the block without having waited stops the
+        program. A runner whose ``run`` was replaced (a subclass running programs its
+        own way) runs the program through that ``run``, when its answer is asked for.
+        """
+        options: dict[str, Any] = dict(
+            mutates=mutates, input=input, env=env, timeout=timeout, check=check,
+            progress=progress, binary=binary, cwd=cwd)
+        if type(self).run is not _RUN_PROGRAMS:
+            return Started(lambda: self.run(argv, **options))
+        try:
+            launched = self._launch(argv, **options)
+        except (CommandError, ToolMissingError) as exc:
+            failed = exc
+
+            def fail() -> Result:
+                raise failed
+
+            return Started(fail)
+        return Started(launched.wait, launched.stop)
+
+    def _launch(
+        self,
+        argv: Sequence[str],
+        *,
+        mutates: bool,
+        input: str | bytes | None,
+        env: Mapping[str, str] | None,
+        timeout: float | None,
+        check: bool,
+        progress: Callable[[str], None] | None,
+        binary: bool,
+        cwd: Path | None,
+    ) -> _Launched:
         command = tuple(os.fspath(part) for part in argv)
         if not command:
             raise ValueError("empty command line")
         if self.dry and mutates:
             self.echo(shlex.join(command))
-            return Result(command, 0, "", "")
+            return _Launched(command, None, None, None, check)
         import sh  # lazy: see the top of the module
 
         full_env = None if env is None else {**os.environ, **env}
@@ -167,7 +220,7 @@ class Runner:
                     _tty_out=False,
                     # Same process group as us, so Ctrl-C in the terminal reaches it too.
                     _new_session=False,
-                    # Waited for below, so that Ctrl-C can still reach the program.
+                    # Waited for in _Launched.wait, so that Ctrl-C can still reach it.
                     _bg=True,
                     _bg_exc=False,
                     _preexec_fn=_hangup_as_in_parent(),
@@ -175,6 +228,58 @@ class Runner:
         except sh.ForkException as exc:
             raise _start_failure(command, exc) from exc
         deadline = None if timeout is None else _Deadline(timeout, running)
+        return _Launched(command, running, output, deadline, check)
+
+
+class Started:
+    """A program :meth:`Runner.start` started: :meth:`wait` for its Result (once; later
+    calls give the same answer), or :meth:`stop` it."""
+
+    def __init__(self, finish: Callable[[], Result],
+                 stop: Callable[[], None] | None = None) -> None:
+        self._finish = finish
+        self._stop = stop
+        self._answer: Result | BaseException | None = None
+
+    def wait(self) -> Result:
+        """The program's Result once it has ended, raising what :meth:`Runner.run` raises."""
+        if self._answer is None:
+            try:
+                self._answer = self._finish()
+            except Exception as exc:
+                self._answer = exc
+        if isinstance(self._answer, BaseException):
+            raise self._answer
+        return self._answer
+
+    def stop(self) -> None:
+        """Stop the program if it still runs (nothing is waited for any more)."""
+        if self._answer is None and self._stop is not None:
+            self._answer = CommandError("stopped before it was waited for")
+            self._stop()
+
+    def __enter__(self) -> Started:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class _Launched:
+    """A program running in the background (``running`` None: a dry run's skipped one)."""
+
+    def __init__(self, command: tuple[str, ...], running: sh.RunningCommand | None,
+                 output: _Output | None, deadline: _Deadline | None, check: bool) -> None:
+        self.command = command
+        self.running = running
+        self.output = output
+        self.deadline = deadline
+        self.check = check
+
+    def wait(self) -> Result:
+        running, output, deadline = self.running, self.output, self.deadline
+        if running is None or output is None:
+            return Result(self.command, 0, "", "")
         try:
             running.wait()
         except KeyboardInterrupt as interruption:
@@ -189,18 +294,35 @@ class Runner:
                 deadline.cancel()
         if deadline is not None and deadline.killed(running.exit_code):
             raise CommandTimeout(
-                f"{shlex.join(command)} timed out after {timeout:g}s and was stopped",
-                command=command,
+                f"{shlex.join(self.command)} timed out after {deadline.seconds:g}s and was "
+                "stopped",
+                command=self.command,
                 stderr=stderr_tail(output.stderr()),
                 hint="the program did not finish in time; check the target is reachable",
             )
         output.raise_progress_error()
         result = Result(
-            command, running.exit_code, output.stdout(), output.stderr(), output.stdout_bytes()
+            self.command, running.exit_code, output.stdout(), output.stderr(),
+            output.stdout_bytes()
         )
-        if check and result.exit_code != 0:
+        if self.check and result.exit_code != 0:
             raise failure(result)
         return result
+
+    def stop(self) -> None:
+        """Stop the program (SIGTERM, then SIGKILL after the grace) and reap it."""
+        if self.running is None:
+            return
+        try:
+            _stop(self.running, forward=True)
+        finally:
+            if self.deadline is not None:
+                self.deadline.cancel()
+
+
+#: The way this class runs programs; a runner whose ``run`` is another cannot start one
+#: in the background (:meth:`Runner.start`).
+_RUN_PROGRAMS = Runner.run
 
 
 def failure(result: Result, message: str | None = None, *, hint: str = "",
@@ -345,6 +467,7 @@ class _Deadline:
     """
 
     def __init__(self, seconds: float, running: sh.RunningCommand) -> None:
+        self.seconds = seconds
         self._running = running
         self._expired = False
         self._timer = threading.Timer(seconds, self._expire)

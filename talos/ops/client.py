@@ -9,8 +9,10 @@ reached is :mod:`talos.ops.targets`.
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from talos.adapters.command import Runner
@@ -69,6 +71,30 @@ def _binary(cluster: Cluster | None, settings: Settings, runner: Runner) -> str 
     from talos.adapters.tools import pinned_talosctl
 
     return pinned_talosctl(cluster, settings.cache_dir, runner)
+
+
+@contextmanager
+def client_version_early(settings: Settings) -> Iterator[tuple[str, Callable[[], str]] | None]:
+    """talosctl's client version asked before the cluster file is read, where the
+    settings alone say which talosctl the tasks will run: the one they name, or PATH's
+    when no talosctl is cached to stand in for it. The program then runs while this
+    process reads the cluster file. The block receives that binary and the function
+    that waits for its answer; None when the choice needs the cluster's Talos version
+    (a talosctl is cached). Leaving the block without asking stops the program."""
+    if not settings.talosctl and _any_cached_talosctl(settings.cache_dir):
+        yield None
+        return
+    talosctl = maintenance_talosctl(None, settings)
+    with talosctl.client_version_started() as answer:
+        yield talosctl.binary, answer
+
+
+def _any_cached_talosctl(cache: Path) -> bool:
+    # The cache holds <tool>-<version>/<tool> (talos.adapters.tools.cached_binary).
+    try:
+        return any(entry.startswith("talosctl-") for entry in os.listdir(cache))
+    except OSError:  # no cache folder yet (or not one): nothing cached
+        return False
 
 
 def require_talosconfig(talosctl: Talosctl) -> None:

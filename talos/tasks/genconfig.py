@@ -34,27 +34,33 @@ def genconfig(
     c: Context, node: list[str] | None = None, force: bool = False, validate: bool = False
 ) -> None:
     """Generate clusterconfig/<node>.yaml from the secrets and patches (changed nodes only)."""
-    # Imported when the task runs, as the operations are: the sops adapter loads sh,
-    # which `inv --list` must not wait for.
-    from talos.adapters.sops import decrypt_file
-    from talos.ops.client import talosctl_for
-    from talos.ops.genconfig import generate, version_skew
-    from talos.ops.preflight import require_cluster_versions
+    from talos.ops.client import client_version_early, talosctl_for
 
     settings = settings_of(c)
-    cluster = load_cluster(settings)
-    require_cluster_versions(cluster)  # a Kubernetes version the nodes' Talos cannot run
-    dry = is_dry(c)
-    nodes = cluster.select(node) if node else None
-    # Refused while a rollout from this working copy runs: it is not to be handed
-    # configs it did not show.
-    refuse_during_rollout(cluster.output_dir, "genconfig")
-    with interruptible("genconfig"):
-        report = generate(
-            cluster, talosctl=talosctl_for(cluster, dry=dry, settings=settings),
-            decrypt=decrypt_file, nodes=nodes,
-            force=force, validate=validate, dry=dry, progress=progress_line,
-        )
+    # talosctl's version is asked first, when the settings alone say which talosctl that
+    # is: the program runs while the rest is imported, the cluster file read and every
+    # config checked.
+    with client_version_early(settings) as early:
+        # Imported when the task runs, as the operations are: the sops adapter loads
+        # sh, which `inv --list` must not wait for.
+        from talos.adapters.sops import decrypt_file
+        from talos.ops.genconfig import generate, version_skew
+        from talos.ops.preflight import require_cluster_versions
+
+        cluster = load_cluster(settings)
+        require_cluster_versions(cluster)  # a Kubernetes version its Talos cannot run
+        dry = is_dry(c)
+        nodes = cluster.select(node) if node else None
+        # Refused while a rollout from this working copy runs: it is not to be handed
+        # configs it did not show.
+        refuse_during_rollout(cluster.output_dir, "genconfig")
+        talosctl = talosctl_for(cluster, dry=dry, settings=settings)
+        with interruptible("genconfig"):
+            report = generate(
+                cluster, talosctl=talosctl, decrypt=decrypt_file, nodes=nodes,
+                force=force, validate=validate, dry=dry, progress=progress_line,
+                client_version=early[1] if early and early[0] == talosctl.binary else None,
+            )
     if report.merge_note:
         say(f"note: {report.merge_note}")
     shown_dir = f"{report.output_dir.name}/"

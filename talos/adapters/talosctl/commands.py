@@ -22,7 +22,8 @@ line, exit code and the tail of stderr stay on the exception.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +67,8 @@ DEFAULT_BINARY = "talosctl"
 DEFAULT_WIPE = ("EPHEMERAL", "META")
 #: The volume labels ``reset --system-labels-to-wipe`` accepts on a Talos system disk.
 SYSTEM_LABELS = ("STATE", "EPHEMERAL", "META")
+#: The offline question of the client's own version (no connection flag: PITFALLS 6).
+_CLIENT_VERSION = ("version", "--client")
 #: A read (version, get, list, usage) that takes longer than this is stuck.
 READ_TIMEOUT = 120.0
 
@@ -171,7 +174,21 @@ class Talosctl:
 
     def client_version(self) -> str:
         """The talosctl client's version, e.g. ``v1.12.4``."""
-        result = self._run([self.binary, "version", "--client"], what="version", mutates=False)
+        return self._version_of(self._run([self.binary, *_CLIENT_VERSION], what="version",
+                                          mutates=False))
+
+    @contextmanager
+    def client_version_started(self) -> Iterator[Callable[[], str]]:
+        """:meth:`client_version` asked now and answered later: the block receives the
+        function that waits for the answer (raising what :meth:`client_version` would),
+        and may work meanwhile; leaving it without asking stops the program."""
+        argv = [self.binary, *_CLIENT_VERSION]
+        with self.runner.start(argv, mutates=False, check=False,
+                               timeout=self.read_timeout) as started:
+            yield lambda: self._version_of(
+                self._answer(started.wait, what="version", node=None, check=True))
+
+    def _version_of(self, result: Result) -> str:
         tag = parse_version_tag(result.stdout, "Client")
         if tag is None:
             raise failure(result, f"cannot read the version of {self.binary}: no Tag in its output")
@@ -497,14 +514,19 @@ class Talosctl:
             self._check_talosconfig(argv)
         # Reads get a time limit; long operations are bounded by talosctl's own --timeout.
         limit = None if mutates or stream else self.read_timeout
+        return self._answer(
+            lambda: self.runner.run(argv, mutates=mutates, check=False, timeout=limit,
+                                    progress=self.progress if stream else None),
+            what=what, node=node, check=check,
+        )
+
+    def _answer(
+        self, call: Callable[[], Result], *, what: str, node: str | None, check: bool
+    ) -> Result:
+        """``call``'s Result (the runner running the command), its failures in talosctl's
+        words: a missing binary names the setting that named it, a timeout the node."""
         try:
-            result = self.runner.run(
-                argv,
-                mutates=mutates,
-                check=False,
-                timeout=limit,
-                progress=self.progress if stream else None,
-            )
+            result = call()
         except ToolMissingError as exc:
             if self.named_by is None:
                 raise

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -84,17 +84,20 @@ def generate(
     validate: bool = False,
     dry: bool = False,
     progress: Progress | None = None,
+    client_version: Callable[[], str] | None = None,
 ) -> GenerationReport:
     """Write ``clusterconfig/<node>.yaml`` for each node whose inputs changed (all with
     ``force``) and ``clusterconfig/talosconfig``; ``dry`` plans and writes nothing.
-    ``decrypt`` reads the secrets bundle, only when something is to be written."""
+    ``decrypt`` reads the secrets bundle, only when something is to be written.
+    ``client_version`` gives ``talosctl``'s version when it was asked already (see
+    :func:`talos.ops.client.client_version_early`); else ``talosctl`` is asked."""
     selected = list(cluster.nodes if nodes is None else nodes)
     tell = progress or (lambda name, what: None)
     report = GenerationReport(output_dir=cluster.output_dir, dry=dry)
     if not dry:
         recover(cluster.output_dir)
     require_encrypted(cluster.secrets_file, shown(cluster, cluster.secrets_file))
-    version = report.client_version = talosctl.client_version()
+    version = report.client_version = (client_version or talosctl.client_version)()
     state = load_state(cluster)
 
     inputs: dict[str, dict[str, str]] = {}
