@@ -2,9 +2,12 @@
 
     config_path(cluster, node)           -> Path       clusterconfig/<node>.yaml
     Inputs(cluster, client_version)      .of(node) / .talosconfig()  -> {input: digest}
+    with_version(inputs, client_version) -> inputs     completed when the version is known
     node_inputs(cluster, node, client_version, seen)   -> {input: digest}
     load_state(cluster)                  -> dict       the last run's record ({} when none)
     stale_reason(entry, inputs, path)    -> str | None why a file must be (re)written
+    file_problem(entry, path)            -> str | None the part of that about the file
+    inputs_change(entry, inputs)         -> str | None the part about its inputs
     config_is_current(cluster, node)     -> bool       inputs and file unchanged since written
     state_text(files)                    -> bytes      a run's record, written last
 
@@ -183,8 +186,15 @@ class Inputs:
         name, found = self.secrets
         inputs[name] = found
         if self.client_version is not None:
-            inputs["talosctl"] = self.client_version
+            with_version(inputs, self.client_version)
         return inputs
+
+
+def with_version(inputs: dict[str, str], client_version: str) -> dict[str, str]:
+    """``inputs`` completed with the talosctl client's version (it comes last), for
+    inputs worked out before that version was known (``Inputs(cluster, None)``)."""
+    inputs["talosctl"] = client_version
+    return inputs
 
 
 def node_inputs(
@@ -223,6 +233,13 @@ def stale_reason(
 ) -> str | None:
     """Why the file at ``path`` must be (re)written, or None when it is current: its
     bytes are those recorded (not edited by hand) and so are its inputs."""
+    return file_problem(entry, path) or inputs_change(entry, inputs)
+
+
+def file_problem(entry: Mapping[str, Any], path: Path | str) -> str | None:
+    """Why the file at ``path`` must be (re)written whatever its inputs (missing, never
+    recorded, edited by hand since), or None when it holds the bytes recorded. One that
+    cannot be read (a folder) raises what reading it raises."""
     data, unread = b"", None
     try:
         data = read_bytes(path)
@@ -230,13 +247,19 @@ def stale_reason(
         if exc.errno in _ABSENT:
             return "new" if not entry else "missing"
         unread = exc
-    stored = entry.get("inputs")
-    if not isinstance(stored, dict):
+    if not isinstance(entry.get("inputs"), dict):
         return "no record of its inputs"
     if unread is not None:  # there but unreadable (a folder): as reading it says
         raise unread
     if digest(data) != entry.get("output"):
         return "changed by hand since it was generated"
+    return None
+
+
+def inputs_change(entry: Mapping[str, Any], inputs: Mapping[str, str]) -> str | None:
+    """Which of ``inputs`` differ from those ``entry`` recorded, or None when none does
+    (``entry`` has a record of its inputs: :func:`file_problem` found it)."""
+    stored = entry["inputs"]
     if stored == inputs:
         return None
     changed = [name for name in inputs if stored.get(name) != inputs[name]]

@@ -25,12 +25,14 @@ from talos.ops.genconfig.record import (
     config_path,
     digest,
     entry,
+    file_problem,
+    inputs_change,
     load_state,
     orphan_configs,
     recorded,
-    stale_reason,
     state_text,
     talosconfig_path,
+    with_version,
 )
 
 if TYPE_CHECKING:
@@ -97,17 +99,28 @@ def generate(
     if not dry:
         recover(cluster.output_dir)
     require_encrypted(cluster.secrets_file, shown(cluster, cluster.secrets_file))
-    version = report.client_version = (client_version or talosctl.client_version)()
     state = load_state(cluster)
 
-    inputs: dict[str, dict[str, str]] = {}
-    todo: list[Node] = []
-    known = Inputs(cluster, version)
+    # Everything but talosctl's version is checked first: when that version was asked
+    # early, the program answers while this process reads and hashes every config.
+    known = Inputs(cluster, None)
     output = os.fspath(cluster.output_dir)  # each node's file, named without a Path each
+    inputs: dict[str, dict[str, str]] = {}
+    problems: dict[str, str | None] = {}
     for node in selected:
         inputs[node.name] = known.of(node)
-        reason = stale_reason(entry(state, node.name), inputs[node.name],
-                              os.path.join(output, f"{node.name}.yaml"))
+        problems[node.name] = file_problem(entry(state, node.name),
+                                           os.path.join(output, f"{node.name}.yaml"))
+    tc_inputs = known.talosconfig()
+    tc_problem = file_problem(entry(state, TALOSCONFIG), talosconfig_path(cluster))
+    report.orphans = orphan_configs(cluster)
+    version = report.client_version = (client_version or talosctl.client_version)()
+
+    todo: list[Node] = []
+    for node in selected:
+        with_version(inputs[node.name], version)
+        reason = problems[node.name] or inputs_change(entry(state, node.name),
+                                                      inputs[node.name])
         if force:
             reason = "forced"
         if reason is None:
@@ -116,14 +129,13 @@ def generate(
         else:
             todo.append(node)
             report.reasons[node.name] = reason
-    tc_inputs = known.talosconfig()
-    tc_reason = stale_reason(entry(state, TALOSCONFIG), tc_inputs, talosconfig_path(cluster))
+    with_version(tc_inputs, version)
+    tc_reason = tc_problem or inputs_change(entry(state, TALOSCONFIG), tc_inputs)
     if force and nodes is None:
         tc_reason = "forced"
     if tc_reason is not None:
         report.reasons[TALOSCONFIG] = tc_reason
 
-    report.orphans = orphan_configs(cluster)
     if not todo and tc_reason is None:
         return report
     # Imported once there is something to write: making configs (the merger's rules,
