@@ -4,7 +4,8 @@ runner the code under test already uses, and ``inv``.
 Starting a Python program costs far more than most stand-in calls do, and a run makes
 about a thousand of them; the code under test reaches talosctl only through
 :class:`talos.adapters.command.Runner`, so the ``standin`` fixture swaps that runner's
-``run`` for :func:`standin_run`: a command line whose program resolves (on the PATH the
+``run`` for :func:`standin_run` (what the runner ``start``s then goes through it too,
+when the answer is asked for): a command line whose program resolves (on the PATH the
 runner would search) to ``tests/bin/talosctl`` goes to the stand-in's in-process entry
 point (:func:`standin.inprocess.call`), everything else to the program as before. What
 the code under test sees is what :meth:`Runner.run` gives for the program: the same

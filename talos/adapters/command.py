@@ -12,7 +12,10 @@ errors:
 
 A dry runner (``Runner(dry=True)``, what ``inv --dry`` uses) echoes the commands that
 change something (``mutates=True``) instead of running them, and still runs reads, so a
-dry run shows a real plan. Tests replace the runner by a subclass overriding :meth:`run`.
+dry run shows a real plan. :meth:`Runner.start` starts a program and returns at once, for
+the caller to work while it runs; its :class:`Started` answers as :meth:`Runner.run`
+would. Tests replace the runner by a subclass overriding :meth:`run` (``start`` then goes
+through it, when the answer is asked for).
 """
 
 from __future__ import annotations
