@@ -62,9 +62,10 @@ def test_a_named_talosctl_is_asked_its_version_before_the_cluster_file_is_read(
     named = settings(tmp_path, talosctl=str(STANDIN), sources={"talosctl": "TALOSCTL"})
     with client_version_early(named) as early:
         assert early is not None
-        binary, answer = early
-        assert binary == str(STANDIN)
-        assert answer().startswith("v1.12.")
+        assert early.binary == str(STANDIN)
+        assert early.answer().startswith("v1.12.")
+        assert early.for_binary(str(STANDIN)) is early.answer
+        assert early.for_binary("talosctl") is None  # another binary: not its answer
     assert ["version", "--client"] in standin.calls()
 
 
@@ -73,8 +74,8 @@ def test_with_nothing_named_or_cached_it_is_paths_talosctl_that_is_asked(
 ) -> None:
     with client_version_early(settings(tmp_path)) as early:
         assert early is not None
-        assert early[0] == "talosctl"
-        assert early[1]().startswith("v1.12.")
+        assert early.binary == "talosctl"
+        assert early.answer().startswith("v1.12.")
 
 
 def test_a_cached_talosctl_leaves_the_choice_to_the_cluster_files_version(
@@ -89,7 +90,7 @@ def test_a_cached_talosctl_leaves_the_choice_to_the_cluster_files_version(
     assert standin.calls() == []
     # A named one is the one run, whatever is cached.
     with client_version_early(settings(tmp_path, talosctl=str(STANDIN))) as early:
-        assert early is not None and early[0] == str(STANDIN)
+        assert early is not None and early.binary == str(STANDIN)
 
 
 def test_a_missing_named_talosctl_is_reported_when_its_answer_is_asked_for(
@@ -100,4 +101,4 @@ def test_a_missing_named_talosctl_is_reported_when_its_answer_is_asked_for(
     with client_version_early(named) as early:  # nothing raised yet: the file comes first
         assert early is not None
         with pytest.raises(ToolMissingError, match=r"no talosctl at .*named by TALOSCTL"):
-            early[1]()
+            early.answer()

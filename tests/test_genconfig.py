@@ -723,6 +723,31 @@ def test_inv_genconfig_writes_then_says_nothing_to_do(project: Project) -> None:
 
 
 @pytest.mark.e2e
+def test_inv_genconfig_asks_talosctl_once_with_nothing_to_do(project: Project) -> None:
+    # As a program: talosctl is started before the cluster file is read and answers
+    # once, with the version every config is checked against.
+    assert inv(project, "genconfig", program=True).returncode == 0
+    calls = len(project.calls())
+    again = inv(project, "genconfig", program=True)
+    assert again.returncode == 0, again.stderr
+    assert "Nothing to do" in again.stdout
+    assert project.calls()[calls:] == [["version", "--client"]]
+
+
+@pytest.mark.e2e
+def test_inv_genconfig_with_a_broken_cluster_file_says_so_though_talosctl_was_asked(
+    project: Project,
+) -> None:
+    cluster_file = project.root / "cluster.yaml"
+    cluster_file.write_text(cluster_file.read_text() + "colour: blue\n")
+    result = inv(project, "genconfig", program=True)
+    assert result.returncode != 0
+    assert result.stderr.strip().count("\n") == 0
+    assert "unknown key 'colour'" in result.stderr
+    assert not project.output.exists()
+
+
+@pytest.mark.e2e
 def test_inv_genconfig_reads_the_key_from_dot_env(project: Project) -> None:
     env = {k: v for k, v in os.environ.items() if k != "SOPS_AGE_KEY_FILE"}
     result = subprocess.run(

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 from talos.adapters.command import Runner
 from talos.adapters.settings import Settings, resolve_settings
@@ -73,20 +74,33 @@ def _binary(cluster: Cluster | None, settings: Settings, runner: Runner) -> str 
     return pinned_talosctl(cluster, settings.cache_dir, runner)
 
 
+class EarlyVersion(NamedTuple):
+    """talosctl's client version, asked before the cluster file was read."""
+
+    #: the talosctl asked (as :func:`talosctl_for` names it: the setting's, or PATH's)
+    binary: str
+    #: waits for its answer (``v1.12.4``), raising what ``Talosctl.client_version`` would
+    answer: Callable[[], str]
+
+    def for_binary(self, binary: str) -> Callable[[], str] | None:
+        """The answer, when ``binary`` is the talosctl that was asked."""
+        return self.answer if binary == self.binary else None
+
+
 @contextmanager
-def client_version_early(settings: Settings) -> Iterator[tuple[str, Callable[[], str]] | None]:
+def client_version_early(settings: Settings) -> Iterator[EarlyVersion | None]:
     """talosctl's client version asked before the cluster file is read, where the
     settings alone say which talosctl the tasks will run: the one they name, or PATH's
     when no talosctl is cached to stand in for it. The program then runs while this
-    process reads the cluster file. The block receives that binary and the function
-    that waits for its answer; None when the choice needs the cluster's Talos version
-    (a talosctl is cached). Leaving the block without asking stops the program."""
+    process reads the cluster file. The block receives the question asked; None when
+    the choice needs the cluster's Talos version (a talosctl is cached). Leaving the
+    block without asking stops the program."""
     if not settings.talosctl and _any_cached_talosctl(settings.cache_dir):
         yield None
         return
     talosctl = maintenance_talosctl(None, settings)
     with talosctl.client_version_started() as answer:
-        yield talosctl.binary, answer
+        yield EarlyVersion(talosctl.binary, answer)
 
 
 def _any_cached_talosctl(cache: Path) -> bool:

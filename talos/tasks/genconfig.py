@@ -59,7 +59,7 @@ def genconfig(
             report = generate(
                 cluster, talosctl=talosctl, decrypt=decrypt_file, nodes=nodes,
                 force=force, validate=validate, dry=dry, progress=progress_line,
-                client_version=early[1] if early and early[0] == talosctl.binary else None,
+                client_version=early.for_binary(talosctl.binary) if early else None,
             )
     if report.merge_note:
         say(f"note: {report.merge_note}")
