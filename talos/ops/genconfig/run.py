@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -16,8 +17,8 @@ from typing import TYPE_CHECKING
 from talos.adapters.fileset import recover
 from talos.adapters.interrupts import interruptible
 from talos.adapters.sops import require_encrypted
-from talos.errors import Interrupted
-from talos.ops.genconfig.plan import shown
+from talos.errors import Interrupted, TalosError
+from talos.ops.genconfig.plan import PatchFiles, shown
 from talos.ops.genconfig.record import (
     STATE_FILE,
     TALOSCONFIG,
@@ -114,6 +115,15 @@ def generate(
     tc_inputs = known.talosconfig()
     tc_problem = file_problem(entry(state, TALOSCONFIG), talosconfig_path(cluster))
     report.orphans = orphan_configs(cluster)
+    patches = PatchFiles(cluster)
+    if any(problems.values()) or tc_problem:
+        # Written whatever talosctl's version: the patches of those nodes are read (the
+        # merger imported) while its answer comes. A patch that does not load is left
+        # to the plan, which knows what to make of it once the version is known.
+        with contextlib.suppress(TalosError):
+            for node in selected:
+                if problems[node.name]:
+                    patches.of(node)
     version = report.client_version = (client_version or talosctl.client_version)()
 
     todo: list[Node] = []
@@ -143,13 +153,11 @@ def generate(
     # (process time, min of 7, after talos.tasks), which a run with nothing to write
     # does without.
     from talos.ops.fallback import plan_route
-    from talos.ops.genconfig.plan import PatchFiles
     from talos.ops.genconfig.staging import build, commit
 
     # Every patch is read now: a broken one fails the plan (dry runs too), before
     # anything is decrypted. What the merger's rules do not know may send a node to
     # talosctl's merge instead (talos.ops.fallback).
-    patches = PatchFiles(cluster)
     by_name = {node.name: node for node in todo}
     route = plan_route(
         [(node.name, cluster.talos_version_of(node)) for node in todo], client_version=version,
@@ -190,3 +198,4 @@ def generate(
     report.written = [n.name for n in todo]
     report.talosconfig_written = tc_reason is not None
     return report
+
