@@ -475,3 +475,8 @@ def test_a_runner_whose_run_is_replaced_runs_the_program_through_it_when_asked()
     assert asked == []  # nothing run yet: it has its own way to run programs
     assert started.wait().stdout == "v1.12.4\n"
     assert asked == [("talosctl", "version", "--client")]
+    with Answering().start(["talosctl", "version", "--client"], mutates=False) as left:
+        pass
+    with pytest.raises(CommandError, match="stopped before it was waited for"):
+        left.wait()
+    assert len(asked) == 1  # left unasked, it never ran

@@ -256,9 +256,12 @@ class Started:
         return self._answer
 
     def stop(self) -> None:
-        """Stop the program if it still runs (nothing is waited for any more)."""
-        if self._answer is None and self._stop is not None:
-            self._answer = CommandError("stopped before it was waited for")
+        """Stop the program if it still runs (one not started yet never will): waiting
+        for it then raises a :class:`CommandError` saying so."""
+        if self._answer is not None:
+            return
+        self._answer = CommandError("stopped before it was waited for")
+        if self._stop is not None:
             self._stop()
 
     def __enter__(self) -> Started:
