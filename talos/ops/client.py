@@ -5,6 +5,10 @@ The binary is the one the ``talosctl`` setting names, else ``talosctl`` on PATH,
 cached for the cluster's Talos version. The talosconfig is the one the ``talosconfig``
 setting names, else the generated ``clusterconfig/talosconfig``. Where each node is
 reached is :mod:`talos.ops.targets`.
+
+Where the settings alone decide the binary (they name one, or nothing is cached),
+:func:`client_version_early` asks its version before the cluster file is read, for a
+task to work while the program answers.
 """
 
 from __future__ import annotations
