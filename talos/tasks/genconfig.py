@@ -48,7 +48,7 @@ def genconfig(
         from talos.ops.preflight import require_cluster_versions
 
         cluster = load_cluster(settings)
-        require_cluster_versions(cluster)  # a Kubernetes version its Talos cannot run
+        require_cluster_versions(cluster)  # a Kubernetes version the nodes' Talos cannot run
         dry = is_dry(c)
         nodes = cluster.select(node) if node else None
         # Refused while a rollout from this working copy runs: it is not to be handed

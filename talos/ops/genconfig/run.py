@@ -198,4 +198,3 @@ def generate(
     report.written = [n.name for n in todo]
     report.talosconfig_written = tc_reason is not None
     return report
-
