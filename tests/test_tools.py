@@ -23,6 +23,7 @@ from sopskit import VENV_BIN, pitower_project
 from talos.adapters.command import Runner
 from talos.adapters.tools import (
     Platform,
+    any_cached,
     cached_binary,
     install,
     kubectl_download,
@@ -395,3 +396,15 @@ def test_tools_shows_the_talosctl_named_by_the_variable_as_what_tasks_run(
     assert talosctl["fits"] is False
     table = run_inv(REPO, "tools", env={**env, "TALOSCTL": str(gone)})
     assert f"$TALOSCTL = {gone} (its version is unknown" in table.stdout
+
+
+def test_any_cached_says_whether_the_cache_holds_the_tool_at_any_version(
+    tmp_path: Path,
+) -> None:
+    cache = tmp_path / "cache"
+    assert not any_cached("talosctl", cache)  # no cache folder yet
+    (cache / "kubectl-v1.35.0").mkdir(parents=True)
+    assert not any_cached("talosctl", cache)
+    (cache / "talosctl-v1.12.4").mkdir()
+    assert any_cached("talosctl", cache)
+    assert any_cached("kubectl", cache)

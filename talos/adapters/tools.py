@@ -179,6 +179,15 @@ def cached_binary(tool: str, version: str, cache: Path) -> Path:
     return cache / f"{tool}-{version}" / tool
 
 
+def any_cached(tool: str, cache: Path) -> bool:
+    """Whether the cache folder ``cache`` holds ``tool`` at any version (installed or
+    not quite: a folder of :func:`cached_binary`'s shape is enough)."""
+    try:
+        return any(entry.startswith(f"{tool}-") for entry in os.listdir(cache))
+    except OSError:  # no cache folder yet (or not one): nothing cached
+        return False
+
+
 def is_installed(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
 
@@ -431,6 +440,7 @@ __all__ = [
     "Download",
     "Platform",
     "ToolStatus",
+    "any_cached",
     "cached_binary",
     "current_platform",
     "install",

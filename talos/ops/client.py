@@ -13,7 +13,6 @@ task to work while the program answers.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -99,20 +98,15 @@ def client_version_early(settings: Settings) -> Iterator[EarlyVersion | None]:
     process reads the cluster file. The block receives the question asked; None when
     the choice needs the cluster's Talos version (a talosctl is cached). Leaving the
     block without asking stops the program."""
-    if not settings.talosctl and _any_cached_talosctl(settings.cache_dir):
-        yield None
-        return
+    if not settings.talosctl:
+        from talos.adapters.tools import any_cached  # as _binary would: see there
+
+        if any_cached("talosctl", settings.cache_dir):
+            yield None
+            return
     talosctl = maintenance_talosctl(None, settings)
     with talosctl.client_version_started() as answer:
         yield EarlyVersion(talosctl.binary, answer)
-
-
-def _any_cached_talosctl(cache: Path) -> bool:
-    # The cache holds <tool>-<version>/<tool> (talos.adapters.tools.cached_binary).
-    try:
-        return any(entry.startswith("talosctl-") for entry in os.listdir(cache))
-    except OSError:  # no cache folder yet (or not one): nothing cached
-        return False
 
 
 def require_talosconfig(talosctl: Talosctl) -> None:
